@@ -1,0 +1,208 @@
+//! A validated model specification: variables, regressions, (co)variances, latent variables and
+//! defined parameters, with population values where the model text gives them.
+
+use crate::expr::Expr;
+use crate::syntax::Span;
+use serde::Serialize;
+
+/// Where a population value comes from, as tagged in a model file's trailing comment:
+/// `[R]` read in a cited source, `[E]` an engineering estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Source {
+    /// `[R]`: read in the cited source.
+    #[serde(rename = "R")]
+    Read,
+    /// `[E]`: an engineering estimate, to be shown as such to users.
+    #[serde(rename = "E")]
+    Estimate,
+}
+
+impl Source {
+    /// The tag as written in model files: `R` or `E`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Source::Read => "R",
+            Source::Estimate => "E",
+        }
+    }
+}
+
+/// How the numbers in a model text are read to build the population.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Semantics {
+    /// As `lavaan::simulateData`: numbers are population values; unspecified residual and exogenous
+    /// variances are 1, unspecified covariances 0.
+    #[default]
+    Raw,
+    /// Every variable has variance 1: paths are standardized coefficients, `~~` between two variables
+    /// are (residual) correlations, residual variances are derived.
+    Standardized,
+}
+
+/// One regression path `outcome ~ predictor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Regression {
+    /// Index of the outcome in [`Model::variables`].
+    pub outcome: usize,
+    /// Index of the predictor in [`Model::variables`].
+    pub predictor: usize,
+    /// Label (`a*x`), if any.
+    pub label: Option<String>,
+    /// Population value (`0.3*x`), if any; unspecified paths are 0 in the population.
+    pub value: Option<f64>,
+    /// `[R]`/`[E]` tag of the statement, if any.
+    pub source: Option<Source>,
+    /// Where it was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// One variance (`a == b`) or covariance `a ~~ b`. Between endogenous variables it is a residual
+/// (co)variance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Covariance {
+    /// Index of the first variable in [`Model::variables`].
+    pub a: usize,
+    /// Index of the second variable (equal to `a` for a variance).
+    pub b: usize,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Population value (a correlation under [`Semantics::Standardized`]), if any.
+    pub value: Option<f64>,
+    /// `[R]`/`[E]` tag, if any.
+    pub source: Option<Source>,
+    /// Where it was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// An indicator (item) of a latent variable: `f =~ 0.8*x1`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicator {
+    /// Item name (an observed variable).
+    pub name: String,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Population loading, if given.
+    pub loading: Option<f64>,
+    /// Population residual variance (`x1 ~~ 0.36*x1`), if given.
+    pub residual_variance: Option<f64>,
+    /// Label of the residual variance, if any.
+    pub residual_label: Option<String>,
+}
+
+/// An intercept `y ~ 1` (kept so that model texts print back as written; path-model algebra is on
+/// covariances only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Intercept {
+    /// Index of the variable in [`Model::variables`].
+    pub variable: usize,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Population value, if any.
+    pub value: Option<f64>,
+    /// `[R]`/`[E]` tag, if any.
+    pub source: Option<Source>,
+}
+
+/// A latent variable measured by items (`f =~ x1 + x2 + x3`). The latent variable itself is one of
+/// [`Model::variables`]; its items are not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatentVariable {
+    /// Index of the latent variable in [`Model::variables`].
+    pub variable: usize,
+    /// Its name.
+    pub name: String,
+    /// Its items, in the order written.
+    pub indicators: Vec<Indicator>,
+}
+
+/// A defined parameter `name := expression`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DefinedParameter {
+    /// Its name.
+    pub name: String,
+    /// The expression over labels and numbers.
+    pub expr: Expr,
+}
+
+/// A validated path/mediation model.
+///
+/// Invariants: [`Model::variables`] are in topological order (predictors before outcomes; variables
+/// first written earlier come first among equals); every label is unique and names one parameter;
+/// every label used in a `:=` expression exists; the structural part is acyclic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub(crate) variables: Vec<String>,
+    pub(crate) latent: Vec<bool>,
+    pub(crate) regressions: Vec<Regression>,
+    pub(crate) covariances: Vec<Covariance>,
+    pub(crate) intercepts: Vec<Intercept>,
+    pub(crate) latent_variables: Vec<LatentVariable>,
+    pub(crate) defined: Vec<DefinedParameter>,
+    pub(crate) semantics: Semantics,
+}
+
+impl Model {
+    /// Structural variables (observed path variables and latent variables), in topological order.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
+    /// Index of a structural variable by name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.variables.iter().position(|v| v == name)
+    }
+
+    /// Whether structural variable `i` is latent (the left side of a `=~`).
+    pub fn is_latent(&self, i: usize) -> bool {
+        self.latent[i]
+    }
+
+    /// Whether structural variable `i` is exogenous: the outcome of no regression.
+    pub fn is_exogenous(&self, i: usize) -> bool {
+        !self.regressions.iter().any(|r| r.outcome == i)
+    }
+
+    /// Every regression path, in the order written.
+    pub fn regressions(&self) -> &[Regression] {
+        &self.regressions
+    }
+
+    /// Every (co)variance written in the model, in the order written.
+    pub fn covariances(&self) -> &[Covariance] {
+        &self.covariances
+    }
+
+    /// Intercepts (`y ~ 1`), in the order written.
+    pub fn intercepts(&self) -> &[Intercept] {
+        &self.intercepts
+    }
+
+    /// Latent variables with their items.
+    pub fn latent_variables(&self) -> &[LatentVariable] {
+        &self.latent_variables
+    }
+
+    /// Defined parameters (`:=`), in the order written.
+    pub fn defined(&self) -> &[DefinedParameter] {
+        &self.defined
+    }
+
+    /// The semantics the model file asks for (`#!balans standardized`), [`Semantics::Raw`] otherwise.
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
+    }
+
+    /// Returns the model with its semantics replaced (the `--standardized` flag).
+    pub fn with_semantics(mut self, semantics: Semantics) -> Model {
+        self.semantics = semantics;
+        self
+    }
+
+    /// Whether the model has latent variables (`=~`).
+    pub fn has_latent_variables(&self) -> bool {
+        !self.latent_variables.is_empty()
+    }
+}
