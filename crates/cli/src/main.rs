@@ -1,1 +1,89 @@
-fn main() {}
+//! `balans`: plan, simulate and analyse studies of work–life balance at work.
+//!
+//! `main → run(parse()) → ExitCode`. Exit codes (documented in `--help`):
+//! * 0 — success;
+//! * 1 — a user error (bad input, bad flag value, infeasible model) — the message says what to fix;
+//! * 2 — a command-line usage error (clap);
+//! * 3 — the estimator did not converge (`balans fit`).
+
+mod fit;
+mod model_cmd;
+mod output;
+mod power;
+mod simulate;
+mod source;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Plan, simulate and analyse path/mediation studies of work–life balance at work.
+#[derive(Debug, Parser)]
+#[command(name = "balans", version, about, long_about = None, after_help = "\
+Examples:
+  balans model show --builtin seed          the study's model: paths, R², effects
+  balans simulate --builtin seed --n 278 --seed 1
+  balans fit --data survey.csv --builtin seed
+  balans power --builtin seed --n-range 100:600:100
+
+Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, show and print path/mediation models (lavaan syntax).
+    Model(model_cmd::ModelArgs),
+    /// Simulate synthetic survey data under a model.
+    Simulate(simulate::SimulateArgs),
+    /// Estimate a model on CSV data (ML, lavaan-equal).
+    Fit(fit::FitArgs),
+    /// Monte Carlo power analysis and sample-size planning.
+    Power(power::PowerArgs),
+}
+
+/// A failure with its exit code.
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The error.
+    pub error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure { code: 1, error }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
+        Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
+        Command::Fit(args) => fit::run(&args),
+        Command::Power(args) => power::run(&args).map_err(Failure::from),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

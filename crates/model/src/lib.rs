@@ -26,10 +26,12 @@ pub use build::parse_model;
 pub use builtin::{builtin_text, Builtin, BUILTINS};
 pub use expr::{BinaryOp, Expr, Function};
 pub use population::{
-    enumerate_routes, specific_indirect_effects, Effects, Population, PopulationError,
+    enumerate_routes, reachability, specific_indirect_effects, Effects, Population, PopulationError,
     SpecificIndirect,
 };
 pub use print::number as format_number;
+/// The dense matrix type used throughout (nalgebra `DMatrix<f64>`).
+pub type Matrix = nalgebra::DMatrix<f64>;
 pub use spec::{
     Covariance, DefinedParameter, Indicator, Intercept, LatentVariable, Model, Regression,
     Semantics, Source,

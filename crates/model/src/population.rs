@@ -190,18 +190,28 @@ impl Population {
             .collect()
     }
 
-    /// Direct, indirect and total effects, with every specific indirect route enumerated.
+    /// Direct, indirect and total effects, with every specific indirect route along non-zero paths
+    /// enumerated.
     pub fn effects(&self) -> Effects {
+        self.effects_along(&self.beta.map(|b| b != 0.0))
+    }
+
+    /// Direct, indirect and total effects, enumerating specific indirect routes along the arrows of
+    /// `pattern` (`pattern[(to, from)]`), so that paths whose value is 0 (e.g. `0*es`) still name
+    /// their routes.
+    pub fn effects_along(&self, pattern: &DMatrix<bool>) -> Effects {
         let p = self.len();
         let total = &self.inverse_i_minus_beta - DMatrix::<f64>::identity(p, p);
         let indirect = &total - &self.beta;
-        let specific = specific_indirect_effects(&self.beta, &self.names);
-        Effects {
-            direct: self.beta.clone(),
-            indirect,
-            total,
-            specific,
-        }
+        let specific = enumerate_routes(pattern)
+            .into_iter()
+            .map(|route| {
+                let value = route.windows(2).map(|w| self.beta[(w[1], w[0])]).product();
+                let name = route.iter().map(|&i| self.names[i].as_str()).collect::<Vec<_>>().join("->");
+                SpecificIndirect { route, name, value }
+            })
+            .collect();
+        Effects { direct: self.beta.clone(), indirect, total, specific }
     }
 
     /// Standardizes the population: divides every variable by its implied standard deviation. The
@@ -251,6 +261,23 @@ pub fn enumerate_routes(pattern: &DMatrix<bool>) -> Vec<Vec<usize>> {
         routes.extend(found);
     }
     routes
+}
+
+/// `reach[(to, from)]` is true when some directed route of one or more arrows leads from `from` to
+/// `to` in `pattern` (transitive closure, Warshall's algorithm).
+pub fn reachability(pattern: &DMatrix<bool>) -> DMatrix<bool> {
+    let p = pattern.nrows();
+    let mut reach = pattern.clone();
+    for k in 0..p {
+        for i in 0..p {
+            for j in 0..p {
+                if reach[(i, k)] && reach[(k, j)] {
+                    reach[(i, j)] = true;
+                }
+            }
+        }
+    }
+    reach
 }
 
 fn walk(pattern: &DMatrix<bool>, stack: &mut Vec<usize>, found: &mut Vec<Vec<usize>>) {

@@ -201,6 +201,17 @@ impl Model {
         self
     }
 
+    /// The arrows of the structural part: `pattern[(outcome, predictor)]` is true for every `~` path,
+    /// whatever its value.
+    pub fn arrow_pattern(&self) -> nalgebra::DMatrix<bool> {
+        let p = self.variables.len();
+        let mut pattern = nalgebra::DMatrix::from_element(p, p, false);
+        for r in &self.regressions {
+            pattern[(r.outcome, r.predictor)] = true;
+        }
+        pattern
+    }
+
     /// Whether the model has latent variables (`=~`).
     pub fn has_latent_variables(&self) -> bool {
         !self.latent_variables.is_empty()
