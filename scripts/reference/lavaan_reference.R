@@ -37,8 +37,9 @@ dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
 # Bootstrap / Monte Carlo settings (requested by the brief).
 N_BOOT   <- 2000L
 N_MC     <- 200000L
-# Set to FALSE for a quick run without the (slow) bootstrap / Monte Carlo parts.
-DO_RESAMPLING <- TRUE
+# BALANS_REF_QUICK=1 skips the (slow) bootstrap / Monte Carlo parts (debugging only:
+# the case JSONs are then written WITHOUT the resampling sections).
+DO_RESAMPLING <- !identical(Sys.getenv("BALANS_REF_QUICK"), "1")
 
 provenance <- list(
   lavaan    = as.character(packageVersion("lavaan")),
@@ -356,15 +357,37 @@ check_fit <- function(fit) {
   chisq_formula <- N * F_ML                          # = 2 * N * fmin
   logl_formula  <- -N / 2 * (p * log(2 * pi) + logdet(Sig) + sum(diag(S %*% Si)))
   ulogl_formula <- -N / 2 * (p * log(2 * pi) + logdet(S) + p)
+  # With fixed.x = TRUE lavaan reports the likelihood of y | x: the joint
+  # normal loglik minus the marginal loglik of the x's evaluated at S_xx
+  # (which is constant, the x block being fixed at its sample values).
+  xn <- lavNames(fit, "ov.x")
+  q  <- length(xn)
+  logl_x <- if (q > 0) -N / 2 * (q * log(2 * pi) + logdet(S[xn, xn, drop = FALSE]) + q) else 0
+  logl_cond  <- logl_formula - logl_x
+  ulogl_cond <- ulogl_formula - logl_x
   npar <- fm[["npar"]]
-  aic_formula <- -2 * logl_formula + 2 * npar
-  bic_formula <- -2 * logl_formula + npar * log(N)
+  Xb <- fm[["baseline.chisq"]]; dfb <- fm[["baseline.df"]]
+  aic_formula <- -2 * logl_cond + 2 * npar
+  bic_formula <- -2 * logl_cond + npar * log(N)
+  # Baseline (independence) model under fixed.x: Sigma_b = diag(S_yy) (+) S_xx,
+  # y's uncorrelated with each other and with the x's; df_b = p(p+1)/2 - q(q+1)/2 - (p - q)
+  Sb <- diag(diag(S)); dimnames(Sb) <- dimnames(S)
+  if (q > 0) Sb[xn, xn] <- S[xn, xn]
+  base_chisq_formula <- N * (logdet(Sb) + sum(diag(S %*% solve(Sb))) - logdet(S) - p)
+  base_df_formula <- p * (p + 1) / 2 - q * (q + 1) / 2 - (p - q)
   X2 <- fm[["chisq"]]; df <- fm[["df"]]
   rmsea_N   <- if (df > 0) sqrt(max((X2 - df) / (df * N), 0)) else 0
   rmsea_Nm1 <- if (df > 0) sqrt(max((X2 - df) / (df * (N - 1)), 0)) else 0
   rmsea_p_close <- if (df > 0) 1 - pchisq(X2, df, ncp = N * df * 0.05^2) else NA
+  # RMSEA 90% CI: invert the noncentral chi-square in lambda, RMSEA = sqrt(lambda/(N*df))
+  ci_lambda <- function(prob) {
+    f <- function(l) pchisq(X2, df, ncp = l) - prob
+    if (df <= 0 || f(0) < 0) return(0)
+    uniroot(f, c(0, max(10 * X2, 100)), tol = 1e-12)$root
+  }
+  rmsea_ci_lower_formula <- if (df > 0) sqrt(ci_lambda(0.95) / (N * df)) else NA
+  rmsea_ci_upper_formula <- if (df > 0) sqrt(ci_lambda(0.05) / (N * df)) else NA
   # baseline: independence model for the y's, x-block fixed (fixed.x = TRUE)
-  Xb <- fm[["baseline.chisq"]]; dfb <- fm[["baseline.df"]]
   cfi_formula <- 1 - max(X2 - df, 0) / max(X2 - df, Xb - dfb, 0)
   tli_formula <- if (df > 0) (Xb / dfb - X2 / df) / (Xb / dfb - 1) else 1
   # SRMR (Bentler): residuals of correlations, each matrix standardised by its own diagonal
@@ -397,9 +420,15 @@ check_fit <- function(fit) {
     chisq_lavaan = X2, chisq_N_FML = chisq_formula,
     logl_lavaan = fm[["logl"]], logl_formula = logl_formula,
     unrestricted_logl_lavaan = fm[["unrestricted.logl"]], unrestricted_logl_formula = ulogl_formula,
+    logl_x_marginal = logl_x, logl_conditional_formula = logl_cond,
+    unrestricted_logl_conditional_formula = ulogl_cond,
+    baseline_chisq_lavaan = Xb, baseline_chisq_formula = base_chisq_formula,
+    baseline_df_lavaan = dfb, baseline_df_formula = base_df_formula,
     aic_lavaan = fm[["aic"]], aic_formula = aic_formula,
     bic_lavaan = fm[["bic"]], bic_formula = bic_formula,
     rmsea_lavaan = fm[["rmsea"]], rmsea_N = rmsea_N, rmsea_Nminus1 = rmsea_Nm1,
+    rmsea_ci_lower_lavaan = fm[["rmsea.ci.lower"]], rmsea_ci_lower_formula = rmsea_ci_lower_formula,
+    rmsea_ci_upper_lavaan = fm[["rmsea.ci.upper"]], rmsea_ci_upper_formula = rmsea_ci_upper_formula,
     rmsea_pvalue_lavaan = fm[["rmsea.pvalue"]], rmsea_pclose_05 = rmsea_p_close,
     cfi_lavaan = fm[["cfi"]], cfi_formula = cfi_formula,
     tli_lavaan = fm[["tli"]], tli_formula = tli_formula,
@@ -467,9 +496,9 @@ CHECKS$seed_paths_std_all <- list(
     sqrt(r("perf", "~~", "perf")$est * r("amb", "~~", "amb")$est),
   wfc_resvar_std_all_lavaan = r("wfc", "~~", "wfc")$std.all,
   wfc_resvar_over_implied_var = r("wfc", "~~", "wfc")$est / fitted(fs)$cov["wfc", "wfc"],
-  es_is_std_all_lavaan = r("es", "~~", "is")$std.all,
+  es_is_std_all_lavaan = r("is", "~~", "es")$std.all,
   es_is_sample_correlation = Ss["es", "is"] / sqrt(Ss["es", "es"] * Ss["is", "is"]),
-  es_is_est_lavaan = r("es", "~~", "is")$est, es_is_sample_cov_N = Ss["es", "is"],
+  es_is_est_lavaan = r("is", "~~", "es")$est, es_is_sample_cov_N = Ss["es", "is"],
   es_is_sample_cov_Nminus1 = cov(sim_seed$es, sim_seed$is),
   r2_wfc_lavaan = lavInspect(fs, "r2")[["wfc"]],
   r2_wfc_formula = 1 - r("wfc", "~~", "wfc")$est / fitted(fs)$cov["wfc", "wfc"]

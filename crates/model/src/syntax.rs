@@ -669,25 +669,15 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 continue;
             }
-            // Last element: the variable.
-            if !is_var_candidate {
-                if let Modifier::Value(v) = item {
-                    if (v - 1.0).abs() < f64::EPSILON && !negate && op == Op::Regression {
-                        return self.finish_term(
-                            modifiers,
-                            "1".to_string(),
-                            item_span,
-                            start,
-                            negate,
-                        );
-                    }
+            // Last element: the variable, or `1` for an intercept.
+            let _ = is_var_candidate;
+            return match item {
+                Modifier::Label(var) => self.finish_term(modifiers, var, item_span, start, negate),
+                Modifier::Value(v) if v == 1.0 && op == Op::Regression => {
+                    self.finish_term(modifiers, "1".to_string(), item_span, start, negate)
                 }
-                return Err(self.err(item_span, "expected a variable name at the end of the term"));
-            }
-            let Modifier::Label(var) = item else {
-                unreachable!("checked is_var_candidate")
+                _ => Err(self.err(item_span, "expected a variable name at the end of the term")),
             };
-            return self.finish_term(modifiers, var, item_span, start, negate);
         }
     }
 
