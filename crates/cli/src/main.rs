@@ -6,6 +6,7 @@
 //! * 2 — a command-line usage error (clap);
 //! * 3 — the estimator did not converge (`balans fit`).
 
+mod data;
 mod fit;
 mod model_cmd;
 mod output;
