@@ -106,7 +106,9 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
     let mut intercepts: Vec<crate::spec::Intercept> = Vec::new();
     let mut latent_variables: Vec<LatentVariable> = Vec::new();
     let mut labels: Vec<(String, String, Span)> = Vec::new(); // label, what, span
-    let mut defined: Vec<(DefinedParameter, Vec<(String, Span)>, Span)> = Vec::new();
+    // (definition, labels used with their spans, span of the name)
+    type Definition = (DefinedParameter, Vec<(String, Span)>, Span);
+    let mut defined: Vec<Definition> = Vec::new();
 
     for st in &syntax.statements {
         match (&st.op, &st.rhs) {

@@ -630,7 +630,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(Tok::Number(v)) => {
                     self.pos += 1;
-                    (Modifier::Value(if negate { -v } else { v }), v == 1.0)
+                    (Modifier::Value(if negate { -v } else { v }), true)
                 }
                 Some(Tok::Ident(name)) if name == "NA" => {
                     self.pos += 1;
@@ -673,7 +673,7 @@ impl<'a> Parser<'a> {
             let _ = is_var_candidate;
             return match item {
                 Modifier::Label(var) => self.finish_term(modifiers, var, item_span, start, negate),
-                Modifier::Value(v) if v == 1.0 && op == Op::Regression => {
+                Modifier::Value(v) if (v - 1.0).abs() < f64::EPSILON && op == Op::Regression => {
                     self.finish_term(modifiers, "1".to_string(), item_span, start, negate)
                 }
                 _ => Err(self.err(item_span, "expected a variable name at the end of the term")),
