@@ -158,8 +158,27 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
             "value": values.iter().find(|(l, _)| *l == d.name).map(|(_, v)| *v),
         }))
         .collect();
+    // Measurement part: loadings and item residual variances (unspecified loadings are 1, the
+    // marker convention; unspecified residual variances are 1 under raw semantics and 1 − λ² under
+    // standardized semantics, which gives items of unit variance).
+    let measurement: Vec<Value> = model
+        .latent_variables()
+        .iter()
+        .flat_map(|lv| {
+            lv.indicators.iter().map(move |i| {
+                let loading = i.loading.unwrap_or(1.0);
+                let residual = i.residual_variance.unwrap_or(match model.semantics() {
+                    Semantics::Raw => 1.0,
+                    Semantics::Standardized => 1.0 - loading * loading,
+                });
+                json!({"latent": lv.name, "item": i.name, "label": i.label, "loading": loading,
+                       "loading_specified": i.loading.is_some(), "residual_variance": residual})
+            })
+        })
+        .collect();
     json!({
         "model": origin,
+        "measurement": measurement,
         "semantics": model.semantics(),
         "variables": variables,
         "parameters": paths,
@@ -194,6 +213,18 @@ fn table(r: &Value) -> String {
         out.push_str("  numbers are population values (lavaan::simulateData); unspecified variances are 1, unspecified paths and covariances 0\n");
     }
     out.push_str("  source: [R] read in a cited source, [E] engineering estimate, blank: not tagged\n\n");
+    let measurement = r["measurement"].as_array().expect("array");
+    if !measurement.is_empty() {
+        out.push_str("Latent variables (measurement):\n");
+        out.push_str(&format!("  {:<10} {:<3} {:<10} {:<8} {:>8} {:>10}\n", "latent", "op", "item", "label", "loading", "residual"));
+        for m in measurement {
+            out.push_str(&format!(
+                "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>10}\n",
+                s(&m["latent"]), "=~", s(&m["item"]), s(&m["label"]), f3(&m["loading"]), f3(&m["residual_variance"])
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("Regressions:\n");
     out.push_str(&format!("  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {}\n", "lhs", "op", "rhs", "label", "value", "std.all", "source"));
     let params = r["parameters"].as_array().expect("array");
