@@ -1,1 +1,34 @@
-//! placeholder
+//! # balans-sim
+//!
+//! Synthetic survey data under a balans model: what the study's questionnaire data would look like
+//! if the model were true. Random numbers in, numbers out; no I/O, no printing.
+//!
+//! Main types:
+//! * [`ConstructSampler`] — the fast path: rows of continuous construct scores with covariance `Σ`
+//!   written into a caller's buffer without allocating (for power analysis).
+//! * [`Simulator`] — a prepared survey from a [`balans_model::Model`] and a [`SurveyDesign`]: Likert
+//!   items calibrated to target reliabilities and item means ([`Likert`]), teams with per-construct
+//!   ICCs, background variables ([`BACKGROUND`]), nonresponse with self-selection, the study's
+//!   inclusion rule and item missingness. [`Simulator::simulate`] gives a [`SurveyData`].
+//! * [`SimError`] — why a request cannot be simulated (bad value, infeasible target).
+//!
+//! Reproducibility: every stream of random numbers is ChaCha8 derived from `(seed, block index)`
+//! with blocks fixed by the design, so results never depend on the number of threads.
+
+mod background;
+mod constructs;
+mod design;
+mod error;
+pub mod likert;
+pub mod normal;
+mod survey;
+
+pub use background::{BackgroundVariable, BACKGROUND, CONSTRUCT_LINKS, INCLUSION_SHARE, LINKS};
+pub use constructs::ConstructSampler;
+pub use design::{
+    Missingness, StudyScale, SurveyDesign, TeamSizes, DEFAULT_ICC, DEFAULT_ITEM_MEAN, DEFAULT_RELIABILITY,
+    STUDY_RESPONSE_RATE, STUDY_SCALES, STUDY_TEAM_SIZE,
+};
+pub use error::SimError;
+pub use likert::{Likert, LikertTarget};
+pub use survey::{simulate, Column, ColumnKind, ConstructInfo, Measurement, Simulator, SurveyData};

@@ -1,0 +1,323 @@
+//! `balans simulate`: synthetic survey data under a model — Likert items, scale scores, teams,
+//! background variables, nonresponse and missing items — as CSV or JSON.
+//!
+//! Arguments are parsed by clap, turned into a validated [`balans_sim::SurveyDesign`], simulated
+//! in memory, formatted, and only then written (atomically), so a failed run leaves no file.
+
+use crate::output::emit;
+use crate::source::ModelSource;
+use anyhow::{anyhow, bail, Context, Result};
+use balans_sim::{Column, ColumnKind, Measurement, Missingness, SimError, Simulator, SurveyData, SurveyDesign, TeamSizes};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Output format of `balans simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataFormat {
+    /// Comma-separated values with a header row; missing values are `NA`.
+    Csv,
+    /// One JSON document: the seed, the design and the rows as records (missing = null).
+    Json,
+}
+
+/// Which columns to write besides `id`, `team` and the background variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    /// Item responses (and continuous observed variables).
+    Items,
+    /// Scale scores (and continuous observed variables).
+    Scales,
+    /// Items, then scale scores.
+    Both,
+}
+
+/// Arguments of `balans simulate`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans simulate --builtin seed --n 278 --seed 1
+      the study's data: 48 Likert items and 9 scale scores for 278 employees in teams of about 8
+  balans simulate --builtin seed --n 278 --seed 1 --response-rate 0.2 --self-selection 1 --inclusion
+      as the study collected them: 20% respond, more so with very good or very bad supervisors,
+      only employees with a partner and/or care tasks are kept
+  balans simulate --builtin seed --n 500 --seed 7 --level scales --missing mar:0.05 --out survey.csv
+  balans simulate --model my.lav --n 1000 --seed 3 --icc eng=0.1,wfc=0.02 --reliability amb=0.9
+
+Columns: id, team, background (woman, age, higher_edu, partner, care, supervisor, contract_hours,
+actual_hours), items <construct><k> (es1..es4, wfc1..wfc5, ...; the =~ items of a model file), then
+scale scores named by the construct (the mean of the items answered; NA only when all are missing).
+Variables without items are written as continuous columns. The seed is echoed on stderr.")]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub source: ModelSource,
+    /// Number of respondents in the data (after nonresponse and the inclusion rule).
+    #[arg(long, value_name = "N", default_value_t = 278)]
+    pub n: usize,
+    /// Seed of the random numbers; the same seed gives the same bytes on any number of threads.
+    /// Without it a seed is drawn and echoed on stderr.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: DataFormat,
+    /// Which measurement columns to write.
+    #[arg(long, value_enum, default_value = "both")]
+    pub level: Level,
+    /// Mean number of invited employees per supervisor (team sizes 1 + Poisson(MEAN_SIZE − 1));
+    /// 1 = no teams.
+    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_sim::STUDY_TEAM_SIZE)]
+    pub teams: f64,
+    /// Make every team exactly --teams employees instead of drawing sizes around it.
+    #[arg(long)]
+    pub fixed_team_size: bool,
+    /// ICC per construct, in [0, 1) (defaults: FSSB dimensions .15, eng .08, others .05).
+    #[arg(long, value_name = "NAME=V,…", action = clap::ArgAction::Append)]
+    pub icc: Vec<String>,
+    /// Reliability (Cronbach's α) per construct, in (0, 1); for a variable without items, the
+    /// reliability of its observed score (adds measurement error).
+    #[arg(long, value_name = "NAME=V,…", action = clap::ArgAction::Append)]
+    pub reliability: Vec<String>,
+    /// Item mean per construct, on its response scale (e.g. perf=5.8).
+    #[arg(long, value_name = "NAME=V,…", action = clap::ArgAction::Append)]
+    pub item_mean: Vec<String>,
+    /// Share of invited employees who respond, in (0, 1] (the study: 0.2).
+    #[arg(long, value_name = "R", default_value_t = 1.0)]
+    pub response_rate: f64,
+    /// Self-selection strength ≥ 0: employees with very good or very bad FSSB respond more
+    /// (logit P(respond) = a + STRENGTH·(f² − 1)); needs --response-rate below 1.
+    #[arg(long, value_name = "STRENGTH", default_value_t = 0.0)]
+    pub self_selection: f64,
+    /// Keep only respondents with a partner and/or care tasks (the study's inclusion rule).
+    #[arg(long)]
+    pub inclusion: bool,
+    /// Item missingness: none, mcar:P (completely at random) or mar:P (more among older
+    /// respondents; P is the average rate).
+    #[arg(long, value_name = "SPEC", default_value = "none")]
+    pub missing: String,
+    /// Also write each construct's true score (true_<name>).
+    #[arg(long)]
+    pub true_scores: bool,
+    /// Worker threads (default: all cores); the output does not depend on it.
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
+}
+
+/// Parses `NAME=V,NAME=V` lists (possibly given several times).
+fn assignments(flag: &str, values: &[String]) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for part in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid {flag} '{part}': expected NAME=VALUE, e.g. {flag} eng=0.1"))?;
+        let v: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("invalid {flag} '{part}': '{}' is not a number", value.trim()))?;
+        out.push((name.trim().to_string(), v));
+    }
+    Ok(out)
+}
+
+fn missingness(spec: &str) -> Result<Missingness> {
+    let spec = spec.trim();
+    if spec.eq_ignore_ascii_case("none") {
+        return Ok(Missingness::None);
+    }
+    let (kind, rate) = spec
+        .split_once(':')
+        .ok_or_else(|| anyhow!("invalid --missing '{spec}': expected none, mcar:P or mar:P, e.g. --missing mcar:0.05"))?;
+    let p: f64 = rate.trim().parse().map_err(|_| anyhow!("invalid --missing '{spec}': '{rate}' is not a number"))?;
+    match kind.trim().to_ascii_lowercase().as_str() {
+        "mcar" => Ok(Missingness::Mcar(p)),
+        "mar" => Ok(Missingness::Mar(p)),
+        other => bail!("invalid --missing '{spec}': unknown mechanism '{other}' (expected mcar or mar)"),
+    }
+}
+
+fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
+    let teams = if args.fixed_team_size {
+        if !(args.teams >= 1.0 && args.teams.fract() == 0.0 && args.teams < 1e9) {
+            bail!("invalid --teams {}: with --fixed-team-size the team size must be a whole number ≥ 1", args.teams);
+        }
+        TeamSizes::Fixed(args.teams as usize)
+    } else if args.teams.is_finite() && (args.teams - 1.0).abs() < f64::EPSILON {
+        TeamSizes::None
+    } else {
+        TeamSizes::Poisson { mean: args.teams }
+    };
+    Ok(SurveyDesign {
+        n: args.n,
+        teams,
+        icc: assignments("--icc", &args.icc)?,
+        reliability: assignments("--reliability", &args.reliability)?,
+        item_mean: assignments("--item-mean", &args.item_mean)?,
+        response_rate: args.response_rate,
+        self_selection: args.self_selection,
+        inclusion: args.inclusion,
+        missing: missingness(&args.missing)?,
+        true_scores: args.true_scores,
+    })
+}
+
+/// The flag a library error is about, for the message prefix.
+fn flag_of(e: &SimError) -> Option<&'static str> {
+    Some(match e {
+        SimError::SampleSize { .. } => "--n",
+        SimError::UnknownConstruct { setting: "icc", .. } | SimError::Icc { .. } | SimError::IccIncompatible { .. } => "--icc",
+        SimError::UnknownConstruct { setting: "reliability", .. } | SimError::Reliability { .. } | SimError::InfeasibleReliability { .. } => "--reliability",
+        SimError::UnknownConstruct { .. } | SimError::ItemMean { .. } => "--item-mean",
+        SimError::ResponseRate { .. } => "--response-rate",
+        SimError::SelfSelection { .. } => "--self-selection",
+        SimError::MissingRate { .. } => "--missing",
+        SimError::TeamSize { .. } => "--teams",
+        _ => return None,
+    })
+}
+
+/// Runs `balans simulate`.
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    let model = args.source.load()?;
+    let design = design(args)?;
+    let simulator = Simulator::new(&model, &design).map_err(|e| match flag_of(&e) {
+        Some(flag) => anyhow!(e).context(format!("invalid {flag}")),
+        None => anyhow!(e),
+    })?;
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    eprintln!("seed: {seed}");
+    let data = match args.threads {
+        Some(0) => bail!("invalid --threads 0: use at least 1"),
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .context("failed to start worker threads")?
+            .install(|| simulator.simulate(seed)),
+        None => simulator.simulate(seed),
+    };
+    let keep: Vec<usize> = data.columns().iter().enumerate().filter(|(_, c)| wanted(c, args.level)).map(|(j, _)| j).collect();
+    let bytes = match args.format {
+        DataFormat::Csv => csv(&data, &keep),
+        DataFormat::Json => json(&data, &keep, seed, &args.source.origin(), &simulator)?,
+    };
+    emit(args.out.as_deref(), bytes.as_bytes())?;
+    let teams = data.column("team").and_then(|t| t.last().copied()).unwrap_or(0.0);
+    eprintln!(
+        "simulated {} respondents in {teams} teams (invited {}, responded {}{})",
+        data.n_rows(),
+        data.invited(),
+        data.responded(),
+        if design.inclusion { format!(", {} kept by the inclusion rule", data.n_rows()) } else { String::new() }
+    );
+    Ok(())
+}
+
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) % 1_000_000_000
+}
+
+fn wanted(c: &Column, level: Level) -> bool {
+    match c.kind {
+        ColumnKind::Item => level != Level::Scales,
+        ColumnKind::Scale => level != Level::Items,
+        _ => true,
+    }
+}
+
+/// A value as text: whole numbers without decimals, others rounded to 6 decimals; `None` = missing.
+fn number(v: f64, integer: bool) -> Option<String> {
+    if v.is_nan() {
+        return None;
+    }
+    if integer {
+        return Some(format!("{}", v as i64));
+    }
+    let r = (v * 1e6).round() / 1e6;
+    Some(if r == 0.0 { "0".to_string() } else { format!("{r}") })
+}
+
+fn csv_field(name: &str) -> String {
+    if name.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_string()
+    }
+}
+
+fn csv(data: &SurveyData, keep: &[usize]) -> String {
+    let cols = data.columns();
+    let mut out = String::with_capacity(data.n_rows() * keep.len() * 4 + 256);
+    out.push_str(&keep.iter().map(|&j| csv_field(&cols[j].name)).collect::<Vec<_>>().join(","));
+    out.push('\n');
+    let integer: Vec<bool> = cols.iter().map(Column::is_integer).collect();
+    for i in 0..data.n_rows() {
+        let row = data.row(i);
+        for (k, &j) in keep.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            match number(row[j], integer[j]) {
+                Some(s) => out.push_str(&s),
+                None => out.push_str("NA"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn json(data: &SurveyData, keep: &[usize], seed: u64, origin: &str, sim: &Simulator) -> Result<String> {
+    let d = sim.design();
+    let constructs: Vec<serde_json::Value> = sim
+        .constructs()
+        .iter()
+        .map(|c| match &c.measurement {
+            Measurement::Likert { items, scale } => serde_json::json!({
+                "name": c.name, "icc": c.icc, "items": items, "scale": [scale.min, scale.max],
+                "item_mean": scale.expected_item_mean, "reliability": scale.expected_alpha,
+                "loadings": scale.loadings,
+            }),
+            Measurement::Continuous { reliability } => serde_json::json!({
+                "name": c.name, "icc": c.icc, "continuous": true, "reliability": reliability,
+            }),
+        })
+        .collect();
+    let header = serde_json::json!({
+        "seed": seed,
+        "model": origin,
+        "n": data.n_rows(),
+        "invited": data.invited(),
+        "responded": data.responded(),
+        "design": {
+            "mean_team_size": d.teams.mean(),
+            "fixed_team_size": matches!(d.teams, TeamSizes::Fixed(_)),
+            "response_rate": d.response_rate,
+            "self_selection": d.self_selection,
+            "inclusion": d.inclusion,
+            "missing": match d.missing { Missingness::None => "none".to_string(), Missingness::Mcar(p) => format!("mcar:{p}"), Missingness::Mar(p) => format!("mar:{p}") },
+        },
+        "constructs": constructs,
+        "columns": keep.iter().map(|&j| data.columns()[j].name.clone()).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&header)?;
+    text.truncate(text.trim_end().len() - 1); // drop the closing brace
+    while text.ends_with(char::is_whitespace) {
+        text.pop();
+    }
+    text.push_str(",\n  \"data\": [");
+    let cols = data.columns();
+    let names: Vec<String> = keep.iter().map(|&j| serde_json::to_string(&cols[j].name)).collect::<Result<_, _>>()?;
+    for i in 0..data.n_rows() {
+        let row = data.row(i);
+        text.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
+        for (k, &j) in keep.iter().enumerate() {
+            let v = number(row[j], cols[j].is_integer()).unwrap_or_else(|| "null".to_string());
+            let _ = write!(text, "{}{}:{}", if k > 0 { "," } else { "" }, names[k], v);
+        }
+        text.push('}');
+    }
+    text.push_str("\n  ]\n}\n");
+    Ok(text)
+}

@@ -1,0 +1,788 @@
+//! Maximum-likelihood estimation with a reusable workspace ([`Estimator`]): the closed-form path
+//! (equation-by-equation least squares where that is exactly ML) and Fisher scoring on
+//!
+//! ```text
+//! F_ML(θ) = log|Σ(θ)| + tr(S Σ(θ)⁻¹) − log|S| − p
+//! ```
+//!
+//! with the analytic gradient `∂F/∂θ_a = tr(M ∂_aΣ)`, `M = Σ⁻¹ − Σ⁻¹ S Σ⁻¹`, and the expected
+//! information `I1_ab = ½ tr(Σ⁻¹ ∂_aΣ Σ⁻¹ ∂_bΣ)`. Every `∂_aΣ` is a symmetric rank-two matrix
+//! `s_a (u vᵀ + v uᵀ)` with `u, v` columns of `A = (I − B)⁻¹` or of `Σ`
+//! (`∂Σ/∂B_ij = a_i σ_jᵀ + σ_j a_iᵀ`, `∂Σ/∂Ψ_kl = a_k a_lᵀ + a_l a_kᵀ`, `∂Σ/∂Ψ_kk = a_k a_kᵀ`),
+//! and the inner products `⟨x, y⟩ = xᵀ Σ⁻¹ y` among them are entries of `Ψ⁻¹`, `A` and `Σ`
+//! (`Aᵀ Σ⁻¹ A = Ψ⁻¹`, `Aᵀ Σ⁻¹ Σ = Aᵀ`), so the information costs O(1) per element.
+//!
+//! Standard errors: `V = (N · I1(θ̂))⁻¹` (lavaan: `information = "expected"`, structured, N in the
+//! denominator; under `fixed.x` only the free parameters enter).
+//!
+//! # References
+//! lavaan 0.6-14: `lav_model_information_expected`, `lav_model_vcov`; Bollen (1989), *Structural
+//! Equations with Latent Variables*, ch. 4 (ML fitting function) and ch. 8 (recursive models).
+
+use crate::effects;
+use crate::error::{Convergence, EvalError, Method};
+use crate::linalg::{
+    cholesky_in_place, cholesky_inverse, cholesky_logdet, cholesky_solve, implied_covariance,
+    inverse_i_minus_beta,
+};
+use crate::spec::{AnalysisSpec, ParameterKind};
+use nalgebra::DMatrix;
+
+/// Which estimation path to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Closed form where it is exactly ML, Fisher scoring otherwise.
+    #[default]
+    Auto,
+    /// Always Fisher scoring (to cross-check the closed form).
+    FisherScoring,
+}
+
+/// Settings of the fitter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EstimatorConfig {
+    /// Estimation path.
+    pub strategy: Strategy,
+    /// Maximum Fisher-scoring iterations.
+    pub max_iterations: usize,
+    /// Convergence when the largest absolute gradient element of `F_ML` is below this.
+    pub gradient_tolerance: f64,
+}
+
+impl Default for EstimatorConfig {
+    fn default() -> Self {
+        EstimatorConfig {
+            strategy: Strategy::Auto,
+            max_iterations: 500,
+            gradient_tolerance: 1e-11,
+        }
+    }
+}
+
+/// The numbers of one fit, in preallocated buffers (see [`Estimator::new_output`]); refilled by every
+/// call of [`Estimator::fit_moments`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutput {
+    /// `θ̂`, in [`AnalysisSpec::parameters`] order.
+    pub estimates: Vec<f64>,
+    /// Standard errors of `θ̂` (expected information, N denominator).
+    pub std_err: Vec<f64>,
+    /// Covariance matrix of `θ̂`, `V = (N · I1)⁻¹`.
+    pub vcov: DMatrix<f64>,
+    /// Effect estimates, in [`AnalysisSpec::effects`] order.
+    pub effects: Vec<f64>,
+    /// Delta-method standard errors of the effects.
+    pub effect_std_err: Vec<f64>,
+    /// `B`, `[(outcome, predictor)]`.
+    pub beta: DMatrix<f64>,
+    /// `Ψ` (fixed `x` block at the sample values).
+    pub psi: DMatrix<f64>,
+    /// Model-implied covariance matrix `Σ(θ̂)`.
+    pub sigma: DMatrix<f64>,
+    /// `(I − B)⁻¹`.
+    pub inverse_i_minus_beta: DMatrix<f64>,
+    /// Number of observations.
+    pub n: usize,
+    /// How the fit went.
+    pub convergence: Convergence,
+}
+
+/// Which unit vector of `A` or `Σ` a derivative uses.
+#[derive(Debug, Clone, Copy)]
+enum Vector {
+    A(usize),
+    S(usize),
+}
+
+/// A reusable ML fitter for one [`AnalysisSpec`]: holds every buffer, so that
+/// [`Estimator::fit_moments`] allocates nothing (the Monte Carlo hot loop).
+#[derive(Debug, Clone)]
+pub struct Estimator {
+    spec: AnalysisSpec,
+    config: EstimatorConfig,
+    p: usize,
+    q: usize,
+    derivs: Vec<(Vector, Vector, f64)>,
+    s_chol: DMatrix<f64>,
+    tmp: DMatrix<f64>,
+    sigma_chol: DMatrix<f64>,
+    sigma_inv: DMatrix<f64>,
+    psi_inv: DMatrix<f64>,
+    m: DMatrix<f64>,
+    c: DMatrix<f64>,
+    info: DMatrix<f64>,
+    info_chol: DMatrix<f64>,
+    theta: Vec<f64>,
+    trial: Vec<f64>,
+    grad: Vec<f64>,
+    step: Vec<f64>,
+    blocks: Vec<BlockWork>,
+    effect_grad: Vec<f64>,
+    scratch: Vec<f64>,
+    logdet_s: f64,
+}
+
+#[derive(Debug, Clone)]
+struct BlockWork {
+    spp: DMatrix<f64>,
+    rhs: Vec<f64>,
+}
+
+impl Estimator {
+    /// A fitter for `spec` with default settings.
+    pub fn new(spec: &AnalysisSpec) -> Estimator {
+        Estimator::with_config(spec, EstimatorConfig::default())
+    }
+
+    /// A fitter for `spec` with the given settings.
+    pub fn with_config(spec: &AnalysisSpec, config: EstimatorConfig) -> Estimator {
+        let p = spec.names.len();
+        let q = spec.parameters.len();
+        let derivs = spec
+            .parameters
+            .iter()
+            .map(|par| match par.kind {
+                ParameterKind::Regression { outcome, predictor } => {
+                    (Vector::A(outcome), Vector::S(predictor), 1.0)
+                }
+                ParameterKind::Covariance { a, b } if a == b => (Vector::A(a), Vector::A(a), 0.5),
+                ParameterKind::Covariance { a, b } => (Vector::A(a), Vector::A(b), 1.0),
+            })
+            .collect();
+        let mut spec = spec.clone();
+        if config.strategy == Strategy::FisherScoring {
+            spec.closed_form = None;
+        }
+        let blocks = spec
+            .closed_form
+            .as_ref()
+            .map(|plan| {
+                plan.blocks
+                    .iter()
+                    .map(|b| {
+                        let k = b.predictors.len();
+                        BlockWork {
+                            spp: DMatrix::zeros(k, k),
+                            rhs: vec![0.0; k],
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let max_m = spec.effects.iter().map(|e| e.parameters.len()).max().unwrap_or(0);
+        let max_scratch = spec.effects.iter().map(effects::scratch_len).max().unwrap_or(0);
+        let zp = || DMatrix::<f64>::zeros(p, p);
+        Estimator {
+            spec,
+            config,
+            p,
+            q,
+            derivs,
+            s_chol: zp(),
+            tmp: zp(),
+            sigma_chol: zp(),
+            sigma_inv: zp(),
+            psi_inv: zp(),
+            m: zp(),
+            c: zp(),
+            info: DMatrix::zeros(q, q),
+            info_chol: DMatrix::zeros(q, q),
+            theta: vec![0.0; q],
+            trial: vec![0.0; q],
+            grad: vec![0.0; q],
+            step: vec![0.0; q],
+            blocks,
+            effect_grad: vec![0.0; max_m],
+            scratch: Vec::with_capacity(max_scratch),
+            logdet_s: 0.0,
+        }
+    }
+
+    /// The analysis model this fitter was built for.
+    pub fn spec(&self) -> &AnalysisSpec {
+        &self.spec
+    }
+
+    /// An output with buffers of the right sizes, to pass to [`Estimator::fit_moments`].
+    pub fn new_output(&self) -> FitOutput {
+        let (p, q, e) = (self.p, self.q, self.spec.effects.len());
+        FitOutput {
+            estimates: vec![0.0; q],
+            std_err: vec![0.0; q],
+            vcov: DMatrix::zeros(q, q),
+            effects: vec![0.0; e],
+            effect_std_err: vec![0.0; e],
+            beta: DMatrix::zeros(p, p),
+            psi: DMatrix::zeros(p, p),
+            sigma: DMatrix::zeros(p, p),
+            inverse_i_minus_beta: DMatrix::zeros(p, p),
+            n: 0,
+            convergence: Convergence {
+                method: Method::ClosedForm,
+                iterations: 0,
+                gradient_norm: 0.0,
+            },
+        }
+    }
+
+    /// Fits the model to the sample covariance matrix `s` (N denominator, variables in
+    /// [`AnalysisSpec::variables`] order) of `n` observations: estimates, standard errors, effects
+    /// with delta-method standard errors. Allocates nothing.
+    ///
+    /// # Errors
+    /// Bad shapes or values, too few observations, a constant variable or collinear variables, an
+    /// unidentified model, non-convergence.
+    pub fn fit_moments(
+        &mut self,
+        s: &DMatrix<f64>,
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
+        self.fit_point(s, n, out)?;
+        self.standard_errors(out)?;
+        self.effect_standard_errors(out);
+        Ok(())
+    }
+
+    /// Like [`Estimator::fit_moments`] but without standard errors (estimates, implied moments and
+    /// effect values only): what a bootstrap resample needs.
+    ///
+    /// # Errors
+    /// As [`Estimator::fit_moments`].
+    pub fn fit_point(
+        &mut self,
+        s: &DMatrix<f64>,
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
+        self.check_input(s, n)?;
+        out.n = n;
+        if self.spec.closed_form.is_some() {
+            self.closed_form(s)?;
+            out.convergence = Convergence {
+                method: Method::ClosedForm,
+                iterations: 0,
+                gradient_norm: 0.0,
+            };
+            out.estimates.copy_from_slice(&self.theta);
+            self.fill_matrices(s, out);
+        } else {
+            let conv = self.fisher_scoring(s, out)?;
+            out.convergence = conv;
+            out.estimates.copy_from_slice(&self.theta);
+        }
+        self.effect_values(out);
+        Ok(())
+    }
+
+    fn check_input(&mut self, s: &DMatrix<f64>, n: usize) -> Result<(), EvalError> {
+        let p = self.p;
+        if s.shape() != (p, p) {
+            return Err(EvalError::Shape {
+                expected: format!("a {p}×{p} covariance matrix"),
+                found: format!("{}×{}", s.nrows(), s.ncols()),
+            });
+        }
+        if s.iter().any(|v| !v.is_finite()) {
+            return Err(EvalError::NonFinite {
+                what: "sample covariance matrix",
+            });
+        }
+        let needed = self.q.max(p + 1);
+        if n < needed {
+            return Err(EvalError::TooFewObservations {
+                n,
+                npar: self.q,
+                p,
+                needed,
+            });
+        }
+        let scale = (0..p).map(|i| s[(i, i)].abs()).fold(0.0, f64::max);
+        for i in 0..p {
+            if !(s[(i, i)] > 1e-12 * scale.max(f64::MIN_POSITIVE)) {
+                return Err(EvalError::ConstantVariable {
+                    name: self.spec.names[i].clone(),
+                    variance: s[(i, i)],
+                });
+            }
+        }
+        self.s_chol.copy_from(s);
+        if let Some(k) = cholesky_in_place(&mut self.s_chol, p) {
+            return Err(EvalError::SingularCovariance {
+                names: self.spec.names[..=k].join(", "),
+            });
+        }
+        self.logdet_s = cholesky_logdet(&self.s_chol, p);
+        Ok(())
+    }
+
+    /// Least squares per block of equations with identical predictors (exactly ML, see
+    /// [`crate::spec`]).
+    fn closed_form(&mut self, s: &DMatrix<f64>) -> Result<(), EvalError> {
+        let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
+        if let Some((vars, idx)) = &plan.random_x {
+            let m = vars.len();
+            for a in 0..m {
+                for b in 0..m {
+                    self.theta[idx[a * m + b]] = s[(vars[a], vars[b])];
+                }
+            }
+        }
+        for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
+            let k = block.predictors.len();
+            let m = block.outcomes.len();
+            for (a, &x) in block.predictors.iter().enumerate() {
+                for (b, &z) in block.predictors.iter().enumerate() {
+                    work.spp[(a, b)] = s[(x, z)];
+                }
+            }
+            if let Some(j) = cholesky_in_place(&mut work.spp, k) {
+                return Err(EvalError::SingularCovariance {
+                    names: block.predictors[..=j]
+                        .iter()
+                        .map(|&i| self.spec.names[i].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            for (o, &y) in block.outcomes.iter().enumerate() {
+                for (a, &x) in block.predictors.iter().enumerate() {
+                    work.rhs[a] = s[(x, y)];
+                }
+                cholesky_solve(&work.spp, k, &mut work.rhs);
+                for a in 0..k {
+                    self.theta[block.beta_index[o * k + a]] = work.rhs[a];
+                }
+            }
+            for o1 in 0..m {
+                for o2 in o1..m {
+                    let (y1, y2) = (block.outcomes[o1], block.outcomes[o2]);
+                    let mut v = s[(y1, y2)];
+                    for (a, &x) in block.predictors.iter().enumerate() {
+                        v -= self.theta[block.beta_index[o1 * k + a]] * s[(x, y2)];
+                    }
+                    self.theta[block.psi_index[o1 * m + o2]] = v;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Estimator {
+    /// Writes `B`, `Ψ` (fixed `x` block from `s`), `(I − B)⁻¹` and `Σ` for `self.theta` into `out`.
+    fn fill_matrices(&mut self, s: &DMatrix<f64>, out: &mut FitOutput) {
+        set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
+        inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+        implied_covariance(&out.inverse_i_minus_beta, &out.psi, &mut self.tmp, &mut out.sigma);
+    }
+
+    /// `F_ML(θ)` for the sample covariance matrix `s` of `n` observations, with its analytic
+    /// gradient written into `grad` (length `npar`): for diagnostics, tests and external
+    /// optimisers. `None` when `Σ(θ)` or `Ψ(θ)` is not positive definite.
+    ///
+    /// # Errors
+    /// As [`Estimator::fit_moments`] for bad `s` or `n`.
+    pub fn objective(
+        &mut self,
+        theta: &[f64],
+        s: &DMatrix<f64>,
+        n: usize,
+        grad: &mut [f64],
+    ) -> Result<Option<f64>, EvalError> {
+        self.check_input(s, n)?;
+        let mut work = self.new_output();
+        let Some(f) = self.discrepancy(theta, s, &mut work) else {
+            return Ok(None);
+        };
+        self.gradient(s, &work);
+        grad.copy_from_slice(&self.grad);
+        Ok(Some(f))
+    }
+
+    /// Largest absolute gradient element of `F_ML` at `out.estimates` (for diagnostics); uses the
+    /// sample statistics of the last fit.
+    pub(crate) fn gradient_norm_at(&mut self, s: &DMatrix<f64>, out: &FitOutput) -> f64 {
+        let mut work = out.clone();
+        let theta = out.estimates.clone();
+        if self.discrepancy(&theta, s, &mut work).is_none() {
+            return f64::NAN;
+        }
+        self.gradient(s, &work)
+    }
+
+    fn effect_values(&mut self, out: &mut FitOutput) {
+        for (k, e) in self.spec.effects.iter().enumerate() {
+            out.effects[k] = effects::eval(
+                e,
+                &self.spec.parameters,
+                &out.estimates,
+                &out.inverse_i_minus_beta,
+                None,
+                &mut self.scratch,
+            );
+        }
+    }
+
+    fn effect_standard_errors(&mut self, out: &mut FitOutput) {
+        for (k, e) in self.spec.effects.iter().enumerate() {
+            let m = e.parameters.len();
+            let g = &mut self.effect_grad[..m];
+            effects::eval(
+                e,
+                &self.spec.parameters,
+                &out.estimates,
+                &out.inverse_i_minus_beta,
+                Some(g),
+                &mut self.scratch,
+            );
+            out.effect_std_err[k] = effects::delta_se(&e.parameters, g, &out.vcov);
+        }
+    }
+
+    /// `V = (N · I1(θ̂))⁻¹` and standard errors; block formulas on the closed-form path.
+    fn standard_errors(&mut self, out: &mut FitOutput) -> Result<(), EvalError> {
+        let n = out.n as f64;
+        if let Some(plan) = &self.spec.closed_form {
+            // Var(β) = Ψ_block ⊗ (N Σ̂_PP)⁻¹; Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N;
+            // blocks and (β, ψ) are uncorrelated (the likelihood factorises).
+            out.vcov.fill(0.0);
+            if let Some((vars, idx)) = &plan.random_x {
+                covariance_block_vcov(&mut out.vcov, &out.estimates, idx, vars.len(), n);
+            }
+            for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
+                let k = block.predictors.len();
+                let m = block.outcomes.len();
+                for (a, &x) in block.predictors.iter().enumerate() {
+                    for (b, &z) in block.predictors.iter().enumerate() {
+                        work.spp[(a, b)] = out.sigma[(x, z)];
+                    }
+                }
+                if cholesky_in_place(&mut work.spp, k).is_some() {
+                    return Err(EvalError::NotIdentified);
+                }
+                cholesky_inverse(&work.spp, k, &mut self.tmp);
+                for o1 in 0..m {
+                    for o2 in 0..m {
+                        let psi = out.estimates[block.psi_index[o1 * m + o2]];
+                        for a in 0..k {
+                            for b in 0..k {
+                                out.vcov[(
+                                    block.beta_index[o1 * k + a],
+                                    block.beta_index[o2 * k + b],
+                                )] = psi * self.tmp[(a, b)] / n;
+                            }
+                        }
+                    }
+                }
+                covariance_block_vcov(&mut out.vcov, &out.estimates, &block.psi_index, m, n);
+            }
+        } else {
+            self.information(&out.psi, &out.sigma, &out.inverse_i_minus_beta)?;
+            let q = self.q;
+            self.info_chol.copy_from(&self.info);
+            if cholesky_in_place(&mut self.info_chol, q).is_some() {
+                return Err(EvalError::NotIdentified);
+            }
+            cholesky_inverse(&self.info_chol, q, &mut out.vcov);
+            out.vcov /= n;
+        }
+        for i in 0..self.q {
+            out.std_err[i] = out.vcov[(i, i)].max(0.0).sqrt();
+        }
+        Ok(())
+    }
+
+    /// Expected information `I1` (per observation) at `(Ψ, Σ, A)` into `self.info`.
+    fn information(
+        &mut self,
+        psi: &DMatrix<f64>,
+        sigma: &DMatrix<f64>,
+        a: &DMatrix<f64>,
+    ) -> Result<(), EvalError> {
+        let p = self.p;
+        self.tmp.copy_from(psi);
+        if cholesky_in_place(&mut self.tmp, p).is_some() {
+            return Err(EvalError::NotIdentified);
+        }
+        cholesky_inverse(&self.tmp, p, &mut self.psi_inv);
+        let inner = |x: Vector, y: Vector| -> f64 {
+            match (x, y) {
+                (Vector::A(i), Vector::A(k)) => self.psi_inv[(i, k)],
+                (Vector::A(i), Vector::S(j)) | (Vector::S(j), Vector::A(i)) => a[(j, i)],
+                (Vector::S(j), Vector::S(l)) => sigma[(j, l)],
+            }
+        };
+        for x in 0..self.q {
+            let (ua, va, sa) = self.derivs[x];
+            for y in 0..=x {
+                let (ub, vb, sb) = self.derivs[y];
+                let v = sa * sb * (inner(ua, ub) * inner(va, vb) + inner(ua, vb) * inner(va, ub));
+                self.info[(x, y)] = v;
+                self.info[(y, x)] = v;
+            }
+        }
+        Ok(())
+    }
+
+    /// `F_ML` at `theta`, with `out`'s matrices and `sigma_inv` updated; `None` when `Σ` or `Ψ` is
+    /// not positive definite.
+    fn discrepancy(&mut self, theta: &[f64], s: &DMatrix<f64>, out: &mut FitOutput) -> Option<f64> {
+        let p = self.p;
+        set_matrices(&self.spec, theta, s, &mut out.beta, &mut out.psi);
+        inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+        implied_covariance(&out.inverse_i_minus_beta, &out.psi, &mut self.tmp, &mut out.sigma);
+        self.sigma_chol.copy_from(&out.sigma);
+        if cholesky_in_place(&mut self.sigma_chol, p).is_some() {
+            return None;
+        }
+        // Ψ must stay positive definite too (a valid covariance of the residuals).
+        self.tmp.copy_from(&out.psi);
+        if cholesky_in_place(&mut self.tmp, p).is_some() {
+            return None;
+        }
+        cholesky_inverse(&self.sigma_chol, p, &mut self.sigma_inv);
+        let mut tr = 0.0;
+        for j in 0..p {
+            for i in 0..p {
+                tr += s[(i, j)] * self.sigma_inv[(i, j)];
+            }
+        }
+        let f = cholesky_logdet(&self.sigma_chol, p) + tr - self.logdet_s - p as f64;
+        f.is_finite().then_some(f)
+    }
+
+    /// Gradient of `F_ML` into `self.grad`, using the state left by [`Self::discrepancy`].
+    fn gradient(&mut self, s: &DMatrix<f64>, out: &FitOutput) -> f64 {
+        // M = Σ⁻¹ − Σ⁻¹ S Σ⁻¹
+        self.tmp.gemm(1.0, &self.sigma_inv, s, 0.0);
+        self.m.copy_from(&self.sigma_inv);
+        self.m.gemm(-1.0, &self.tmp, &self.sigma_inv, 1.0);
+        // C = Σ M A (β gradients), D = Aᵀ M A (ψ gradients); tmp = M A.
+        self.tmp.gemm(1.0, &self.m, &out.inverse_i_minus_beta, 0.0);
+        self.c.gemm(1.0, &out.sigma, &self.tmp, 0.0);
+        let a = &out.inverse_i_minus_beta;
+        let mut norm: f64 = 0.0;
+        for (k, par) in self.spec.parameters.iter().enumerate() {
+            let g = match par.kind {
+                ParameterKind::Regression { outcome, predictor } => {
+                    2.0 * self.c[(predictor, outcome)]
+                }
+                ParameterKind::Covariance { a: x, b: y } => {
+                    // (Aᵀ M A)[y, x] = a_yᵀ (M A)[:, x]
+                    let mut d = 0.0;
+                    for r in 0..self.p {
+                        d += a[(r, y)] * self.tmp[(r, x)];
+                    }
+                    if x == y {
+                        d
+                    } else {
+                        2.0 * d
+                    }
+                }
+            };
+            self.grad[k] = g;
+            norm = norm.max(g.abs());
+        }
+        norm
+    }
+
+    fn start_values(&mut self, s: &DMatrix<f64>) {
+        // Least squares per equation for the paths, residual (co)variances of those regressions for
+        // Ψ, sample (co)variances for random exogenous variables, 0 for x–y covariances.
+        let p = self.p;
+        let spec = &self.spec;
+        for y in 0..p {
+            let preds: Vec<(usize, usize)> = spec
+                .parameters
+                .iter()
+                .enumerate()
+                .filter_map(|(k, q)| match q.kind {
+                    ParameterKind::Regression { outcome, predictor } if outcome == y => {
+                        Some((k, predictor))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if preds.is_empty() {
+                continue;
+            }
+            let k = preds.len();
+            let mut spp = DMatrix::zeros(k, k);
+            let mut rhs = vec![0.0; k];
+            for (a, &(_, x)) in preds.iter().enumerate() {
+                rhs[a] = s[(x, y)];
+                for (b, &(_, z)) in preds.iter().enumerate() {
+                    spp[(a, b)] = s[(x, z)];
+                }
+            }
+            if cholesky_in_place(&mut spp, k).is_none() {
+                cholesky_solve(&spp, k, &mut rhs);
+            } else {
+                rhs.fill(0.0);
+            }
+            for (a, &(idx, _)) in preds.iter().enumerate() {
+                self.theta[idx] = rhs[a];
+            }
+        }
+        // Residual covariance matrix of all equations at these paths: (I − B) S (I − B)ᵀ.
+        let mut beta = DMatrix::zeros(p, p);
+        for (k, q) in spec.parameters.iter().enumerate() {
+            if let ParameterKind::Regression { outcome, predictor } = q.kind {
+                beta[(outcome, predictor)] = self.theta[k];
+            }
+        }
+        let imb = DMatrix::<f64>::identity(p, p) - beta;
+        let resid = &imb * s * imb.transpose();
+        for (k, q) in spec.parameters.iter().enumerate() {
+            if let ParameterKind::Covariance { a, b } = q.kind {
+                let exo = spec.exogenous[a] || spec.exogenous[b];
+                self.theta[k] = if a == b || !(exo && spec.exogenous[a] != spec.exogenous[b]) {
+                    resid[(a, b)]
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+
+    fn fisher_scoring(
+        &mut self,
+        s: &DMatrix<f64>,
+        out: &mut FitOutput,
+    ) -> Result<Convergence, EvalError> {
+        self.start_values(s);
+        let mut theta = std::mem::take(&mut self.theta);
+        let mut f = match self.discrepancy(&theta, s, out) {
+            Some(f) => f,
+            None => {
+                // Start from uncorrelated residuals.
+                for (k, q) in self.spec.parameters.iter().enumerate() {
+                    if let ParameterKind::Covariance { a, b } = q.kind {
+                        if a != b {
+                            theta[k] = 0.0;
+                        }
+                    }
+                }
+                match self.discrepancy(&theta, s, out) {
+                    Some(f) => f,
+                    None => {
+                        self.theta = theta;
+                        return Err(EvalError::NotConverged {
+                            diagnostics: Convergence {
+                                method: Method::FisherScoring,
+                                iterations: 0,
+                                gradient_norm: f64::INFINITY,
+                            },
+                        });
+                    }
+                }
+            }
+        };
+        let q = self.q;
+        let mut iterations = 0;
+        let mut gnorm = self.gradient(s, out);
+        while gnorm > self.config.gradient_tolerance && iterations < self.config.max_iterations {
+            iterations += 1;
+            self.information_from_out(out)?;
+            self.info_chol.copy_from(&self.info);
+            if cholesky_in_place(&mut self.info_chol, q).is_some() {
+                self.theta = theta;
+                return Err(EvalError::NotIdentified);
+            }
+            // Δ = −(2 I1)⁻¹ ∇F
+            for k in 0..q {
+                self.step[k] = -0.5 * self.grad[k];
+            }
+            let mut step = std::mem::take(&mut self.step);
+            cholesky_solve(&self.info_chol, q, &mut step);
+            let mut t = 1.0;
+            let mut accepted = false;
+            let mut trial = std::mem::take(&mut self.trial);
+            for _ in 0..40 {
+                for k in 0..q {
+                    trial[k] = theta[k] + t * step[k];
+                }
+                if let Some(ft) = self.discrepancy(&trial, s, out) {
+                    if ft <= f + 1e-14 * f.abs().max(1.0) {
+                        f = ft;
+                        accepted = true;
+                        break;
+                    }
+                }
+                t *= 0.5;
+            }
+            self.step = step;
+            if !accepted {
+                // Restore the state at theta and stop: no descent possible.
+                self.trial = trial;
+                self.discrepancy(&theta, s, out);
+                gnorm = self.gradient(s, out);
+                break;
+            }
+            std::mem::swap(&mut theta, &mut trial);
+            self.trial = trial;
+            gnorm = self.gradient(s, out);
+        }
+        self.theta = theta;
+        let conv = Convergence {
+            method: Method::FisherScoring,
+            iterations,
+            gradient_norm: gnorm,
+        };
+        // Accept a stalled fit when the gradient is negligible at rounding level.
+        if gnorm > self.config.gradient_tolerance.max(1e-8) {
+            return Err(EvalError::NotConverged { diagnostics: conv });
+        }
+        Ok(conv)
+    }
+
+    fn information_from_out(&mut self, out: &FitOutput) -> Result<(), EvalError> {
+        // Borrow-splitting: `information` reads out's matrices only.
+        let (psi, sigma, a) = (&out.psi, &out.sigma, &out.inverse_i_minus_beta);
+        self.information(psi, sigma, a)
+    }
+}
+
+/// Normal-theory covariance of the estimates of a saturated covariance block:
+/// `Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N`.
+fn covariance_block_vcov(vcov: &mut DMatrix<f64>, theta: &[f64], idx: &[usize], m: usize, n: f64) {
+    let psi = |i: usize, j: usize| theta[idx[i * m + j]];
+    for i in 0..m {
+        for j in i..m {
+            for k in 0..m {
+                for l in k..m {
+                    let v = (psi(i, k) * psi(j, l) + psi(i, l) * psi(j, k)) / n;
+                    vcov[(idx[i * m + j], idx[k * m + l])] = v;
+                }
+            }
+        }
+    }
+}
+
+/// Writes `B` and `Ψ` for `theta`; the fixed `x` block of `Ψ` is taken from `s`.
+pub(crate) fn set_matrices(
+    spec: &AnalysisSpec,
+    theta: &[f64],
+    s: &DMatrix<f64>,
+    beta: &mut DMatrix<f64>,
+    psi: &mut DMatrix<f64>,
+) {
+    beta.fill(0.0);
+    psi.fill(0.0);
+    for (k, q) in spec.parameters.iter().enumerate() {
+        match q.kind {
+            ParameterKind::Regression { outcome, predictor } => beta[(outcome, predictor)] = theta[k],
+            ParameterKind::Covariance { a, b } => {
+                psi[(a, b)] = theta[k];
+                psi[(b, a)] = theta[k];
+            }
+        }
+    }
+    for q in &spec.fixed {
+        if let ParameterKind::Covariance { a, b } = q.kind {
+            psi[(a, b)] = s[(a, b)];
+            psi[(b, a)] = s[(a, b)];
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Estimates, standard errors, effects and fit measures against lavaan 0.6-14
+//! (`sem(model, data)`, numbers committed in `tests/reference/*.json` by
+//! `scripts/reference/lavaan_reference.R`).
+
+mod common;
+
+use balans_eval::{estimate, Estimator, Fit, Method};
+use common::*;
+use serde_json::Value;
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// Finds the row of `fit` matching lavaan's (lhs, op, rhs); `~~` rows match either order.
+fn find_row<'a>(fit: &'a Fit, lhs: &str, op: &str, rhs: &str) -> Option<&'a balans_eval::ParameterEstimate> {
+    fit.parameters.iter().find(|r| {
+        r.op == op
+            && ((r.lhs == lhs && r.rhs == rhs) || (op == "~~" && r.lhs == rhs && r.rhs == lhs))
+    })
+}
+
+fn check_case(name: &str) {
+    let c = case(name);
+    let fit = estimate(&c.spec, &c.moments).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // lavaan's iterative solutions (nlminb, rel.tol 1e-10 on F) are stationary only to about 1e-7
+    // in the estimates (its own estimates move in the 7th digit when rel.tol is tightened), while
+    // ours have |∇F| < 1e-11 (see `lavaan_iterative_solutions_are_less_stationary`). Closed-form
+    // cases are compared at 1e-6 relative; iterative ones at 1e-5 relative to max(|value|, SE) for
+    // estimate-derived quantities; standard errors at 1e-6 relative in both.
+    let est_rtol = match fit.convergence.method {
+        Method::ClosedForm => ESTIMATE_RTOL,
+        Method::FisherScoring => ITERATIVE_EST_RTOL,
+    };
+    let mut failures = Vec::new();
+    let rows = c.json["parameters"].as_array().unwrap();
+    let mut n_rows = 0;
+    for row in rows {
+        let (lhs, op, rhs) = (
+            row["lhs"].as_str().unwrap(),
+            row["op"].as_str().unwrap(),
+            row["rhs"].as_str().unwrap(),
+        );
+        // lavaan's SE scale for the absolute floor of the relative tolerance.
+        let se_ref = num(&row["se"]).unwrap_or(0.0);
+        let mut cmp = |what: &str, ours: f64, theirs: Option<f64>, floor: f64| {
+            let rtol = if what == "se" { ESTIMATE_RTOL } else { est_rtol };
+            if let Some(t) = theirs {
+                if !close(ours, t, rtol, floor) {
+                    failures.push(format!("{lhs} {op} {rhs} {what}: ours {ours:.12e} lavaan {t:.12e}"));
+                }
+            }
+        };
+        if op == ":=" {
+            let e = fit
+                .effects
+                .iter()
+                .find(|e| e.name == lhs && e.kind == "defined")
+                .unwrap_or_else(|| panic!("{name}: no effect {lhs}"));
+            cmp("est", e.est, num(&row["est"]), se_ref);
+            cmp("se", e.std_err, num(&row["se"]), 1e-12);
+            cmp("z", e.z, num(&row["z"]), 1.0);
+            cmp("pvalue", e.pvalue, num(&row["pvalue"]), 1e-3);
+            cmp("ci.lower", e.ci_lower, num(&row["ci.lower"]), se_ref);
+            cmp("ci.upper", e.ci_upper, num(&row["ci.upper"]), se_ref);
+            cmp("std.all", e.std_all, num(&row["std.all"]), 1e-3);
+        } else {
+            let r = find_row(&fit, lhs, op, rhs)
+                .unwrap_or_else(|| panic!("{name}: no parameter {lhs} {op} {rhs}"));
+            cmp("est", r.est, num(&row["est"]), se_ref.max(1e-12));
+            cmp("se", r.std_err, num(&row["se"]), 1e-12);
+            if let Some(z) = r.z {
+                cmp("z", z, num(&row["z"]), 1.0);
+                cmp("pvalue", r.pvalue.unwrap(), num(&row["pvalue"]), 1e-3);
+            }
+            cmp("ci.lower", r.ci_lower, num(&row["ci.lower"]), se_ref.max(1e-12));
+            cmp("ci.upper", r.ci_upper, num(&row["ci.upper"]), se_ref.max(1e-12));
+            cmp("std.all", r.std_all, num(&row["std.all"]), (se_ref * r.std_all / r.est).abs().max(1e-12));
+        }
+        n_rows += 1;
+    }
+    // Same number of rows: no parameter missing, none extra.
+    let ours = fit.parameters.len() + fit.effects.iter().filter(|e| e.kind == "defined").count();
+    if ours != n_rows {
+        failures.push(format!("{ours} rows, lavaan has {n_rows}"));
+    }
+    for (k, v) in c.json["r2"].as_object().unwrap() {
+        let r2 = fit.r_squared.iter().find(|r| &r.variable == k).expect("r2 row");
+        if !close(r2.r_squared, v.as_f64().unwrap(), ESTIMATE_RTOL, 1e-3) {
+            failures.push(format!("r2 {k}: ours {} lavaan {}", r2.r_squared, v));
+        }
+    }
+    let m = &fit.measures;
+    let f = &c.json["fit"];
+    let measures: [(&str, Option<f64>); 17] = [
+        ("chisq", Some(m.chisq)),
+        ("df", Some(m.df as f64)),
+        ("pvalue", m.pvalue),
+        ("cfi", Some(m.cfi)),
+        ("tli", Some(m.tli)),
+        ("rmsea", Some(m.rmsea)),
+        ("rmsea.ci.lower", Some(m.rmsea_ci_lower)),
+        ("rmsea.ci.upper", Some(m.rmsea_ci_upper)),
+        ("rmsea.pvalue", m.rmsea_pvalue),
+        ("srmr", Some(m.srmr)),
+        ("logl", Some(m.logl)),
+        ("unrestricted.logl", Some(m.unrestricted_logl)),
+        ("aic", Some(m.aic)),
+        ("bic", Some(m.bic)),
+        ("npar", Some(m.npar as f64)),
+        ("baseline.chisq", Some(m.baseline_chisq)),
+        ("baseline.df", Some(m.baseline_df as f64)),
+    ];
+    for (key, ours) in measures {
+        match (ours, num(&f[key])) {
+            (Some(a), Some(b)) if close(a, b, MEASURE_TOL, 1.0) => {}
+            (None, None) => {}
+            (a, b) => failures.push(format!("fit {key}: ours {a:?} lavaan {b:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{name} ({:?}): {} mismatches\n{}",
+        fit.convergence,
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn mediation_simple() {
+    check_case("mediation_simple");
+}
+#[test]
+fn seed_paths() {
+    check_case("seed_paths");
+}
+#[test]
+fn parallel_mediators() {
+    check_case("parallel_mediators");
+}
+#[test]
+fn serial_mediators() {
+    check_case("serial_mediators");
+}
+#[test]
+fn correlated_residuals_diff_predictors() {
+    check_case("correlated_residuals_diff_predictors");
+}
+#[test]
+fn overidentified() {
+    check_case("overidentified");
+}
+#[test]
+fn holzinger_path() {
+    check_case("holzinger_path");
+}
+#[test]
+fn auto_cov_y_probe() {
+    check_case("auto_cov_y_probe");
+}
+
+/// lavaan's reference estimates are a less stationary point of F_ML than ours: evaluate the analytic
+/// gradient at both (the estimates differ in the 7th digit for the iterative cases).
+#[test]
+fn lavaan_iterative_solutions_are_less_stationary() {
+    for name in ["seed_paths", "correlated_residuals_diff_predictors"] {
+        let c = case(name);
+        let fit = estimate(&c.spec, &c.moments).unwrap();
+        let mut est = Estimator::new(&c.spec);
+        let npar = c.spec.npar();
+        let mut theta_lavaan = vec![0.0; npar];
+        for row in c.json["parameters"].as_array().unwrap() {
+            let key = format!(
+                "{}{}{}",
+                row["lhs"].as_str().unwrap(),
+                row["op"].as_str().unwrap(),
+                row["rhs"].as_str().unwrap()
+            );
+            if let Some(k) = c.spec.parameter_index(&key) {
+                theta_lavaan[k] = row["est"].as_f64().unwrap();
+            }
+        }
+        let mut g = vec![0.0; npar];
+        let s = c.moments.covariance();
+        est.objective(&theta_lavaan, s, c.moments.n(), &mut g).unwrap().unwrap();
+        let g_lavaan = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        est.objective(&fit.output.estimates, s, c.moments.n(), &mut g).unwrap().unwrap();
+        let g_ours = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(
+            g_ours < 1e-9 && g_ours * 100.0 < g_lavaan,
+            "{name}: |grad F| ours {g_ours:e}, at lavaan's estimates {g_lavaan:e}"
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Settings of a power analysis: [`PowerConfig`], [`DataMode`], [`Sampling`].
+
+use crate::error::PowerError;
+use crate::study::Test;
+use serde::Serialize;
+
+/// What the simulated data look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataMode {
+    /// Continuous construct scores, multivariate normal with the population's `Σ`.
+    #[default]
+    Normal,
+    /// The study's situation: every construct measured by Likert items (the simulator's
+    /// calibration to the study's reliabilities and item means), analysed as scale means. Paths are
+    /// attenuated by unreliability and in scale units, so bias and coverage are not reported.
+    Items,
+}
+
+/// How each replication's sample covariance matrix is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampling {
+    /// Wishart where exactly valid (normal data, no bootstrap test), rows otherwise.
+    #[default]
+    Auto,
+    /// N simulated rows per replication.
+    Rows,
+    /// The sample covariance matrix drawn directly (Bartlett decomposition of the Wishart).
+    Wishart,
+}
+
+/// Settings of a Monte Carlo power analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PowerConfig {
+    /// Replications per sample size (R).
+    pub replications: usize,
+    /// Master seed; replication r of sample size N uses the stream `(seed, N, r)`.
+    pub seed: u64,
+    /// Significance level of every test (two-sided).
+    pub alpha: f64,
+    /// Tests of indirect and `:=` effects (paths always get the Wald test).
+    pub tests: Vec<Test>,
+    /// Bootstrap resamples per replication (percentile and bias-corrected tests).
+    pub bootstrap_draws: usize,
+    /// Monte Carlo draws per replication (Monte Carlo CI test).
+    pub mc_draws: usize,
+    /// The data.
+    pub data: DataMode,
+    /// Rows or Wishart.
+    pub sampling: Sampling,
+    /// Worker threads (`None`: rayon's default, one per core). Results do not depend on it.
+    #[serde(skip)]
+    pub threads: Option<usize>,
+}
+
+impl Default for PowerConfig {
+    fn default() -> Self {
+        PowerConfig {
+            replications: 1000,
+            seed: 1,
+            alpha: 0.05,
+            tests: vec![Test::Joint, Test::Sobel],
+            bootstrap_draws: 1000,
+            mc_draws: 1000,
+            data: DataMode::Normal,
+            sampling: Sampling::Auto,
+            threads: None,
+        }
+    }
+}
+
+impl PowerConfig {
+    /// Checks ranges and combinations.
+    ///
+    /// # Errors
+    /// [`PowerError::Setting`] for values out of range, [`PowerError::Incompatible`] for the
+    /// Wishart path with bootstrap tests or item data.
+    pub fn validate(&self) -> Result<(), PowerError> {
+        let setting = |setting, value: String, expected: &str| PowerError::Setting { setting, value, expected: expected.into() };
+        if self.replications < 1 || self.replications as u64 >= crate::stream::MAX_REPLICATIONS {
+            return Err(setting("reps", self.replications.to_string(), "use at least 1 replication (1000 or more for a power estimate with MC SE ≤ .016)"));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(setting("alpha", self.alpha.to_string(), "the significance level must be between 0 and 1, e.g. 0.05"));
+        }
+        let boot = self.tests.iter().any(|t| t.needs_rows());
+        if boot && self.bootstrap_draws < 10 {
+            return Err(setting("boot", self.bootstrap_draws.to_string(), "use at least 10 bootstrap resamples (1000 is usual)"));
+        }
+        if self.tests.contains(&Test::Mc) && self.mc_draws < 10 {
+            return Err(setting("mc-draws", self.mc_draws.to_string(), "use at least 10 Monte Carlo draws (1000 or more is usual)"));
+        }
+        if self.threads == Some(0) {
+            return Err(setting("threads", "0".into(), "use at least 1 thread"));
+        }
+        if self.sampling == Sampling::Wishart {
+            if boot {
+                return Err(PowerError::Incompatible("the Wishart path has no rows to resample: bootstrap tests (percentile, bc) need --sampling rows (or auto)".into()));
+            }
+            if self.data == DataMode::Items {
+                return Err(PowerError::Incompatible("the Wishart path is exact only for normal data: item data need --sampling rows (or auto)".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sampling actually used: [`Sampling::Auto`] resolved.
+    pub fn resolved_sampling(&self) -> Sampling {
+        match self.sampling {
+            Sampling::Auto if self.data == DataMode::Normal && !self.tests.iter().any(|t| t.needs_rows()) => Sampling::Wishart,
+            Sampling::Auto => Sampling::Rows,
+            s => s,
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! The Monte Carlo loop: simulate → sample covariance → fit → test, for every replication of every
+//! sample size, in parallel, with results that do not depend on the number of threads.
+//!
+//! Replications run in chunks of [`CHUNK`]; inside a chunk they run in parallel (rayon), each on its
+//! thread's [`Workspace`] (every buffer allocated once per thread and sample size, nothing per
+//! replication), writing its outcome into its own slot; the slots are then tallied sequentially in
+//! replication order, so sums of floating-point numbers are the same for any thread count, and
+//! memory does not grow with R.
+
+use crate::config::{DataMode, PowerConfig, Sampling};
+use crate::error::PowerError;
+use crate::report::PowerRow;
+use crate::stream::replication_rng;
+use crate::study::{EffectKind, Study, Test};
+use crate::wishart::WishartSampler;
+use balans_eval::{bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler};
+use balans_sim::{ConstructSampler, Likert, LikertTarget, STUDY_SCALES};
+use nalgebra::DMatrix;
+use rand::{Rng, RngCore};
+use rand_distr::StandardNormal;
+use std::sync::Mutex;
+
+/// Replications per parallel chunk (memory per sample size is `CHUNK ×` one replication's outcome).
+const CHUNK: usize = 512;
+
+/// Outcome bits of one (effect, test) cell in one replication.
+const REJECT: u8 = 1;
+const COVERED: u8 = 2;
+const HAS_CI: u8 = 4;
+
+/// One counted (effect, test) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub(crate) effect: usize,
+    pub(crate) test: Test,
+}
+
+/// The cells of a study under a configuration: Wald for paths; the configured tests for routes and
+/// `:=` parameters (joint significance only for products of paths); for the joint row, every
+/// configured test that every hypothesised function effect has (Wald when only paths are selected).
+pub(crate) fn cells(study: &Study, tests: &[Test]) -> Vec<Cell> {
+    let mut tests = tests.to_vec();
+    tests.retain(|t| *t != Test::Wald);
+    tests.sort_unstable();
+    tests.dedup();
+    let applies = |kind: &EffectKind, t: Test| match kind {
+        EffectKind::Path { .. } => t == Test::Wald,
+        EffectKind::Function { product_of_paths, .. } => t != Test::Wald && (t != Test::Joint || *product_of_paths),
+        EffectKind::AllJointly => false,
+    };
+    let mut out = Vec::new();
+    for (e, effect) in study.effects.iter().enumerate() {
+        match &effect.kind {
+            EffectKind::Path { .. } => out.push(Cell { effect: e, test: Test::Wald }),
+            kind @ EffectKind::Function { .. } => {
+                out.extend(tests.iter().filter(|t| applies(kind, **t)).map(|&test| Cell { effect: e, test }));
+            }
+            EffectKind::AllJointly => {
+                let functions: Vec<&EffectKind> = study
+                    .effects
+                    .iter()
+                    .filter(|x| x.is_hypothesised() && matches!(x.kind, EffectKind::Function { .. }))
+                    .map(|x| &x.kind)
+                    .collect();
+                if functions.is_empty() {
+                    out.push(Cell { effect: e, test: Test::Wald });
+                } else {
+                    for &t in &tests {
+                        if functions.iter().all(|k| applies(k, t)) {
+                            out.push(Cell { effect: e, test: t });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Per sample size: everything the replications share.
+struct Condition<'a> {
+    study: &'a Study,
+    config: &'a PowerConfig,
+    n: usize,
+    sampling: Sampling,
+    wishart: Option<WishartSampler>,
+    constructs: Option<ConstructSampler>,
+    /// Per analysis variable: its Likert scale and the construct's population SD (items mode).
+    scales: Vec<Option<(Likert, f64)>>,
+    cells: &'a [Cell],
+    /// `cell_of[effect * N_TESTS + test]`.
+    cell_of: Vec<Option<usize>>,
+    z_crit: f64,
+    needs_mc: bool,
+    needs_boot: bool,
+}
+
+const N_TESTS: usize = 6;
+
+fn test_slot(t: Test) -> usize {
+    t as usize
+}
+
+/// Per-thread buffers, allocated once per sample size.
+struct Workspace {
+    rows: Vec<f64>,
+    data: Vec<f64>,
+    means: Vec<f64>,
+    s: DMatrix<f64>,
+    scratch: Vec<f64>,
+    estimator: Estimator,
+    fit: FitOutput,
+    mc: Option<MonteCarloSampler>,
+    mc_intervals: Vec<Interval>,
+    boot: Option<Bootstrapper>,
+    boot_rows: Vec<f64>,
+    boot_column: Vec<f64>,
+    /// Percentile and bias-corrected interval per analysis effect.
+    boot_intervals: Vec<(Interval, Interval)>,
+}
+
+impl Workspace {
+    fn new(cond: &Condition<'_>) -> Workspace {
+        let spec = &cond.study.spec;
+        let p = spec.variables().len();
+        let pop_p = cond.study.population.len();
+        let n = cond.n;
+        let estimator = Estimator::new(spec);
+        let fit = estimator.new_output();
+        let rows_needed = cond.sampling == Sampling::Rows;
+        let n_eff = spec.effects().len();
+        let boot = cond.needs_boot.then(|| Bootstrapper::new(spec, n));
+        let width = boot.as_ref().map_or(0, Bootstrapper::width);
+        let b = if cond.needs_boot { cond.config.bootstrap_draws } else { 0 };
+        let nan = Interval { lower: f64::NAN, upper: f64::NAN };
+        Workspace {
+            rows: if rows_needed { vec![0.0; n * pop_p] } else { Vec::new() },
+            data: if rows_needed { vec![0.0; n * p] } else { Vec::new() },
+            means: vec![0.0; p],
+            s: DMatrix::zeros(p, p),
+            scratch: vec![0.0; p * p],
+            estimator,
+            fit,
+            mc: cond.needs_mc.then(|| MonteCarloSampler::new(spec, cond.config.mc_draws)),
+            mc_intervals: vec![nan; n_eff],
+            boot,
+            boot_rows: vec![0.0; b * width],
+            boot_column: Vec::with_capacity(b),
+            boot_intervals: vec![(nan, nan); n_eff],
+        }
+    }
+}
+
+/// The outcome slots of one chunk of replications.
+struct Slots {
+    /// `(estimate, se)` per effect.
+    estimates: Vec<(f64, f64)>,
+    /// Outcome bits per cell.
+    flags: Vec<u8>,
+    converged: Vec<bool>,
+}
+
+/// Running sums over replications, in replication order.
+struct Tally {
+    converged: usize,
+    /// Per effect: count, mean and M2 of the estimates (Welford), sum of SEs.
+    count: Vec<usize>,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    sum_se: Vec<f64>,
+    /// Per cell.
+    rejected: Vec<usize>,
+    covered: Vec<usize>,
+    with_ci: Vec<usize>,
+}
+
+impl Tally {
+    fn new(n_effects: usize, n_cells: usize) -> Tally {
+        Tally {
+            converged: 0,
+            count: vec![0; n_effects],
+            mean: vec![0.0; n_effects],
+            m2: vec![0.0; n_effects],
+            sum_se: vec![0.0; n_effects],
+            rejected: vec![0; n_cells],
+            covered: vec![0; n_cells],
+            with_ci: vec![0; n_cells],
+        }
+    }
+
+    fn add(&mut self, estimates: &[(f64, f64)], flags: &[u8], converged: bool) {
+        if converged {
+            self.converged += 1;
+            for (e, &(est, se)) in estimates.iter().enumerate() {
+                if est.is_finite() && se.is_finite() {
+                    self.count[e] += 1;
+                    let delta = est - self.mean[e];
+                    self.mean[e] += delta / self.count[e] as f64;
+                    self.m2[e] += delta * (est - self.mean[e]);
+                    self.sum_se[e] += se;
+                }
+            }
+        }
+        for (c, &f) in flags.iter().enumerate() {
+            self.rejected[c] += usize::from(f & REJECT != 0);
+            if f & HAS_CI != 0 {
+                self.with_ci[c] += 1;
+                self.covered[c] += usize::from(f & COVERED != 0);
+            }
+        }
+    }
+}
+
+/// Runs every replication at sample size `n` inside `pool`, calling `progress(k)` after every chunk
+/// of `k` replications.
+pub(crate) fn run_condition(
+    study: &Study,
+    config: &PowerConfig,
+    cells: &[Cell],
+    n: usize,
+    pool: &rayon::ThreadPool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PowerRow>, PowerError> {
+    let needed = study.min_sample_size();
+    if n < needed {
+        return Err(PowerError::SampleTooSmall {
+            n,
+            needed,
+            reason: format!("{} free parameters, {} variables", study.spec.npar(), study.spec.variables().len()),
+        });
+    }
+    let cond = condition(study, config, cells, n)?;
+    let n_eff = study.effects.len();
+    let n_cells = cells.len();
+    let threads = pool.current_num_threads();
+    let workspaces: Vec<Mutex<Option<Workspace>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let mut slots = Slots {
+        estimates: vec![(f64::NAN, f64::NAN); CHUNK * n_eff.max(1)],
+        flags: vec![0; CHUNK * n_cells.max(1)],
+        converged: vec![false; CHUNK],
+    };
+    let mut tally = Tally::new(n_eff, n_cells);
+    let reps = config.replications;
+    let mut start = 0;
+    while start < reps {
+        let len = CHUNK.min(reps - start);
+        pool.install(|| {
+            use rayon::prelude::*;
+            slots.estimates[..len * n_eff.max(1)]
+                .par_chunks_mut(n_eff.max(1))
+                .zip(slots.flags[..len * n_cells.max(1)].par_chunks_mut(n_cells.max(1)))
+                .zip(slots.converged[..len].par_iter_mut())
+                .enumerate()
+                .for_each(|(i, ((est, flags), conv))| {
+                    let t = rayon::current_thread_index().unwrap_or(0) % threads;
+                    let mut guard = workspaces[t].lock().expect("workspace lock is never poisoned");
+                    let ws = guard.get_or_insert_with(|| Workspace::new(&cond));
+                    *conv = replicate(&cond, ws, (start + i) as u64, est, flags);
+                });
+        });
+        for i in 0..len {
+            tally.add(
+                &slots.estimates[i * n_eff..(i + 1) * n_eff],
+                &slots.flags[i * n_cells..(i + 1) * n_cells],
+                slots.converged[i],
+            );
+        }
+        start += len;
+        progress(len as u64);
+    }
+    Ok(rows(&cond, &tally))
+}
+
+fn condition<'a>(study: &'a Study, config: &'a PowerConfig, cells: &'a [Cell], n: usize) -> Result<Condition<'a>, PowerError> {
+    let sampling = config.resolved_sampling();
+    let wishart = match sampling {
+        Sampling::Wishart => Some(WishartSampler::new(&study.analysis_covariance(), n)?),
+        _ => None,
+    };
+    let constructs = match sampling {
+        Sampling::Rows => Some(ConstructSampler::new(&study.population)?),
+        _ => None,
+    };
+    let sigma = study.population.implied_covariance();
+    let mut scales = Vec::new();
+    if config.data == DataMode::Items {
+        for (i, name) in study.spec.variables().iter().enumerate() {
+            let scale = match STUDY_SCALES.iter().find(|s| s.name == name) {
+                Some(s) => {
+                    let target = LikertTarget { items: s.items, reliability: s.reliability, item_mean: s.item_mean, min: s.min, max: s.max };
+                    let c = study.columns[i];
+                    Some((Likert::calibrate(name, &target)?, sigma[(c, c)].sqrt()))
+                }
+                None => None,
+            };
+            scales.push(scale);
+        }
+    }
+    let mut cell_of = vec![None; study.effects.len() * N_TESTS];
+    for (c, cell) in cells.iter().enumerate() {
+        cell_of[cell.effect * N_TESTS + test_slot(cell.test)] = Some(c);
+    }
+    let z_crit = balans_eval::normal_quantile(1.0 - config.alpha / 2.0);
+    Ok(Condition {
+        study,
+        config,
+        n,
+        sampling,
+        wishart,
+        constructs,
+        scales,
+        cells,
+        cell_of,
+        z_crit,
+        needs_mc: cells.iter().any(|c| c.test == Test::Mc),
+        needs_boot: cells.iter().any(|c| c.test.needs_rows()),
+    })
+}
+
+/// One replication: returns whether the analysis model could be fitted.
+fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64, f64)], flags: &mut [u8]) -> bool {
+    let mut rng = replication_rng(cond.config.seed, cond.n as u64, rep);
+    let n = cond.n;
+    let study = cond.study;
+    let p = study.spec.variables().len();
+    match cond.sampling {
+        Sampling::Wishart => {
+            let w = cond.wishart.as_ref().expect("wishart sampler");
+            w.sample_covariance(&mut rng, &mut ws.scratch, ws.s.as_mut_slice());
+        }
+        _ => {
+            let sampler = cond.constructs.as_ref().expect("construct sampler");
+            let pop_p = sampler.dim();
+            sampler.fill(&mut rng, n, &mut ws.rows);
+            if cond.scales.is_empty() {
+                for (row, out) in ws.rows.chunks_exact(pop_p).zip(ws.data.chunks_exact_mut(p)) {
+                    for (o, &c) in out.iter_mut().zip(&study.columns) {
+                        *o = row[c];
+                    }
+                }
+            } else {
+                for (row, out) in ws.rows.chunks_exact(pop_p).zip(ws.data.chunks_exact_mut(p)) {
+                    for ((o, &c), scale) in out.iter_mut().zip(&study.columns).zip(&cond.scales) {
+                        *o = match scale {
+                            None => row[c],
+                            Some((likert, sd)) => {
+                                let z = row[c] / sd;
+                                let mut sum = 0.0;
+                                for &l in &likert.loadings {
+                                    let e: f64 = rng.sample(StandardNormal);
+                                    sum += likert.categorise(l * z + (1.0 - l * l).sqrt() * e);
+                                }
+                                sum / likert.loadings.len() as f64
+                            }
+                        };
+                    }
+                }
+            }
+            balans_eval::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
+        }
+    }
+    flags.fill(0);
+    if ws.estimator.fit_moments(&ws.s, n, &mut ws.fit).is_err() {
+        est.fill((f64::NAN, f64::NAN));
+        return false;
+    }
+    let fit = &ws.fit;
+    let mc_ok = match ws.mc.as_mut() {
+        Some(mc) => mc.intervals(fit, 1.0 - cond.config.alpha, &mut rng, &mut ws.mc_intervals).is_ok(),
+        None => false,
+    };
+    let mut boot_ok = false;
+    if let Some(boot) = ws.boot.as_mut() {
+        let seed = rng.next_u64();
+        let width = boot.width();
+        let b = cond.config.bootstrap_draws;
+        let mut successes = 0;
+        for (k, row) in ws.boot_rows.chunks_exact_mut(width).take(b).enumerate() {
+            successes += usize::from(boot.resample(&ws.data, seed, k as u64, row));
+        }
+        // As lavaan: intervals from the successful resamples; none at all when most failed.
+        boot_ok = 2 * successes > b;
+        if boot_ok {
+            let q = fit.estimates.len();
+            for effect in &study.effects {
+                if let EffectKind::Function { effect: j, .. } = effect.kind {
+                    ws.boot_column.clear();
+                    ws.boot_column.extend(ws.boot_rows.chunks_exact(width).map(|r| r[q + j]).filter(|v| v.is_finite()));
+                    let (_, perc, bc) = bootstrap_interval_values(&mut ws.boot_column, fit.effects[j], 1.0 - cond.config.alpha);
+                    ws.boot_intervals[j] = (perc, bc);
+                }
+            }
+        }
+    }
+    let z = cond.z_crit;
+    let significant = |k: usize| (fit.estimates[k] / fit.std_err[k]).abs() > z;
+    for (e, effect) in study.effects.iter().enumerate() {
+        let truth = effect.population_value.filter(|_| cond.config.data == DataMode::Normal);
+        let mut set = |test: Test, reject: bool, ci: Option<(f64, f64)>| {
+            if let Some(c) = cond.cell_of[e * N_TESTS + test_slot(test)] {
+                let mut f = if reject { REJECT } else { 0 };
+                if let (Some((lo, hi)), Some(v)) = (ci, truth) {
+                    if lo.is_finite() && hi.is_finite() {
+                        f |= HAS_CI;
+                        if lo <= v && v <= hi {
+                            f |= COVERED;
+                        }
+                    }
+                }
+                flags[c] = f;
+            }
+        };
+        match &effect.kind {
+            EffectKind::Path { parameter } => {
+                let (b, se) = (fit.estimates[*parameter], fit.std_err[*parameter]);
+                est[e] = (b, se);
+                set(Test::Wald, (b / se).abs() > z, Some((b - z * se, b + z * se)));
+            }
+            EffectKind::Function { effect: j, parameters, .. } => {
+                let (v, se) = (fit.effects[*j], fit.effect_std_err[*j]);
+                est[e] = (v, se);
+                set(Test::Joint, parameters.iter().all(|&k| significant(k)), None);
+                set(Test::Sobel, (v / se).abs() > z, Some((v - z * se, v + z * se)));
+                if mc_ok {
+                    let ci = ws.mc_intervals[*j];
+                    set(Test::Mc, excludes_zero(ci), Some((ci.lower, ci.upper)));
+                }
+                if boot_ok {
+                    let (perc, bc) = ws.boot_intervals[*j];
+                    set(Test::Percentile, excludes_zero(perc), Some((perc.lower, perc.upper)));
+                    set(Test::Bc, excludes_zero(bc), Some((bc.lower, bc.upper)));
+                }
+            }
+            EffectKind::AllJointly => est[e] = (f64::NAN, f64::NAN),
+        }
+    }
+    // The joint row: every hypothesised effect rejected (paths by Wald, others by the row's test).
+    for (c, cell) in cond.cells.iter().enumerate() {
+        if !matches!(study.effects[cell.effect].kind, EffectKind::AllJointly) {
+            continue;
+        }
+        let all = study.effects.iter().enumerate().filter(|(_, x)| x.is_hypothesised()).all(|(x, effect)| {
+            let test = match effect.kind {
+                EffectKind::Path { .. } => Test::Wald,
+                _ => cell.test,
+            };
+            cond.cell_of[x * N_TESTS + test_slot(test)].is_some_and(|k| flags[k] & REJECT != 0)
+        });
+        flags[c] = if all { REJECT } else { 0 };
+    }
+    true
+}
+
+fn excludes_zero(ci: Interval) -> bool {
+    ci.lower > 0.0 || ci.upper < 0.0
+}
+
+/// Turns the tally into report rows.
+fn rows(cond: &Condition<'_>, tally: &Tally) -> Vec<PowerRow> {
+    let reps = cond.config.replications;
+    let r = reps as f64;
+    cond.cells
+        .iter()
+        .enumerate()
+        .map(|(c, cell)| {
+            let effect = &cond.study.effects[cell.effect];
+            let e = cell.effect;
+            let power = tally.rejected[c] as f64 / r;
+            let count = tally.count[e];
+            let has_est = count > 0 && !matches!(effect.kind, EffectKind::AllJointly);
+            let truth = effect.population_value.filter(|_| cond.config.data == DataMode::Normal);
+            let mean = has_est.then(|| tally.mean[e]);
+            PowerRow {
+                n: cond.n,
+                effect: effect.name.clone(),
+                kind: effect.kind_name(),
+                test: cell.test.name(),
+                power,
+                mc_se: (power * (1.0 - power) / r).sqrt(),
+                population_value: effect.population_value,
+                mean_estimate: mean,
+                bias: mean.zip(truth).map(|(m, t)| m - t),
+                mean_se: has_est.then(|| tally.sum_se[e] / count as f64),
+                empirical_sd: (has_est && count > 1).then(|| (tally.m2[e] / (count - 1) as f64).sqrt()),
+                coverage: (tally.with_ci[c] > 0).then(|| tally.covered[c] as f64 / tally.with_ci[c] as f64),
+                convergence_rate: tally.converged as f64 / r,
+                n_replications: reps,
+                n_converged: tally.converged,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,694 @@
+//! Whole surveys: teams of employees, their construct scores, background variables, Likert items
+//! and scale scores, nonresponse, the inclusion rule and item missingness.
+//!
+//! # Generation
+//! Invited employees come in teams (one supervisor each). A team draws a between-team part of the
+//! construct scores, every member a within-team part: `y = y_B + y_W` with
+//! `Σ_B = D_b R D_b`, `D_b = diag(√(ICCᵢ σᵢᵢ))`, `R` the model's implied correlation matrix, and
+//! `Σ_W = Σ − Σ_B`. So the pooled covariance is exactly the model's `Σ`, and each construct's ICC
+//! (`Σ_B,ii / σᵢᵢ`) is its target. Then each invitee gets background variables, responds or not
+//! (self-selection may depend on the FSSB score), is kept or not by the inclusion rule, and
+//! respondents answer the items (see [`crate::likert`]); items go missing (MCAR or MAR on age).
+//!
+//! # Scale scores
+//! A scale score is the mean of the items answered (person-mean, as SPSS `MEAN` or R `rowMeans(...,
+//! na.rm = TRUE)`), missing only when every item of the scale is missing.
+//!
+//! # Reproducibility
+//! Work is cut into blocks of a fixed number of teams (set by the design, never by the number of
+//! threads). Block `b` draws from ChaCha8 seeded with the seed on stream `b`; blocks are joined in
+//! order and cut at `n` rows, so [`Simulator::simulate`] (parallel, rayon) and
+//! [`Simulator::simulate_sequential`] return identical data.
+
+use crate::background::{self, BackgroundModel, BACKGROUND};
+use crate::constructs::LowerFactor;
+use crate::design::*;
+use crate::likert::{categorised_covariance, categorised_variance, Likert, LikertTarget};
+use crate::normal::{bisect, pdf};
+use crate::SimError;
+use balans_model::{suggest, Model, Population};
+use nalgebra::DMatrix;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Poisson, StandardNormal};
+use rayon::prelude::*;
+
+/// Invited employees per block (rounded to whole teams).
+const BLOCK_INVITEES: f64 = 1024.0;
+
+/// How a construct is measured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measurement {
+    /// Likert items (named `items`), calibrated as `scale`.
+    Likert {
+        /// Item names, in column order.
+        items: Vec<String>,
+        /// The calibrated response scale.
+        scale: Likert,
+    },
+    /// One continuous observed variable (a variable without items), observed with this reliability
+    /// (1 = without error).
+    Continuous {
+        /// Reliability of the observed score.
+        reliability: f64,
+    },
+}
+
+/// One construct of a simulated survey, as planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstructInfo {
+    /// Its name.
+    pub name: String,
+    /// Its model-implied variance `σᵢᵢ`.
+    pub variance: f64,
+    /// Its ICC (0 without teams).
+    pub icc: f64,
+    /// How it is measured.
+    pub measurement: Measurement,
+}
+
+impl ConstructInfo {
+    /// Reliability of the observed score: the expected α of Likert items, or the continuous
+    /// variable's reliability.
+    pub fn reliability(&self) -> f64 {
+        match &self.measurement {
+            Measurement::Likert { scale, .. } => scale.expected_alpha,
+            Measurement::Continuous { reliability } => *reliability,
+        }
+    }
+}
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Respondent number 1..n.
+    Id,
+    /// Team (supervisor) number 1.., in order of appearance.
+    Team,
+    /// A background variable ([`crate::BACKGROUND`]).
+    Background,
+    /// A Likert item.
+    Item,
+    /// A scale score (mean of a construct's answered items).
+    Scale,
+    /// A continuous observed variable (a construct without items).
+    Observed,
+    /// A construct's true score (only with [`SurveyDesign::true_scores`]).
+    TrueScore,
+}
+
+/// One column of [`SurveyData`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// What it holds.
+    pub kind: ColumnKind,
+    /// The construct it belongs to (items, scales, observed, true scores).
+    pub construct: Option<String>,
+}
+
+impl Column {
+    /// Whether every value is a whole number.
+    pub fn is_integer(&self) -> bool {
+        matches!(self.kind, ColumnKind::Id | ColumnKind::Team | ColumnKind::Background | ColumnKind::Item)
+    }
+}
+
+/// A simulated data set: `n_rows` rows of `columns`, row-major; a missing value is `NaN`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyData {
+    columns: Vec<Column>,
+    values: Vec<f64>,
+    n_rows: usize,
+    invited: u64,
+    responded: u64,
+}
+
+impl SurveyData {
+    /// The columns.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+    /// Number of rows (respondents).
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+    /// Row `i` (values in column order; `NaN` = missing).
+    pub fn row(&self, i: usize) -> &[f64] {
+        let c = self.columns.len();
+        &self.values[i * c..(i + 1) * c]
+    }
+    /// Index of a column by name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+    /// A column's values by name.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let j = self.column_index(name)?;
+        Some((0..self.n_rows).map(|i| self.row(i)[j]).collect())
+    }
+    /// How many employees were invited until the `n`-th respondent was kept.
+    pub fn invited(&self) -> u64 {
+        self.invited
+    }
+    /// How many of those responded (before the inclusion rule).
+    pub fn responded(&self) -> u64 {
+        self.responded
+    }
+}
+
+/// Items of one Likert construct, flattened for the hot loop.
+#[derive(Debug, Clone)]
+struct ItemBlock {
+    construct: usize,
+    loadings: Vec<f64>,
+    noise: Vec<f64>,
+    thresholds: Vec<f64>,
+    min: f64,
+}
+
+/// A prepared simulation: calibrated scales, factored covariances and solved intercepts. Build once
+/// with [`Simulator::new`], then draw any number of data sets.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    design: SurveyDesign,
+    constructs: Vec<ConstructInfo>,
+    correlation: DMatrix<f64>,
+    sd: Vec<f64>,
+    between: Option<LowerFactor>,
+    within: LowerFactor,
+    background: BackgroundModel,
+    columns: Vec<Column>,
+    likert: Vec<ItemBlock>,
+    /// Per construct: `Some(error sd)` for continuous variables.
+    continuous: Vec<Option<f64>>,
+    items_start: usize,
+    scales_start: usize,
+    true_start: usize,
+    selection: Vec<usize>,
+    selection_sd: f64,
+    response_intercept: f64,
+    mar_intercept: f64,
+    teams_per_block: u64,
+    poisson: Option<Poisson<f64>>,
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn check_names(setting: &'static str, overrides: &[(String, f64)], names: &[String]) -> Result<(), SimError> {
+    for (name, _) in overrides {
+        if !names.iter().any(|n| n == name) {
+            return Err(SimError::UnknownConstruct {
+                setting,
+                name: name.clone(),
+                suggestion: suggest(name, names.iter().map(String::as_str)).map(str::to_string),
+                known: names.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn lookup(overrides: &[(String, f64)], name: &str) -> Option<f64> {
+    overrides.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+}
+
+/// FSSB constructs the self-selection depends on.
+const FSSB: &[&str] = &["es", "is", "rm", "cm", "fssb"];
+
+impl Simulator {
+    /// Validates the design against the model, calibrates the scales and factors the covariances.
+    pub fn new(model: &Model, design: &SurveyDesign) -> Result<Simulator, SimError> {
+        let population = model.population()?;
+        Simulator::from_population(model, &population, design)
+    }
+
+    /// As [`Simulator::new`], with the population already built from `model`.
+    pub fn from_population(model: &Model, population: &Population, design: &SurveyDesign) -> Result<Simulator, SimError> {
+        if design.n == 0 {
+            return Err(SimError::SampleSize { n: design.n });
+        }
+        if !(design.response_rate > 0.0 && design.response_rate <= 1.0) {
+            return Err(SimError::ResponseRate { value: design.response_rate });
+        }
+        if !(design.self_selection.is_finite() && design.self_selection >= 0.0) {
+            return Err(SimError::SelfSelection { value: design.self_selection });
+        }
+        let miss = design.missing.rate();
+        if !(0.0..1.0).contains(&miss) {
+            return Err(SimError::MissingRate { value: miss });
+        }
+        match design.teams {
+            TeamSizes::Fixed(0) => return Err(SimError::TeamSize { value: 0.0 }),
+            TeamSizes::Poisson { mean } if !(mean.is_finite() && mean >= 1.0) => return Err(SimError::TeamSize { value: mean }),
+            _ => {}
+        }
+        let names = population.names().to_vec();
+        check_names("icc", &design.icc, &names)?;
+        check_names("reliability", &design.reliability, &names)?;
+        check_names("item mean", &design.item_mean, &names)?;
+        let sigma = population.implied_covariance();
+        let p = names.len();
+        let sd: Vec<f64> = (0..p).map(|i| sigma[(i, i)].sqrt()).collect();
+        let correlation = population.implied_correlation();
+        let teams_on = !matches!(design.teams, TeamSizes::None | TeamSizes::Fixed(1))
+            && !matches!(design.teams, TeamSizes::Poisson { mean } if mean <= 1.0);
+
+        // Measurement and ICC per construct.
+        let mut constructs = Vec::with_capacity(p);
+        for (i, name) in names.iter().enumerate() {
+            let study = STUDY_SCALES.iter().find(|s| s.name == name);
+            let icc = lookup(&design.icc, name).unwrap_or(study.map_or(DEFAULT_ICC, |s| s.icc));
+            if !(0.0..1.0).contains(&icc) {
+                return Err(SimError::Icc { construct: name.clone(), value: icc });
+            }
+            let reliability = lookup(&design.reliability, name);
+            if let Some(r) = reliability {
+                if !(r > 0.0 && r < 1.0) {
+                    return Err(SimError::Reliability { construct: name.clone(), value: r });
+                }
+            }
+            let latent = model.latent_variables().iter().find(|lv| &lv.name == name);
+            let measurement = if let Some(lv) = latent {
+                let mean = lookup(&design.item_mean, name).unwrap_or(DEFAULT_ITEM_MEAN);
+                let items: Vec<String> = lv.indicators.iter().map(|ind| ind.name.clone()).collect();
+                let given: Option<Vec<(String, f64)>> = lv.indicators.iter().map(|ind| ind.loading.map(|l| (ind.name.clone(), l))).collect();
+                let scale = match (given, reliability) {
+                    (Some(loadings), None) => Likert::from_loadings(name, &loadings, mean, 1, 7)?,
+                    (_, r) => Likert::calibrate(
+                        name,
+                        &LikertTarget { items: items.len(), reliability: r.unwrap_or(DEFAULT_RELIABILITY), item_mean: mean, min: 1, max: 7 },
+                    )?,
+                };
+                Measurement::Likert { items, scale }
+            } else if let Some(s) = study {
+                let mean = lookup(&design.item_mean, name).unwrap_or(s.item_mean);
+                let target = LikertTarget { items: s.items, reliability: reliability.unwrap_or(s.reliability), item_mean: mean, min: s.min, max: s.max };
+                let scale = Likert::calibrate(name, &target)?;
+                Measurement::Likert { items: (1..=s.items).map(|k| format!("{name}{k}")).collect(), scale }
+            } else {
+                Measurement::Continuous { reliability: reliability.unwrap_or(1.0) }
+            };
+            constructs.push(ConstructInfo { name: name.clone(), variance: sigma[(i, i)], icc: if teams_on { icc } else { 0.0 }, measurement });
+        }
+
+        // Two-level factors.
+        let (between, within) = if teams_on && constructs.iter().any(|c| c.icc > 0.0) {
+            let chol_r = correlation.clone().cholesky().ok_or_else(|| SimError::NotPositiveDefinite { what: "implied", names: names.join(", ") })?;
+            let d_b = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(p, (0..p).map(|i| (constructs[i].icc * sigma[(i, i)]).sqrt())));
+            let sigma_b = &d_b * &correlation * &d_b;
+            let sigma_w = sigma - &sigma_b;
+            let sigma_w = (&sigma_w + sigma_w.transpose()) * 0.5;
+            let within = match LowerFactor::cholesky(&sigma_w) {
+                Some(w) => w,
+                None => {
+                    let k = (1..=p).find(|&k| sigma_w.view((0, 0), (k, k)).into_owned().cholesky().is_none()).unwrap_or(p);
+                    let list = (0..k).map(|i| format!("{} (ICC {})", names[i], constructs[i].icc)).collect::<Vec<_>>().join(", ");
+                    return Err(SimError::IccIncompatible { names: list });
+                }
+            };
+            (Some(LowerFactor::from_matrix(&(&d_b * chol_r.l()))), within)
+        } else {
+            let f = LowerFactor::cholesky(sigma).ok_or_else(|| SimError::NotPositiveDefinite { what: "implied", names: names.join(", ") })?;
+            (None, f)
+        };
+        let background = BackgroundModel::new(&names, &correlation)?;
+
+        // Columns.
+        let mut columns = vec![
+            Column { name: "id".into(), kind: ColumnKind::Id, construct: None },
+            Column { name: "team".into(), kind: ColumnKind::Team, construct: None },
+        ];
+        columns.extend(BACKGROUND.iter().map(|b| Column { name: b.name.into(), kind: ColumnKind::Background, construct: None }));
+        let items_start = columns.len();
+        let mut likert = Vec::new();
+        let mut continuous = Vec::with_capacity(p);
+        for (i, c) in constructs.iter().enumerate() {
+            match &c.measurement {
+                Measurement::Likert { items, scale } => {
+                    for item in items {
+                        columns.push(Column { name: item.clone(), kind: ColumnKind::Item, construct: Some(c.name.clone()) });
+                    }
+                    likert.push(ItemBlock {
+                        construct: i,
+                        loadings: scale.loadings.clone(),
+                        noise: scale.loadings.iter().map(|l| (1.0 - l * l).sqrt()).collect(),
+                        thresholds: scale.thresholds.clone(),
+                        min: f64::from(scale.min),
+                    });
+                    continuous.push(None);
+                }
+                Measurement::Continuous { reliability } => continuous.push(Some((c.variance * (1.0 - reliability) / reliability).sqrt())),
+            }
+        }
+        let scales_start = columns.len();
+        for c in &constructs {
+            let kind = if matches!(c.measurement, Measurement::Likert { .. }) { ColumnKind::Scale } else { ColumnKind::Observed };
+            columns.push(Column { name: c.name.clone(), kind, construct: Some(c.name.clone()) });
+        }
+        let true_start = columns.len();
+        if design.true_scores {
+            for c in &constructs {
+                columns.push(Column { name: format!("true_{}", c.name), kind: ColumnKind::TrueScore, construct: Some(c.name.clone()) });
+            }
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(SimError::DuplicateColumn { name: c.name.clone() });
+            }
+        }
+
+        // Self-selection on the FSSB score.
+        let mut selection: Vec<usize> = (0..p).filter(|&i| FSSB.contains(&names[i].as_str())).collect();
+        if selection.is_empty() {
+            selection.push(0);
+        }
+        let m = selection.len() as f64;
+        let selection_sd = (selection.iter().flat_map(|&a| selection.iter().map(move |&b| (a, b))).map(|(a, b)| correlation[(a, b)]).sum::<f64>() / (m * m)).sqrt();
+        let rate = design.response_rate;
+        let strength = design.self_selection;
+        let response_intercept = if rate >= 1.0 {
+            f64::INFINITY
+        } else if strength == 0.0 {
+            (rate / (1.0 - rate)).ln()
+        } else {
+            // E over f ~ N(0, 1) of logistic(a + s (f² − 1)), trapezoid on [−10, 10].
+            let grid: Vec<(f64, f64)> = (0..=4000).map(|k| -10.0 + k as f64 * 0.005).map(|f| (f, pdf(f) * 0.005)).collect();
+            bisect(|a| grid.iter().map(|(f, w)| w * logistic(a + strength * (f * f - 1.0))).sum::<f64>() - rate, -60.0, 60.0)
+        };
+        let mar_intercept = match design.missing {
+            Missingness::Mar(rate) if rate > 0.0 => {
+                let ages = background::age_distribution();
+                bisect(|b| ages.iter().map(|(a, w)| w * logistic(b + background::age_z(*a))).sum::<f64>() - rate, -60.0, 60.0)
+            }
+            _ => f64::NEG_INFINITY,
+        };
+        let mean_size = design.teams.mean();
+        let teams_per_block = (BLOCK_INVITEES / mean_size).round().max(1.0) as u64;
+        let poisson = match design.teams {
+            TeamSizes::Poisson { mean } if mean > 1.0 => Some(Poisson::new(mean - 1.0).map_err(|_| SimError::TeamSize { value: mean })?),
+            _ => None,
+        };
+        Ok(Simulator {
+            design: design.clone(),
+            constructs,
+            correlation,
+            sd,
+            between,
+            within,
+            background,
+            columns,
+            likert,
+            continuous,
+            items_start,
+            scales_start,
+            true_start,
+            selection,
+            selection_sd,
+            response_intercept,
+            mar_intercept,
+            teams_per_block,
+            poisson,
+        })
+    }
+
+    /// The design.
+    pub fn design(&self) -> &SurveyDesign {
+        &self.design
+    }
+
+    /// The constructs with their measurement, in the model's variable order.
+    pub fn constructs(&self) -> &[ConstructInfo] {
+        &self.constructs
+    }
+
+    /// The columns every data set of this simulator has.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Intercept `a` of the response model `logit P(respond) = a + s (f² − 1)` (∞ when everyone
+    /// responds).
+    pub fn response_intercept(&self) -> f64 {
+        self.response_intercept
+    }
+
+    /// Population correlation between the observed scores of two constructs (scale means of
+    /// categorised items, or continuous observed values), computed exactly from the threshold
+    /// model, before nonresponse and selection. Close to the attenuation formula
+    /// `ρᵢⱼ √(relᵢ relⱼ)` (Spearman 1904), not equal to it: cutting items into categories is not
+    /// linear. `None` for an unknown name.
+    pub fn expected_scale_correlation(&self, a: &str, b: &str) -> Option<f64> {
+        let i = self.constructs.iter().position(|c| c.name == a)?;
+        let j = self.constructs.iter().position(|c| c.name == b)?;
+        let var = |k: usize| self.observed_covariance(k, k);
+        Some(self.observed_covariance(i, j) / (var(i) * var(j)).sqrt())
+    }
+
+    /// Covariance of the standardized-construct observed scores `i` and `j` (Likert: scale mean;
+    /// continuous: value / σ).
+    fn observed_covariance(&self, i: usize, j: usize) -> f64 {
+        let rho = if i == j { 1.0 } else { self.correlation[(i, j)] };
+        match (&self.constructs[i].measurement, &self.constructs[j].measurement) {
+            (Measurement::Likert { scale: si, .. }, Measurement::Likert { scale: sj, .. }) => {
+                let (ki, kj) = (si.loadings.len(), sj.loadings.len());
+                let mut total = 0.0;
+                for (a, la) in si.loadings.iter().enumerate() {
+                    for (b, lb) in sj.loadings.iter().enumerate() {
+                        total += if i == j && a == b { categorised_variance(&si.thresholds) } else { categorised_covariance(&si.thresholds, &sj.thresholds, la * lb * rho) };
+                    }
+                }
+                total / (ki * kj) as f64
+            }
+            (Measurement::Likert { scale, .. }, Measurement::Continuous { .. }) | (Measurement::Continuous { .. }, Measurement::Likert { scale, .. }) => {
+                // Stein's lemma: Cov(g(Y*), Z) = Cov(Y*, Z) E[g'(Y*)], g' = Σⱼ δ(y − τⱼ).
+                let mean_loading = scale.loadings.iter().sum::<f64>() / scale.loadings.len() as f64;
+                mean_loading * rho * scale.thresholds.iter().map(|t| pdf(*t)).sum::<f64>()
+            }
+            (Measurement::Continuous { reliability: ri }, Measurement::Continuous { .. }) => {
+                if i == j {
+                    1.0 / ri
+                } else {
+                    rho
+                }
+            }
+        }
+    }
+
+    /// Draws a data set, generating blocks in parallel (rayon). Identical to
+    /// [`Simulator::simulate_sequential`] whatever the number of threads.
+    pub fn simulate(&self, seed: u64) -> SurveyData {
+        self.assemble(seed, true)
+    }
+
+    /// Draws a data set on the calling thread only.
+    pub fn simulate_sequential(&self, seed: u64) -> SurveyData {
+        self.assemble(seed, false)
+    }
+
+    fn expected_rows_per_block(&self) -> f64 {
+        let inclusion = if self.design.inclusion { background::INCLUSION_SHARE } else { 1.0 };
+        (self.teams_per_block as f64 * self.design.teams.mean() * self.design.response_rate * inclusion).max(1e-9)
+    }
+
+    fn assemble(&self, seed: u64, parallel: bool) -> SurveyData {
+        let n = self.design.n;
+        let width = self.columns.len();
+        let mut out = Block::with_capacity(n + 1, width);
+        let (mut invited, mut responded) = (0u64, 0u64);
+        let mut next_block = 0u64;
+        let per_block = self.expected_rows_per_block();
+        // Appends a finished block's bookkeeping; returns true once `n` rows are reached.
+        let mut account = |out: &mut Block, start: usize, block_invited: u64, block_responded: u64| {
+            let rows = out.invitee.len();
+            if rows < n {
+                invited += block_invited;
+                responded += block_responded;
+                false
+            } else {
+                let last = n - 1;
+                debug_assert!(last >= start);
+                invited += out.invitee[last];
+                responded += out.responder[last];
+                true
+            }
+        };
+        'outer: while out.invitee.len() < n {
+            if parallel {
+                let remaining = n - out.invitee.len();
+                let batch = ((remaining as f64 / per_block * 1.05).ceil() as u64 + 1).min(1024);
+                let range = next_block..next_block + batch;
+                next_block += batch;
+                let blocks: Vec<Block> = range
+                    .into_par_iter()
+                    .map(|b| {
+                        let mut block = Block::with_capacity((per_block * 1.2) as usize + 8, width);
+                        self.block(seed, b, &mut block, usize::MAX);
+                        block
+                    })
+                    .collect();
+                for block in blocks {
+                    let start = out.invitee.len();
+                    out.values.extend_from_slice(&block.values);
+                    out.invitee.extend_from_slice(&block.invitee);
+                    out.responder.extend_from_slice(&block.responder);
+                    if account(&mut out, start, block.invited, block.responded) {
+                        break 'outer;
+                    }
+                }
+            } else {
+                let start = out.invitee.len();
+                out.invited = 0;
+                out.responded = 0;
+                self.block(seed, next_block, &mut out, n);
+                next_block += 1;
+                let (bi, br) = (out.invited, out.responded);
+                if account(&mut out, start, bi, br) {
+                    break;
+                }
+            }
+        }
+        let mut values = out.values;
+        values.truncate(n * width);
+        // Number respondents 1..n and teams 1.. in order of appearance.
+        let mut team_number = 0.0;
+        let mut last_team = f64::NAN;
+        for (i, row) in values.chunks_exact_mut(width).enumerate() {
+            row[0] = (i + 1) as f64;
+            if row[1] != last_team {
+                last_team = row[1];
+                team_number += 1.0;
+            }
+            row[1] = team_number;
+        }
+        SurveyData { columns: self.columns.clone(), values, n_rows: n, invited, responded }
+    }
+
+    /// Generates block `index` (`teams_per_block` invited teams), appending respondents to `block`
+    /// until it holds `limit` rows. Stopping early never changes the rows already drawn.
+    fn block(&self, seed: u64, index: u64, block: &mut Block, limit: usize) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(index);
+        let p = self.sd.len();
+        let q = BACKGROUND.len();
+        let width = self.columns.len();
+        let mut between = vec![0.0; p];
+        let mut y = vec![0.0; p];
+        let mut z = vec![0.0; p];
+        let mut bg = vec![0.0; q];
+        let rate = self.design.response_rate;
+        let strength = self.design.self_selection;
+        let sel_m = self.selection.len() as f64;
+        for t in 0..self.teams_per_block {
+            let team_id = (index * self.teams_per_block + t) as f64;
+            let size = match (self.design.teams, &self.poisson) {
+                (TeamSizes::Fixed(k), _) => k as u64,
+                (_, Some(poisson)) => 1 + poisson.sample(&mut rng) as u64,
+                _ => 1,
+            };
+            if let Some(lb) = &self.between {
+                lb.draw(&mut rng, &mut between);
+            }
+            for _ in 0..size {
+                block.invited += 1;
+                self.within.draw(&mut rng, &mut y);
+                if self.between.is_some() {
+                    for (v, b) in y.iter_mut().zip(&between) {
+                        *v += b;
+                    }
+                }
+                for ((zi, yi), s) in z.iter_mut().zip(&y).zip(&self.sd) {
+                    *zi = yi / s;
+                }
+                self.background.draw(&mut rng, &z, &mut bg);
+                if rate < 1.0 {
+                    let f = self.selection.iter().map(|&i| z[i]).sum::<f64>() / sel_m / self.selection_sd;
+                    let prob = logistic(self.response_intercept + strength * (f * f - 1.0));
+                    if rng.gen::<f64>() >= prob {
+                        continue;
+                    }
+                }
+                block.responded += 1;
+                if self.design.inclusion && !BackgroundModel::included(&bg) {
+                    continue;
+                }
+                let start = block.values.len();
+                block.values.resize(start + width, 0.0);
+                self.write_row(&mut rng, team_id, &y, &z, &bg, &mut block.values[start..]);
+                block.invitee.push(block.invited);
+                block.responder.push(block.responded);
+                if block.invitee.len() >= limit {
+                    return;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn write_row<R: Rng>(&self, rng: &mut R, team: f64, y: &[f64], z: &[f64], bg: &[f64], row: &mut [f64]) {
+        row[0] = 0.0;
+        row[1] = team;
+        row[2..2 + bg.len()].copy_from_slice(bg);
+        let miss = match self.design.missing {
+            Missingness::None => 0.0,
+            Missingness::Mcar(p) => p,
+            Missingness::Mar(_) => logistic(self.mar_intercept + background::age_z(bg[background::AGE])),
+        };
+        let mut col = self.items_start;
+        for items in &self.likert {
+            let zc = z[items.construct];
+            let (mut sum, mut count) = (0.0, 0u32);
+            for (l, e) in items.loadings.iter().zip(&items.noise) {
+                let latent = l * zc + e * rng.sample::<f64, _>(StandardNormal);
+                let above = items.thresholds.iter().filter(|&&t| latent > t).count();
+                let mut v = items.min + above as f64;
+                if miss > 0.0 && rng.gen::<f64>() < miss {
+                    v = f64::NAN;
+                } else {
+                    sum += v;
+                    count += 1;
+                }
+                row[col] = v;
+                col += 1;
+            }
+            row[self.scales_start + items.construct] = if count > 0 { sum / f64::from(count) } else { f64::NAN };
+        }
+        for (i, err) in self.continuous.iter().enumerate() {
+            if let Some(err) = err {
+                let mut v = y[i] + if *err > 0.0 { err * rng.sample::<f64, _>(StandardNormal) } else { 0.0 };
+                if miss > 0.0 && rng.gen::<f64>() < miss {
+                    v = f64::NAN;
+                }
+                row[self.scales_start + i] = v;
+            }
+        }
+        if self.design.true_scores {
+            row[self.true_start..self.true_start + y.len()].copy_from_slice(y);
+        }
+    }
+}
+
+/// Rows kept from one or more blocks, with bookkeeping to cut the data at exactly `n` rows.
+struct Block {
+    values: Vec<f64>,
+    /// For each row: invitees of this block up to and including this person.
+    invitee: Vec<u64>,
+    /// For each row: responders of this block up to and including this person.
+    responder: Vec<u64>,
+    invited: u64,
+    responded: u64,
+}
+
+impl Block {
+    fn with_capacity(rows: usize, width: usize) -> Block {
+        Block { values: Vec::with_capacity(rows * width), invitee: Vec::with_capacity(rows), responder: Vec::with_capacity(rows), invited: 0, responded: 0 }
+    }
+}
+
+/// Prepares and draws one data set: `Simulator::new(model, design)?.simulate(seed)`.
+pub fn simulate(model: &Model, design: &SurveyDesign, seed: u64) -> Result<SurveyData, SimError> {
+    Ok(Simulator::new(model, design)?.simulate(seed))
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of `balans fit`.
+
+mod common;

@@ -1,0 +1,110 @@
+//! End-to-end tests of `balans power`.
+
+mod common;
+
+use common::{assert_clean_failure, balans, stdout};
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let o = balans(args);
+    assert!(o.status.success(), "balans {args:?} failed: {}", common::stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON")
+}
+
+/// 1 and 2 threads give byte-identical JSON, on both sampling paths and with Monte Carlo CIs.
+#[test]
+fn one_and_two_threads_give_identical_json() {
+    for sampling in ["rows", "wishart"] {
+        let args = |t: &'static str| {
+            vec![
+                "power", "--builtin", "seed", "--n", "100,278", "--reps", "200", "--seed", "7", "--tests", "joint,sobel,mc",
+                "--mc-draws", "200", "--sampling", sampling, "--format", "json", "--threads", t,
+            ]
+        };
+        let one = balans(&args("1"));
+        let two = balans(&args("2"));
+        assert!(one.status.success() && two.status.success(), "{}", common::stderr(&one));
+        assert_eq!(stdout(&one), stdout(&two), "sampling {sampling}: JSON differs between 1 and 2 threads");
+    }
+}
+
+/// JSON is long form with the required fields, and echoes the seed and settings.
+#[test]
+fn json_rows_have_the_long_form_fields() {
+    let v = json(&["power", "--builtin", "seed", "--n", "278", "--reps", "50", "--seed", "3", "--effects", "ind_cm_eng_perf,eng~cm", "--format", "json"]);
+    assert_eq!(v["settings"]["seed"], 3);
+    assert_eq!(v["settings"]["replications"], 50);
+    assert_eq!(v["settings"]["model"], "builtin:seed");
+    let rows = v["rows"].as_array().unwrap();
+    // eng~cm (wald), ind_cm_eng_perf (joint, sobel), all_hypothesised (joint, sobel).
+    let keys: Vec<(String, String)> =
+        rows.iter().map(|r| (r["effect"].as_str().unwrap().to_string(), r["test"].as_str().unwrap().to_string())).collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    for r in rows {
+        for field in ["n", "effect", "test", "power", "mc_se", "mean_estimate", "bias", "mean_se", "empirical_sd", "coverage", "convergence_rate"] {
+            assert!(r.get(field).is_some(), "missing {field} in {r}");
+        }
+        let p = r["power"].as_f64().unwrap();
+        let se = r["mc_se"].as_f64().unwrap();
+        assert!((se - (p * (1.0 - p) / 50.0).sqrt()).abs() < 1e-12);
+    }
+}
+
+/// CSV: one header and one line per (n, effect, test); the plot is an SVG with the target line.
+#[test]
+fn csv_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("power.svg");
+    let o = balans(&[
+        "power", "--builtin", "seed", "--n-range", "100:300:100", "--reps", "40", "--effects", "cm->eng->perf", "--format", "csv",
+        "--plot", plot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("n,effect,kind,test,power,mc_se,"));
+    assert_eq!(lines.len(), 1 + 3 * 2, "{text}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("cm-&gt;eng-&gt;perf (joint)"));
+}
+
+/// The target-power search reports N with an interval.
+#[test]
+fn target_power_reports_n_with_an_interval() {
+    let v = json(&["power", "--builtin", "seed", "--effects", "ind_cm_eng_perf", "--target-power", "0.8", "--reps", "300", "--format", "json"]);
+    let found = v["sample_size"].as_array().unwrap();
+    let joint = found.iter().find(|e| e["test"] == "joint").unwrap();
+    assert_eq!(joint["status"], "found", "{joint}");
+    let (lo, n, hi) = (joint["n_lower"].as_u64().unwrap(), joint["n"].as_u64().unwrap(), joint["n_upper"].as_u64().unwrap());
+    assert!(lo <= n && n <= hi && n > 50 && n < 1000, "{joint}");
+}
+
+#[test]
+fn help_has_examples() {
+    let o = balans(&["power", "--help"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("Examples:") && text.contains("--target-power 0.8"));
+}
+
+#[test]
+fn bad_input_fails_cleanly() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["power", "--builtin", "seed", "--n", "100", "--reps", "0"], "--reps 0"),
+        (&["power", "--builtin", "seed", "--target-power", "1"], "between 0 and 1"),
+        (&["power", "--builtin", "seed", "--target-power", "0"], "between 0 and 1"),
+        (&["power", "--builtin", "seed", "--n", "30"], "too small"),
+        (&["power", "--builtin", "seed", "--n", "100", "--effects", "cm->eng->pref"], "did you mean 'cm->eng->perf'"),
+        (&["power", "--builtin", "seed", "--n", "100", "--tests", "joint,sobl"], "did you mean 'sobel'"),
+        (&["power", "--builtin", "seed", "--n", "100", "--alpha", "1.5"], "alpha"),
+        (&["power", "--builtin", "seed", "--n-range", "100:50:10"], "--n-range"),
+        (&["power", "--builtin", "seed", "--n", "100", "--sampling", "wishart", "--tests", "percentile"], "bootstrap"),
+        (&["power", "--builtin", "seed", "--n", "100", "--threads", "0"], "thread"),
+        (&["power", "--builtin", "sed", "--n", "100"], "did you mean 'seed'"),
+        (&["power", "--builtin", "seed"], "--target-power"),
+    ];
+    for (args, msg) in cases {
+        let o = balans(args);
+        assert_clean_failure(&o, msg);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+    }
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of `balans simulate`.
+
+mod common;
