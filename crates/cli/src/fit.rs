@@ -76,6 +76,10 @@ pub struct FitArgs {
     /// Confidence level of the intervals.
     #[arg(long, default_value_t = 0.95)]
     level: f64,
+    /// Iteration limit of the iterative ML fitter (Fisher scoring); a fit that needs more exits with
+    /// code 3 and its diagnostics.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    max_iter: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -141,7 +145,8 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;
-    let config = EstimateConfig { level: args.level, ..EstimateConfig::default() };
+    let mut config = EstimateConfig { level: args.level, ..EstimateConfig::default() };
+    config.estimator.max_iterations = args.max_iter;
     let fit = estimate_with(&spec, &moments, &config)
         .map_err(|e| anyhow::Error::new(e))
         .with_context(|| format!("failed to fit the model to {origin} ({} complete rows)", data.n))?;
@@ -158,7 +163,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
             effect_ci = monte_carlo_ci(&spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
-            let bc = BootstrapConfig { resamples: args.boot, seed: args.seed, level: args.level };
+            let bc = BootstrapConfig { resamples: args.boot, seed: args.seed, level: args.level, ..BootstrapConfig::default() };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_eval::BootstrapInterval| if args.ci == CiMethod::Bc { i.bias_corrected } else { i.percentile };
             effect_ci = b.effects.iter().map(pick).collect();

@@ -87,7 +87,8 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|c| *c != name)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
+        // Ties: prefer a candidate that extends the name (`y` → `yy`), then the first one.
+        .min_by_key(|(d, c)| (*d, !c.starts_with(name)))
         .map(|(_, c)| c)
 }
 
