@@ -16,7 +16,10 @@ use rand_chacha::ChaCha8Rng;
 fn survey(c: &mut Criterion) {
     let model = Model::builtin("seed").expect("the built-in model parses");
     let n = 20_000;
-    let design = SurveyDesign { n, ..SurveyDesign::default() };
+    let design = SurveyDesign {
+        n,
+        ..SurveyDesign::default()
+    };
     let simulator = Simulator::new(&model, &design).expect("the study design is feasible");
     let mut group = c.benchmark_group("survey");
     group.throughput(Throughput::Elements(n as u64));
@@ -31,7 +34,9 @@ fn survey(c: &mut Criterion) {
 }
 
 fn constructs(c: &mut Criterion) {
-    let population = Model::builtin("seed").and_then(|m| m.population()).expect("the built-in model builds");
+    let population = Model::builtin("seed")
+        .and_then(|m| m.population())
+        .expect("the built-in model builds");
     let sampler = ConstructSampler::new(&population).expect("Ψ is positive definite");
     let n = 278;
     let p = sampler.dim();

@@ -5,12 +5,19 @@ use std::process::{Command, Output};
 
 /// Runs `balans` with `args` and returns its output.
 pub fn balans(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_balans")).args(args).output().expect("the balans binary runs")
+    Command::new(env!("CARGO_BIN_EXE_balans"))
+        .args(args)
+        .output()
+        .expect("the balans binary runs")
 }
 
 /// Runs `balans` with `args` in `dir`.
 pub fn balans_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_balans")).current_dir(dir).args(args).output().expect("the balans binary runs")
+    Command::new(env!("CARGO_BIN_EXE_balans"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the balans binary runs")
 }
 
 /// Stdout as text.
@@ -26,8 +33,18 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts that a run failed cleanly: non-zero exit, a message on stderr, and no panic.
 pub fn assert_clean_failure(o: &Output, must_contain: &str) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
-    assert_ne!(o.status.code(), Some(101), "exit code 101 means a panic: {err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert_ne!(
+        o.status.code(),
+        Some(101),
+        "exit code 101 means a panic: {err}"
+    );
     assert!(!err.contains("panicked"), "panic: {err}");
-    assert!(err.contains(must_contain), "stderr should mention {must_contain:?}, got:\n{err}");
+    assert!(
+        err.contains(must_contain),
+        "stderr should mention {must_contain:?}, got:\n{err}"
+    );
 }

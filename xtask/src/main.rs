@@ -1,1 +1,59 @@
-fn main() {}
+//! `cargo xtask <command>`: project chores.
+//!
+//! Commands:
+//! * `peer-power [--reps R] [--balans-reps R] [--seed S]` — runs the same power analysis of the
+//!   built-in `seed` model at N = 278 in R with lavaan (`scripts/peer/peer_power.R`) and in balans,
+//!   and prints both per-replication costs, their ratio, and whether the power values agree within
+//!   Monte Carlo error. Skipped with a message when `Rscript` or lavaan is missing.
+//! * `power-type1 [--reps R] [--boot B] [--seed S]` — the type I error of each indirect-effect test
+//!   when one path of the route is zero; writes `tests/reference/power_type1_indirect.md`.
+
+mod peer_power;
+mod power_type1;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  peer-power [--reps R] [--balans-reps R] [--seed S]
+      the seed model's power at N = 278 in R/lavaan and in balans: costs, ratio, agreement
+  power-type1 [--reps R] [--boot B] [--seed S]
+      type I error of each indirect-effect test when one path is zero
+      (writes tests/reference/power_type1_indirect.md)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("peer-power") => peer_power::run(&args[1..]),
+        Some("power-type1") => power_type1::run(&args[1..]),
+        Some("-h" | "--help") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown xtask command '{other}'\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (the parent of `xtask/`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the repo").to_path_buf()
+}
+
+/// The value of `--name VALUE` in `args`, parsed, or `default`.
+pub fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> anyhow::Result<T> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            let v = args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?;
+            v.parse().map_err(|_| anyhow::anyhow!("{name} {v}: not a valid value"))
+        }
+        None => Ok(default),
+    }
+}

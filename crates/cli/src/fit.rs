@@ -229,7 +229,7 @@ fn report_json(
         "n_dropped": data.n_dropped,
         "variables": data.names.iter().zip(&data.provenance).map(|(n, p)| json!({"name": n, "from": p})).collect::<Vec<_>>(),
         "estimator": "ML",
-        "method": format!("{:?}", fit.convergence.method).to_lowercase(),
+        "method": match format!("{:?}", fit.convergence.method).to_lowercase().as_str() { "closedform" => "closed form".to_string(), "fisherscoring" => "Fisher scoring".to_string(), other => other.to_string() },
         "iterations": fit.convergence.iterations,
         "ci": {"method": method, "level": args.level, "seed": args.seed, "bootstrap": boot_info,
                "mc_draws": if args.ci == CiMethod::Mc { json!(args.mc_draws) } else { Value::Null }},
@@ -261,7 +261,13 @@ fn text(v: &Value) -> String {
 fn table(r: &Value) -> String {
     let mut o = String::new();
     let f = &r["fit"];
-    let line = |o: &mut String, label: &str, value: String| o.push_str(&format!("  {label:<44}{value:>14}\n"));
+    let line = |o: &mut String, label: &str, value: String| {
+        if value.chars().count() > 14 {
+            o.push_str(&format!("  {label:<20}{value:>38}\n"));
+        } else {
+            o.push_str(&format!("  {label:<44}{value:>14}\n"));
+        }
+    };
     o.push_str(&format!("balans {} — ML estimation ({})\n\n", env!("CARGO_PKG_VERSION"), text(&r["method"])));
     line(&mut o, "Data", text(&r["data"]));
     line(&mut o, "Model", text(&r["model"]));

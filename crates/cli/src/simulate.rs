@@ -7,7 +7,10 @@
 use crate::output::emit;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
-use balans_sim::{Column, ColumnKind, Measurement, Missingness, SimError, Simulator, SurveyData, SurveyDesign, TeamSizes};
+use balans_sim::{
+    Column, ColumnKind, Measurement, Missingness, SimError, Simulator, SurveyData, SurveyDesign,
+    TeamSizes,
+};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -68,7 +71,7 @@ pub struct SimulateArgs {
     pub level: Level,
     /// Mean number of invited employees per supervisor (team sizes 1 + Poisson(MEAN_SIZE − 1));
     /// 1 = no teams.
-    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_sim::STUDY_TEAM_SIZE)]
+    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_sim::STUDY_TEAM_SIZE, allow_negative_numbers = true)]
     pub teams: f64,
     /// Make every team exactly --teams employees instead of drawing sizes around it.
     #[arg(long)]
@@ -84,11 +87,21 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "NAME=V,…", action = clap::ArgAction::Append)]
     pub item_mean: Vec<String>,
     /// Share of invited employees who respond, in (0, 1] (the study: 0.2).
-    #[arg(long, value_name = "R", default_value_t = 1.0)]
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
     pub response_rate: f64,
     /// Self-selection strength ≥ 0: employees with very good or very bad FSSB respond more
     /// (logit P(respond) = a + STRENGTH·(f² − 1)); needs --response-rate below 1.
-    #[arg(long, value_name = "STRENGTH", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "STRENGTH",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     pub self_selection: f64,
     /// Keep only respondents with a partner and/or care tasks (the study's inclusion rule).
     #[arg(long)]
@@ -108,14 +121,21 @@ pub struct SimulateArgs {
 /// Parses `NAME=V,NAME=V` lists (possibly given several times).
 fn assignments(flag: &str, values: &[String]) -> Result<Vec<(String, f64)>> {
     let mut out = Vec::new();
-    for part in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, value) = part
-            .split_once('=')
-            .ok_or_else(|| anyhow!("invalid {flag} '{part}': expected NAME=VALUE, e.g. {flag} eng=0.1"))?;
-        let v: f64 = value
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("invalid {flag} '{part}': '{}' is not a number", value.trim()))?;
+    for part in values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (name, value) = part.split_once('=').ok_or_else(|| {
+            anyhow!("invalid {flag} '{part}': expected NAME=VALUE, e.g. {flag} eng=0.1")
+        })?;
+        let v: f64 = value.trim().parse().map_err(|_| {
+            anyhow!(
+                "invalid {flag} '{part}': '{}' is not a number",
+                value.trim()
+            )
+        })?;
         out.push((name.trim().to_string(), v));
     }
     Ok(out)
@@ -126,14 +146,21 @@ fn missingness(spec: &str) -> Result<Missingness> {
     if spec.eq_ignore_ascii_case("none") {
         return Ok(Missingness::None);
     }
-    let (kind, rate) = spec
-        .split_once(':')
-        .ok_or_else(|| anyhow!("invalid --missing '{spec}': expected none, mcar:P or mar:P, e.g. --missing mcar:0.05"))?;
-    let p: f64 = rate.trim().parse().map_err(|_| anyhow!("invalid --missing '{spec}': '{rate}' is not a number"))?;
+    let (kind, rate) = spec.split_once(':').ok_or_else(|| {
+        anyhow!(
+            "invalid --missing '{spec}': expected none, mcar:P or mar:P, e.g. --missing mcar:0.05"
+        )
+    })?;
+    let p: f64 = rate
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("invalid --missing '{spec}': '{rate}' is not a number"))?;
     match kind.trim().to_ascii_lowercase().as_str() {
         "mcar" => Ok(Missingness::Mcar(p)),
         "mar" => Ok(Missingness::Mar(p)),
-        other => bail!("invalid --missing '{spec}': unknown mechanism '{other}' (expected mcar or mar)"),
+        other => {
+            bail!("invalid --missing '{spec}': unknown mechanism '{other}' (expected mcar or mar)")
+        }
     }
 }
 
@@ -166,8 +193,15 @@ fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
 fn flag_of(e: &SimError) -> Option<&'static str> {
     Some(match e {
         SimError::SampleSize { .. } => "--n",
-        SimError::UnknownConstruct { setting: "icc", .. } | SimError::Icc { .. } | SimError::IccIncompatible { .. } => "--icc",
-        SimError::UnknownConstruct { setting: "reliability", .. } | SimError::Reliability { .. } | SimError::InfeasibleReliability { .. } => "--reliability",
+        SimError::UnknownConstruct { setting: "ICC", .. }
+        | SimError::Icc { .. }
+        | SimError::IccIncompatible { .. } => "--icc",
+        SimError::UnknownConstruct {
+            setting: "reliability",
+            ..
+        }
+        | SimError::Reliability { .. }
+        | SimError::InfeasibleReliability { .. } => "--reliability",
         SimError::UnknownConstruct { .. } | SimError::ItemMean { .. } => "--item-mean",
         SimError::ResponseRate { .. } => "--response-rate",
         SimError::SelfSelection { .. } => "--self-selection",
@@ -196,25 +230,40 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             .install(|| simulator.simulate(seed)),
         None => simulator.simulate(seed),
     };
-    let keep: Vec<usize> = data.columns().iter().enumerate().filter(|(_, c)| wanted(c, args.level)).map(|(j, _)| j).collect();
+    let keep: Vec<usize> = data
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| wanted(c, args.level))
+        .map(|(j, _)| j)
+        .collect();
     let bytes = match args.format {
         DataFormat::Csv => csv(&data, &keep),
         DataFormat::Json => json(&data, &keep, seed, &args.source.origin(), &simulator)?,
     };
     emit(args.out.as_deref(), bytes.as_bytes())?;
-    let teams = data.column("team").and_then(|t| t.last().copied()).unwrap_or(0.0);
+    let teams = data
+        .column("team")
+        .and_then(|t| t.last().copied())
+        .unwrap_or(0.0);
     eprintln!(
-        "simulated {} respondents in {teams} teams (invited {}, responded {}{})",
+        "simulated {} respondents in {teams} team(s) (invited {}, responded {}{})",
         data.n_rows(),
         data.invited(),
         data.responded(),
-        if design.inclusion { format!(", {} kept by the inclusion rule", data.n_rows()) } else { String::new() }
+        if design.inclusion {
+            format!(", {} kept by the inclusion rule", data.n_rows())
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
 
 fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) % 1_000_000_000
 }
 
@@ -235,7 +284,11 @@ fn number(v: f64, integer: bool) -> Option<String> {
         return Some(format!("{}", v as i64));
     }
     let r = (v * 1e6).round() / 1e6;
-    Some(if r == 0.0 { "0".to_string() } else { format!("{r}") })
+    Some(if r == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{r}")
+    })
 }
 
 fn csv_field(name: &str) -> String {
@@ -249,7 +302,13 @@ fn csv_field(name: &str) -> String {
 fn csv(data: &SurveyData, keep: &[usize]) -> String {
     let cols = data.columns();
     let mut out = String::with_capacity(data.n_rows() * keep.len() * 4 + 256);
-    out.push_str(&keep.iter().map(|&j| csv_field(&cols[j].name)).collect::<Vec<_>>().join(","));
+    out.push_str(
+        &keep
+            .iter()
+            .map(|&j| csv_field(&cols[j].name))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     out.push('\n');
     let integer: Vec<bool> = cols.iter().map(Column::is_integer).collect();
     for i in 0..data.n_rows() {
@@ -268,7 +327,17 @@ fn csv(data: &SurveyData, keep: &[usize]) -> String {
     out
 }
 
-fn json(data: &SurveyData, keep: &[usize], seed: u64, origin: &str, sim: &Simulator) -> Result<String> {
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+fn json(
+    data: &SurveyData,
+    keep: &[usize],
+    seed: u64,
+    origin: &str,
+    sim: &Simulator,
+) -> Result<String> {
     let d = sim.design();
     let constructs: Vec<serde_json::Value> = sim
         .constructs()
@@ -276,39 +345,55 @@ fn json(data: &SurveyData, keep: &[usize], seed: u64, origin: &str, sim: &Simula
         .map(|c| match &c.measurement {
             Measurement::Likert { items, scale } => serde_json::json!({
                 "name": c.name, "icc": c.icc, "items": items, "scale": [scale.min, scale.max],
-                "item_mean": scale.expected_item_mean, "reliability": scale.expected_alpha,
-                "loadings": scale.loadings,
+                "item_mean": round4(scale.expected_item_mean), "reliability": round4(scale.expected_alpha),
+                "loadings": scale.loadings.iter().map(|l| round4(*l)).collect::<Vec<_>>(),
             }),
             Measurement::Continuous { reliability } => serde_json::json!({
                 "name": c.name, "icc": c.icc, "continuous": true, "reliability": reliability,
             }),
         })
         .collect();
-    let header = serde_json::json!({
-        "seed": seed,
-        "model": origin,
-        "n": data.n_rows(),
-        "invited": data.invited(),
-        "responded": data.responded(),
-        "design": {
-            "mean_team_size": d.teams.mean(),
-            "fixed_team_size": matches!(d.teams, TeamSizes::Fixed(_)),
-            "response_rate": d.response_rate,
-            "self_selection": d.self_selection,
-            "inclusion": d.inclusion,
-            "missing": match d.missing { Missingness::None => "none".to_string(), Missingness::Mcar(p) => format!("mcar:{p}"), Missingness::Mar(p) => format!("mar:{p}") },
-        },
-        "constructs": constructs,
-        "columns": keep.iter().map(|&j| data.columns()[j].name.clone()).collect::<Vec<_>>(),
+    let design = serde_json::json!({
+        "mean_team_size": d.teams.mean(),
+        "fixed_team_size": matches!(d.teams, TeamSizes::Fixed(_)),
+        "response_rate": d.response_rate,
+        "self_selection": d.self_selection,
+        "inclusion": d.inclusion,
+        "missing": match d.missing { Missingness::None => "none".to_string(), Missingness::Mcar(p) => format!("mcar:{p}"), Missingness::Mar(p) => format!("mar:{p}") },
     });
-    let mut text = serde_json::to_string_pretty(&header)?;
-    text.truncate(text.trim_end().len() - 1); // drop the closing brace
-    while text.ends_with(char::is_whitespace) {
-        text.pop();
+    let columns: Vec<&str> = keep
+        .iter()
+        .map(|&j| data.columns()[j].name.as_str())
+        .collect();
+    // Written by hand so that the keys keep this order: seed first, data last.
+    let mut text = String::from("{\n");
+    let _ = writeln!(text, "  \"seed\": {seed},");
+    let _ = writeln!(text, "  \"model\": {},", serde_json::to_string(origin)?);
+    let _ = writeln!(
+        text,
+        "  \"n\": {},\n  \"invited\": {},\n  \"responded\": {},",
+        data.n_rows(),
+        data.invited(),
+        data.responded()
+    );
+    let _ = writeln!(text, "  \"design\": {},", serde_json::to_string(&design)?);
+    text.push_str("  \"constructs\": [");
+    for (i, c) in constructs.iter().enumerate() {
+        let _ = write!(
+            text,
+            "{}\n    {}",
+            if i > 0 { "," } else { "" },
+            serde_json::to_string(c)?
+        );
     }
-    text.push_str(",\n  \"data\": [");
+    text.push_str("\n  ],\n");
+    let _ = writeln!(text, "  \"columns\": {},", serde_json::to_string(&columns)?);
+    text.push_str("  \"data\": [");
     let cols = data.columns();
-    let names: Vec<String> = keep.iter().map(|&j| serde_json::to_string(&cols[j].name)).collect::<Result<_, _>>()?;
+    let names: Vec<String> = keep
+        .iter()
+        .map(|&j| serde_json::to_string(&cols[j].name))
+        .collect::<Result<_, _>>()?;
     for i in 0..data.n_rows() {
         let row = data.row(i);
         text.push_str(if i == 0 { "\n    {" } else { ",\n    {" });

@@ -446,7 +446,7 @@ impl Estimator {
         if let Some(plan) = &self.spec.closed_form {
             // Var(β) = Ψ_block ⊗ (N Σ̂_PP)⁻¹; Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N;
             // blocks and (β, ψ) are uncorrelated (the likelihood factorises).
-            out.vcov.fill(0.0);
+            out.vcov.as_mut_slice().fill(0.0);
             if let Some((vars, idx)) = &plan.random_x {
                 covariance_block_vcov(&mut out.vcov, &out.estimates, idx, vars.len(), n);
             }
@@ -768,8 +768,8 @@ pub(crate) fn set_matrices(
     beta: &mut DMatrix<f64>,
     psi: &mut DMatrix<f64>,
 ) {
-    beta.fill(0.0);
-    psi.fill(0.0);
+    beta.as_mut_slice().fill(0.0);
+    psi.as_mut_slice().fill(0.0);
     for (k, q) in spec.parameters.iter().enumerate() {
         match q.kind {
             ParameterKind::Regression { outcome, predictor } => beta[(outcome, predictor)] = theta[k],

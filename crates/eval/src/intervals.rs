@@ -224,6 +224,8 @@ pub struct BootstrapConfig {
     pub seed: u64,
     /// Confidence level.
     pub level: f64,
+    /// Worker threads; 0 uses the current rayon pool. The draws do not depend on it.
+    pub threads: usize,
 }
 
 impl Default for BootstrapConfig {
@@ -232,6 +234,7 @@ impl Default for BootstrapConfig {
             resamples: 1000,
             seed: 1,
             level: 0.95,
+            threads: 0,
         }
     }
 }
@@ -347,19 +350,29 @@ pub fn bootstrap(
     let n = check_rows(data, p)?;
     let width = spec.parameters.len() + spec.effects.len();
     let mut draws = vec![f64::NAN; config.resamples * width];
-    let ok: usize = draws
-        .par_chunks_mut(width * RESAMPLES_PER_TASK)
-        .enumerate()
-        .map(|(task, chunk)| {
-            let mut worker = Bootstrapper::new(spec, n);
-            let mut ok = 0;
-            for (k, row) in chunk.chunks_mut(width).enumerate() {
-                let b = (task * RESAMPLES_PER_TASK + k) as u64;
-                ok += usize::from(worker.resample(data, config.seed, b, row));
-            }
-            ok
-        })
-        .sum();
+    let run = |draws: &mut [f64]| -> usize {
+        draws
+            .par_chunks_mut(width * RESAMPLES_PER_TASK)
+            .enumerate()
+            .map(|(task, chunk)| {
+                let mut worker = Bootstrapper::new(spec, n);
+                let mut ok = 0;
+                for (k, row) in chunk.chunks_mut(width).enumerate() {
+                    let b = (task * RESAMPLES_PER_TASK + k) as u64;
+                    ok += usize::from(worker.resample(data, config.seed, b, row));
+                }
+                ok
+            })
+            .sum()
+    };
+    let ok = if config.threads == 0 {
+        run(&mut draws)
+    } else {
+        match rayon::ThreadPoolBuilder::new().num_threads(config.threads).build() {
+            Ok(pool) => pool.install(|| run(&mut draws)),
+            Err(_) => run(&mut draws),
+        }
+    };
     let estimates: Vec<f64> = fit.estimates.iter().chain(&fit.effects).copied().collect();
     let names: Vec<String> = spec
         .parameters

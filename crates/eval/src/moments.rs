@@ -126,7 +126,7 @@ fn cross_products<'a>(
     out: &mut DMatrix<f64>,
 ) {
     let p = means.len();
-    out.fill(0.0);
+    out.as_mut_slice().fill(0.0);
     // Accumulate the lower triangle column by column in a small stack buffer of centred values.
     let mut centred = [0.0f64; 64];
     let big = p > centred.len();

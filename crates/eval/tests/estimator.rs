@@ -58,7 +58,8 @@ fn builtin_seed_is_closed_form_and_matches_fisher_scoring() {
     let model = Model::builtin("seed").unwrap();
     let spec = AnalysisSpec::from_model(&model).unwrap();
     assert!(spec.has_closed_form());
-    assert_eq!(spec.npar(), 26 + 5 + 3 + 1);
+    // 26 paths, 5 residual variances, 3 written + 1 auto residual covariances, 10 x (co)variances.
+    assert_eq!(spec.npar(), 26 + 5 + 3 + 1 + 10);
     assert!(spec.parameter_index("perf~~amb").is_some());
     assert_eq!(spec.df(), 0);
     let c = case("seed_paths");

@@ -79,7 +79,8 @@ pub struct SampleSizeEstimate {
     pub n_upper: Option<usize>,
     /// Fitted power at `n`.
     pub fitted_power: Option<f64>,
-    /// Observed power at the evaluated sample sizes bracketing the target: `(n, power)`.
+    /// Observed power at the two sample sizes of the doubling phase that bracket the target:
+    /// `(n, power)`.
     pub bracket: Option<((usize, f64), (usize, f64))>,
 }
 
@@ -150,11 +151,16 @@ pub(crate) fn search(
         }
     }
     let r = config.replications;
+    // The bracket of each target after the doubling phase (a factor of at most 2 in N): the probit
+    // curve is fitted to every evaluated N inside it, so refinement points add information instead
+    // of narrowing the fit to a range where Monte Carlo noise dominates.
+    let brackets: Vec<Option<(usize, usize)>> = targets.iter().map(|&c| bracket(&evaluated, c, target)).collect();
     for _ in 0..search.refine_rounds {
         let mut next: Vec<usize> = targets
             .iter()
-            .filter_map(|&c| {
-                let (lo, hi) = bracket(&evaluated, c, target)?;
+            .zip(&brackets)
+            .filter_map(|(&c, b)| {
+                let (lo, hi) = (*b)?;
                 let fit = fit_in(&evaluated, c, lo, hi, r)?;
                 let n = fit.crossing(target).round() as usize;
                 (n > lo && n < hi).then_some(n)
@@ -172,14 +178,15 @@ pub(crate) fn search(
     }
     let estimates = targets
         .iter()
-        .map(|&c| {
+        .zip(&brackets)
+        .map(|(&c, b)| {
             let cell = cells[c];
             let effect = study.effects[cell.effect].name.clone();
             let test = cell.test.name();
             let lo_n = *evaluated.keys().next().expect("evaluated");
             let hi_n = *evaluated.keys().next_back().expect("evaluated");
             let empty = |status, n| SampleSizeEstimate { effect: effect.clone(), test, status, n, n_lower: n, n_upper: n, fitted_power: None, bracket: None };
-            match bracket(&evaluated, c, target) {
+            match *b {
                 None if evaluated[&lo_n][c].power >= target => empty(SearchStatus::AtMinimum, Some(lo_n)),
                 None => SampleSizeEstimate { n_upper: None, ..empty(SearchStatus::AboveMaximum, None) },
                 Some((lo, hi)) => {

@@ -36,23 +36,69 @@ pub struct BackgroundVariable {
 }
 
 const fn binary(name: &'static str, description: &'static str, share: f64) -> BackgroundVariable {
-    BackgroundVariable { name, description, share: Some(share), numeric: None }
+    BackgroundVariable {
+        name,
+        description,
+        share: Some(share),
+        numeric: None,
+    }
 }
-const fn numeric(name: &'static str, description: &'static str, mean: f64, sd: f64, lo: f64, hi: f64) -> BackgroundVariable {
-    BackgroundVariable { name, description, share: None, numeric: Some((mean, sd, lo, hi)) }
+const fn numeric(
+    name: &'static str,
+    description: &'static str,
+    mean: f64,
+    sd: f64,
+    lo: f64,
+    hi: f64,
+) -> BackgroundVariable {
+    BackgroundVariable {
+        name,
+        description,
+        share: None,
+        numeric: Some((mean, sd, lo, hi)),
+    }
 }
 
 /// The background variables, in column order [R: the study's Table 1, n = 278; partner and care
 /// tasks converted to the invited population as explained in the module doc].
 pub const BACKGROUND: &[BackgroundVariable] = &[
     binary("woman", "1 = woman, 0 = man (66% women)", 0.66),
-    numeric("age", "age in years (M 48.9, SD 9.4; 20–67)", 48.9, 9.4, 20.0, 67.0),
+    numeric(
+        "age",
+        "age in years (M 48.9, SD 9.4; 20–67)",
+        48.9,
+        9.4,
+        20.0,
+        67.0,
+    ),
     binary("higher_edu", "1 = higher education (65%)", 0.65),
-    binary("partner", "1 = married or cohabiting (91% of those included)", 0.91 * INCLUSION_SHARE),
-    binary("care", "1 = cares for children at home or a sick/disabled adult (69% of those included)", 0.69 * INCLUSION_SHARE),
+    binary(
+        "partner",
+        "1 = married or cohabiting (91% of those included)",
+        0.91 * INCLUSION_SHARE,
+    ),
+    binary(
+        "care",
+        "1 = cares for children at home or a sick/disabled adult (69% of those included)",
+        0.69 * INCLUSION_SHARE,
+    ),
     binary("supervisor", "1 = has a supervisory role (11%)", 0.11),
-    numeric("contract_hours", "contractual hours per week (M 32.1, SD 5.1; 8–40)", 32.1, 5.1, 8.0, 40.0),
-    numeric("actual_hours", "actual hours per week (M 35.8, SD 8.9; 4–70)", 35.8, 8.9, 4.0, 70.0),
+    numeric(
+        "contract_hours",
+        "contractual hours per week (M 32.1, SD 5.1; 8–40)",
+        32.1,
+        5.1,
+        8.0,
+        40.0,
+    ),
+    numeric(
+        "actual_hours",
+        "actual hours per week (M 35.8, SD 8.9; 4–70)",
+        35.8,
+        8.9,
+        4.0,
+        70.0,
+    ),
 ];
 
 /// Latent correlations among background variables [E] (partner–care is solved, see
@@ -97,12 +143,18 @@ pub(crate) struct BackgroundModel {
 }
 
 fn index(name: &str) -> usize {
-    BACKGROUND.iter().position(|b| b.name == name).expect("links name known background variables")
+    BACKGROUND
+        .iter()
+        .position(|b| b.name == name)
+        .expect("links name known background variables")
 }
 
 impl BackgroundModel {
     /// `correlation`: the constructs' implied correlation matrix; `names`: their names.
-    pub(crate) fn new(names: &[String], correlation: &DMatrix<f64>) -> Result<BackgroundModel, SimError> {
+    pub(crate) fn new(
+        names: &[String],
+        correlation: &DMatrix<f64>,
+    ) -> Result<BackgroundModel, SimError> {
         let q = BACKGROUND.len();
         let p = names.len();
         let mut r_bb = DMatrix::<f64>::identity(q, q);
@@ -112,7 +164,10 @@ impl BackgroundModel {
             r_bb[(j, i)] = r;
         }
         // Partner and care: the latent correlation that makes P(neither) = 1 − inclusion share.
-        let (qp, qc) = (quantile(1.0 - BACKGROUND[PARTNER].share.unwrap_or(0.5)), quantile(1.0 - BACKGROUND[CARE].share.unwrap_or(0.5)));
+        let (qp, qc) = (
+            quantile(1.0 - BACKGROUND[PARTNER].share.unwrap_or(0.5)),
+            quantile(1.0 - BACKGROUND[CARE].share.unwrap_or(0.5)),
+        );
         let excess = (1.0 - INCLUSION_SHARE) - cdf(qp) * cdf(qc);
         let r_pc = bisect(|r| bivariate_excess(qp, qc, r) - excess, -0.99, 0.99);
         r_bb[(PARTNER, CARE)] = r_pc;
@@ -123,20 +178,40 @@ impl BackgroundModel {
                 r_bc[(index(b), j)] = r;
             }
         }
-        let inv = correlation.clone().try_inverse().ok_or_else(|| SimError::NotPositiveDefinite {
-            what: "construct correlation",
-            names: names.join(", "),
-        })?;
+        let inv =
+            correlation
+                .clone()
+                .try_inverse()
+                .ok_or_else(|| SimError::NotPositiveDefinite {
+                    what: "construct correlation",
+                    names: names.join(", "),
+                })?;
         let w = &r_bc * inv;
         let cond = &r_bb - &w * r_bc.transpose();
         let cond = (&cond + cond.transpose()) * 0.5;
-        let residual = LowerFactor::cholesky(&cond).ok_or_else(|| SimError::NotPositiveDefinite {
-            what: "background",
-            names: BACKGROUND.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
-        })?;
-        let weights = (0..q).flat_map(|i| (0..p).map(move |j| (i, j))).map(|(i, j)| w[(i, j)]).collect();
-        let cuts = BACKGROUND.iter().map(|b| b.share.map_or(0.0, |s| quantile(1.0 - s))).collect();
-        Ok(BackgroundModel { weights, residual, cuts, p })
+        let residual =
+            LowerFactor::cholesky(&cond).ok_or_else(|| SimError::NotPositiveDefinite {
+                what: "background",
+                names: BACKGROUND
+                    .iter()
+                    .map(|b| b.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let weights = (0..q)
+            .flat_map(|i| (0..p).map(move |j| (i, j)))
+            .map(|(i, j)| w[(i, j)])
+            .collect();
+        let cuts = BACKGROUND
+            .iter()
+            .map(|b| b.share.map_or(0.0, |s| quantile(1.0 - s)))
+            .collect();
+        Ok(BackgroundModel {
+            weights,
+            residual,
+            cuts,
+            p,
+        })
     }
 
     /// Draws the background values of one person with standardized construct scores `z` into `out`
@@ -168,8 +243,16 @@ pub(crate) fn age_distribution() -> Vec<(f64, f64)> {
     let mut out = Vec::new();
     let mut a = lo;
     while a <= hi {
-        let upper = if a >= hi { 1.0 } else { cdf((a + 0.5 - mean) / sd) };
-        let lower = if a <= lo { 0.0 } else { cdf((a - 0.5 - mean) / sd) };
+        let upper = if a >= hi {
+            1.0
+        } else {
+            cdf((a + 0.5 - mean) / sd)
+        };
+        let lower = if a <= lo {
+            0.0
+        } else {
+            cdf((a - 0.5 - mean) / sd)
+        };
         out.push((a, upper - lower));
         a += 1.0;
     }

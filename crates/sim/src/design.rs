@@ -21,8 +21,23 @@ pub struct StudyScale {
     pub icc: f64,
 }
 
-const fn scale(name: &'static str, items: usize, reliability: f64, item_mean: f64, min: i32, icc: f64) -> StudyScale {
-    StudyScale { name, items, reliability, item_mean, min, max: min + 6, icc }
+const fn scale(
+    name: &'static str,
+    items: usize,
+    reliability: f64,
+    item_mean: f64,
+    min: i32,
+    icc: f64,
+) -> StudyScale {
+    StudyScale {
+        name,
+        items,
+        reliability,
+        item_mean,
+        min,
+        max: min + 6,
+        icc,
+    }
 }
 
 /// The study's scales. Variables of any model with these names are measured this way (unless the
@@ -51,6 +66,12 @@ pub const DEFAULT_ITEM_MEAN: f64 = 4.0;
 pub const STUDY_TEAM_SIZE: f64 = 8.0;
 /// The study's response rate [R: 320 of about 1,600 invited].
 pub const STUDY_RESPONSE_RATE: f64 = 0.20;
+
+/// Largest number of rows one simulation returns (about 5 GB in memory for the seed model); draw
+/// larger data in several runs with different seeds.
+pub const MAX_N: usize = 10_000_000;
+/// Largest mean team size.
+pub const MAX_TEAM_SIZE: f64 = 10_000.0;
 
 /// How employees are grouped under supervisors.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,7 +155,9 @@ impl Default for SurveyDesign {
     fn default() -> SurveyDesign {
         SurveyDesign {
             n: 278,
-            teams: TeamSizes::Poisson { mean: STUDY_TEAM_SIZE },
+            teams: TeamSizes::Poisson {
+                mean: STUDY_TEAM_SIZE,
+            },
             icc: Vec::new(),
             reliability: Vec::new(),
             item_mean: Vec::new(),

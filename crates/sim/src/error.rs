@@ -17,16 +17,16 @@ pub enum SimError {
         /// The variables involved.
         names: String,
     },
-    /// N = 0.
-    #[error("the sample size must be at least 1, got {n}")]
+    /// N = 0, or more rows than fit in memory comfortably.
+    #[error("the sample size must be at least 1 and at most {max}, got {n}", max = crate::design::MAX_N)]
     SampleSize {
         /// The requested N.
         n: usize,
     },
     /// A per-construct setting names a construct the model does not have.
-    #[error("{setting}: unknown construct '{name}'{}; the model's constructs are {known}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
+    #[error("{setting} given for unknown construct '{name}'{}; the model's constructs are {known}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
     UnknownConstruct {
-        /// Which setting ("icc", "reliability", "item mean").
+        /// Which setting ("ICC", "reliability", "item mean").
         setting: &'static str,
         /// The name given.
         name: String,
@@ -105,8 +105,8 @@ pub enum SimError {
         /// The value.
         value: f64,
     },
-    /// A mean team size below 1 (or not finite).
-    #[error("the mean team size must be at least 1, got {value}")]
+    /// A mean team size below 1, above the maximum, or not finite.
+    #[error("the mean team size must be at least 1 and at most {max}, got {value}", max = crate::design::MAX_TEAM_SIZE)]
     TeamSize {
         /// The value.
         value: f64,
@@ -118,7 +118,9 @@ pub enum SimError {
         names: String,
     },
     /// Two output columns with the same name (e.g. an item named like a background variable).
-    #[error("two output columns would be named '{name}'; rename the item or variable in the model")]
+    #[error(
+        "two output columns would be named '{name}'; rename the item or variable in the model"
+    )]
     DuplicateColumn {
         /// The name.
         name: String,

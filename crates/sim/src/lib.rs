@@ -26,8 +26,8 @@ mod survey;
 pub use background::{BackgroundVariable, BACKGROUND, CONSTRUCT_LINKS, INCLUSION_SHARE, LINKS};
 pub use constructs::ConstructSampler;
 pub use design::{
-    Missingness, StudyScale, SurveyDesign, TeamSizes, DEFAULT_ICC, DEFAULT_ITEM_MEAN, DEFAULT_RELIABILITY,
-    STUDY_RESPONSE_RATE, STUDY_SCALES, STUDY_TEAM_SIZE,
+    Missingness, StudyScale, SurveyDesign, TeamSizes, DEFAULT_ICC, DEFAULT_ITEM_MEAN,
+    DEFAULT_RELIABILITY, MAX_N, MAX_TEAM_SIZE, STUDY_RESPONSE_RATE, STUDY_SCALES, STUDY_TEAM_SIZE,
 };
 pub use error::SimError;
 pub use likert::{Likert, LikertTarget};

@@ -83,7 +83,10 @@ impl Likert {
         let k = target.items;
         let categories = (target.max - target.min + 1) as usize;
         if !(target.reliability > 0.0 && target.reliability < 1.0) {
-            return Err(SimError::Reliability { construct: construct.into(), value: target.reliability });
+            return Err(SimError::Reliability {
+                construct: construct.into(),
+                value: target.reliability,
+            });
         }
         let var = categorised_variance(&thresholds);
         let alpha_at = |rho: f64, k: usize| {
@@ -92,7 +95,8 @@ impl Likert {
         };
         let best = alpha_at(MAX_ITEM_RELIABILITY, k);
         if best < target.reliability {
-            let needed = (k..=200).find(|&m| alpha_at(MAX_ITEM_RELIABILITY, m) >= target.reliability);
+            let needed =
+                (k..=200).find(|&m| alpha_at(MAX_ITEM_RELIABILITY, m) >= target.reliability);
             let more = match needed {
                 Some(m) => format!("use at least {m} items or a lower target"),
                 None => "use a lower target".to_string(),
@@ -107,22 +111,46 @@ impl Likert {
                 ),
             });
         }
-        let rho = bisect(|rho| alpha_at(rho, k) - target.reliability, 0.0, MAX_ITEM_RELIABILITY);
+        let rho = bisect(
+            |rho| alpha_at(rho, k) - target.reliability,
+            0.0,
+            MAX_ITEM_RELIABILITY,
+        );
         Likert::with_loadings(target.min, target.max, thresholds, vec![rho.sqrt(); k])
     }
 
     /// Congeneric items with given standardized loadings and a target item mean.
-    pub fn from_loadings(construct: &str, items: &[(String, f64)], item_mean: f64, min: i32, max: i32) -> Result<Likert, SimError> {
+    pub fn from_loadings(
+        construct: &str,
+        items: &[(String, f64)],
+        item_mean: f64,
+        min: i32,
+        max: i32,
+    ) -> Result<Likert, SimError> {
         for (item, value) in items {
             if !(value.abs() < 1.0 && *value != 0.0) {
-                return Err(SimError::Loading { construct: construct.into(), item: item.clone(), value: *value });
+                return Err(SimError::Loading {
+                    construct: construct.into(),
+                    item: item.clone(),
+                    value: *value,
+                });
             }
         }
         let thresholds = thresholds_for_mean(construct, item_mean, min, max)?;
-        Likert::with_loadings(min, max, thresholds, items.iter().map(|(_, l)| *l).collect())
+        Likert::with_loadings(
+            min,
+            max,
+            thresholds,
+            items.iter().map(|(_, l)| *l).collect(),
+        )
     }
 
-    fn with_loadings(min: i32, max: i32, thresholds: Vec<f64>, loadings: Vec<f64>) -> Result<Likert, SimError> {
+    fn with_loadings(
+        min: i32,
+        max: i32,
+        thresholds: Vec<f64>,
+        loadings: Vec<f64>,
+    ) -> Result<Likert, SimError> {
         let var = categorised_variance(&thresholds);
         let k = loadings.len();
         let expected_alpha = if k == 1 {
@@ -131,13 +159,25 @@ impl Likert {
             let mut total = 0.0;
             for a in 0..k {
                 for b in 0..k {
-                    total += if a == b { var } else { categorised_covariance(&thresholds, &thresholds, loadings[a] * loadings[b]) };
+                    total += if a == b {
+                        var
+                    } else {
+                        categorised_covariance(&thresholds, &thresholds, loadings[a] * loadings[b])
+                    };
                 }
             }
             k as f64 / (k as f64 - 1.0) * (1.0 - k as f64 * var / total)
         };
         let expected_item_mean = f64::from(min) + thresholds.iter().map(|t| cdf(-t)).sum::<f64>();
-        Ok(Likert { min, max, thresholds, loadings, expected_item_mean, expected_item_sd: var.sqrt(), expected_alpha })
+        Ok(Likert {
+            min,
+            max,
+            thresholds,
+            loadings,
+            expected_item_mean,
+            expected_item_sd: var.sqrt(),
+            expected_alpha,
+        })
     }
 
     /// The category of a latent response `y*`.
@@ -149,13 +189,25 @@ impl Likert {
 }
 
 /// Equally spaced thresholds shifted so that the expected category mean is `mean`.
-pub fn thresholds_for_mean(construct: &str, mean: f64, min: i32, max: i32) -> Result<Vec<f64>, SimError> {
+pub fn thresholds_for_mean(
+    construct: &str,
+    mean: f64,
+    min: i32,
+    max: i32,
+) -> Result<Vec<f64>, SimError> {
     if !(mean > f64::from(min) && mean < f64::from(max)) || max <= min {
-        return Err(SimError::ItemMean { construct: construct.into(), value: mean, min, max });
+        return Err(SimError::ItemMean {
+            construct: construct.into(),
+            value: mean,
+            min,
+            max,
+        });
     }
     let gaps = (max - min) as usize;
     let centre = gaps as f64 / 2.0;
-    let base: Vec<f64> = (1..=gaps).map(|j| (j as f64 - centre) * THRESHOLD_SPACING).collect();
+    let base: Vec<f64> = (1..=gaps)
+        .map(|j| (j as f64 - centre) * THRESHOLD_SPACING)
+        .collect();
     let mean_at = |shift: f64| f64::from(min) + base.iter().map(|b| cdf(shift - b)).sum::<f64>();
     let shift = bisect(|s| mean_at(s) - mean, -30.0, 30.0);
     Ok(base.iter().map(|b| b - shift).collect())
@@ -188,15 +240,35 @@ mod tests {
     use super::*;
 
     fn target(items: usize, reliability: f64, item_mean: f64) -> LikertTarget {
-        LikertTarget { items, reliability, item_mean, min: 1, max: 7 }
+        LikertTarget {
+            items,
+            reliability,
+            item_mean,
+            min: 1,
+            max: 7,
+        }
     }
 
     #[test]
     fn calibration_hits_alpha_and_mean_exactly_in_the_population() {
-        for (k, rel, mean) in [(4, 0.85, 4.8), (3, 0.80, 4.8), (9, 0.92, 4.5), (5, 0.80, 5.5), (5, 0.88, 3.5)] {
+        for (k, rel, mean) in [
+            (4, 0.85, 4.8),
+            (3, 0.80, 4.8),
+            (9, 0.92, 4.5),
+            (5, 0.80, 5.5),
+            (5, 0.88, 3.5),
+        ] {
             let s = Likert::calibrate("x", &target(k, rel, mean)).unwrap();
-            assert!((s.expected_alpha - rel).abs() < 1e-9, "{k} items: α {}", s.expected_alpha);
-            assert!((s.expected_item_mean - mean).abs() < 1e-9, "mean {}", s.expected_item_mean);
+            assert!(
+                (s.expected_alpha - rel).abs() < 1e-9,
+                "{k} items: α {}",
+                s.expected_alpha
+            );
+            assert!(
+                (s.expected_item_mean - mean).abs() < 1e-9,
+                "mean {}",
+                s.expected_item_mean
+            );
             // Categorisation costs reliability: the latent item correlation exceeds the categorised one.
             let r_cat = rel / (k as f64 - (k as f64 - 1.0) * rel);
             assert!(s.loadings[0].powi(2) > r_cat);
@@ -215,8 +287,17 @@ mod tests {
     fn unreachable_reliability_is_refused_with_a_reason() {
         let err = Likert::calibrate("is", &target(3, 0.98, 4.8)).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("'is'") && msg.contains("3 item") && msg.contains("at least"), "{msg}");
-        assert!(matches!(Likert::calibrate("is", &target(3, 1.0, 4.8)), Err(SimError::Reliability { .. })));
-        assert!(matches!(Likert::calibrate("is", &target(3, 0.8, 7.0)), Err(SimError::ItemMean { .. })));
+        assert!(
+            msg.contains("'is'") && msg.contains("3 item") && msg.contains("at least"),
+            "{msg}"
+        );
+        assert!(matches!(
+            Likert::calibrate("is", &target(3, 1.0, 4.8)),
+            Err(SimError::Reliability { .. })
+        ));
+        assert!(matches!(
+            Likert::calibrate("is", &target(3, 0.8, 7.0)),
+            Err(SimError::ItemMean { .. })
+        ));
     }
 }

@@ -18,7 +18,9 @@
 //! Work is cut into blocks of a fixed number of teams (set by the design, never by the number of
 //! threads). Block `b` draws from ChaCha8 seeded with the seed on stream `b`; blocks are joined in
 //! order and cut at `n` rows, so [`Simulator::simulate`] (parallel, rayon) and
-//! [`Simulator::simulate_sequential`] return identical data.
+//! [`Simulator::simulate_sequential`] return identical data. Item missingness draws from a
+//! separate stream, so the same seed with and without missingness gives the same answers, some of
+//! them hidden.
 
 use crate::background::{self, BackgroundModel, BACKGROUND};
 use crate::constructs::LowerFactor;
@@ -32,6 +34,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rayon::prelude::*;
+
+/// Mixed into the seed for the missingness stream.
+const MISSINGNESS_KEY: u64 = 0x6d69_7373_696e_6721;
 
 /// Invited employees per block (rounded to whole teams).
 const BLOCK_INVITEES: f64 = 1024.0;
@@ -111,7 +116,10 @@ pub struct Column {
 impl Column {
     /// Whether every value is a whole number.
     pub fn is_integer(&self) -> bool {
-        matches!(self.kind, ColumnKind::Id | ColumnKind::Team | ColumnKind::Background | ColumnKind::Item)
+        matches!(
+            self.kind,
+            ColumnKind::Id | ColumnKind::Team | ColumnKind::Background | ColumnKind::Item
+        )
     }
 }
 
@@ -198,7 +206,11 @@ fn logistic(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-fn check_names(setting: &'static str, overrides: &[(String, f64)], names: &[String]) -> Result<(), SimError> {
+fn check_names(
+    setting: &'static str,
+    overrides: &[(String, f64)],
+    names: &[String],
+) -> Result<(), SimError> {
     for (name, _) in overrides {
         if !names.iter().any(|n| n == name) {
             return Err(SimError::UnknownConstruct {
@@ -213,7 +225,11 @@ fn check_names(setting: &'static str, overrides: &[(String, f64)], names: &[Stri
 }
 
 fn lookup(overrides: &[(String, f64)], name: &str) -> Option<f64> {
-    overrides.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+    overrides
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
 }
 
 /// FSSB constructs the self-selection depends on.
@@ -227,27 +243,41 @@ impl Simulator {
     }
 
     /// As [`Simulator::new`], with the population already built from `model`.
-    pub fn from_population(model: &Model, population: &Population, design: &SurveyDesign) -> Result<Simulator, SimError> {
-        if design.n == 0 {
+    pub fn from_population(
+        model: &Model,
+        population: &Population,
+        design: &SurveyDesign,
+    ) -> Result<Simulator, SimError> {
+        if design.n == 0 || design.n > MAX_N {
             return Err(SimError::SampleSize { n: design.n });
         }
         if !(design.response_rate > 0.0 && design.response_rate <= 1.0) {
-            return Err(SimError::ResponseRate { value: design.response_rate });
+            return Err(SimError::ResponseRate {
+                value: design.response_rate,
+            });
         }
         if !(design.self_selection.is_finite() && design.self_selection >= 0.0) {
-            return Err(SimError::SelfSelection { value: design.self_selection });
+            return Err(SimError::SelfSelection {
+                value: design.self_selection,
+            });
         }
         let miss = design.missing.rate();
         if !(0.0..1.0).contains(&miss) {
             return Err(SimError::MissingRate { value: miss });
         }
         match design.teams {
-            TeamSizes::Fixed(0) => return Err(SimError::TeamSize { value: 0.0 }),
-            TeamSizes::Poisson { mean } if !(mean.is_finite() && mean >= 1.0) => return Err(SimError::TeamSize { value: mean }),
+            TeamSizes::Fixed(k) if k == 0 || k as f64 > MAX_TEAM_SIZE => {
+                return Err(SimError::TeamSize { value: k as f64 })
+            }
+            TeamSizes::Poisson { mean }
+                if !(mean.is_finite() && (1.0..=MAX_TEAM_SIZE).contains(&mean)) =>
+            {
+                return Err(SimError::TeamSize { value: mean })
+            }
             _ => {}
         }
         let names = population.names().to_vec();
-        check_names("icc", &design.icc, &names)?;
+        check_names("ICC", &design.icc, &names)?;
         check_names("reliability", &design.reliability, &names)?;
         check_names("item mean", &design.item_mean, &names)?;
         let sigma = population.implied_covariance();
@@ -263,66 +293,134 @@ impl Simulator {
             let study = STUDY_SCALES.iter().find(|s| s.name == name);
             let icc = lookup(&design.icc, name).unwrap_or(study.map_or(DEFAULT_ICC, |s| s.icc));
             if !(0.0..1.0).contains(&icc) {
-                return Err(SimError::Icc { construct: name.clone(), value: icc });
+                return Err(SimError::Icc {
+                    construct: name.clone(),
+                    value: icc,
+                });
             }
             let reliability = lookup(&design.reliability, name);
             if let Some(r) = reliability {
                 if !(r > 0.0 && r < 1.0) {
-                    return Err(SimError::Reliability { construct: name.clone(), value: r });
+                    return Err(SimError::Reliability {
+                        construct: name.clone(),
+                        value: r,
+                    });
                 }
             }
             let latent = model.latent_variables().iter().find(|lv| &lv.name == name);
             let measurement = if let Some(lv) = latent {
                 let mean = lookup(&design.item_mean, name).unwrap_or(DEFAULT_ITEM_MEAN);
                 let items: Vec<String> = lv.indicators.iter().map(|ind| ind.name.clone()).collect();
-                let given: Option<Vec<(String, f64)>> = lv.indicators.iter().map(|ind| ind.loading.map(|l| (ind.name.clone(), l))).collect();
+                let given: Option<Vec<(String, f64)>> = lv
+                    .indicators
+                    .iter()
+                    .map(|ind| ind.loading.map(|l| (ind.name.clone(), l)))
+                    .collect();
                 let scale = match (given, reliability) {
                     (Some(loadings), None) => Likert::from_loadings(name, &loadings, mean, 1, 7)?,
                     (_, r) => Likert::calibrate(
                         name,
-                        &LikertTarget { items: items.len(), reliability: r.unwrap_or(DEFAULT_RELIABILITY), item_mean: mean, min: 1, max: 7 },
+                        &LikertTarget {
+                            items: items.len(),
+                            reliability: r.unwrap_or(DEFAULT_RELIABILITY),
+                            item_mean: mean,
+                            min: 1,
+                            max: 7,
+                        },
                     )?,
                 };
                 Measurement::Likert { items, scale }
             } else if let Some(s) = study {
                 let mean = lookup(&design.item_mean, name).unwrap_or(s.item_mean);
-                let target = LikertTarget { items: s.items, reliability: reliability.unwrap_or(s.reliability), item_mean: mean, min: s.min, max: s.max };
+                let target = LikertTarget {
+                    items: s.items,
+                    reliability: reliability.unwrap_or(s.reliability),
+                    item_mean: mean,
+                    min: s.min,
+                    max: s.max,
+                };
                 let scale = Likert::calibrate(name, &target)?;
-                Measurement::Likert { items: (1..=s.items).map(|k| format!("{name}{k}")).collect(), scale }
+                Measurement::Likert {
+                    items: (1..=s.items).map(|k| format!("{name}{k}")).collect(),
+                    scale,
+                }
             } else {
-                Measurement::Continuous { reliability: reliability.unwrap_or(1.0) }
+                Measurement::Continuous {
+                    reliability: reliability.unwrap_or(1.0),
+                }
             };
-            constructs.push(ConstructInfo { name: name.clone(), variance: sigma[(i, i)], icc: if teams_on { icc } else { 0.0 }, measurement });
+            constructs.push(ConstructInfo {
+                name: name.clone(),
+                variance: sigma[(i, i)],
+                icc: if teams_on { icc } else { 0.0 },
+                measurement,
+            });
         }
 
         // Two-level factors.
         let (between, within) = if teams_on && constructs.iter().any(|c| c.icc > 0.0) {
-            let chol_r = correlation.clone().cholesky().ok_or_else(|| SimError::NotPositiveDefinite { what: "implied", names: names.join(", ") })?;
-            let d_b = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(p, (0..p).map(|i| (constructs[i].icc * sigma[(i, i)]).sqrt())));
+            let chol_r =
+                correlation
+                    .clone()
+                    .cholesky()
+                    .ok_or_else(|| SimError::NotPositiveDefinite {
+                        what: "implied",
+                        names: names.join(", "),
+                    })?;
+            let d_b = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(
+                p,
+                (0..p).map(|i| (constructs[i].icc * sigma[(i, i)]).sqrt()),
+            ));
             let sigma_b = &d_b * &correlation * &d_b;
             let sigma_w = sigma - &sigma_b;
             let sigma_w = (&sigma_w + sigma_w.transpose()) * 0.5;
             let within = match LowerFactor::cholesky(&sigma_w) {
                 Some(w) => w,
                 None => {
-                    let k = (1..=p).find(|&k| sigma_w.view((0, 0), (k, k)).into_owned().cholesky().is_none()).unwrap_or(p);
-                    let list = (0..k).map(|i| format!("{} (ICC {})", names[i], constructs[i].icc)).collect::<Vec<_>>().join(", ");
+                    let k = (1..=p)
+                        .find(|&k| {
+                            sigma_w
+                                .view((0, 0), (k, k))
+                                .into_owned()
+                                .cholesky()
+                                .is_none()
+                        })
+                        .unwrap_or(p);
+                    let list = (0..k)
+                        .map(|i| format!("{} (ICC {})", names[i], constructs[i].icc))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     return Err(SimError::IccIncompatible { names: list });
                 }
             };
             (Some(LowerFactor::from_matrix(&(&d_b * chol_r.l()))), within)
         } else {
-            let f = LowerFactor::cholesky(sigma).ok_or_else(|| SimError::NotPositiveDefinite { what: "implied", names: names.join(", ") })?;
+            let f = LowerFactor::cholesky(sigma).ok_or_else(|| SimError::NotPositiveDefinite {
+                what: "implied",
+                names: names.join(", "),
+            })?;
             (None, f)
         };
         let background = BackgroundModel::new(&names, &correlation)?;
 
         // Columns.
         let mut columns = vec![
-            Column { name: "id".into(), kind: ColumnKind::Id, construct: None },
-            Column { name: "team".into(), kind: ColumnKind::Team, construct: None },
+            Column {
+                name: "id".into(),
+                kind: ColumnKind::Id,
+                construct: None,
+            },
+            Column {
+                name: "team".into(),
+                kind: ColumnKind::Team,
+                construct: None,
+            },
         ];
-        columns.extend(BACKGROUND.iter().map(|b| Column { name: b.name.into(), kind: ColumnKind::Background, construct: None }));
+        columns.extend(BACKGROUND.iter().map(|b| Column {
+            name: b.name.into(),
+            kind: ColumnKind::Background,
+            construct: None,
+        }));
         let items_start = columns.len();
         let mut likert = Vec::new();
         let mut continuous = Vec::with_capacity(p);
@@ -330,44 +428,76 @@ impl Simulator {
             match &c.measurement {
                 Measurement::Likert { items, scale } => {
                     for item in items {
-                        columns.push(Column { name: item.clone(), kind: ColumnKind::Item, construct: Some(c.name.clone()) });
+                        columns.push(Column {
+                            name: item.clone(),
+                            kind: ColumnKind::Item,
+                            construct: Some(c.name.clone()),
+                        });
                     }
                     likert.push(ItemBlock {
                         construct: i,
                         loadings: scale.loadings.clone(),
-                        noise: scale.loadings.iter().map(|l| (1.0 - l * l).sqrt()).collect(),
+                        noise: scale
+                            .loadings
+                            .iter()
+                            .map(|l| (1.0 - l * l).sqrt())
+                            .collect(),
                         thresholds: scale.thresholds.clone(),
                         min: f64::from(scale.min),
                     });
                     continuous.push(None);
                 }
-                Measurement::Continuous { reliability } => continuous.push(Some((c.variance * (1.0 - reliability) / reliability).sqrt())),
+                Measurement::Continuous { reliability } => continuous.push(Some(
+                    (c.variance * (1.0 - reliability) / reliability).sqrt(),
+                )),
             }
         }
         let scales_start = columns.len();
         for c in &constructs {
-            let kind = if matches!(c.measurement, Measurement::Likert { .. }) { ColumnKind::Scale } else { ColumnKind::Observed };
-            columns.push(Column { name: c.name.clone(), kind, construct: Some(c.name.clone()) });
+            let kind = if matches!(c.measurement, Measurement::Likert { .. }) {
+                ColumnKind::Scale
+            } else {
+                ColumnKind::Observed
+            };
+            columns.push(Column {
+                name: c.name.clone(),
+                kind,
+                construct: Some(c.name.clone()),
+            });
         }
         let true_start = columns.len();
         if design.true_scores {
             for c in &constructs {
-                columns.push(Column { name: format!("true_{}", c.name), kind: ColumnKind::TrueScore, construct: Some(c.name.clone()) });
+                columns.push(Column {
+                    name: format!("true_{}", c.name),
+                    kind: ColumnKind::TrueScore,
+                    construct: Some(c.name.clone()),
+                });
             }
         }
         for (i, c) in columns.iter().enumerate() {
             if columns[..i].iter().any(|d| d.name == c.name) {
-                return Err(SimError::DuplicateColumn { name: c.name.clone() });
+                return Err(SimError::DuplicateColumn {
+                    name: c.name.clone(),
+                });
             }
         }
 
         // Self-selection on the FSSB score.
-        let mut selection: Vec<usize> = (0..p).filter(|&i| FSSB.contains(&names[i].as_str())).collect();
+        let mut selection: Vec<usize> = (0..p)
+            .filter(|&i| FSSB.contains(&names[i].as_str()))
+            .collect();
         if selection.is_empty() {
             selection.push(0);
         }
         let m = selection.len() as f64;
-        let selection_sd = (selection.iter().flat_map(|&a| selection.iter().map(move |&b| (a, b))).map(|(a, b)| correlation[(a, b)]).sum::<f64>() / (m * m)).sqrt();
+        let selection_sd = (selection
+            .iter()
+            .flat_map(|&a| selection.iter().map(move |&b| (a, b)))
+            .map(|(a, b)| correlation[(a, b)])
+            .sum::<f64>()
+            / (m * m))
+            .sqrt();
         let rate = design.response_rate;
         let strength = design.self_selection;
         let response_intercept = if rate >= 1.0 {
@@ -376,20 +506,43 @@ impl Simulator {
             (rate / (1.0 - rate)).ln()
         } else {
             // E over f ~ N(0, 1) of logistic(a + s (f² − 1)), trapezoid on [−10, 10].
-            let grid: Vec<(f64, f64)> = (0..=4000).map(|k| -10.0 + k as f64 * 0.005).map(|f| (f, pdf(f) * 0.005)).collect();
-            bisect(|a| grid.iter().map(|(f, w)| w * logistic(a + strength * (f * f - 1.0))).sum::<f64>() - rate, -60.0, 60.0)
+            let grid: Vec<(f64, f64)> = (0..=4000)
+                .map(|k| -10.0 + k as f64 * 0.005)
+                .map(|f| (f, pdf(f) * 0.005))
+                .collect();
+            bisect(
+                |a| {
+                    grid.iter()
+                        .map(|(f, w)| w * logistic(a + strength * (f * f - 1.0)))
+                        .sum::<f64>()
+                        - rate
+                },
+                -60.0,
+                60.0,
+            )
         };
         let mar_intercept = match design.missing {
             Missingness::Mar(rate) if rate > 0.0 => {
                 let ages = background::age_distribution();
-                bisect(|b| ages.iter().map(|(a, w)| w * logistic(b + background::age_z(*a))).sum::<f64>() - rate, -60.0, 60.0)
+                bisect(
+                    |b| {
+                        ages.iter()
+                            .map(|(a, w)| w * logistic(b + background::age_z(*a)))
+                            .sum::<f64>()
+                            - rate
+                    },
+                    -60.0,
+                    60.0,
+                )
             }
             _ => f64::NEG_INFINITY,
         };
         let mean_size = design.teams.mean();
         let teams_per_block = (BLOCK_INVITEES / mean_size).round().max(1.0) as u64;
         let poisson = match design.teams {
-            TeamSizes::Poisson { mean } if mean > 1.0 => Some(Poisson::new(mean - 1.0).map_err(|_| SimError::TeamSize { value: mean })?),
+            TeamSizes::Poisson { mean } if mean > 1.0 => {
+                Some(Poisson::new(mean - 1.0).map_err(|_| SimError::TeamSize { value: mean })?)
+            }
             _ => None,
         };
         Ok(Simulator {
@@ -451,19 +604,31 @@ impl Simulator {
     /// Covariance of the standardized-construct observed scores `i` and `j` (Likert: scale mean;
     /// continuous: value / σ).
     fn observed_covariance(&self, i: usize, j: usize) -> f64 {
-        let rho = if i == j { 1.0 } else { self.correlation[(i, j)] };
-        match (&self.constructs[i].measurement, &self.constructs[j].measurement) {
+        let rho = if i == j {
+            1.0
+        } else {
+            self.correlation[(i, j)]
+        };
+        match (
+            &self.constructs[i].measurement,
+            &self.constructs[j].measurement,
+        ) {
             (Measurement::Likert { scale: si, .. }, Measurement::Likert { scale: sj, .. }) => {
                 let (ki, kj) = (si.loadings.len(), sj.loadings.len());
                 let mut total = 0.0;
                 for (a, la) in si.loadings.iter().enumerate() {
                     for (b, lb) in sj.loadings.iter().enumerate() {
-                        total += if i == j && a == b { categorised_variance(&si.thresholds) } else { categorised_covariance(&si.thresholds, &sj.thresholds, la * lb * rho) };
+                        total += if i == j && a == b {
+                            categorised_variance(&si.thresholds)
+                        } else {
+                            categorised_covariance(&si.thresholds, &sj.thresholds, la * lb * rho)
+                        };
                     }
                 }
                 total / (ki * kj) as f64
             }
-            (Measurement::Likert { scale, .. }, Measurement::Continuous { .. }) | (Measurement::Continuous { .. }, Measurement::Likert { scale, .. }) => {
+            (Measurement::Likert { scale, .. }, Measurement::Continuous { .. })
+            | (Measurement::Continuous { .. }, Measurement::Likert { scale, .. }) => {
                 // Stein's lemma: Cov(g(Y*), Z) = Cov(Y*, Z) E[g'(Y*)], g' = Σⱼ δ(y − τⱼ).
                 let mean_loading = scale.loadings.iter().sum::<f64>() / scale.loadings.len() as f64;
                 mean_loading * rho * scale.thresholds.iter().map(|t| pdf(*t)).sum::<f64>()
@@ -490,8 +655,16 @@ impl Simulator {
     }
 
     fn expected_rows_per_block(&self) -> f64 {
-        let inclusion = if self.design.inclusion { background::INCLUSION_SHARE } else { 1.0 };
-        (self.teams_per_block as f64 * self.design.teams.mean() * self.design.response_rate * inclusion).max(1e-9)
+        let inclusion = if self.design.inclusion {
+            background::INCLUSION_SHARE
+        } else {
+            1.0
+        };
+        (self.teams_per_block as f64
+            * self.design.teams.mean()
+            * self.design.response_rate
+            * inclusion)
+            .max(1e-9)
     }
 
     fn assemble(&self, seed: u64, parallel: bool) -> SurveyData {
@@ -502,20 +675,21 @@ impl Simulator {
         let mut next_block = 0u64;
         let per_block = self.expected_rows_per_block();
         // Appends a finished block's bookkeeping; returns true once `n` rows are reached.
-        let mut account = |out: &mut Block, start: usize, block_invited: u64, block_responded: u64| {
-            let rows = out.invitee.len();
-            if rows < n {
-                invited += block_invited;
-                responded += block_responded;
-                false
-            } else {
-                let last = n - 1;
-                debug_assert!(last >= start);
-                invited += out.invitee[last];
-                responded += out.responder[last];
-                true
-            }
-        };
+        let mut account =
+            |out: &mut Block, start: usize, block_invited: u64, block_responded: u64| {
+                let rows = out.invitee.len();
+                if rows < n {
+                    invited += block_invited;
+                    responded += block_responded;
+                    false
+                } else {
+                    let last = n - 1;
+                    debug_assert!(last >= start);
+                    invited += out.invitee[last];
+                    responded += out.responder[last];
+                    true
+                }
+            };
         'outer: while out.invitee.len() < n {
             if parallel {
                 let remaining = n - out.invitee.len();
@@ -558,13 +732,19 @@ impl Simulator {
         let mut last_team = f64::NAN;
         for (i, row) in values.chunks_exact_mut(width).enumerate() {
             row[0] = (i + 1) as f64;
-            if row[1] != last_team {
+            if row[1].to_bits() != last_team.to_bits() {
                 last_team = row[1];
                 team_number += 1.0;
             }
             row[1] = team_number;
         }
-        SurveyData { columns: self.columns.clone(), values, n_rows: n, invited, responded }
+        SurveyData {
+            columns: self.columns.clone(),
+            values,
+            n_rows: n,
+            invited,
+            responded,
+        }
     }
 
     /// Generates block `index` (`teams_per_block` invited teams), appending respondents to `block`
@@ -572,6 +752,9 @@ impl Simulator {
     fn block(&self, seed: u64, index: u64, block: &mut Block, limit: usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(index);
+        // Missingness has its own stream, so `--missing` hides answers of the same data set.
+        let mut missing_rng = ChaCha8Rng::seed_from_u64(seed ^ MISSINGNESS_KEY);
+        missing_rng.set_stream(index);
         let p = self.sd.len();
         let q = BACKGROUND.len();
         let width = self.columns.len();
@@ -605,7 +788,9 @@ impl Simulator {
                 }
                 self.background.draw(&mut rng, &z, &mut bg);
                 if rate < 1.0 {
-                    let f = self.selection.iter().map(|&i| z[i]).sum::<f64>() / sel_m / self.selection_sd;
+                    let f = self.selection.iter().map(|&i| z[i]).sum::<f64>()
+                        / sel_m
+                        / self.selection_sd;
                     let prob = logistic(self.response_intercept + strength * (f * f - 1.0));
                     if rng.gen::<f64>() >= prob {
                         continue;
@@ -617,7 +802,18 @@ impl Simulator {
                 }
                 let start = block.values.len();
                 block.values.resize(start + width, 0.0);
-                self.write_row(&mut rng, team_id, &y, &z, &bg, &mut block.values[start..]);
+                let person = Person {
+                    team: team_id,
+                    y: &y,
+                    z: &z,
+                    background: &bg,
+                };
+                self.write_row(
+                    &mut rng,
+                    &mut missing_rng,
+                    &person,
+                    &mut block.values[start..],
+                );
                 block.invitee.push(block.invited);
                 block.responder.push(block.responded);
                 if block.invitee.len() >= limit {
@@ -628,14 +824,28 @@ impl Simulator {
     }
 
     #[inline]
-    fn write_row<R: Rng>(&self, rng: &mut R, team: f64, y: &[f64], z: &[f64], bg: &[f64], row: &mut [f64]) {
+    fn write_row<R: Rng>(
+        &self,
+        rng: &mut R,
+        missing_rng: &mut R,
+        person: &Person<'_>,
+        row: &mut [f64],
+    ) {
+        let Person {
+            team,
+            y,
+            z,
+            background: bg,
+        } = *person;
         row[0] = 0.0;
         row[1] = team;
         row[2..2 + bg.len()].copy_from_slice(bg);
         let miss = match self.design.missing {
             Missingness::None => 0.0,
             Missingness::Mcar(p) => p,
-            Missingness::Mar(_) => logistic(self.mar_intercept + background::age_z(bg[background::AGE])),
+            Missingness::Mar(_) => {
+                logistic(self.mar_intercept + background::age_z(bg[background::AGE]))
+            }
         };
         let mut col = self.items_start;
         for items in &self.likert {
@@ -645,7 +855,7 @@ impl Simulator {
                 let latent = l * zc + e * rng.sample::<f64, _>(StandardNormal);
                 let above = items.thresholds.iter().filter(|&&t| latent > t).count();
                 let mut v = items.min + above as f64;
-                if miss > 0.0 && rng.gen::<f64>() < miss {
+                if miss > 0.0 && missing_rng.gen::<f64>() < miss {
                     v = f64::NAN;
                 } else {
                     sum += v;
@@ -654,12 +864,21 @@ impl Simulator {
                 row[col] = v;
                 col += 1;
             }
-            row[self.scales_start + items.construct] = if count > 0 { sum / f64::from(count) } else { f64::NAN };
+            row[self.scales_start + items.construct] = if count > 0 {
+                sum / f64::from(count)
+            } else {
+                f64::NAN
+            };
         }
         for (i, err) in self.continuous.iter().enumerate() {
             if let Some(err) = err {
-                let mut v = y[i] + if *err > 0.0 { err * rng.sample::<f64, _>(StandardNormal) } else { 0.0 };
-                if miss > 0.0 && rng.gen::<f64>() < miss {
+                let mut v = y[i]
+                    + if *err > 0.0 {
+                        err * rng.sample::<f64, _>(StandardNormal)
+                    } else {
+                        0.0
+                    };
+                if miss > 0.0 && missing_rng.gen::<f64>() < miss {
                     v = f64::NAN;
                 }
                 row[self.scales_start + i] = v;
@@ -669,6 +888,16 @@ impl Simulator {
             row[self.true_start..self.true_start + y.len()].copy_from_slice(y);
         }
     }
+}
+
+/// One respondent's drawn scores, on the way to a row.
+struct Person<'a> {
+    team: f64,
+    /// Construct scores.
+    y: &'a [f64],
+    /// Standardized construct scores.
+    z: &'a [f64],
+    background: &'a [f64],
 }
 
 /// Rows kept from one or more blocks, with bookkeeping to cut the data at exactly `n` rows.
@@ -684,7 +913,13 @@ struct Block {
 
 impl Block {
     fn with_capacity(rows: usize, width: usize) -> Block {
-        Block { values: Vec::with_capacity(rows * width), invitee: Vec::with_capacity(rows), responder: Vec::with_capacity(rows), invited: 0, responded: 0 }
+        Block {
+            values: Vec::with_capacity(rows * width),
+            invitee: Vec::with_capacity(rows),
+            responder: Vec::with_capacity(rows),
+            invited: 0,
+            responded: 0,
+        }
     }
 }
 
