@@ -279,7 +279,11 @@ fn bad_input_is_refused_cleanly() {
         (&["--teams", "0.5"], "mean team size must be at least 1"),
         (&["--teams", "1e6"], "at most 10000"),
         (&["--n", "20000000"], "at most 10000000"),
-        (&["--self-selection", "-1"], "self-selection strength"),
+        (
+            &["--self-selection", "-1", "--response-rate", "0.5"],
+            "self-selection strength",
+        ),
+        (&["--self-selection", "1"], "needs nonresponse"),
         (&["--icc", "es=0.9,is=0"], "cannot be combined"),
         (&["--builtin", "sed"], "did you mean 'seed'"),
     ];

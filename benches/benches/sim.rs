@@ -9,7 +9,7 @@
 
 use balans_model::Model;
 use balans_sim::{ConstructSampler, Simulator, SurveyDesign};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -59,5 +59,10 @@ fn constructs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, survey, constructs);
-criterion_main!(benches);
+/// The benchmark group (`criterion_group!` makes an undocumented `pub fn`).
+#[allow(missing_docs)]
+mod group {
+    use super::{constructs, survey};
+    criterion::criterion_group!(benches, survey, constructs);
+}
+criterion_main!(group::benches);

@@ -165,6 +165,9 @@ fn missingness(spec: &str) -> Result<Missingness> {
 }
 
 fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
+    if args.self_selection > 0.0 && args.response_rate >= 1.0 {
+        bail!("--self-selection needs nonresponse: add a --response-rate below 1, e.g. --response-rate 0.2");
+    }
     let teams = if args.fixed_team_size {
         if !(args.teams >= 1.0 && args.teams.fract() == 0.0 && args.teams < 1e9) {
             bail!("invalid --teams {}: with --fixed-team-size the team size must be a whole number ≥ 1", args.teams);

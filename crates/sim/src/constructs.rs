@@ -16,6 +16,9 @@ const TILE: usize = 8;
 /// Largest `p` for the tiled transform (a 2 KiB stack tile); larger models go row by row.
 const MAX_TILE_DIM: usize = 32;
 
+/// Column-major scratch of [`LowerFactor::draw_tile`]: `MAX_TILE_DIM` variables × `TILE` rows.
+pub(crate) type Tile = [[f64; TILE]; MAX_TILE_DIM];
+
 /// A lower-triangular `p × p` factor stored row-major, applied in place to a vector of standard
 /// normals.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,17 +74,16 @@ impl LowerFactor {
         }
     }
 
-    /// Overwrites `TILE` consecutive row-major rows of standard normals with `L ζ`, eight rows at a
-    /// time so that each multiply-add works on eight rows at once (SIMD). Same result as
-    /// [`LowerFactor::apply_in_place`] on each row.
+    /// Fills `TILE` consecutive row-major rows with draws from `N(0, L Lᵀ)`. The standard normals
+    /// are drawn straight into a column-major tile (variable by variable, eight rows each), so every
+    /// multiply-add of `L ζ` works on eight rows at once (SIMD), then written out row by row.
     #[inline]
-    pub(crate) fn apply_tile(&self, tile: &mut [f64]) {
+    pub(crate) fn draw_tile<R: Rng + ?Sized>(&self, rng: &mut R, s: &mut Tile, tile: &mut [f64]) {
         let p = self.p;
         debug_assert!(p <= MAX_TILE_DIM && tile.len() == TILE * p);
-        let mut s = [[0.0f64; TILE]; MAX_TILE_DIM];
-        for (r, row) in tile.chunks_exact(p).enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                s[i][r] = *v;
+        for lane in s[..p].iter_mut() {
+            for v in lane.iter_mut() {
+                *v = rng.sample(StandardNormal);
             }
         }
         for j in (0..p).rev() {
@@ -97,8 +99,8 @@ impl LowerFactor {
             }
         }
         for (r, row) in tile.chunks_exact_mut(p).enumerate() {
-            for (i, v) in row.iter_mut().enumerate() {
-                *v = s[i][r];
+            for (v, lane) in row.iter_mut().zip(&s[..p]) {
+                *v = lane[r];
             }
         }
     }
@@ -179,19 +181,20 @@ impl ConstructSampler {
             return;
         }
         let buf = &mut buf[..n * p];
-        crate::normal::fill_standard_normal(rng, buf);
         if p > MAX_TILE_DIM {
             for row in buf.chunks_exact_mut(p) {
-                self.factor.apply_in_place(row);
+                self.factor.draw(rng, row);
             }
             return;
         }
+        // Scratch, zeroed once per call (every lane used is overwritten by each tile's draws).
+        let mut scratch: Tile = [[0.0; TILE]; MAX_TILE_DIM];
         let mut tiles = buf.chunks_exact_mut(TILE * p);
         for tile in &mut tiles {
-            self.factor.apply_tile(tile);
+            self.factor.draw_tile(rng, &mut scratch, tile);
         }
         for row in tiles.into_remainder().chunks_exact_mut(p) {
-            self.factor.apply_in_place(row);
+            self.factor.draw(rng, row);
         }
     }
 }
@@ -223,26 +226,40 @@ mod tests {
         assert!(diff < 1e-12, "L Lᵀ differs from Σ by {diff}");
     }
 
+    /// `fill` must equal `L ζ` for the standard normals in the order it draws them: per tile of
+    /// eight rows variable by variable, then row by row for the remainder.
     #[test]
-    fn tiles_and_single_rows_agree() {
+    fn fill_is_l_times_the_normals_it_draws() {
         let population = balans_model::Model::builtin("seed")
             .unwrap()
             .population()
             .unwrap();
         let sampler = ConstructSampler::new(&population).unwrap();
+        let p = sampler.dim();
+        let l =
+            population.inverse_i_minus_beta() * population.psi().clone().cholesky().unwrap().l();
         let n = 8 * 3 + 5; // three tiles and a remainder
-        let mut tiled = vec![0.0; n * 9];
-        sampler.fill(
-            &mut rand_chacha::ChaCha8Rng::seed_from_u64(2),
-            n,
-            &mut tiled,
-        );
+        let mut got = vec![0.0; n * p];
+        sampler.fill(&mut rand_chacha::ChaCha8Rng::seed_from_u64(2), n, &mut got);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let mut zeta = DMatrix::<f64>::zeros(p, n);
+        for t in 0..3 {
+            for i in 0..p {
+                for r in 0..8 {
+                    zeta[(i, t * 8 + r)] = rng.sample(StandardNormal);
+                }
+            }
+        }
+        for r in 24..n {
+            for i in 0..p {
+                zeta[(i, r)] = rng.sample(StandardNormal);
+            }
+        }
+        let expected = &l * zeta;
         for r in 0..n {
-            let mut row = vec![0.0; 9];
-            sampler.factor.draw(&mut rng, &mut row);
-            for (a, b) in row.iter().zip(&tiled[r * 9..(r + 1) * 9]) {
-                assert!((a - b).abs() < 1e-12, "row {r}: {a} vs {b}");
+            for i in 0..p {
+                let (a, b) = (expected[(i, r)], got[r * p + i]);
+                assert!((a - b).abs() < 1e-12, "row {r}, variable {i}: {a} vs {b}");
             }
         }
     }
