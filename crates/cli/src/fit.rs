@@ -148,7 +148,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     let mut config = EstimateConfig { level: args.level, ..EstimateConfig::default() };
     config.estimator.max_iterations = args.max_iter;
     let fit = estimate_with(&spec, &moments, &config)
-        .map_err(|e| anyhow::Error::new(e))
+        .map_err(anyhow::Error::new)
         .with_context(|| format!("failed to fit the model to {origin} ({} complete rows)", data.n))?;
 
     // Intervals of the effects (and, for bootstrap, of the paths).
