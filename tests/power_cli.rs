@@ -6,7 +6,11 @@ use common::{assert_clean_failure, balans, stdout};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let o = balans(args);
-    assert!(o.status.success(), "balans {args:?} failed: {}", common::stderr(&o));
+    assert!(
+        o.status.success(),
+        "balans {args:?} failed: {}",
+        common::stderr(&o)
+    );
     serde_json::from_slice(&o.stdout).expect("valid JSON")
 }
 
@@ -16,31 +20,89 @@ fn one_and_two_threads_give_identical_json() {
     for sampling in ["rows", "wishart"] {
         let args = |t: &'static str| {
             vec![
-                "power", "--builtin", "seed", "--n", "100,278", "--reps", "200", "--seed", "7", "--tests", "joint,sobel,mc",
-                "--mc-draws", "200", "--sampling", sampling, "--format", "json", "--threads", t,
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100,278",
+                "--reps",
+                "200",
+                "--seed",
+                "7",
+                "--tests",
+                "joint,sobel,mc",
+                "--mc-draws",
+                "200",
+                "--sampling",
+                sampling,
+                "--format",
+                "json",
+                "--threads",
+                t,
             ]
         };
         let one = balans(&args("1"));
         let two = balans(&args("2"));
-        assert!(one.status.success() && two.status.success(), "{}", common::stderr(&one));
-        assert_eq!(stdout(&one), stdout(&two), "sampling {sampling}: JSON differs between 1 and 2 threads");
+        assert!(
+            one.status.success() && two.status.success(),
+            "{}",
+            common::stderr(&one)
+        );
+        assert_eq!(
+            stdout(&one),
+            stdout(&two),
+            "sampling {sampling}: JSON differs between 1 and 2 threads"
+        );
     }
 }
 
 /// JSON is long form with the required fields, and echoes the seed and settings.
 #[test]
 fn json_rows_have_the_long_form_fields() {
-    let v = json(&["power", "--builtin", "seed", "--n", "278", "--reps", "50", "--seed", "3", "--effects", "ind_cm_eng_perf,eng~cm", "--format", "json"]);
+    let v = json(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--n",
+        "278",
+        "--reps",
+        "50",
+        "--seed",
+        "3",
+        "--effects",
+        "ind_cm_eng_perf,eng~cm",
+        "--format",
+        "json",
+    ]);
     assert_eq!(v["settings"]["seed"], 3);
     assert_eq!(v["settings"]["replications"], 50);
     assert_eq!(v["settings"]["model"], "builtin:seed");
     let rows = v["rows"].as_array().unwrap();
     // eng~cm (wald), ind_cm_eng_perf (joint, sobel), all_hypothesised (joint, sobel).
-    let keys: Vec<(String, String)> =
-        rows.iter().map(|r| (r["effect"].as_str().unwrap().to_string(), r["test"].as_str().unwrap().to_string())).collect();
+    let keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["effect"].as_str().unwrap().to_string(),
+                r["test"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
     for r in rows {
-        for field in ["n", "effect", "test", "power", "mc_se", "mean_estimate", "bias", "mean_se", "empirical_sd", "coverage", "convergence_rate"] {
+        for field in [
+            "n",
+            "effect",
+            "test",
+            "power",
+            "mc_se",
+            "mean_estimate",
+            "bias",
+            "mean_se",
+            "empirical_sd",
+            "coverage",
+            "convergence_rate",
+        ] {
             assert!(r.get(field).is_some(), "missing {field} in {r}");
         }
         let p = r["power"].as_f64().unwrap();
@@ -55,8 +117,19 @@ fn csv_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("power.svg");
     let o = balans(&[
-        "power", "--builtin", "seed", "--n-range", "100:300:100", "--reps", "40", "--effects", "cm->eng->perf", "--format", "csv",
-        "--plot", plot.to_str().unwrap(),
+        "power",
+        "--builtin",
+        "seed",
+        "--n-range",
+        "100:300:100",
+        "--reps",
+        "40",
+        "--effects",
+        "cm->eng->perf",
+        "--format",
+        "csv",
+        "--plot",
+        plot.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let text = stdout(&o);
@@ -70,11 +143,27 @@ fn csv_and_plot() {
 /// The target-power search reports N with an interval.
 #[test]
 fn target_power_reports_n_with_an_interval() {
-    let v = json(&["power", "--builtin", "seed", "--effects", "ind_cm_eng_perf", "--target-power", "0.8", "--reps", "300", "--format", "json"]);
+    let v = json(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--effects",
+        "ind_cm_eng_perf",
+        "--target-power",
+        "0.8",
+        "--reps",
+        "300",
+        "--format",
+        "json",
+    ]);
     let found = v["sample_size"].as_array().unwrap();
     let joint = found.iter().find(|e| e["test"] == "joint").unwrap();
     assert_eq!(joint["status"], "found", "{joint}");
-    let (lo, n, hi) = (joint["n_lower"].as_u64().unwrap(), joint["n"].as_u64().unwrap(), joint["n_upper"].as_u64().unwrap());
+    let (lo, n, hi) = (
+        joint["n_lower"].as_u64().unwrap(),
+        joint["n"].as_u64().unwrap(),
+        joint["n_upper"].as_u64().unwrap(),
+    );
     assert!(lo <= n && n <= hi && n > 50 && n < 1000, "{joint}");
 }
 
@@ -89,22 +178,182 @@ fn help_has_examples() {
 #[test]
 fn bad_input_fails_cleanly() {
     let cases: &[(&[&str], &str)] = &[
-        (&["power", "--builtin", "seed", "--n", "100", "--reps", "0"], "--reps 0"),
-        (&["power", "--builtin", "seed", "--target-power", "1"], "between 0 and 1"),
-        (&["power", "--builtin", "seed", "--target-power", "0"], "between 0 and 1"),
+        (
+            &["power", "--builtin", "seed", "--n", "100", "--reps", "0"],
+            "--reps 0",
+        ),
+        (
+            &["power", "--builtin", "seed", "--target-power", "1"],
+            "between 0 and 1",
+        ),
+        (
+            &["power", "--builtin", "seed", "--target-power", "0"],
+            "between 0 and 1",
+        ),
         (&["power", "--builtin", "seed", "--n", "30"], "too small"),
-        (&["power", "--builtin", "seed", "--n", "100", "--effects", "cm->eng->pref"], "did you mean 'cm->eng->perf'"),
-        (&["power", "--builtin", "seed", "--n", "100", "--tests", "joint,sobl"], "did you mean 'sobel'"),
-        (&["power", "--builtin", "seed", "--n", "100", "--alpha", "1.5"], "alpha"),
-        (&["power", "--builtin", "seed", "--n-range", "100:50:10"], "--n-range"),
-        (&["power", "--builtin", "seed", "--n", "100", "--sampling", "wishart", "--tests", "percentile"], "bootstrap"),
-        (&["power", "--builtin", "seed", "--n", "100", "--threads", "0"], "thread"),
-        (&["power", "--builtin", "sed", "--n", "100"], "did you mean 'seed'"),
+        (
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--effects",
+                "cm->eng->pref",
+            ],
+            "did you mean 'cm->eng->perf'",
+        ),
+        (
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--tests",
+                "joint,sobl",
+            ],
+            "did you mean 'sobel'",
+        ),
+        (
+            &["power", "--builtin", "seed", "--n", "100", "--alpha", "1.5"],
+            "alpha",
+        ),
+        (
+            &["power", "--builtin", "seed", "--n-range", "100:50:10"],
+            "--n-range",
+        ),
+        (
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--sampling",
+                "wishart",
+                "--tests",
+                "percentile",
+            ],
+            "bootstrap",
+        ),
+        (
+            &["power", "--builtin", "seed", "--n", "100", "--threads", "0"],
+            "thread",
+        ),
+        (
+            &["power", "--builtin", "sed", "--n", "100"],
+            "did you mean 'seed'",
+        ),
         (&["power", "--builtin", "seed"], "--target-power"),
+        (
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--teams",
+                "8",
+                "--sampling",
+                "wishart",
+            ],
+            "teams",
+        ),
+        (
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--missing",
+                "often:0.1",
+            ],
+            "--missing",
+        ),
+        (
+            &["power", "--builtin", "seed", "--n", "100", "--teams", "0.5"],
+            "team size",
+        ),
     ];
     for (args, msg) in cases {
         let o = balans(args);
         assert_clean_failure(&o, msg);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
     }
+}
+
+/// `--analysis FILE`: a different (over-identified) analysis model; its variables must exist in the
+/// population.
+#[test]
+fn analysis_model_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("full_mediation.lav");
+    std::fs::write(
+        &file,
+        "wfc ~ es + is + rm + cm\nwfe ~ es + is + rm + cm\neng ~ es + is + rm + cm\n\
+         wfc ~~ wfe + eng\nwfe ~~ eng\nperf ~ wfc + wfe + eng\namb ~ wfc + wfe + eng\n",
+    )
+    .unwrap();
+    let v = json(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--analysis",
+        file.to_str().unwrap(),
+        "--n",
+        "278",
+        "--reps",
+        "100",
+        "--format",
+        "json",
+    ]);
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["effect"] == "perf~eng"));
+    assert!(
+        !rows.iter().any(|r| r["effect"] == "perf~es"),
+        "the analysis model has no direct paths"
+    );
+    assert!(rows.iter().all(|r| r["convergence_rate"] == 1.0));
+    let bad = dir.path().join("bad.lav");
+    std::fs::write(&bad, "perf ~ wfc + stress\n").unwrap();
+    let o = balans(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--analysis",
+        bad.to_str().unwrap(),
+        "--n",
+        "100",
+    ]);
+    assert_clean_failure(&o, "'stress'");
+}
+
+/// Teams and missing items run through the survey simulator; every replication converges.
+#[test]
+fn teams_and_missing_items() {
+    let v = json(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--data",
+        "items",
+        "--teams",
+        "8",
+        "--missing",
+        "mcar:0.05",
+        "--n",
+        "278",
+        "--reps",
+        "60",
+        "--effects",
+        "eng~cm",
+        "--format",
+        "json",
+    ]);
+    let r = &v["rows"][0];
+    assert_eq!(r["convergence_rate"], 1.0);
+    assert!(r["power"].as_f64().unwrap() > 0.5, "{r}");
+    assert_eq!(v["settings"]["survey"]["teams"], 8.0);
 }

@@ -1,10 +1,11 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! Criterion benchmarks of the estimator (issue 4), on the built-in `seed` model as the analysis
 //! model (all paths free) with N = 278 simulated respondents:
 //! * `fit/seed_closed_form` — one fit from the sample covariance matrix: estimates, expected-
 //!   information SEs, every specific indirect / total / `:=` effect with delta SEs (target ≤ 10 µs);
 //! * `fit/seed_from_rows` — the same from the raw rows (covariance matrix included);
 //! * `fit/seed_paths_fisher_scoring` — the iterative path (perf ~~ amb with different predictors);
-//! * `bootstrap/seed_2000_2threads` — 2,000 resamples on 2 threads (target ≤ 50 ms);
+//! * `bootstrap/seed_2000_2threads` — 2,000 resamples on 2 threads (target ≤ 50 ms), and on 1;
 //! * `monte_carlo/seed_20000` — Monte Carlo intervals of every effect, 20,000 draws.
 
 use balans_eval::{
@@ -112,6 +113,10 @@ fn bench_resampling(c: &mut Criterion) {
     group.sample_size(20).measurement_time(Duration::from_secs(5));
     group.bench_function("seed_2000_2threads", |b| {
         b.iter(|| bootstrap(&spec, black_box(&data), &out, &config).unwrap())
+    });
+    let one = BootstrapConfig { threads: 1, ..config };
+    group.bench_function("seed_2000_1thread", |b| {
+        b.iter(|| bootstrap(&spec, black_box(&data), &out, &one).unwrap())
     });
     group.finish();
     let mut sampler = MonteCarloSampler::new(&spec, 20_000);

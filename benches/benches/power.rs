@@ -27,7 +27,9 @@ fn replication_cost(c: &mut Criterion) {
             threads: Some(1),
             ..PowerConfig::default()
         };
-        group.bench_function(name, |b| b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs")));
+        group.bench_function(name, |b| {
+            b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs"))
+        });
     }
     group.finish();
 }
@@ -35,7 +37,12 @@ fn replication_cost(c: &mut Criterion) {
 fn bootstrap_run(c: &mut Criterion) {
     // Percentile + BC bootstrap, B = 1000, of the headline indirect effect: cost per replication.
     let model = Model::builtin("seed").expect("builtin model");
-    let study = Study::new(&model, None, &EffectSelection::Named(vec!["ind_cm_eng_perf".into()])).expect("study");
+    let study = Study::new(
+        &model,
+        None,
+        &EffectSelection::Named(vec!["ind_cm_eng_perf".into()]),
+    )
+    .expect("study");
     let mut group = c.benchmark_group("power_bootstrap_seed_n278_b1000");
     let reps = 20;
     group.throughput(Throughput::Elements(reps as u64));
@@ -48,7 +55,9 @@ fn bootstrap_run(c: &mut Criterion) {
         threads: Some(1),
         ..PowerConfig::default()
     };
-    group.bench_function("rows", |b| b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs")));
+    group.bench_function("rows", |b| {
+        b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs"))
+    });
     group.finish();
 }
 

@@ -44,15 +44,21 @@ fn main() -> ExitCode {
 
 /// The repository root (the parent of `xtask/`).
 pub fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the repo").to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the repo")
+        .to_path_buf()
 }
 
 /// The value of `--name VALUE` in `args`, parsed, or `default`.
 pub fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> anyhow::Result<T> {
     match args.iter().position(|a| a == name) {
         Some(i) => {
-            let v = args.get(i + 1).ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?;
-            v.parse().map_err(|_| anyhow::anyhow!("{name} {v}: not a valid value"))
+            let v = args
+                .get(i + 1)
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))?;
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{name} {v}: not a valid value"))
         }
         None => Ok(default),
     }

@@ -9,7 +9,8 @@ use crate::output::{emit, write_atomic, Format};
 use crate::source::ModelSource;
 use anyhow::{bail, Context, Result};
 use balans_power::{
-    DataMode, EffectSelection, PowerConfig, PowerReport, Sampling, SearchConfig, Settings, Study, Test,
+    DataMode, EffectSelection, MissingData, PowerConfig, PowerReport, Sampling, SearchConfig,
+    Settings, Study, SurveyOptions, Test,
 };
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ Examples:
 
   # Item-level Likert data (the study's reliabilities), analysed as scale means
   balans power --builtin seed --data items --n 278
+
+  # The study's situation: items, teams of about 8, 5% of items skipped
+  balans power --builtin seed --data items --teams 8 --missing mcar:0.05 --n 278 --reps 500
 
 Effects: paths as 'outcome~predictor' (or their label), routes as 'x->m->y', ':=' names, or 'all'.
 Paths get the Wald z test; indirect and ':=' effects the tests in --tests. The 'all_hypothesised'
@@ -54,7 +58,12 @@ pub struct PowerArgs {
     #[arg(long, value_name = "P", group = "design")]
     target_power: Option<f64>,
     /// Largest N the search considers.
-    #[arg(long, value_name = "N", default_value_t = 20_000, requires = "target_power")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20_000,
+        requires = "target_power"
+    )]
     n_max: usize,
     /// Replications per sample size.
     #[arg(long, value_name = "R", default_value_t = 1000)]
@@ -77,6 +86,14 @@ pub struct PowerArgs {
     /// Simulated data: normal construct scores, or Likert items analysed as scale means.
     #[arg(long, value_enum, default_value_t = DataArg::Normal)]
     data: DataArg,
+    /// Employees nested under supervisors: mean team size (the survey simulator, with the study's
+    /// ICCs); the analysis ignores the nesting, as the study did.
+    #[arg(long, value_name = "MEAN")]
+    teams: Option<f64>,
+    /// Item missingness, mcar:RATE or mar:RATE (listwise deletion of respondents without a scale
+    /// score; scale means use the answered items).
+    #[arg(long, value_name = "KIND:RATE")]
+    missing: Option<String>,
     /// How each replication's covariance matrix is made: auto (Wishart when exactly valid), rows,
     /// wishart.
     #[arg(long, value_enum, default_value_t = SamplingArg::Auto)]
@@ -133,11 +150,19 @@ struct Plan {
 
 fn parse_range(text: &str) -> Result<Vec<usize>> {
     let parts: Vec<&str> = text.split(':').collect();
-    let bad = || anyhow::anyhow!("--n-range '{text}' is not FROM:TO:STEP with whole numbers, e.g. 50:1000:50");
+    let bad = || {
+        anyhow::anyhow!(
+            "--n-range '{text}' is not FROM:TO:STEP with whole numbers, e.g. 50:1000:50"
+        )
+    };
     if parts.len() != 3 {
         return Err(bad());
     }
-    let v: Vec<usize> = parts.iter().map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let v: Vec<usize> = parts
+        .iter()
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
     let (a, b, s) = (v[0], v[1], v[2]);
     if s == 0 || a > b {
         bail!("--n-range '{text}': FROM must not exceed TO and STEP must be positive, e.g. 50:1000:50");
@@ -147,6 +172,32 @@ fn parse_range(text: &str) -> Result<Vec<usize>> {
         bail!("--n-range '{text}' gives {} sample sizes; use a larger step (at most 1000 sample sizes)", ns.len());
     }
     Ok(ns)
+}
+
+fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
+    let missing = match &args.missing {
+        None => None,
+        Some(text) => {
+            let bad = || {
+                anyhow::anyhow!(
+                    "--missing '{text}' is not KIND:RATE with KIND mcar or mar, e.g. mcar:0.05"
+                )
+            };
+            let (kind, rate) = text.split_once(':').ok_or_else(bad)?;
+            let rate: f64 = rate.trim().parse().map_err(|_| bad())?;
+            Some(match kind.trim() {
+                "mcar" => MissingData::Mcar(rate),
+                "mar" => MissingData::Mar(rate),
+                _ => return Err(bad()),
+            })
+        }
+    };
+    Ok(
+        (args.teams.is_some() || missing.is_some()).then_some(SurveyOptions {
+            teams: args.teams,
+            missing,
+        }),
+    )
 }
 
 fn plan(args: &PowerArgs) -> Result<Plan> {
@@ -179,13 +230,18 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
             SamplingArg::Rows => Sampling::Rows,
             SamplingArg::Wishart => Sampling::Wishart,
         },
+        survey: survey_options(args)?,
         threads: args.threads,
     };
     config.validate()?;
     let model = args.source.load()?;
     let analysis = match &args.analysis {
         Some(path) => {
-            let src = ModelSource { model: Some(path.clone()), builtin: None, standardized: false };
+            let src = ModelSource {
+                model: Some(path.clone()),
+                builtin: None,
+                standardized: false,
+            };
             Some(src.load().context("failed to read the analysis model")?)
         }
         None => None,
@@ -193,7 +249,13 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
     let selection = if args.effects.trim() == "all" {
         EffectSelection::All
     } else {
-        EffectSelection::Named(args.effects.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        EffectSelection::Named(
+            args.effects
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
     };
     let study = Study::new(&model, analysis.as_ref(), &selection)?;
     let design = match (&args.n, &args.n_range, args.target_power) {
@@ -203,9 +265,15 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
             if !(target > 0.0 && target < 1.0) {
                 bail!("--target-power {target} is out of range: the target power must be strictly between 0 and 1, e.g. 0.8");
             }
-            Design::Search(SearchConfig { target, n_max: args.n_max, ..SearchConfig::default() })
+            Design::Search(SearchConfig {
+                target,
+                n_max: args.n_max,
+                ..SearchConfig::default()
+            })
         }
-        _ => bail!("say which sample sizes: --n 100,200,278, --n-range 50:1000:50 or --target-power 0.8"),
+        _ => bail!(
+            "say which sample sizes: --n 100,200,278, --n-range 50:1000:50 or --target-power 0.8"
+        ),
     };
     if let Design::Curve(ns) = &design {
         balans_power::check_sample_sizes(&study, ns)?;
@@ -215,7 +283,10 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         config,
         design,
         settings_model: args.source.origin(),
-        settings_analysis: args.analysis.as_ref().map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
+        settings_analysis: args
+            .analysis
+            .as_ref()
+            .map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
         effects: args.effects.clone(),
     })
 }
@@ -230,9 +301,14 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         }
     };
     let (rows, sample_size, target) = match &plan.design {
-        Design::Curve(ns) => (balans_power::power_curve(&plan.study, &plan.config, ns, &tick)?, None, None),
+        Design::Curve(ns) => (
+            balans_power::power_curve(&plan.study, &plan.config, ns, &tick)?,
+            None,
+            None,
+        ),
         Design::Search(search) => {
-            let (rows, found) = balans_power::required_sample_size(&plan.study, &plan.config, search, &tick)?;
+            let (rows, found) =
+                balans_power::required_sample_size(&plan.study, &plan.config, search, &tick)?;
             (rows, Some(found), Some(search.target))
         }
     };
@@ -242,6 +318,12 @@ pub fn run(args: &PowerArgs) -> Result<()> {
     let mut notes = Vec::new();
     if plan.config.data == DataMode::Items {
         notes.push("item data: paths are estimated on scale means (attenuated by unreliability, in scale units), so bias and coverage against the construct-level population values are not reported".to_string());
+    }
+    if plan.config.survey.is_some_and(|s| s.teams.is_some()) {
+        notes.push("teams: data are nested under supervisors (the study's ICCs) but the analysis is single-level ML, as in the study, so standard errors ignore the nesting".to_string());
+    }
+    if plan.config.survey.is_some_and(|s| s.missing.is_some()) {
+        notes.push("missing items: scale means use the answered items; respondents without a score are deleted listwise, so N per replication can be smaller than the N shown".to_string());
     }
     let sampling_used = plan.config.resolved_sampling();
     if sampling_used == Sampling::Wishart {
@@ -281,12 +363,16 @@ fn progress_bar(plan: &Plan) -> Option<indicatif::ProgressBar> {
         Design::Curve(ns) => {
             let total = (ns.len() * plan.config.replications) as u64;
             let b = indicatif::ProgressBar::new(total);
-            b.set_style(style("{elapsed_precise} [{bar:40}] {pos}/{len} replications ({eta} left)"));
+            b.set_style(style(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} replications ({eta} left)",
+            ));
             b
         }
         Design::Search(_) => {
             let b = indicatif::ProgressBar::new_spinner();
-            b.set_style(style("{elapsed_precise} {spinner} searching N: {pos} replications"));
+            b.set_style(style(
+                "{elapsed_precise} {spinner} searching N: {pos} replications",
+            ));
             b
         }
     };

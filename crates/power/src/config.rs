@@ -30,6 +30,27 @@ pub enum Sampling {
     Wishart,
 }
 
+/// Item-level missing data in the survey path.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "rate")]
+pub enum MissingData {
+    /// Missing completely at random, with this rate per item.
+    Mcar(f64),
+    /// Missing at random given age (the simulator's MAR mechanism), with this average rate.
+    Mar(f64),
+}
+
+/// The survey path: data from the full survey simulator (teams, item missingness), analysed as the
+/// study did — single-level ML on scale means (items) or construct scores (normal), listwise
+/// deletion. Not allocation-free (a survey data set per replication).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct SurveyOptions {
+    /// Mean team size (employees per supervisor; sizes 1 + Poisson(mean − 1)); `None`: no teams.
+    pub teams: Option<f64>,
+    /// Item missingness; `None`: complete data.
+    pub missing: Option<MissingData>,
+}
+
 /// Settings of a Monte Carlo power analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PowerConfig {
@@ -49,6 +70,8 @@ pub struct PowerConfig {
     pub data: DataMode,
     /// Rows or Wishart.
     pub sampling: Sampling,
+    /// Teams and missing items (the survey simulator); `None`: independent complete rows.
+    pub survey: Option<SurveyOptions>,
     /// Worker threads (`None`: rayon's default, one per core). Results do not depend on it.
     #[serde(skip)]
     pub threads: Option<usize>,
@@ -65,6 +88,7 @@ impl Default for PowerConfig {
             mc_draws: 1000,
             data: DataMode::Normal,
             sampling: Sampling::Auto,
+            survey: None,
             threads: None,
         }
     }
@@ -77,22 +101,65 @@ impl PowerConfig {
     /// [`PowerError::Setting`] for values out of range, [`PowerError::Incompatible`] for the
     /// Wishart path with bootstrap tests or item data.
     pub fn validate(&self) -> Result<(), PowerError> {
-        let setting = |setting, value: String, expected: &str| PowerError::Setting { setting, value, expected: expected.into() };
+        let setting = |setting, value: String, expected: &str| PowerError::Setting {
+            setting,
+            value,
+            expected: expected.into(),
+        };
         if self.replications < 1 || self.replications as u64 >= crate::stream::MAX_REPLICATIONS {
-            return Err(setting("reps", self.replications.to_string(), "use at least 1 replication (1000 or more for a power estimate with MC SE ≤ .016)"));
+            return Err(setting(
+                "reps",
+                self.replications.to_string(),
+                "use at least 1 replication (1000 or more for a power estimate with MC SE ≤ .016)",
+            ));
         }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(setting("alpha", self.alpha.to_string(), "the significance level must be between 0 and 1, e.g. 0.05"));
+            return Err(setting(
+                "alpha",
+                self.alpha.to_string(),
+                "the significance level must be between 0 and 1, e.g. 0.05",
+            ));
         }
         let boot = self.tests.iter().any(|t| t.needs_rows());
         if boot && self.bootstrap_draws < 10 {
-            return Err(setting("boot", self.bootstrap_draws.to_string(), "use at least 10 bootstrap resamples (1000 is usual)"));
+            return Err(setting(
+                "boot",
+                self.bootstrap_draws.to_string(),
+                "use at least 10 bootstrap resamples (1000 is usual)",
+            ));
         }
         if self.tests.contains(&Test::Mc) && self.mc_draws < 10 {
-            return Err(setting("mc-draws", self.mc_draws.to_string(), "use at least 10 Monte Carlo draws (1000 or more is usual)"));
+            return Err(setting(
+                "mc-draws",
+                self.mc_draws.to_string(),
+                "use at least 10 Monte Carlo draws (1000 or more is usual)",
+            ));
         }
         if self.threads == Some(0) {
             return Err(setting("threads", "0".into(), "use at least 1 thread"));
+        }
+        if let Some(survey) = &self.survey {
+            if let Some(t) = survey.teams {
+                if !(t >= 1.0 && t.is_finite()) {
+                    return Err(setting(
+                        "teams",
+                        t.to_string(),
+                        "the mean team size must be at least 1, e.g. 8",
+                    ));
+                }
+            }
+            if let Some(MissingData::Mcar(r) | MissingData::Mar(r)) = survey.missing {
+                if !(0.0..1.0).contains(&r) {
+                    return Err(setting(
+                        "missing",
+                        r.to_string(),
+                        "the missingness rate must be in [0, 1), e.g. mcar:0.05",
+                    ));
+                }
+            }
+            if self.sampling == Sampling::Wishart {
+                return Err(PowerError::Incompatible("the Wishart path is exact only for independent complete normal rows: teams and missing data need --sampling rows (or auto)".into()));
+            }
         }
         if self.sampling == Sampling::Wishart {
             if boot {
@@ -108,7 +175,13 @@ impl PowerConfig {
     /// The sampling actually used: [`Sampling::Auto`] resolved.
     pub fn resolved_sampling(&self) -> Sampling {
         match self.sampling {
-            Sampling::Auto if self.data == DataMode::Normal && !self.tests.iter().any(|t| t.needs_rows()) => Sampling::Wishart,
+            Sampling::Auto
+                if self.data == DataMode::Normal
+                    && self.survey.is_none()
+                    && !self.tests.iter().any(|t| t.needs_rows()) =>
+            {
+                Sampling::Wishart
+            }
             Sampling::Auto => Sampling::Rows,
             s => s,
         }

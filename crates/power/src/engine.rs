@@ -7,14 +7,20 @@
 //! replication order, so sums of floating-point numbers are the same for any thread count, and
 //! memory does not grow with R.
 
+use crate::config::MissingData;
 use crate::config::{DataMode, PowerConfig, Sampling};
 use crate::error::PowerError;
 use crate::report::PowerRow;
 use crate::stream::replication_rng;
 use crate::study::{EffectKind, Study, Test};
 use crate::wishart::WishartSampler;
-use balans_eval::{bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler};
-use balans_sim::{ConstructSampler, Likert, LikertTarget, STUDY_SCALES};
+use balans_eval::{
+    bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler,
+};
+use balans_sim::{
+    ConstructSampler, Likert, LikertTarget, Missingness, Simulator, SurveyDesign, TeamSizes,
+    STUDY_SCALES,
+};
 use nalgebra::DMatrix;
 use rand::{Rng, RngCore};
 use rand_distr::StandardNormal;
@@ -45,25 +51,40 @@ pub(crate) fn cells(study: &Study, tests: &[Test]) -> Vec<Cell> {
     tests.dedup();
     let applies = |kind: &EffectKind, t: Test| match kind {
         EffectKind::Path { .. } => t == Test::Wald,
-        EffectKind::Function { product_of_paths, .. } => t != Test::Wald && (t != Test::Joint || *product_of_paths),
+        EffectKind::Function {
+            product_of_paths, ..
+        } => t != Test::Wald && (t != Test::Joint || *product_of_paths),
         EffectKind::AllJointly => false,
     };
     let mut out = Vec::new();
     for (e, effect) in study.effects.iter().enumerate() {
         match &effect.kind {
-            EffectKind::Path { .. } => out.push(Cell { effect: e, test: Test::Wald }),
+            EffectKind::Path { .. } => out.push(Cell {
+                effect: e,
+                test: Test::Wald,
+            }),
             kind @ EffectKind::Function { .. } => {
-                out.extend(tests.iter().filter(|t| applies(kind, **t)).map(|&test| Cell { effect: e, test }));
+                out.extend(
+                    tests
+                        .iter()
+                        .filter(|t| applies(kind, **t))
+                        .map(|&test| Cell { effect: e, test }),
+                );
             }
             EffectKind::AllJointly => {
                 let functions: Vec<&EffectKind> = study
                     .effects
                     .iter()
-                    .filter(|x| x.is_hypothesised() && matches!(x.kind, EffectKind::Function { .. }))
+                    .filter(|x| {
+                        x.is_hypothesised() && matches!(x.kind, EffectKind::Function { .. })
+                    })
                     .map(|x| &x.kind)
                     .collect();
                 if functions.is_empty() {
-                    out.push(Cell { effect: e, test: Test::Wald });
+                    out.push(Cell {
+                        effect: e,
+                        test: Test::Wald,
+                    });
                 } else {
                     for &t in &tests {
                         if functions.iter().all(|k| applies(k, t)) {
@@ -85,6 +106,8 @@ struct Condition<'a> {
     sampling: Sampling,
     wishart: Option<WishartSampler>,
     constructs: Option<ConstructSampler>,
+    /// The survey simulator and, per analysis variable, its column in the survey data.
+    survey: Option<(Simulator, Vec<usize>)>,
     /// Per analysis variable: its Likert scale and the construct's population SD (items mode).
     scales: Vec<Option<(Likert, f64)>>,
     cells: &'a [Cell],
@@ -131,17 +154,34 @@ impl Workspace {
         let n_eff = spec.effects().len();
         let boot = cond.needs_boot.then(|| Bootstrapper::new(spec, n));
         let width = boot.as_ref().map_or(0, Bootstrapper::width);
-        let b = if cond.needs_boot { cond.config.bootstrap_draws } else { 0 };
-        let nan = Interval { lower: f64::NAN, upper: f64::NAN };
+        let b = if cond.needs_boot {
+            cond.config.bootstrap_draws
+        } else {
+            0
+        };
+        let nan = Interval {
+            lower: f64::NAN,
+            upper: f64::NAN,
+        };
         Workspace {
-            rows: if rows_needed { vec![0.0; n * pop_p] } else { Vec::new() },
-            data: if rows_needed { vec![0.0; n * p] } else { Vec::new() },
+            rows: if rows_needed {
+                vec![0.0; n * pop_p]
+            } else {
+                Vec::new()
+            },
+            data: if rows_needed {
+                vec![0.0; n * p]
+            } else {
+                Vec::new()
+            },
             means: vec![0.0; p],
             s: DMatrix::zeros(p, p),
             scratch: vec![0.0; p * p],
             estimator,
             fit,
-            mc: cond.needs_mc.then(|| MonteCarloSampler::new(spec, cond.config.mc_draws)),
+            mc: cond
+                .needs_mc
+                .then(|| MonteCarloSampler::new(spec, cond.config.mc_draws)),
             mc_intervals: vec![nan; n_eff],
             boot,
             boot_rows: vec![0.0; b * width],
@@ -226,14 +266,19 @@ pub(crate) fn run_condition(
         return Err(PowerError::SampleTooSmall {
             n,
             needed,
-            reason: format!("{} free parameters, {} variables", study.spec.npar(), study.spec.variables().len()),
+            reason: format!(
+                "{} free parameters, {} variables",
+                study.spec.npar(),
+                study.spec.variables().len()
+            ),
         });
     }
     let cond = condition(study, config, cells, n)?;
     let n_eff = study.effects.len();
     let n_cells = cells.len();
     let threads = pool.current_num_threads();
-    let workspaces: Vec<Mutex<Option<Workspace>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let workspaces: Vec<Mutex<Option<Workspace>>> =
+        (0..threads).map(|_| Mutex::new(None)).collect();
     let mut slots = Slots {
         estimates: vec![(f64::NAN, f64::NAN); CHUNK * n_eff.max(1)],
         flags: vec![0; CHUNK * n_cells.max(1)],
@@ -253,7 +298,9 @@ pub(crate) fn run_condition(
                 .enumerate()
                 .for_each(|(i, ((est, flags), conv))| {
                     let t = rayon::current_thread_index().unwrap_or(0) % threads;
-                    let mut guard = workspaces[t].lock().expect("workspace lock is never poisoned");
+                    let mut guard = workspaces[t]
+                        .lock()
+                        .expect("workspace lock is never poisoned");
                     let ws = guard.get_or_insert_with(|| Workspace::new(&cond));
                     *conv = replicate(&cond, ws, (start + i) as u64, est, flags);
                 });
@@ -271,23 +318,75 @@ pub(crate) fn run_condition(
     Ok(rows(&cond, &tally))
 }
 
-fn condition<'a>(study: &'a Study, config: &'a PowerConfig, cells: &'a [Cell], n: usize) -> Result<Condition<'a>, PowerError> {
+fn condition<'a>(
+    study: &'a Study,
+    config: &'a PowerConfig,
+    cells: &'a [Cell],
+    n: usize,
+) -> Result<Condition<'a>, PowerError> {
     let sampling = config.resolved_sampling();
     let wishart = match sampling {
         Sampling::Wishart => Some(WishartSampler::new(&study.analysis_covariance(), n)?),
         _ => None,
     };
+    let survey = match &config.survey {
+        Some(options) => {
+            let design = SurveyDesign {
+                n,
+                teams: options
+                    .teams
+                    .map_or(TeamSizes::None, |mean| TeamSizes::Poisson { mean }),
+                missing: match options.missing {
+                    None => Missingness::None,
+                    Some(MissingData::Mcar(r)) => Missingness::Mcar(r),
+                    Some(MissingData::Mar(r)) => Missingness::Mar(r),
+                },
+                true_scores: config.data == DataMode::Normal,
+                ..SurveyDesign::default()
+            };
+            let simulator = Simulator::from_population(&study.model, &study.population, &design)?;
+            let columns = study
+                .spec
+                .variables()
+                .iter()
+                .map(|v| {
+                    let name = if config.data == DataMode::Normal {
+                        format!("true_{v}")
+                    } else {
+                        v.clone()
+                    };
+                    simulator
+                        .columns()
+                        .iter()
+                        .position(|c| c.name == name)
+                        .ok_or_else(|| {
+                            PowerError::Incompatible(format!(
+                                "the survey simulator has no column '{name}' for the analysis"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((simulator, columns))
+        }
+        None => None,
+    };
     let constructs = match sampling {
-        Sampling::Rows => Some(ConstructSampler::new(&study.population)?),
+        Sampling::Rows if survey.is_none() => Some(ConstructSampler::new(&study.population)?),
         _ => None,
     };
     let sigma = study.population.implied_covariance();
     let mut scales = Vec::new();
-    if config.data == DataMode::Items {
+    if config.data == DataMode::Items && survey.is_none() {
         for (i, name) in study.spec.variables().iter().enumerate() {
             let scale = match STUDY_SCALES.iter().find(|s| s.name == name) {
                 Some(s) => {
-                    let target = LikertTarget { items: s.items, reliability: s.reliability, item_mean: s.item_mean, min: s.min, max: s.max };
+                    let target = LikertTarget {
+                        items: s.items,
+                        reliability: s.reliability,
+                        item_mean: s.item_mean,
+                        min: s.min,
+                        max: s.max,
+                    };
                     let c = study.columns[i];
                     Some((Likert::calibrate(name, &target)?, sigma[(c, c)].sqrt()))
                 }
@@ -308,6 +407,7 @@ fn condition<'a>(study: &'a Study, config: &'a PowerConfig, cells: &'a [Cell], n
         sampling,
         wishart,
         constructs,
+        survey,
         scales,
         cells,
         cell_of,
@@ -318,7 +418,13 @@ fn condition<'a>(study: &'a Study, config: &'a PowerConfig, cells: &'a [Cell], n
 }
 
 /// One replication: returns whether the analysis model could be fitted.
-fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64, f64)], flags: &mut [u8]) -> bool {
+fn replicate(
+    cond: &Condition<'_>,
+    ws: &mut Workspace,
+    rep: u64,
+    est: &mut [(f64, f64)],
+    flags: &mut [u8],
+) -> bool {
     let mut rng = replication_rng(cond.config.seed, cond.n as u64, rep);
     let n = cond.n;
     let study = cond.study;
@@ -327,6 +433,24 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
         Sampling::Wishart => {
             let w = cond.wishart.as_ref().expect("wishart sampler");
             w.sample_covariance(&mut rng, &mut ws.scratch, ws.s.as_mut_slice());
+        }
+        _ if cond.survey.is_some() => {
+            let (simulator, columns) = cond.survey.as_ref().expect("survey simulator");
+            let data = simulator.simulate_sequential(rng.next_u64());
+            // Listwise deletion; the buffer has room for n rows, so this does not reallocate.
+            ws.data.clear();
+            for i in 0..data.n_rows() {
+                let row = data.row(i);
+                if columns.iter().all(|&c| row[c].is_finite()) {
+                    ws.data.extend(columns.iter().map(|&c| row[c]));
+                }
+            }
+            if ws.data.len() / p < study.min_sample_size() {
+                flags.fill(0);
+                est.fill((f64::NAN, f64::NAN));
+                return false;
+            }
+            balans_eval::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
         }
         _ => {
             let sampler = cond.constructs.as_ref().expect("construct sampler");
@@ -360,13 +484,24 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
         }
     }
     flags.fill(0);
-    if ws.estimator.fit_moments(&ws.s, n, &mut ws.fit).is_err() {
+    let n_used = if cond.survey.is_some() {
+        ws.data.len() / p
+    } else {
+        n
+    };
+    if ws
+        .estimator
+        .fit_moments(&ws.s, n_used, &mut ws.fit)
+        .is_err()
+    {
         est.fill((f64::NAN, f64::NAN));
         return false;
     }
     let fit = &ws.fit;
     let mc_ok = match ws.mc.as_mut() {
-        Some(mc) => mc.intervals(fit, 1.0 - cond.config.alpha, &mut rng, &mut ws.mc_intervals).is_ok(),
+        Some(mc) => mc
+            .intervals(fit, 1.0 - cond.config.alpha, &mut rng, &mut ws.mc_intervals)
+            .is_ok(),
         None => false,
     };
     let mut boot_ok = false;
@@ -385,8 +520,17 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
             for effect in &study.effects {
                 if let EffectKind::Function { effect: j, .. } = effect.kind {
                     ws.boot_column.clear();
-                    ws.boot_column.extend(ws.boot_rows.chunks_exact(width).map(|r| r[q + j]).filter(|v| v.is_finite()));
-                    let (_, perc, bc) = bootstrap_interval_values(&mut ws.boot_column, fit.effects[j], 1.0 - cond.config.alpha);
+                    ws.boot_column.extend(
+                        ws.boot_rows
+                            .chunks_exact(width)
+                            .map(|r| r[q + j])
+                            .filter(|v| v.is_finite()),
+                    );
+                    let (_, perc, bc) = bootstrap_interval_values(
+                        &mut ws.boot_column,
+                        fit.effects[j],
+                        1.0 - cond.config.alpha,
+                    );
                     ws.boot_intervals[j] = (perc, bc);
                 }
             }
@@ -395,7 +539,9 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
     let z = cond.z_crit;
     let significant = |k: usize| (fit.estimates[k] / fit.std_err[k]).abs() > z;
     for (e, effect) in study.effects.iter().enumerate() {
-        let truth = effect.population_value.filter(|_| cond.config.data == DataMode::Normal);
+        let truth = effect
+            .population_value
+            .filter(|_| cond.config.data == DataMode::Normal);
         let mut set = |test: Test, reject: bool, ci: Option<(f64, f64)>| {
             if let Some(c) = cond.cell_of[e * N_TESTS + test_slot(test)] {
                 let mut f = if reject { REJECT } else { 0 };
@@ -414,20 +560,40 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
             EffectKind::Path { parameter } => {
                 let (b, se) = (fit.estimates[*parameter], fit.std_err[*parameter]);
                 est[e] = (b, se);
-                set(Test::Wald, (b / se).abs() > z, Some((b - z * se, b + z * se)));
+                set(
+                    Test::Wald,
+                    (b / se).abs() > z,
+                    Some((b - z * se, b + z * se)),
+                );
             }
-            EffectKind::Function { effect: j, parameters, .. } => {
+            EffectKind::Function {
+                effect: j,
+                parameters,
+                ..
+            } => {
                 let (v, se) = (fit.effects[*j], fit.effect_std_err[*j]);
                 est[e] = (v, se);
-                set(Test::Joint, parameters.iter().all(|&k| significant(k)), None);
-                set(Test::Sobel, (v / se).abs() > z, Some((v - z * se, v + z * se)));
+                set(
+                    Test::Joint,
+                    parameters.iter().all(|&k| significant(k)),
+                    None,
+                );
+                set(
+                    Test::Sobel,
+                    (v / se).abs() > z,
+                    Some((v - z * se, v + z * se)),
+                );
                 if mc_ok {
                     let ci = ws.mc_intervals[*j];
                     set(Test::Mc, excludes_zero(ci), Some((ci.lower, ci.upper)));
                 }
                 if boot_ok {
                     let (perc, bc) = ws.boot_intervals[*j];
-                    set(Test::Percentile, excludes_zero(perc), Some((perc.lower, perc.upper)));
+                    set(
+                        Test::Percentile,
+                        excludes_zero(perc),
+                        Some((perc.lower, perc.upper)),
+                    );
                     set(Test::Bc, excludes_zero(bc), Some((bc.lower, bc.upper)));
                 }
             }
@@ -439,13 +605,18 @@ fn replicate(cond: &Condition<'_>, ws: &mut Workspace, rep: u64, est: &mut [(f64
         if !matches!(study.effects[cell.effect].kind, EffectKind::AllJointly) {
             continue;
         }
-        let all = study.effects.iter().enumerate().filter(|(_, x)| x.is_hypothesised()).all(|(x, effect)| {
-            let test = match effect.kind {
-                EffectKind::Path { .. } => Test::Wald,
-                _ => cell.test,
-            };
-            cond.cell_of[x * N_TESTS + test_slot(test)].is_some_and(|k| flags[k] & REJECT != 0)
-        });
+        let all = study
+            .effects
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.is_hypothesised())
+            .all(|(x, effect)| {
+                let test = match effect.kind {
+                    EffectKind::Path { .. } => Test::Wald,
+                    _ => cell.test,
+                };
+                cond.cell_of[x * N_TESTS + test_slot(test)].is_some_and(|k| flags[k] & REJECT != 0)
+            });
         flags[c] = if all { REJECT } else { 0 };
     }
     true
@@ -468,7 +639,9 @@ fn rows(cond: &Condition<'_>, tally: &Tally) -> Vec<PowerRow> {
             let power = tally.rejected[c] as f64 / r;
             let count = tally.count[e];
             let has_est = count > 0 && !matches!(effect.kind, EffectKind::AllJointly);
-            let truth = effect.population_value.filter(|_| cond.config.data == DataMode::Normal);
+            let truth = effect
+                .population_value
+                .filter(|_| cond.config.data == DataMode::Normal);
             let mean = has_est.then(|| tally.mean[e]);
             PowerRow {
                 n: cond.n,
@@ -481,8 +654,10 @@ fn rows(cond: &Condition<'_>, tally: &Tally) -> Vec<PowerRow> {
                 mean_estimate: mean,
                 bias: mean.zip(truth).map(|(m, t)| m - t),
                 mean_se: has_est.then(|| tally.sum_se[e] / count as f64),
-                empirical_sd: (has_est && count > 1).then(|| (tally.m2[e] / (count - 1) as f64).sqrt()),
-                coverage: (tally.with_ci[c] > 0).then(|| tally.covered[c] as f64 / tally.with_ci[c] as f64),
+                empirical_sd: (has_est && count > 1)
+                    .then(|| (tally.m2[e] / (count - 1) as f64).sqrt()),
+                coverage: (tally.with_ci[c] > 0)
+                    .then(|| tally.covered[c] as f64 / tally.with_ci[c] as f64),
                 convergence_rate: tally.converged as f64 / r,
                 n_replications: reps,
                 n_converged: tally.converged,

@@ -33,13 +33,15 @@ mod stream;
 mod study;
 mod wishart;
 
-pub use config::{DataMode, PowerConfig, Sampling};
+pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
 pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
 pub use report::{PowerReport, PowerRow, Settings, MAX_SERIES};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
 pub use stream::{replication_rng, splitmix64, MAX_REPLICATIONS};
-pub use study::{Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES};
+pub use study::{
+    Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
+};
 pub use wishart::WishartSampler;
 
 /// Power at each of `sample_sizes` (rows sorted by N, then effect, then test). `progress(k)` is
@@ -62,7 +64,9 @@ pub fn power_curve(
     ns.dedup();
     let mut rows = Vec::new();
     for n in ns {
-        rows.extend(engine::run_condition(study, config, &cells, n, &pool, progress)?);
+        rows.extend(engine::run_condition(
+            study, config, &cells, n, &pool, progress,
+        )?);
     }
     Ok(rows)
 }
@@ -98,7 +102,11 @@ pub fn required_sample_size(
 pub fn check_sample_sizes(study: &Study, sample_sizes: &[usize]) -> Result<(), PowerError> {
     let needed = study.min_sample_size();
     if sample_sizes.is_empty() {
-        return Err(PowerError::Setting { setting: "n", value: "(none)".into(), expected: "give at least one sample size".into() });
+        return Err(PowerError::Setting {
+            setting: "n",
+            value: "(none)".into(),
+            expected: "give at least one sample size".into(),
+        });
     }
     match sample_sizes.iter().find(|&&n| n < needed) {
         Some(&n) => Err(PowerError::SampleTooSmall {
@@ -121,5 +129,8 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, PowerError> 
     if let Some(t) = threads {
         builder = builder.num_threads(t);
     }
-    builder.build().map_err(|e| PowerError::Threads { threads: threads.unwrap_or(0), reason: e.to_string() })
+    builder.build().map_err(|e| PowerError::Threads {
+        threads: threads.unwrap_or(0),
+        reason: e.to_string(),
+    })
 }

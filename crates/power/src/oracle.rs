@@ -34,8 +34,12 @@ pub fn single_path_power(beta: f64, sd_x: f64, sd_residual: f64, n: usize, alpha
     let v_dist = ChiSquared::new(nu).expect("df > 0");
     let m = QUADRATURE_POINTS;
     let mid = |k: usize| (k as f64 + 0.5) / m as f64;
-    let delta: Vec<f64> = (0..m).map(|k| beta * sd_x * u_dist.inverse_cdf(mid(k)).sqrt() / sd_residual).collect();
-    let crit: Vec<f64> = (0..m).map(|k| c * (v_dist.inverse_cdf(mid(k)) / nu).sqrt()).collect();
+    let delta: Vec<f64> = (0..m)
+        .map(|k| beta * sd_x * u_dist.inverse_cdf(mid(k)).sqrt() / sd_residual)
+        .collect();
+    let crit: Vec<f64> = (0..m)
+        .map(|k| c * (v_dist.inverse_cdf(mid(k)) / nu).sqrt())
+        .collect();
     let mut total = 0.0;
     for d in &delta {
         for cv in &crit {
@@ -63,7 +67,10 @@ mod tests {
         let n = 5000;
         let exact = single_path_power(0.04, 1.0, 1.0, n, 0.05);
         let approx = z_test_power(0.04 * (n as f64).sqrt(), 0.05);
-        assert!((exact - approx).abs() < 0.005, "exact {exact}, approx {approx}");
+        assert!(
+            (exact - approx).abs() < 0.005,
+            "exact {exact}, approx {approx}"
+        );
     }
 
     /// β = 0: the ML z test is slightly liberal at small N (t with N − 2 df, SE with divisor N):

@@ -126,7 +126,11 @@ impl PowerReport {
         let c = &s.config;
         let mut out = String::new();
         let tests: Vec<&str> = c.tests.iter().map(|t| t.name()).collect();
-        let _ = writeln!(out, "balans power: model {}, analysis {}", s.model, s.analysis);
+        let _ = writeln!(
+            out,
+            "balans power: model {}, analysis {}",
+            s.model, s.analysis
+        );
         let _ = writeln!(
             out,
             "  data {:?}, sampling {:?}, R = {} replications, seed {}, alpha {}, tests wald(paths),{}{}",
@@ -139,14 +143,34 @@ impl PowerReport {
             if c.tests.iter().any(|t| t.needs_rows()) { format!(", B = {}", c.bootstrap_draws) } else { String::new() }
         );
         let _ = writeln!(out);
-        let w = self.rows.iter().map(|r| r.effect.len()).max().unwrap_or(6).max(6);
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.effect.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let _ = writeln!(
             out,
             "{:>6}  {:<w$}  {:<10}  {:>6}  {:>6}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>5}",
-            "n", "effect", "test", "power", "mc_se", "true", "mean_est", "bias", "mean_se", "emp_sd", "cover"
+            "n",
+            "effect",
+            "test",
+            "power",
+            "mc_se",
+            "true",
+            "mean_est",
+            "bias",
+            "mean_se",
+            "emp_sd",
+            "cover"
         );
         for r in &self.rows {
-            let conv = if r.convergence_rate < 1.0 { format!("  (converged {:.1}%)", 100.0 * r.convergence_rate) } else { String::new() };
+            let conv = if r.convergence_rate < 1.0 {
+                format!("  (converged {:.1}%)", 100.0 * r.convergence_rate)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
                 "{:>6}  {:<w$}  {:<10}  {:>6.3}  {:>6.3}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>5}{conv}",
@@ -186,12 +210,17 @@ impl PowerReport {
 pub const MAX_SERIES: usize = 16;
 
 const PALETTE: &[&str] = &[
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
 ];
 
 fn svg(rows: &[PowerRow], target: Option<f64>) -> String {
     let mut series: Vec<(String, Vec<&PowerRow>)> = Vec::new();
-    for r in rows.iter().filter(|r| r.kind == "all" || r.population_value.is_some_and(|v| v.abs() > crate::study::NULL_EFFECT)) {
+    for r in rows.iter().filter(|r| {
+        r.kind == "all"
+            || r.population_value
+                .is_some_and(|v| v.abs() > crate::study::NULL_EFFECT)
+    }) {
         let key = format!("{} ({})", r.effect, r.test);
         match series.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(r),
@@ -215,11 +244,22 @@ fn svg(rows: &[PowerRow], target: Option<f64>) -> String {
     let x = |n: f64| left + (n - n_min) / (n_max - n_min) * pw;
     let y = |p: f64| top + (1.0 - p.clamp(0.0, 1.0)) * ph;
     let mut out = String::new();
-    let _ = writeln!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
     for k in 0..=10 {
         let p = k as f64 / 10.0;
-        let _ = writeln!(out, r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#e5e5e5"/><text x="{:.1}" y="{:.1}" text-anchor="end">{p:.1}</text>"##, left + pw, y(p), y(p), left - 6.0, y(p) + 4.0);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#e5e5e5"/><text x="{:.1}" y="{:.1}" text-anchor="end">{p:.1}</text>"##,
+            left + pw,
+            y(p),
+            y(p),
+            left - 6.0,
+            y(p) + 4.0
+        );
     }
     let mut ns: Vec<usize> = rows.iter().map(|r| r.n).collect();
     ns.sort_unstable();
@@ -227,47 +267,124 @@ fn svg(rows: &[PowerRow], target: Option<f64>) -> String {
     let step = (ns.len() / 10).max(1);
     for n in ns.iter().step_by(step) {
         let xf = x(*n as f64);
-        let _ = writeln!(out, r##"<line x1="{xf:.1}" x2="{xf:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/><text x="{xf:.1}" y="{:.1}" text-anchor="middle">{n}</text>"##, top + ph, top + ph + 5.0, top + ph + 18.0);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{xf:.1}" x2="{xf:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/><text x="{xf:.1}" y="{:.1}" text-anchor="middle">{n}</text>"##,
+            top + ph,
+            top + ph + 5.0,
+            top + ph + 18.0
+        );
     }
-    let _ = writeln!(out, r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##);
-    let _ = writeln!(out, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">sample size N</text>"#, left + pw / 2.0, height - 12.0);
-    let _ = writeln!(out, r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">power</text>"#, top + ph / 2.0);
+    let _ = writeln!(
+        out,
+        r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">sample size N</text>"#,
+        left + pw / 2.0,
+        height - 12.0
+    );
+    let _ = writeln!(
+        out,
+        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">power</text>"#,
+        top + ph / 2.0
+    );
     if let Some(t) = target {
-        let _ = writeln!(out, r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}">target {t}</text>"##, left + pw, y(t), y(t), left + 4.0, y(t) - 4.0);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#000" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}">target {t}</text>"##,
+            left + pw,
+            y(t),
+            y(t),
+            left + 4.0,
+            y(t) - 4.0
+        );
     }
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let dash = if i >= PALETTE.len() { r#" stroke-dasharray="4 2""# } else { "" };
+        let dash = if i >= PALETTE.len() {
+            r#" stroke-dasharray="4 2""#
+        } else {
+            ""
+        };
         if pts.len() > 1 {
             let mut band = String::new();
             for r in pts.iter() {
-                let _ = write!(band, "{:.1},{:.1} ", x(r.n as f64), y(r.power + 1.96 * r.mc_se));
+                let _ = write!(
+                    band,
+                    "{:.1},{:.1} ",
+                    x(r.n as f64),
+                    y(r.power + 1.96 * r.mc_se)
+                );
             }
             for r in pts.iter().rev() {
-                let _ = write!(band, "{:.1},{:.1} ", x(r.n as f64), y(r.power - 1.96 * r.mc_se));
+                let _ = write!(
+                    band,
+                    "{:.1},{:.1} ",
+                    x(r.n as f64),
+                    y(r.power - 1.96 * r.mc_se)
+                );
             }
-            let _ = writeln!(out, r#"<polygon points="{}" fill="{color}" fill-opacity="0.15" stroke="none"/>"#, band.trim_end());
-            let line: Vec<String> = pts.iter().map(|r| format!("{:.1},{:.1}", x(r.n as f64), y(r.power))).collect();
-            let _ = writeln!(out, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#, line.join(" "));
+            let _ = writeln!(
+                out,
+                r#"<polygon points="{}" fill="{color}" fill-opacity="0.15" stroke="none"/>"#,
+                band.trim_end()
+            );
+            let line: Vec<String> = pts
+                .iter()
+                .map(|r| format!("{:.1},{:.1}", x(r.n as f64), y(r.power)))
+                .collect();
+            let _ = writeln!(
+                out,
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
+                line.join(" ")
+            );
         }
         for r in pts.iter() {
             let (xf, yf) = (x(r.n as f64), y(r.power));
-            let _ = writeln!(out, r#"<line x1="{xf:.1}" x2="{xf:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}"/><circle cx="{xf:.1}" cy="{yf:.1}" r="3" fill="{color}"><title>{} N={} power {:.3} ± {:.3}</title></circle>"#, y(r.power - 1.96 * r.mc_se), y(r.power + 1.96 * r.mc_se), xml_escape(name), r.n, r.power, r.mc_se);
+            let _ = writeln!(
+                out,
+                r#"<line x1="{xf:.1}" x2="{xf:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}"/><circle cx="{xf:.1}" cy="{yf:.1}" r="3" fill="{color}"><title>{} N={} power {:.3} ± {:.3}</title></circle>"#,
+                y(r.power - 1.96 * r.mc_se),
+                y(r.power + 1.96 * r.mc_se),
+                xml_escape(name),
+                r.n,
+                r.power,
+                r.mc_se
+            );
         }
         let ly = top + 14.0 + 18.0 * i as f64;
         let lx = left + pw + 14.0;
-        let _ = writeln!(out, r#"<line x1="{lx:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"{dash}/><text x="{:.1}" y="{ly:.1}">{}</text>"#, lx + 20.0, ly - 4.0, ly - 4.0, lx + 26.0, xml_escape(name));
+        let _ = writeln!(
+            out,
+            r#"<line x1="{lx:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"{dash}/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
+            lx + 20.0,
+            ly - 4.0,
+            ly - 4.0,
+            lx + 26.0,
+            xml_escape(name)
+        );
     }
     let note_y = top + 14.0 + 18.0 * series.len() as f64 + 10.0;
     let lx = left + pw + 14.0;
-    let _ = writeln!(out, r##"<text x="{lx:.1}" y="{note_y:.1}" fill="#555">bands: ±1.96 Monte Carlo SE</text>"##);
+    let _ = writeln!(
+        out,
+        r##"<text x="{lx:.1}" y="{note_y:.1}" fill="#555">bands: ±1.96 Monte Carlo SE</text>"##
+    );
     if omitted > 0 {
-        let _ = writeln!(out, r##"<text x="{lx:.1}" y="{:.1}" fill="#555">{omitted} more series not drawn (use --effects)</text>"##, note_y + 16.0);
+        let _ = writeln!(
+            out,
+            r##"<text x="{lx:.1}" y="{:.1}" fill="#555">{omitted} more series not drawn (use --effects)</text>"##,
+            note_y + 16.0
+        );
     }
     out.push_str("</svg>\n");
     out
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -46,7 +46,12 @@ pub struct SearchConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { target: 0.8, n_start: 100, n_max: 20_000, refine_rounds: 3 }
+        SearchConfig {
+            target: 0.8,
+            n_start: 100,
+            n_max: 20_000,
+            refine_rounds: 3,
+        }
     }
 }
 
@@ -98,8 +103,13 @@ impl SampleSizeEstimate {
                 self.bracket.map_or(f64::NAN, |b| b.1 .1),
                 self.bracket.map_or(0, |b| b.1 .0),
             ),
-            SearchStatus::AtMinimum => format!("N = {} (the smallest usable N already reaches the target)", self.n.unwrap_or(0)),
-            SearchStatus::AboveMaximum => "not reached by the largest N searched (raise --n-max)".to_string(),
+            SearchStatus::AtMinimum => format!(
+                "N = {} (the smallest usable N already reaches the target)",
+                self.n.unwrap_or(0)
+            ),
+            SearchStatus::AboveMaximum => {
+                "not reached by the largest N searched (raise --n-max)".to_string()
+            }
         }
     }
 }
@@ -129,13 +139,13 @@ pub(crate) fn search(
     let n_max = search.n_max.max(n_min);
     let target = search.target;
     let mut evaluated: BTreeMap<usize, Vec<PowerRow>> = BTreeMap::new();
-    let eval = |n: usize, evaluated: &mut BTreeMap<usize, Vec<PowerRow>>| -> Result<(), PowerError> {
-        if !evaluated.contains_key(&n) {
-            let rows = run_condition(study, config, cells, n, pool, progress)?;
-            evaluated.insert(n, rows);
-        }
-        Ok(())
-    };
+    let eval =
+        |n: usize, evaluated: &mut BTreeMap<usize, Vec<PowerRow>>| -> Result<(), PowerError> {
+            if let std::collections::btree_map::Entry::Vacant(slot) = evaluated.entry(n) {
+                slot.insert(run_condition(study, config, cells, n, pool, progress)?);
+            }
+            Ok(())
+        };
     eval(search.n_start.clamp(n_min, n_max), &mut evaluated)?;
     loop {
         let lo_n = *evaluated.keys().next().expect("one evaluation");
@@ -154,7 +164,10 @@ pub(crate) fn search(
     // The bracket of each target after the doubling phase (a factor of at most 2 in N): the probit
     // curve is fitted to every evaluated N inside it, so refinement points add information instead
     // of narrowing the fit to a range where Monte Carlo noise dominates.
-    let brackets: Vec<Option<(usize, usize)>> = targets.iter().map(|&c| bracket(&evaluated, c, target)).collect();
+    let brackets: Vec<Option<(usize, usize)>> = targets
+        .iter()
+        .map(|&c| bracket(&evaluated, c, target))
+        .collect();
     for _ in 0..search.refine_rounds {
         let mut next: Vec<usize> = targets
             .iter()
@@ -185,16 +198,32 @@ pub(crate) fn search(
             let test = cell.test.name();
             let lo_n = *evaluated.keys().next().expect("evaluated");
             let hi_n = *evaluated.keys().next_back().expect("evaluated");
-            let empty = |status, n| SampleSizeEstimate { effect: effect.clone(), test, status, n, n_lower: n, n_upper: n, fitted_power: None, bracket: None };
+            let empty = |status, n| SampleSizeEstimate {
+                effect: effect.clone(),
+                test,
+                status,
+                n,
+                n_lower: n,
+                n_upper: n,
+                fitted_power: None,
+                bracket: None,
+            };
             match *b {
-                None if evaluated[&lo_n][c].power >= target => empty(SearchStatus::AtMinimum, Some(lo_n)),
-                None => SampleSizeEstimate { n_upper: None, ..empty(SearchStatus::AboveMaximum, None) },
+                None if evaluated[&lo_n][c].power >= target => {
+                    empty(SearchStatus::AtMinimum, Some(lo_n))
+                }
+                None => SampleSizeEstimate {
+                    n_upper: None,
+                    ..empty(SearchStatus::AboveMaximum, None)
+                },
                 Some((lo, hi)) => {
                     let b = Some(((lo, evaluated[&lo][c].power), (hi, evaluated[&hi][c].power)));
                     match fit_in(&evaluated, c, lo, hi, r) {
                         Some(fit) => {
-                            let n = fit.crossing(target).ceil().clamp(lo as f64, hi as f64) as usize;
-                            let (nl, nu) = fit.interval(target, n_min as f64, 4.0 * hi_n.max(n_max) as f64);
+                            let n =
+                                fit.crossing(target).ceil().clamp(lo as f64, hi as f64) as usize;
+                            let (nl, nu) =
+                                fit.interval(target, n_min as f64, 4.0 * hi_n.max(n_max) as f64);
                             SampleSizeEstimate {
                                 effect: effect.clone(),
                                 test,
@@ -206,7 +235,13 @@ pub(crate) fn search(
                                 bracket: b,
                             }
                         }
-                        None => SampleSizeEstimate { n: Some(hi), n_lower: Some(lo), n_upper: Some(hi), bracket: b, ..empty(SearchStatus::Found, None) },
+                        None => SampleSizeEstimate {
+                            n: Some(hi),
+                            n_lower: Some(lo),
+                            n_upper: Some(hi),
+                            bracket: b,
+                            ..empty(SearchStatus::Found, None)
+                        },
                     }
                 }
             }
@@ -218,13 +253,30 @@ pub(crate) fn search(
 
 /// The tightest bracket of the target for cell `c`: the smallest evaluated N with power ≥ target
 /// and the largest smaller evaluated N with power below it.
-fn bracket(evaluated: &BTreeMap<usize, Vec<PowerRow>>, c: usize, target: f64) -> Option<(usize, usize)> {
-    let hi = evaluated.iter().find(|(_, rows)| rows[c].power >= target).map(|(n, _)| *n)?;
-    let lo = evaluated.range(..hi).rev().find(|(_, rows)| rows[c].power < target).map(|(n, _)| *n)?;
+fn bracket(
+    evaluated: &BTreeMap<usize, Vec<PowerRow>>,
+    c: usize,
+    target: f64,
+) -> Option<(usize, usize)> {
+    let hi = evaluated
+        .iter()
+        .find(|(_, rows)| rows[c].power >= target)
+        .map(|(n, _)| *n)?;
+    let lo = evaluated
+        .range(..hi)
+        .rev()
+        .find(|(_, rows)| rows[c].power < target)
+        .map(|(n, _)| *n)?;
     Some((lo, hi))
 }
 
-fn fit_in(evaluated: &BTreeMap<usize, Vec<PowerRow>>, c: usize, lo: usize, hi: usize, r: usize) -> Option<ProbitFit> {
+fn fit_in(
+    evaluated: &BTreeMap<usize, Vec<PowerRow>>,
+    c: usize,
+    lo: usize,
+    hi: usize,
+    r: usize,
+) -> Option<ProbitFit> {
     let points: Vec<(f64, f64, f64)> = evaluated
         .range(lo..=hi)
         .map(|(n, rows)| ((*n as f64).sqrt(), rows[c].power * r as f64, r as f64))
@@ -252,9 +304,15 @@ impl ProbitFit {
         if points.len() < 2 || !distinct {
             return None;
         }
-        let data: Vec<(f64, f64, f64)> = points.iter().map(|&(x, k, m)| (x, k + 0.5, m + 1.0)).collect();
+        let data: Vec<(f64, f64, f64)> = points
+            .iter()
+            .map(|&(x, k, m)| (x, k + 0.5, m + 1.0))
+            .collect();
         // Start from the least-squares line through the probits of the observed proportions.
-        let z: Vec<(f64, f64)> = data.iter().map(|&(x, k, m)| (x, normal.inverse_cdf(k / m))).collect();
+        let z: Vec<(f64, f64)> = data
+            .iter()
+            .map(|&(x, k, m)| (x, normal.inverse_cdf(k / m)))
+            .collect();
         let mx = z.iter().map(|p| p.0).sum::<f64>() / z.len() as f64;
         let my = z.iter().map(|p| p.1).sum::<f64>() / z.len() as f64;
         let sxy: f64 = z.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
@@ -278,7 +336,7 @@ impl ProbitFit {
                 info[2] += w * x * x;
             }
             let det = info[0] * info[2] - info[1] * info[1];
-            if !(det > 0.0) {
+            if det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 return None;
             }
             let da = (info[2] * g0 - info[1] * g1) / det;
@@ -296,30 +354,43 @@ impl ProbitFit {
 
     /// Fitted power at N.
     pub fn power(&self, n: f64) -> f64 {
-        Normal::new(0.0, 1.0).expect("standard normal").cdf(self.a + self.b * n.sqrt())
+        Normal::new(0.0, 1.0)
+            .expect("standard normal")
+            .cdf(self.a + self.b * n.sqrt())
     }
 
     /// The N where the fitted power equals `target`.
     pub fn crossing(&self, target: f64) -> f64 {
-        let q = Normal::new(0.0, 1.0).expect("standard normal").inverse_cdf(target);
+        let q = Normal::new(0.0, 1.0)
+            .expect("standard normal")
+            .inverse_cdf(target);
         let x = ((q - self.a) / self.b).max(0.0);
         x * x
     }
 
     fn se_eta(&self, x: f64) -> f64 {
-        (self.cov[0] + 2.0 * x * self.cov[1] + x * x * self.cov[2]).max(0.0).sqrt()
+        (self.cov[0] + 2.0 * x * self.cov[1] + x * x * self.cov[2])
+            .max(0.0)
+            .sqrt()
     }
 
     /// The 95% interval of the crossing: where `η ± 1.96·se(η)` reaches the target's probit, searched
     /// in `[n_min, n_max]`; the upper end is `None` when the lower band stays below the target.
     pub fn interval(&self, target: f64, n_min: f64, n_max: f64) -> (f64, Option<f64>) {
-        let q = Normal::new(0.0, 1.0).expect("standard normal").inverse_cdf(target);
+        let q = Normal::new(0.0, 1.0)
+            .expect("standard normal")
+            .inverse_cdf(target);
         let x_star = self.crossing(target).sqrt();
         let upper_band = |x: f64| self.a + self.b * x + 1.96 * self.se_eta(x) - q;
         let lower_band = |x: f64| self.a + self.b * x - 1.96 * self.se_eta(x) - q;
         let (x_min, x_max) = (n_min.sqrt(), n_max.sqrt());
-        let lower = if upper_band(x_min) >= 0.0 { x_min } else { bisect(&upper_band, x_min, x_star.max(x_min)) };
-        let upper = (lower_band(x_max) >= 0.0).then(|| bisect(&lower_band, x_star.min(x_max), x_max));
+        let lower = if upper_band(x_min) >= 0.0 {
+            x_min
+        } else {
+            bisect(&upper_band, x_min, x_star.max(x_min))
+        };
+        let upper =
+            (lower_band(x_max) >= 0.0).then(|| bisect(&lower_band, x_star.min(x_max), x_max));
         (lower * lower, upper.map(|x| x * x))
     }
 }
@@ -352,7 +423,10 @@ mod tests {
             .map(|&n| (n.sqrt(), m * normal.cdf(a + b * n.sqrt()), m))
             .collect();
         let fit = ProbitFit::fit(&pts).unwrap();
-        assert!((fit.a - a).abs() < 1e-3 && (fit.b - b).abs() < 1e-4, "{fit:?}");
+        assert!(
+            (fit.a - a).abs() < 1e-3 && (fit.b - b).abs() < 1e-4,
+            "{fit:?}"
+        );
         let n80 = fit.crossing(0.8);
         let expect = ((normal.inverse_cdf(0.8) - a) / b).powi(2);
         assert!((n80 - expect).abs() < 1.0, "{n80} vs {expect}");

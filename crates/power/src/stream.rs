@@ -65,6 +65,9 @@ mod tests {
         // The word position of replication r + 1 is exactly 2^36 words after that of r.
         let r0 = replication_rng(7, 1, 0);
         let r1 = replication_rng(7, 1, 1);
-        assert_eq!(r1.get_word_pos() - r0.get_word_pos(), 1u128 << WORDS_PER_REPLICATION_LOG2);
+        assert_eq!(
+            r1.get_word_pos() - r0.get_word_pos(),
+            1u128 << WORDS_PER_REPLICATION_LOG2
+        );
     }
 }

@@ -57,10 +57,15 @@ impl Test {
         if name == "wald" {
             return Ok(Test::Wald);
         }
-        TEST_NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| PowerError::UnknownTest {
-            name: name.to_string(),
-            suggestion: balans_model::suggest(name, TEST_NAMES.iter().map(|(n, _)| *n)).map(str::to_string),
-        })
+        TEST_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| PowerError::UnknownTest {
+                name: name.to_string(),
+                suggestion: balans_model::suggest(name, TEST_NAMES.iter().map(|(n, _)| *n))
+                    .map(str::to_string),
+            })
     }
 
     /// Whether the test needs the raw rows (bootstrap), so the Wishart path cannot be used.
@@ -141,6 +146,7 @@ pub enum EffectSelection {
 /// A compiled power-analysis problem: population, analysis model and the effects to count.
 #[derive(Debug, Clone)]
 pub struct Study {
+    pub(crate) model: Model,
     pub(crate) population: Population,
     pub(crate) spec: AnalysisSpec,
     /// For each analysis variable, its column in the population's variables.
@@ -168,10 +174,12 @@ impl Study {
             .variables()
             .iter()
             .map(|v| {
-                population.index_of(v).ok_or_else(|| PowerError::UnknownVariable {
-                    name: v.clone(),
-                    known: population.names().join(", "),
-                })
+                population
+                    .index_of(v)
+                    .ok_or_else(|| PowerError::UnknownVariable {
+                        name: v.clone(),
+                        known: population.names().join(", "),
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let all = candidate_effects(&population, &spec, &columns, analysis_model);
@@ -192,13 +200,18 @@ impl Study {
                         })
                     });
                     match found {
-                        Some(e) if chosen.iter().all(|c| c.name != e.name) => chosen.push(e.clone()),
+                        Some(e) if chosen.iter().all(|c| c.name != e.name) => {
+                            chosen.push(e.clone())
+                        }
                         Some(_) => {}
                         None => {
                             return Err(PowerError::UnknownEffect {
                                 name: name.to_string(),
-                                suggestion: balans_model::suggest(name, all.iter().map(|e| e.name.as_str()))
-                                    .map(str::to_string),
+                                suggestion: balans_model::suggest(
+                                    name,
+                                    all.iter().map(|e| e.name.as_str()),
+                                )
+                                .map(str::to_string),
                             })
                         }
                     }
@@ -207,9 +220,19 @@ impl Study {
             }
         };
         if effects.iter().filter(|e| e.is_hypothesised()).count() >= 2 {
-            effects.push(Effect { name: ALL_JOINTLY.to_string(), kind: EffectKind::AllJointly, population_value: None });
+            effects.push(Effect {
+                name: ALL_JOINTLY.to_string(),
+                kind: EffectKind::AllJointly,
+                population_value: None,
+            });
         }
-        Ok(Study { population, spec, columns, effects })
+        Ok(Study {
+            model: population_model.clone(),
+            population,
+            spec,
+            columns,
+            effects,
+        })
     }
 
     /// The selected effects (the joint row last, when present).
@@ -242,11 +265,18 @@ impl Study {
 }
 
 /// Every path, route and `:=` parameter of the analysis model, with population values.
-fn candidate_effects(population: &Population, spec: &AnalysisSpec, columns: &[usize], analysis: &Model) -> Vec<Effect> {
+fn candidate_effects(
+    population: &Population,
+    spec: &AnalysisSpec,
+    columns: &[usize],
+    analysis: &Model,
+) -> Vec<Effect> {
     let beta = population.beta();
     let psi = population.psi();
     let parameter_value = |k: usize| match spec.parameters()[k].kind {
-        ParameterKind::Regression { outcome, predictor } => beta[(columns[outcome], columns[predictor])],
+        ParameterKind::Regression { outcome, predictor } => {
+            beta[(columns[outcome], columns[predictor])]
+        }
         ParameterKind::Covariance { a, b } => psi[(columns[a], columns[b])],
     };
     let mut out = Vec::new();
@@ -263,24 +293,43 @@ fn candidate_effects(population: &Population, spec: &AnalysisSpec, columns: &[us
         let (defined, product_of_paths) = match &eff.kind {
             EvalEffectKind::SpecificIndirect { .. } => (false, true),
             EvalEffectKind::Defined { .. } => {
-                let expr = analysis.defined().iter().find(|d| d.name == eff.name).map(|d| &d.expr);
-                let product = expr.is_some_and(|e| is_product_of_labels(e))
-                    && eff.parameters.iter().all(|&k| matches!(spec.parameters()[k].kind, ParameterKind::Regression { .. }));
+                let expr = analysis
+                    .defined()
+                    .iter()
+                    .find(|d| d.name == eff.name)
+                    .map(|d| &d.expr);
+                let product = expr.is_some_and(is_product_of_labels)
+                    && eff.parameters.iter().all(|&k| {
+                        matches!(spec.parameters()[k].kind, ParameterKind::Regression { .. })
+                    });
                 (true, product)
             }
             EvalEffectKind::Total { .. } | EvalEffectKind::TotalIndirect { .. } => continue,
         };
         let value = match &eff.kind {
-            EvalEffectKind::SpecificIndirect { route } => {
-                Some(route.windows(2).map(|w| beta[(columns[w[1]], columns[w[0]])]).product())
-            }
-            _ => analysis.defined().iter().find(|d| d.name == eff.name).map(|d| {
-                d.expr.eval(&|label: &str| label_value(label, spec, analysis, &parameter_value))
-            }),
+            EvalEffectKind::SpecificIndirect { route } => Some(
+                route
+                    .windows(2)
+                    .map(|w| beta[(columns[w[1]], columns[w[0]])])
+                    .product(),
+            ),
+            _ => analysis
+                .defined()
+                .iter()
+                .find(|d| d.name == eff.name)
+                .map(|d| {
+                    d.expr
+                        .eval(&|label: &str| label_value(label, spec, analysis, &parameter_value))
+                }),
         };
         out.push(Effect {
             name: eff.name.clone(),
-            kind: EffectKind::Function { effect: j, parameters: eff.parameters.clone(), product_of_paths, defined },
+            kind: EffectKind::Function {
+                effect: j,
+                parameters: eff.parameters.clone(),
+                product_of_paths,
+                defined,
+            },
             population_value: value.filter(|v| v.is_finite()),
         });
     }
@@ -288,12 +337,19 @@ fn candidate_effects(population: &Population, spec: &AnalysisSpec, columns: &[us
 }
 
 /// The population value of a label: a free parameter's value, or an earlier `:=` parameter.
-fn label_value(label: &str, spec: &AnalysisSpec, analysis: &Model, parameter_value: &dyn Fn(usize) -> f64) -> f64 {
+fn label_value(
+    label: &str,
+    spec: &AnalysisSpec,
+    analysis: &Model,
+    parameter_value: &dyn Fn(usize) -> f64,
+) -> f64 {
     if let Some(k) = spec.parameter_index(label) {
         return parameter_value(k);
     }
     match analysis.defined().iter().find(|d| d.name == label) {
-        Some(d) => d.expr.eval(&|l: &str| label_value(l, spec, analysis, parameter_value)),
+        Some(d) => d
+            .expr
+            .eval(&|l: &str| label_value(l, spec, analysis, parameter_value)),
         None => f64::NAN,
     }
 }
@@ -303,7 +359,11 @@ fn is_product_of_labels(expr: &Expr) -> bool {
     fn factors(e: &Expr) -> Option<usize> {
         match e {
             Expr::Label { .. } => Some(1),
-            Expr::Binary { op: BinaryOp::Mul, lhs, rhs } => Some(factors(lhs)? + factors(rhs)?),
+            Expr::Binary {
+                op: BinaryOp::Mul,
+                lhs,
+                rhs,
+            } => Some(factors(lhs)? + factors(rhs)?),
             _ => None,
         }
     }
@@ -323,18 +383,41 @@ mod tests {
         assert!(names.contains(&"is->wfc->perf"));
         assert!(names.contains(&"ind_cm_eng_perf"));
         assert_eq!(*names.last().unwrap(), ALL_JOINTLY);
-        let route = study.effects().iter().find(|e| e.name == "cm->eng->perf").unwrap();
+        let route = study
+            .effects()
+            .iter()
+            .find(|e| e.name == "cm->eng->perf")
+            .unwrap();
         assert!((route.population_value.unwrap() - 0.28 * 0.35).abs() < 1e-12);
-        let defined = study.effects().iter().find(|e| e.name == "ind_cm_eng_perf").unwrap();
+        let defined = study
+            .effects()
+            .iter()
+            .find(|e| e.name == "ind_cm_eng_perf")
+            .unwrap();
         assert!((defined.population_value.unwrap() - 0.28 * 0.35).abs() < 1e-12);
-        assert!(matches!(defined.kind, EffectKind::Function { product_of_paths: true, defined: true, .. }));
+        assert!(matches!(
+            defined.kind,
+            EffectKind::Function {
+                product_of_paths: true,
+                defined: true,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn unknown_effect_names_get_a_suggestion() {
         let model = Model::builtin("seed").unwrap();
-        let err = Study::new(&model, None, &EffectSelection::Named(vec!["cm->eng->pref".into()])).unwrap_err();
-        assert!(err.to_string().contains("did you mean 'cm->eng->perf'"), "{err}");
+        let err = Study::new(
+            &model,
+            None,
+            &EffectSelection::Named(vec!["cm->eng->pref".into()]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean 'cm->eng->perf'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,9 +37,16 @@ impl WishartSampler {
     pub fn new(sigma: &DMatrix<f64>, n: usize) -> Result<WishartSampler, PowerError> {
         let p = sigma.nrows();
         if n <= p {
-            return Err(PowerError::SampleTooSmall { n, needed: p + 1, reason: format!("{p} variables") });
+            return Err(PowerError::SampleTooSmall {
+                n,
+                needed: p + 1,
+                reason: format!("{p} variables"),
+            });
         }
-        let chol = sigma.clone().cholesky().ok_or(PowerError::PopulationNotPositiveDefinite)?;
+        let chol = sigma
+            .clone()
+            .cholesky()
+            .ok_or(PowerError::PopulationNotPositiveDefinite)?;
         let l = chol.l();
         let mut lower = vec![0.0; p * p];
         for i in 0..p {
@@ -50,7 +57,12 @@ impl WishartSampler {
         let chi_squared = (0..p)
             .map(|i| ChiSquared::new((n - 1 - i) as f64).expect("degrees of freedom are positive"))
             .collect();
-        Ok(WishartSampler { p, n, lower, chi_squared })
+        Ok(WishartSampler {
+            p,
+            n,
+            lower,
+            chi_squared,
+        })
     }
 
     /// Number of variables.
@@ -60,7 +72,12 @@ impl WishartSampler {
 
     /// Draws one ML sample covariance matrix into `out` (row-major `p × p`, both triangles), using
     /// `scratch` (length `p²`) for the Bartlett factor. Allocates nothing.
-    pub fn sample_covariance<R: Rng + ?Sized>(&self, rng: &mut R, scratch: &mut [f64], out: &mut [f64]) {
+    pub fn sample_covariance<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
         let p = self.p;
         debug_assert!(scratch.len() >= p * p && out.len() >= p * p);
         let t = scratch;
@@ -108,7 +125,7 @@ mod tests {
         let n = 20;
         let sampler = WishartSampler::new(&sigma, n).unwrap();
         let reps = 20_000;
-        let mut sum = vec![0.0; 9];
+        let mut sum = [0.0; 9];
         let (mut scratch, mut s) = (vec![0.0; 9], vec![0.0; 9]);
         for r in 0..reps {
             let mut rng = replication_rng(3, n as u64, r);
@@ -122,7 +139,8 @@ mod tests {
             for j in 0..3 {
                 let mean = sum[i * 3 + j] / reps as f64;
                 let expected = (nf - 1.0) / nf * sigma[(i, j)];
-                let var = (nf - 1.0) * (sigma[(i, j)].powi(2) + sigma[(i, i)] * sigma[(j, j)]) / (nf * nf);
+                let var = (nf - 1.0) * (sigma[(i, j)].powi(2) + sigma[(i, i)] * sigma[(j, j)])
+                    / (nf * nf);
                 let se = (var / reps as f64).sqrt();
                 assert!(
                     (mean - expected).abs() <= 4.0 * se,

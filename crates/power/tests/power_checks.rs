@@ -7,8 +7,8 @@
 
 use balans_model::{parse_model, Model};
 use balans_power::{
-    power_curve, required_sample_size, single_path_power, DataMode, EffectSelection, PowerConfig, PowerRow, Sampling,
-    SearchConfig, SearchStatus, Study, Test,
+    power_curve, required_sample_size, single_path_power, DataMode, EffectSelection, PowerConfig,
+    PowerRow, Sampling, SearchConfig, SearchStatus, Study, Test,
 };
 
 fn quiet(_: u64) {}
@@ -18,7 +18,9 @@ fn simple(beta: f64) -> Model {
 }
 
 fn row<'a>(rows: &'a [PowerRow], n: usize, effect: &str, test: &str) -> &'a PowerRow {
-    rows.iter().find(|r| r.n == n && r.effect == effect && r.test == test).unwrap_or_else(|| panic!("no row {n} {effect} {test}"))
+    rows.iter()
+        .find(|r| r.n == n && r.effect == effect && r.test == test)
+        .unwrap_or_else(|| panic!("no row {n} {effect} {test}"))
 }
 
 /// Power of the Wald test of one path equals the closed-form noncentral-t power (integrated over the
@@ -28,7 +30,12 @@ fn single_path_power_matches_the_closed_form() {
     let study = Study::new(&simple(0.2), None, &EffectSelection::All).unwrap();
     let ns = [30, 80, 150, 250];
     for sampling in [Sampling::Wishart, Sampling::Rows] {
-        let config = PowerConfig { replications: 4000, seed: 11, sampling, ..PowerConfig::default() };
+        let config = PowerConfig {
+            replications: 4000,
+            seed: 11,
+            sampling,
+            ..PowerConfig::default()
+        };
         let rows = power_curve(&study, &config, &ns, &quiet).unwrap();
         for &n in &ns {
             let r = row(&rows, n, "y~x", "wald");
@@ -42,7 +49,11 @@ fn single_path_power_matches_the_closed_form() {
             );
             // Recovery: unbiased estimate, SE close to the empirical SD.
             let bias_bound = 4.0 * r.empirical_sd.unwrap() / 4000f64.sqrt();
-            assert!(r.bias.unwrap().abs() <= bias_bound, "bias {} > {bias_bound}", r.bias.unwrap());
+            assert!(
+                r.bias.unwrap().abs() <= bias_bound,
+                "bias {} > {bias_bound}",
+                r.bias.unwrap()
+            );
         }
     }
 }
@@ -54,14 +65,27 @@ fn type_one_error_of_a_zero_path() {
     let study = Study::new(&simple(0.0), None, &EffectSelection::All).unwrap();
     let reps = 10_000;
     for (n, sampling) in [(300, Sampling::Wishart), (300, Sampling::Rows)] {
-        let config = PowerConfig { replications: reps, seed: 5, sampling, ..PowerConfig::default() };
+        let config = PowerConfig {
+            replications: reps,
+            seed: 5,
+            sampling,
+            ..PowerConfig::default()
+        };
         let rows = power_curve(&study, &config, &[n], &quiet).unwrap();
         let r = row(&rows, n, "y~x", "wald");
         let se_alpha = (0.05 * 0.95 / reps as f64).sqrt();
-        assert!((r.power - 0.05).abs() <= 4.0 * se_alpha, "{sampling:?}: p̂ = {}, alpha = .05, R = {reps}, seed 5", r.power);
+        assert!(
+            (r.power - 0.05).abs() <= 4.0 * se_alpha,
+            "{sampling:?}: p̂ = {}, alpha = .05, R = {reps}, seed 5",
+            r.power
+        );
         let exact = single_path_power(0.0, 1.0, 1.0, n, 0.05);
         let se = (exact * (1.0 - exact) / reps as f64).sqrt();
-        assert!((r.power - exact).abs() <= 4.0 * se, "{sampling:?}: p̂ = {}, exact size = {exact:.4}, R = {reps}, seed 5", r.power);
+        assert!(
+            (r.power - exact).abs() <= 4.0 * se,
+            "{sampling:?}: p̂ = {}, exact size = {exact:.4}, R = {reps}, seed 5",
+            r.power
+        );
         // The Wald interval's coverage of the true 0 is 1 − size.
         assert!((r.coverage.unwrap() - (1.0 - r.power)).abs() < 1e-12);
     }
@@ -75,7 +99,13 @@ fn rows_and_wishart_agree_within_monte_carlo_error() {
     let reps = 1500;
     let n = 200;
     let run = |sampling| {
-        let config = PowerConfig { replications: reps, seed: 3, sampling, tests: vec![Test::Joint, Test::Sobel], ..PowerConfig::default() };
+        let config = PowerConfig {
+            replications: reps,
+            seed: 3,
+            sampling,
+            tests: vec![Test::Joint, Test::Sobel],
+            ..PowerConfig::default()
+        };
         power_curve(&study, &config, &[n], &quiet).unwrap()
     };
     let (rows, wishart) = (run(Sampling::Rows), run(Sampling::Wishart));
@@ -102,7 +132,12 @@ fn rows_and_wishart_agree_within_monte_carlo_error() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let model = Model::builtin("seed").unwrap();
-    let study = Study::new(&model, None, &EffectSelection::Named(vec!["ind_cm_eng_perf".into(), "ind_is_wfc_perf".into()])).unwrap();
+    let study = Study::new(
+        &model,
+        None,
+        &EffectSelection::Named(vec!["ind_cm_eng_perf".into(), "ind_is_wfc_perf".into()]),
+    )
+    .unwrap();
     let run = |threads, seed, sampling| {
         let config = PowerConfig {
             replications: 300,
@@ -127,8 +162,16 @@ fn results_do_not_depend_on_the_thread_count() {
 fn sample_size_search_brackets_the_target() {
     let beta = 0.25;
     let study = Study::new(&simple(beta), None, &EffectSelection::All).unwrap();
-    let config = PowerConfig { replications: 2000, seed: 21, ..PowerConfig::default() };
-    let search = SearchConfig { target: 0.8, n_start: 40, ..SearchConfig::default() };
+    let config = PowerConfig {
+        replications: 2000,
+        seed: 21,
+        ..PowerConfig::default()
+    };
+    let search = SearchConfig {
+        target: 0.8,
+        n_start: 40,
+        ..SearchConfig::default()
+    };
     let (rows, found) = required_sample_size(&study, &config, &search, &quiet).unwrap();
     assert!(!rows.is_empty());
     let e = found.iter().find(|e| e.effect == "y~x").unwrap();
@@ -137,11 +180,22 @@ fn sample_size_search_brackets_the_target() {
     assert!(lo <= n && n <= hi, "{e:?}");
     let p_lo = single_path_power(beta, 1.0, 1.0, lo, 0.05);
     let p_hi = single_path_power(beta, 1.0, 1.0, hi, 0.05);
-    assert!(p_lo <= 0.8 && 0.8 <= p_hi, "closed-form power {p_lo:.3} at {lo}, {p_hi:.3} at {hi}; {e:?}");
+    assert!(
+        p_lo <= 0.8 && 0.8 <= p_hi,
+        "closed-form power {p_lo:.3} at {lo}, {p_hi:.3} at {hi}; {e:?}"
+    );
     // The exact N (closed form) is inside the interval.
-    let exact = (4..2000).find(|&m| single_path_power(beta, 1.0, 1.0, m, 0.05) >= 0.8).unwrap();
-    assert!(lo <= exact && exact <= hi, "exact N {exact} outside [{lo}, {hi}]");
-    assert!(hi - lo < n / 2, "interval too wide to be useful: [{lo}, {hi}] around {n}");
+    let exact = (4..2000)
+        .find(|&m| single_path_power(beta, 1.0, 1.0, m, 0.05) >= 0.8)
+        .unwrap();
+    assert!(
+        lo <= exact && exact <= hi,
+        "exact N {exact} outside [{lo}, {hi}]"
+    );
+    assert!(
+        hi - lo < n / 2,
+        "interval too wide to be useful: [{lo}, {hi}] around {n}"
+    );
 }
 
 /// Item data (the study's reliabilities) attenuate the paths: power below that of construct
@@ -151,7 +205,12 @@ fn item_data_lower_power() {
     let model = Model::builtin("seed").unwrap();
     let study = Study::new(&model, None, &EffectSelection::Named(vec!["eng~cm".into()])).unwrap();
     let run = |data| {
-        let config = PowerConfig { replications: 1000, seed: 2, data, ..PowerConfig::default() };
+        let config = PowerConfig {
+            replications: 1000,
+            seed: 2,
+            data,
+            ..PowerConfig::default()
+        };
         power_curve(&study, &config, &[150], &quiet).unwrap()
     };
     let normal = run(DataMode::Normal);
@@ -167,11 +226,22 @@ fn item_data_lower_power() {
 #[test]
 fn bootstrap_and_monte_carlo_tests_run() {
     let model = Model::builtin("seed").unwrap();
-    let study = Study::new(&model, None, &EffectSelection::Named(vec!["cm->eng->perf".into()])).unwrap();
+    let study = Study::new(
+        &model,
+        None,
+        &EffectSelection::Named(vec!["cm->eng->perf".into()]),
+    )
+    .unwrap();
     let config = PowerConfig {
         replications: 60,
         seed: 4,
-        tests: vec![Test::Joint, Test::Sobel, Test::Mc, Test::Percentile, Test::Bc],
+        tests: vec![
+            Test::Joint,
+            Test::Sobel,
+            Test::Mc,
+            Test::Percentile,
+            Test::Bc,
+        ],
         bootstrap_draws: 200,
         mc_draws: 500,
         ..PowerConfig::default()
@@ -181,6 +251,11 @@ fn bootstrap_and_monte_carlo_tests_run() {
     assert_eq!(tests, ["joint", "sobel", "mc", "percentile", "bc"]);
     for r in &rows {
         assert!(r.power > 0.6, "{} {}: {}", r.effect, r.test, r.power);
-        assert!(r.test == "joint" || r.coverage.unwrap() > 0.8, "{} coverage {:?}", r.test, r.coverage);
+        assert!(
+            r.test == "joint" || r.coverage.unwrap() > 0.8,
+            "{} coverage {:?}",
+            r.test,
+            r.coverage
+        );
     }
 }
