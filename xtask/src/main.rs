@@ -7,9 +7,11 @@
 //!   Monte Carlo error. Skipped with a message when `Rscript` or lavaan is missing.
 //! * `power-type1 [--reps R] [--boot B] [--seed S]` — the type I error of each indirect-effect test
 //!   when one path of the route is zero; writes `tests/reference/power_type1_indirect.md`.
+//! * `validate` — every test including the long ones marked `#[ignore]`, in release mode.
 
 mod peer_power;
 mod power_type1;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -20,13 +22,16 @@ commands:
       the seed model's power at N = 278 in R/lavaan and in balans: costs, ratio, agreement
   power-type1 [--reps R] [--boot B] [--seed S]
       type I error of each indirect-effect test when one path is zero
-      (writes tests/reference/power_type1_indirect.md)";
+      (writes tests/reference/power_type1_indirect.md)
+  validate
+      every test including the long ones marked #[ignore] (release mode)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("peer-power") => peer_power::run(&args[1..]),
         Some("power-type1") => power_type1::run(&args[1..]),
+        Some("validate") => validate::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
