@@ -77,7 +77,8 @@ fn bench_fit(c: &mut Criterion) {
 
     // The iterative path: the reference `seed_paths` model (amb without FSSB paths, so perf ~~ amb
     // joins equations with different predictors).
-    let text = "wfc ~ a1*is + es + rm + cm\nwfe ~ a2*rm + es + is + cm\neng ~ a3*cm + es + is + rm\n\
+    let text =
+        "wfc ~ a1*is + es + rm + cm\nwfe ~ a2*rm + es + is + cm\neng ~ a3*cm + es + is + rm\n\
                 perf ~ b1*wfc + wfe + b3*eng + es + is + rm + cm\namb ~ wfc + b2*wfe + b4*eng\n\
                 wfc ~~ wfe\nwfc ~~ eng\nwfe ~~ eng";
     let it_spec = AnalysisSpec::from_model(&parse_model("seed_paths", text).unwrap()).unwrap();
@@ -92,7 +93,9 @@ fn bench_fit(c: &mut Criterion) {
     let mut it_out = it_est.new_output();
     c.bench_function("fit/seed_paths_fisher_scoring", |b| {
         b.iter(|| {
-            it_est.fit_moments(black_box(&s_it), N, &mut it_out).unwrap();
+            it_est
+                .fit_moments(black_box(&s_it), N, &mut it_out)
+                .unwrap();
             black_box(it_out.effect_std_err[0])
         })
     });
@@ -110,11 +113,16 @@ fn bench_resampling(c: &mut Criterion) {
         threads: 2,
     };
     let mut group = c.benchmark_group("bootstrap");
-    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("seed_2000_2threads", |b| {
         b.iter(|| bootstrap(&spec, black_box(&data), &out, &config).unwrap())
     });
-    let one = BootstrapConfig { threads: 1, ..config };
+    let one = BootstrapConfig {
+        threads: 1,
+        ..config
+    };
     group.bench_function("seed_2000_1thread", |b| {
         b.iter(|| bootstrap(&spec, black_box(&data), &out, &one).unwrap())
     });
@@ -131,7 +139,11 @@ fn bench_resampling(c: &mut Criterion) {
     let mut group = c.benchmark_group("monte_carlo");
     group.sample_size(10);
     group.bench_function("seed_20000", |b| {
-        b.iter(|| sampler.intervals(&out, 0.95, &mut rng, &mut result).unwrap())
+        b.iter(|| {
+            sampler
+                .intervals(&out, 0.95, &mut rng, &mut result)
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -124,7 +124,11 @@ pub(crate) fn eval(
                             Op::Div => (a0 / b0, 1.0 / b0, -a0 / (b0 * b0)),
                             _ => {
                                 let v = a0.powf(b0);
-                                let fa = if b0 == 0.0 { 0.0 } else { b0 * a0.powf(b0 - 1.0) };
+                                let fa = if b0 == 0.0 {
+                                    0.0
+                                } else {
+                                    b0 * a0.powf(b0 - 1.0)
+                                };
                                 let fb = if r[1..].iter().all(|x| *x == 0.0) {
                                     0.0
                                 } else {

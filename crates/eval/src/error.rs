@@ -8,7 +8,9 @@ pub struct Convergence {
     pub method: Method,
     /// Fisher-scoring iterations (0 on the closed-form path).
     pub iterations: usize,
-    /// Largest absolute element of the gradient of `F_ML` at the estimates.
+    /// Largest absolute element of the gradient of `F_ML` at the estimates. On the closed-form path
+    /// [`crate::Estimator::fit_moments`] reports 0 (the solution is exact and the gradient is not
+    /// computed in the hot loop); [`crate::estimate`] always reports the computed gradient.
     pub gradient_norm: f64,
 }
 

@@ -23,7 +23,7 @@ use crate::effects;
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
     cholesky_in_place, cholesky_inverse, cholesky_logdet, cholesky_solve, implied_covariance,
-    inverse_i_minus_beta,
+    inverse_i_minus_beta, mul_add_into, mul_into,
 };
 use crate::spec::{AnalysisSpec, ParameterKind};
 use nalgebra::DMatrix;
@@ -117,9 +117,14 @@ pub struct Estimator {
     grad: Vec<f64>,
     step: Vec<f64>,
     blocks: Vec<BlockWork>,
+    /// Per variable: its paths as (parameter index, predictor).
+    equations: Vec<Vec<(usize, usize)>>,
     effect_grad: Vec<f64>,
     scratch: Vec<f64>,
     logdet_s: f64,
+    /// Start values set by [`Estimator::set_start_values`].
+    previous: Vec<f64>,
+    has_previous: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -169,9 +174,33 @@ impl Estimator {
                     .collect()
             })
             .unwrap_or_default();
-        let max_m = spec.effects.iter().map(|e| e.parameters.len()).max().unwrap_or(0);
-        let max_scratch = spec.effects.iter().map(effects::scratch_len).max().unwrap_or(0);
+        let max_m = spec
+            .effects
+            .iter()
+            .map(|e| e.parameters.len())
+            .max()
+            .unwrap_or(0);
+        let max_scratch = spec
+            .effects
+            .iter()
+            .map(effects::scratch_len)
+            .max()
+            .unwrap_or(0);
         let zp = || DMatrix::<f64>::zeros(p, p);
+        let equations = (0..p)
+            .map(|y| {
+                spec.parameters
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, q)| match q.kind {
+                        ParameterKind::Regression { outcome, predictor } if outcome == y => {
+                            Some((k, predictor))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
         Estimator {
             spec,
             config,
@@ -192,9 +221,26 @@ impl Estimator {
             grad: vec![0.0; q],
             step: vec![0.0; q],
             blocks,
+            equations,
             effect_grad: vec![0.0; max_m],
             scratch: Vec::with_capacity(max_scratch),
             logdet_s: 0.0,
+            previous: vec![0.0; q],
+            has_previous: false,
+        }
+    }
+
+    /// Starts Fisher scoring from `theta` (e.g. the full-sample estimates when fitting bootstrap
+    /// resamples) instead of least-squares start values, falling back to those when `theta` is not
+    /// admissible; `None` restores the default. Fewer iterations; the estimates do not depend on
+    /// the start beyond the convergence tolerance. No effect on the closed-form path.
+    pub fn set_start_values(&mut self, theta: Option<&[f64]>) {
+        match theta {
+            Some(t) if t.len() == self.q && t.iter().all(|v| v.is_finite()) => {
+                self.previous.copy_from_slice(t);
+                self.has_previous = true;
+            }
+            _ => self.has_previous = false,
         }
     }
 
@@ -299,7 +345,7 @@ impl Estimator {
         }
         let scale = (0..p).map(|i| s[(i, i)].abs()).fold(0.0, f64::max);
         for i in 0..p {
-            if !(s[(i, i)] > 1e-12 * scale.max(f64::MIN_POSITIVE)) {
+            if s[(i, i)].is_nan() || s[(i, i)] <= 1e-12 * scale.max(f64::MIN_POSITIVE) {
                 return Err(EvalError::ConstantVariable {
                     name: self.spec.names[i].clone(),
                     variance: s[(i, i)],
@@ -374,7 +420,12 @@ impl Estimator {
     fn fill_matrices(&mut self, s: &DMatrix<f64>, out: &mut FitOutput) {
         set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
         inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
-        implied_covariance(&out.inverse_i_minus_beta, &out.psi, &mut self.tmp, &mut out.sigma);
+        implied_covariance(
+            &out.inverse_i_minus_beta,
+            &out.psi,
+            &mut self.tmp,
+            &mut out.sigma,
+        );
     }
 
     /// `F_ML(θ)` for the sample covariance matrix `s` of `n` observations, with its analytic
@@ -531,7 +582,12 @@ impl Estimator {
         let p = self.p;
         set_matrices(&self.spec, theta, s, &mut out.beta, &mut out.psi);
         inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
-        implied_covariance(&out.inverse_i_minus_beta, &out.psi, &mut self.tmp, &mut out.sigma);
+        implied_covariance(
+            &out.inverse_i_minus_beta,
+            &out.psi,
+            &mut self.tmp,
+            &mut out.sigma,
+        );
         self.sigma_chol.copy_from(&out.sigma);
         if cholesky_in_place(&mut self.sigma_chol, p).is_some() {
             return None;
@@ -555,12 +611,12 @@ impl Estimator {
     /// Gradient of `F_ML` into `self.grad`, using the state left by [`Self::discrepancy`].
     fn gradient(&mut self, s: &DMatrix<f64>, out: &FitOutput) -> f64 {
         // M = Σ⁻¹ − Σ⁻¹ S Σ⁻¹
-        self.tmp.gemm(1.0, &self.sigma_inv, s, 0.0);
+        mul_into(1.0, &self.sigma_inv, s, &mut self.tmp);
         self.m.copy_from(&self.sigma_inv);
-        self.m.gemm(-1.0, &self.tmp, &self.sigma_inv, 1.0);
+        mul_add_into(-1.0, &self.tmp, &self.sigma_inv, &mut self.m);
         // C = Σ M A (β gradients), D = Aᵀ M A (ψ gradients); tmp = M A.
-        self.tmp.gemm(1.0, &self.m, &out.inverse_i_minus_beta, 0.0);
-        self.c.gemm(1.0, &out.sigma, &self.tmp, 0.0);
+        mul_into(1.0, &self.m, &out.inverse_i_minus_beta, &mut self.tmp);
+        mul_into(1.0, &out.sigma, &self.tmp, &mut self.c);
         let a = &out.inverse_i_minus_beta;
         let mut norm: f64 = 0.0;
         for (k, par) in self.spec.parameters.iter().enumerate() {
@@ -590,58 +646,51 @@ impl Estimator {
     fn start_values(&mut self, s: &DMatrix<f64>) {
         // Least squares per equation for the paths, residual (co)variances of those regressions for
         // Ψ, sample (co)variances for random exogenous variables, 0 for x–y covariances.
+        // Allocation-free: `tmp` holds S_PP, `step` the right-hand side.
         let p = self.p;
-        let spec = &self.spec;
-        for y in 0..p {
-            let preds: Vec<(usize, usize)> = spec
-                .parameters
-                .iter()
-                .enumerate()
-                .filter_map(|(k, q)| match q.kind {
-                    ParameterKind::Regression { outcome, predictor } if outcome == y => {
-                        Some((k, predictor))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if preds.is_empty() {
+        for (y, preds) in self.equations.iter().enumerate() {
+            let k = preds.len();
+            if k == 0 {
                 continue;
             }
-            let k = preds.len();
-            let mut spp = DMatrix::zeros(k, k);
-            let mut rhs = vec![0.0; k];
             for (a, &(_, x)) in preds.iter().enumerate() {
-                rhs[a] = s[(x, y)];
+                self.step[a] = s[(x, y)];
                 for (b, &(_, z)) in preds.iter().enumerate() {
-                    spp[(a, b)] = s[(x, z)];
+                    self.tmp[(a, b)] = s[(x, z)];
                 }
             }
-            if cholesky_in_place(&mut spp, k).is_none() {
-                cholesky_solve(&spp, k, &mut rhs);
+            if cholesky_in_place(&mut self.tmp, k).is_none() {
+                cholesky_solve(&self.tmp, k, &mut self.step[..k]);
             } else {
-                rhs.fill(0.0);
+                self.step[..k].fill(0.0);
             }
             for (a, &(idx, _)) in preds.iter().enumerate() {
-                self.theta[idx] = rhs[a];
+                self.theta[idx] = self.step[a];
             }
         }
-        // Residual covariance matrix of all equations at these paths: (I − B) S (I − B)ᵀ.
-        let mut beta = DMatrix::zeros(p, p);
-        for (k, q) in spec.parameters.iter().enumerate() {
+        // Residual covariance matrix of all equations at these paths: (I − B) S (I − B)ᵀ, with
+        // `m` = I − B, `c` = (I − B) S, `sigma_inv` = the result (scratch until Fisher scoring).
+        self.m.fill_with_identity();
+        for (k, q) in self.spec.parameters.iter().enumerate() {
             if let ParameterKind::Regression { outcome, predictor } = q.kind {
-                beta[(outcome, predictor)] = self.theta[k];
+                self.m[(outcome, predictor)] = -self.theta[k];
             }
         }
-        let imb = DMatrix::<f64>::identity(p, p) - beta;
-        let resid = &imb * s * imb.transpose();
+        mul_into(1.0, &self.m, s, &mut self.c);
+        for j in 0..p {
+            for i in 0..p {
+                let mut v = 0.0;
+                for r in 0..p {
+                    v += self.c[(i, r)] * self.m[(j, r)];
+                }
+                self.sigma_inv[(i, j)] = v;
+            }
+        }
+        let spec = &self.spec;
         for (k, q) in spec.parameters.iter().enumerate() {
             if let ParameterKind::Covariance { a, b } = q.kind {
-                let exo = spec.exogenous[a] || spec.exogenous[b];
-                self.theta[k] = if a == b || !(exo && spec.exogenous[a] != spec.exogenous[b]) {
-                    resid[(a, b)]
-                } else {
-                    0.0
-                };
+                let mixed = spec.exogenous[a] != spec.exogenous[b];
+                self.theta[k] = if mixed { 0.0 } else { self.sigma_inv[(a, b)] };
             }
         }
     }
@@ -651,9 +700,25 @@ impl Estimator {
         s: &DMatrix<f64>,
         out: &mut FitOutput,
     ) -> Result<Convergence, EvalError> {
-        self.start_values(s);
+        let mut warm = None;
+        if self.has_previous {
+            let previous = std::mem::take(&mut self.previous);
+            warm = self.discrepancy(&previous, s, out);
+            self.previous = previous;
+        }
         let mut theta = std::mem::take(&mut self.theta);
-        let mut f = match self.discrepancy(&theta, s, out) {
+        if warm.is_some() {
+            theta.copy_from_slice(&self.previous);
+        } else {
+            self.theta = theta;
+            self.start_values(s);
+            theta = std::mem::take(&mut self.theta);
+        }
+        let start = match warm {
+            Some(f) => Some(f),
+            None => self.discrepancy(&theta, s, out),
+        };
+        let mut f = match start {
             Some(f) => f,
             None => {
                 // Start from uncorrelated residuals.
@@ -772,7 +837,9 @@ pub(crate) fn set_matrices(
     psi.as_mut_slice().fill(0.0);
     for (k, q) in spec.parameters.iter().enumerate() {
         match q.kind {
-            ParameterKind::Regression { outcome, predictor } => beta[(outcome, predictor)] = theta[k],
+            ParameterKind::Regression { outcome, predictor } => {
+                beta[(outcome, predictor)] = theta[k]
+            }
             ParameterKind::Covariance { a, b } => {
                 psi[(a, b)] = theta[k];
                 psi[(b, a)] = theta[k];

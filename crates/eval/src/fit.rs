@@ -127,7 +127,9 @@ pub fn normal_pvalue(z: f64) -> f64 {
 
 /// The standard normal quantile `Φ⁻¹(prob)`.
 pub fn normal_quantile(prob: f64) -> f64 {
-    Normal::new(0.0, 1.0).expect("standard normal").inverse_cdf(prob)
+    Normal::new(0.0, 1.0)
+        .expect("standard normal")
+        .inverse_cdf(prob)
 }
 
 /// Fits `spec` to `moments`: estimates, standard errors, Wald tests and intervals, `std.all`,
@@ -205,7 +207,9 @@ pub fn estimate_with(
     }
 
     // Effects on the standardized scale: evaluate with standardized θ and (I − B_std)⁻¹.
-    let a_std = DMatrix::from_fn(p, p, |i, j| out.inverse_i_minus_beta[(i, j)] * sd[j] / sd[i]);
+    let a_std = DMatrix::from_fn(p, p, |i, j| {
+        out.inverse_i_minus_beta[(i, j)] * sd[j] / sd[i]
+    });
     let mut scratch = Vec::new();
     let mut effects_out = Vec::with_capacity(spec.effects.len());
     for (k, e) in spec.effects.iter().enumerate() {

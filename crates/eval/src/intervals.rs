@@ -18,7 +18,7 @@ use crate::effects;
 use crate::estimator::{set_matrices, Estimator, FitOutput};
 use crate::fit::normal_quantile;
 use crate::linalg::{cholesky_in_place, inverse_i_minus_beta};
-use crate::moments::{check_rows, covariance_of_rows_into};
+use crate::moments::{check_rows, CentredColumns};
 use crate::spec::{AnalysisSpec, EffectKind};
 use crate::EvalError;
 use nalgebra::DMatrix;
@@ -93,27 +93,51 @@ pub struct MonteCarloSampler {
     values: Vec<f64>,
     scratch: Vec<f64>,
     needs_a: bool,
+    selected: Vec<usize>,
 }
 
 impl MonteCarloSampler {
-    /// A sampler for the effects of `spec` with `draws` draws per call.
+    /// A sampler for every effect of `spec` with `draws` draws per call.
     pub fn new(spec: &AnalysisSpec, draws: usize) -> MonteCarloSampler {
-        let mut used: Vec<usize> = spec
-            .effects
+        let all: Vec<usize> = (0..spec.effects.len()).collect();
+        MonteCarloSampler::with_effects(spec, draws, &all)
+    }
+
+    /// A sampler for the effects with indices `selected` (into [`AnalysisSpec::effects`]) only:
+    /// cheaper when, say, only specific indirect effects are tested. The other entries of the result
+    /// are NaN.
+    pub fn with_effects(
+        spec: &AnalysisSpec,
+        draws: usize,
+        selected: &[usize],
+    ) -> MonteCarloSampler {
+        let mut selected: Vec<usize> = selected
             .iter()
-            .flat_map(|e| e.parameters.iter().copied())
+            .copied()
+            .filter(|&k| k < spec.effects.len())
+            .collect();
+        selected.sort_unstable();
+        selected.dedup();
+        let mut used: Vec<usize> = selected
+            .iter()
+            .flat_map(|&k| spec.effects[k].parameters.iter().copied())
             .collect();
         used.sort_unstable();
         used.dedup();
         let m = used.len();
         let p = spec.names.len();
-        let needs_a = spec.effects.iter().any(|e| {
+        let needs_a = selected.iter().any(|&k| {
             matches!(
-                e.kind,
+                spec.effects[k].kind,
                 EffectKind::Total { .. } | EffectKind::TotalIndirect { .. }
             )
         });
-        let max_scratch = spec.effects.iter().map(effects::scratch_len).max().unwrap_or(0);
+        let max_scratch = spec
+            .effects
+            .iter()
+            .map(effects::scratch_len)
+            .max()
+            .unwrap_or(0);
         MonteCarloSampler {
             spec: spec.clone(),
             draws,
@@ -124,14 +148,15 @@ impl MonteCarloSampler {
             beta: DMatrix::zeros(p, p),
             psi: DMatrix::zeros(p, p),
             a: DMatrix::identity(p, p),
-            values: vec![0.0; draws * spec.effects.len()],
+            values: vec![0.0; draws * selected.len()],
             scratch: Vec::with_capacity(max_scratch),
             needs_a,
+            selected,
         }
     }
 
-    /// Monte Carlo intervals of every effect of the spec (in [`AnalysisSpec::effects`] order) into
-    /// `result`, drawing from `rng`.
+    /// Monte Carlo intervals of the effects (in [`AnalysisSpec::effects`] order; `result` has one
+    /// entry per effect of the spec) at confidence `level`, drawing from `rng`. Allocates nothing.
     ///
     /// # Errors
     /// [`EvalError::NotIdentified`] when the covariance matrix of the drawn parameters is not
@@ -162,17 +187,23 @@ impl MonteCarloSampler {
             for r in 0..m {
                 let mut v = fit.estimates[self.used[r]];
                 for c in 0..=r {
-                    v += self.chol[(r, c)] * self.z[c];
+                    v += self.chol[(c, r)] * self.z[c];
                 }
                 self.theta[self.used[r]] = v;
             }
             if self.needs_a {
-                set_matrices(&self.spec, &self.theta, dummy_s, &mut self.beta, &mut self.psi);
+                set_matrices(
+                    &self.spec,
+                    &self.theta,
+                    dummy_s,
+                    &mut self.beta,
+                    &mut self.psi,
+                );
                 inverse_i_minus_beta(&self.beta, &mut self.a);
             }
-            for (k, e) in self.spec.effects.iter().enumerate() {
-                self.values[k * self.draws + d] = effects::eval(
-                    e,
+            for (slot, &k) in self.selected.iter().enumerate() {
+                self.values[slot * self.draws + d] = effects::eval(
+                    &self.spec.effects[k],
                     &self.spec.parameters,
                     &self.theta,
                     &self.a,
@@ -182,8 +213,14 @@ impl MonteCarloSampler {
             }
         }
         let half = (1.0 - level) / 2.0;
-        for k in 0..n_eff {
-            let col = &mut self.values[k * self.draws..(k + 1) * self.draws];
+        for res in result.iter_mut().take(n_eff) {
+            *res = Interval {
+                lower: f64::NAN,
+                upper: f64::NAN,
+            };
+        }
+        for (slot, &k) in self.selected.iter().enumerate() {
+            let col = &mut self.values[slot * self.draws..(slot + 1) * self.draws];
             result[k] = Interval {
                 lower: percentile_type7(col, half),
                 upper: percentile_type7(col, 1.0 - half),
@@ -276,15 +313,16 @@ pub struct Bootstrap {
 pub struct Bootstrapper {
     estimator: Estimator,
     out: FitOutput,
-    indices: Vec<usize>,
+    counts: Vec<f64>,
     means: Vec<f64>,
     s: DMatrix<f64>,
     p: usize,
+    centred: CentredColumns,
 }
 
 impl Bootstrapper {
-    /// A workspace for data sets of `n_rows` rows of `spec`'s variables. Fits start from nothing
-    /// (closed form) or from the start values of the estimator.
+    /// A workspace for data sets of `n_rows` rows of `spec`'s variables; load a data set with
+    /// [`Bootstrapper::set_data`].
     pub fn new(spec: &AnalysisSpec, n_rows: usize) -> Bootstrapper {
         let estimator = Estimator::new(spec);
         let out = estimator.new_output();
@@ -292,11 +330,32 @@ impl Bootstrapper {
         Bootstrapper {
             estimator,
             out,
-            indices: vec![0; n_rows],
+            counts: vec![0.0; n_rows],
             means: vec![0.0; p],
             s: DMatrix::zeros(p, p),
             p,
+            centred: CentredColumns::new(n_rows, p),
         }
+    }
+
+    /// Loads row-major `data` (columns in [`AnalysisSpec::variables`] order) to resample from;
+    /// allocation-free when the number of rows is unchanged.
+    ///
+    /// # Errors
+    /// Bad shape or non-finite values.
+    pub fn set_data(&mut self, data: &[f64]) -> Result<(), EvalError> {
+        let n = check_rows(data, self.p)?;
+        self.centred.set_data(data, &mut self.means);
+        if self.counts.len() != n {
+            self.counts.resize(n, 0.0);
+        }
+        Ok(())
+    }
+
+    /// Starts the iterative fits of the resamples from `estimates` (the full-data estimates),
+    /// see [`Estimator::set_start_values`]; deterministic, whatever order resamples are drawn in.
+    pub fn set_start_values(&mut self, estimates: Option<&[f64]>) {
+        self.estimator.set_start_values(estimates);
     }
 
     /// Number of values per resample: free parameters then effects.
@@ -304,17 +363,33 @@ impl Bootstrapper {
         self.out.estimates.len() + self.out.effects.len()
     }
 
-    /// Draws resample `index` of row-major `data` (rows resampled with replacement with the
-    /// generator derived from `(seed, index)`), fits it and writes the free parameters then the
-    /// effects into `row`. Returns `false` (and NaN values) when the resample cannot be fitted.
+    /// Loads `data` ([`Bootstrapper::set_data`]) and draws resample `index` of it
+    /// ([`Bootstrapper::resample_loaded`]). For many resamples of one data set, call `set_data` once
+    /// and then `resample_loaded`: this convenience reloads the data on every call.
     pub fn resample(&mut self, data: &[f64], seed: u64, index: u64, row: &mut [f64]) -> bool {
-        let n = data.len() / self.p;
+        if self.set_data(data).is_err() {
+            row.fill(f64::NAN);
+            return false;
+        }
+        self.resample_loaded(seed, index, row)
+    }
+
+    /// Draws resample `index` of the loaded data (rows resampled with replacement with the
+    /// generator derived from `(seed, index)`), fits it (estimates only) and writes the free
+    /// parameters then the effects into `row` (length [`Bootstrapper::width`]). Returns `false`
+    /// (and NaN values) when the resample cannot be fitted.
+    pub fn resample_loaded(&mut self, seed: u64, index: u64, row: &mut [f64]) -> bool {
+        let n = self.centred.n();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(index);
-        for i in self.indices[..n].iter_mut() {
-            *i = rng.gen_range(0..n);
+        self.counts.fill(0.0);
+        // Row indices as 32-bit draws (ChaCha's native word): unbiased by rejection (Lemire).
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+        for _ in 0..n {
+            self.counts[rng.gen_range(0..n32) as usize] += 1.0;
         }
-        covariance_of_rows_into(data, self.p, &self.indices[..n], &mut self.means, &mut self.s);
+        self.centred
+            .resample_covariance(&self.counts, &mut self.means, &mut self.s);
         match self.estimator.fit_point(&self.s, n, &mut self.out) {
             Ok(()) => {
                 let q = self.out.estimates.len();
@@ -356,10 +431,14 @@ pub fn bootstrap(
             .enumerate()
             .map(|(task, chunk)| {
                 let mut worker = Bootstrapper::new(spec, n);
+                worker.set_start_values(Some(&fit.estimates));
+                if worker.set_data(data).is_err() {
+                    return 0;
+                }
                 let mut ok = 0;
                 for (k, row) in chunk.chunks_mut(width).enumerate() {
                     let b = (task * RESAMPLES_PER_TASK + k) as u64;
-                    ok += usize::from(worker.resample(data, config.seed, b, row));
+                    ok += usize::from(worker.resample_loaded(config.seed, b, row));
                 }
                 ok
             })
@@ -368,7 +447,10 @@ pub fn bootstrap(
     let ok = if config.threads == 0 {
         run(&mut draws)
     } else {
-        match rayon::ThreadPoolBuilder::new().num_threads(config.threads).build() {
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads)
+            .build()
+        {
             Ok(pool) => pool.install(|| run(&mut draws)),
             Err(_) => run(&mut draws),
         }
@@ -471,7 +553,7 @@ fn norm_inter(sorted: &[f64], alpha: f64) -> f64 {
     if ku >= r {
         return sorted[r - 1];
     }
-    if k == rk {
+    if rk.fract() == 0.0 {
         return sorted[ku - 1];
     }
     let rp1 = r as f64 + 1.0;

@@ -14,8 +14,41 @@
 //!   ([`Estimator::fit_moments`] into a [`FitOutput`]); closed form where exactly ML, Fisher scoring
 //!   otherwise.
 //! * [`monte_carlo_ci`], [`bootstrap`] — Monte Carlo (semTools) and bootstrap (percentile and
-//!   bias-corrected) intervals, deterministic for a seed whatever the thread count.
+//!   bias-corrected) intervals, deterministic for a seed whatever the thread count; their
+//!   allocation-free workspaces [`MonteCarloSampler`] and [`Bootstrapper`] (`set_data` once, then
+//!   `resample_loaded` per resample) for loops that are parallel elsewhere.
 //! * [`EvalError`] — every failure, as a value.
+//!
+//! ```
+//! use balans_eval::{estimate, AnalysisSpec, Estimator, SampleMoments};
+//! use balans_model::parse_model;
+//!
+//! let model = parse_model("example", "m ~ a*x\ny ~ b*m + x\nind := a*b").unwrap();
+//! let spec = AnalysisSpec::from_model(&model).unwrap();
+//! // Columns in spec.variables() order (x, m, y), row-major.
+//! let data: Vec<f64> = (0..50)
+//!     .flat_map(|i| {
+//!         let x = ((i * 37) % 11) as f64 - 5.0;
+//!         let m = 0.5 * x + ((i * 13) % 7) as f64 - 3.0;
+//!         let y = 0.4 * m + ((i * 29) % 5) as f64 - 2.0;
+//!         [x, m, y]
+//!     })
+//!     .collect();
+//! let moments = SampleMoments::from_rows(&data, spec.variables().len()).unwrap();
+//!
+//! // Everything lavaan's summary shows:
+//! let fit = estimate(&spec, &moments).unwrap();
+//! let ind = fit.effects.iter().find(|e| e.name == "ind").unwrap();
+//! assert!(ind.std_err > 0.0);
+//!
+//! // The hot loop: one workspace, refilled without allocating.
+//! let mut estimator = Estimator::new(&spec);
+//! let mut out = estimator.new_output();
+//! estimator.fit_moments(moments.covariance(), moments.n(), &mut out).unwrap();
+//! let k = spec.effects().iter().position(|e| e.name == "ind").unwrap();
+//! assert!((out.effects[k] - ind.est).abs() < 1e-12);
+//! assert!((out.effect_std_err[k] - ind.std_err).abs() < 1e-12);
+//! ```
 
 mod effects;
 mod error;
@@ -34,8 +67,9 @@ pub use fit::{
     ParameterEstimate, RSquared,
 };
 pub use intervals::{
-    bootstrap, bootstrap_interval_values, monte_carlo_ci, percentile_type7, Bootstrap, BootstrapConfig, BootstrapInterval,
-    Bootstrapper, Interval, MonteCarloConfig, MonteCarloSampler,
+    bootstrap, bootstrap_interval_values, monte_carlo_ci, percentile_type7, Bootstrap,
+    BootstrapConfig, BootstrapInterval, Bootstrapper, Interval, MonteCarloConfig,
+    MonteCarloSampler,
 };
 pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{covariance_into, covariance_of_rows_into, SampleMoments};

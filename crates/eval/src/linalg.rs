@@ -3,84 +3,99 @@
 
 use nalgebra::DMatrix;
 
-/// Overwrites the lower triangle of the symmetric matrix `m` (first `n` rows/columns) with its
-/// Cholesky factor `L` (`m = L Lᵀ`). Returns the first index whose pivot is not positive relative to
-/// its diagonal (a non-positive-definite leading block), or `None` on success.
-pub(crate) fn cholesky_in_place(m: &mut DMatrix<f64>, n: usize) -> Option<usize> {
-    for j in 0..n {
-        let diag = m[(j, j)];
-        let mut d = diag;
-        for k in 0..j {
-            d -= m[(j, k)] * m[(j, k)];
+/// Dot product with four partial sums (vectorisable, fixed summation order).
+#[inline]
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    if n < 8 {
+        let mut s = 0.0;
+        for (x, y) in a.iter().zip(b) {
+            s += x * y;
         }
-        if !(d > 1e-13 * diag.abs()) || !d.is_finite() {
+        return s;
+    }
+    let mut acc = [0.0f64; 4];
+    let ca = a.chunks_exact(4);
+    let cb = b.chunks_exact(4);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Cholesky factorisation `A = Uᵀ U` of the symmetric matrix in the first `n` rows/columns of `m`,
+/// overwriting its upper triangle with `U` (columns of `U` are contiguous in the column-major
+/// storage, so every inner loop is a contiguous dot product). Returns the first index whose pivot is
+/// not positive relative to its diagonal (a non-positive-definite leading block), or `None`.
+pub(crate) fn cholesky_in_place(m: &mut DMatrix<f64>, n: usize) -> Option<usize> {
+    let ld = m.nrows();
+    let a = m.as_mut_slice();
+    for j in 0..n {
+        for i in 0..j {
+            let (left, right) = a.split_at_mut(j * ld);
+            let ci = &left[i * ld..i * ld + i + 1];
+            let cj = &mut right[..j + 1];
+            let v = (cj[i] - dot(&ci[..i], &cj[..i])) / ci[i];
+            cj[i] = v;
+        }
+        let cj = &mut a[j * ld..j * ld + j + 1];
+        let diag = cj[j];
+        let d = diag - dot(&cj[..j], &cj[..j]);
+        if d.is_nan() || d <= 1e-13 * diag.abs() || !d.is_finite() {
             return Some(j);
         }
-        let d = d.sqrt();
-        m[(j, j)] = d;
-        for i in j + 1..n {
-            let mut s = m[(i, j)];
-            for k in 0..j {
-                s -= m[(i, k)] * m[(j, k)];
-            }
-            m[(i, j)] = s / d;
-        }
+        cj[j] = d.sqrt();
     }
     None
 }
 
 /// `log det` from a Cholesky factor.
-pub(crate) fn cholesky_logdet(l: &DMatrix<f64>, n: usize) -> f64 {
-    2.0 * (0..n).map(|i| l[(i, i)].ln()).sum::<f64>()
+pub(crate) fn cholesky_logdet(u: &DMatrix<f64>, n: usize) -> f64 {
+    2.0 * (0..n).map(|i| u[(i, i)].ln()).sum::<f64>()
 }
 
-/// Solves `L Lᵀ x = b` in place.
-pub(crate) fn cholesky_solve(l: &DMatrix<f64>, n: usize, b: &mut [f64]) {
+/// Solves `Uᵀ U x = b` in place (`b` of length at least `n`).
+pub(crate) fn cholesky_solve(u: &DMatrix<f64>, n: usize, b: &mut [f64]) {
+    let ld = u.nrows();
+    let a = u.as_slice();
+    // Uᵀ y = b: y_i = (b_i − U[..i, i] · y[..i]) / U[i, i].
     for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[(i, k)] * b[k];
-        }
-        b[i] = s / l[(i, i)];
+        let ci = &a[i * ld..i * ld + i + 1];
+        b[i] = (b[i] - dot(&ci[..i], &b[..i])) / ci[i];
     }
+    // U x = y, column-oriented: x_i = y_i / U[i, i]; y[..i] −= U[..i, i] x_i.
     for i in (0..n).rev() {
-        let mut s = b[i];
-        for k in i + 1..n {
-            s -= l[(k, i)] * b[k];
+        let ci = &a[i * ld..i * ld + i + 1];
+        let xi = b[i] / ci[i];
+        b[i] = xi;
+        for (bk, uk) in b[..i].iter_mut().zip(&ci[..i]) {
+            *bk -= uk * xi;
         }
-        b[i] = s / l[(i, i)];
     }
 }
 
-/// Writes the inverse of `L Lᵀ` into the first `n` rows/columns of `out` (full symmetric).
-pub(crate) fn cholesky_inverse(l: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64>) {
-    // Column j of the inverse solves L Lᵀ x = e_j; by symmetry only i >= j is needed.
+/// Writes the inverse of `Uᵀ U` into the first `n` rows/columns of `out` (full symmetric).
+pub(crate) fn cholesky_inverse(u: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64>) {
+    let ld = out.nrows();
     for j in 0..n {
-        // Forward: L y = e_j (y_i = 0 for i < j).
-        for i in 0..n {
-            let v = if i < j {
-                0.0
-            } else {
-                let mut s = if i == j { 1.0 } else { 0.0 };
-                for k in j..i {
-                    s -= l[(i, k)] * out[(k, j)];
-                }
-                s / l[(i, i)]
-            };
-            out[(i, j)] = v;
-        }
-        // Backward: Lᵀ x = y.
-        for i in (0..n).rev() {
-            let mut s = out[(i, j)];
-            for k in i + 1..n {
-                s -= l[(k, i)] * out[(k, j)];
-            }
-            out[(i, j)] = s / l[(i, i)];
-        }
+        let col = &mut out.as_mut_slice()[j * ld..j * ld + n];
+        col.fill(0.0);
+        col[j] = 1.0;
+        cholesky_solve(u, n, col);
     }
     for j in 0..n {
         for i in 0..j {
-            out[(i, j)] = out[(j, i)];
+            let v = 0.5 * (out[(i, j)] + out[(j, i)]);
+            out[(i, j)] = v;
+            out[(j, i)] = v;
         }
     }
 }
@@ -101,6 +116,32 @@ pub(crate) fn inverse_i_minus_beta(beta: &DMatrix<f64>, out: &mut DMatrix<f64>) 
     }
 }
 
+/// `out = alpha · a b` for square column-major matrices of equal size (a few dozen rows at most):
+/// column-oriented axpy loops, so no BLAS kernel is needed (and debug builds of the dependants stay
+/// fast).
+pub(crate) fn mul_into(alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    out.as_mut_slice().fill(0.0);
+    mul_add_into(alpha, a, b, out);
+}
+
+/// `out += alpha · a b` (see [`mul_into`]).
+pub(crate) fn mul_add_into(alpha: f64, a: &DMatrix<f64>, b: &DMatrix<f64>, out: &mut DMatrix<f64>) {
+    let n = a.nrows();
+    let (sa, sb) = (a.as_slice(), b.as_slice());
+    let so = out.as_mut_slice();
+    for j in 0..n {
+        let col = &mut so[j * n..(j + 1) * n];
+        for k in 0..n {
+            let f = alpha * sb[j * n + k];
+            if f != 0.0 {
+                for (o, x) in col.iter_mut().zip(&sa[k * n..(k + 1) * n]) {
+                    *o += f * x;
+                }
+            }
+        }
+    }
+}
+
 /// `Σ = A Ψ Aᵀ` using `tmp` as workspace.
 pub(crate) fn implied_covariance(
     a: &DMatrix<f64>,
@@ -108,7 +149,7 @@ pub(crate) fn implied_covariance(
     tmp: &mut DMatrix<f64>,
     sigma: &mut DMatrix<f64>,
 ) {
-    tmp.gemm(1.0, a, psi, 0.0);
+    mul_into(1.0, a, psi, tmp);
     let p = a.nrows();
     for j in 0..p {
         for i in j..p {

@@ -197,6 +197,10 @@ pub struct AnalysisSpec {
 impl AnalysisSpec {
     /// The estimation model of `model` with lavaan's `sem()` defaults (see the module docs).
     ///
+    /// Intercepts (`y ~ 1`) are ignored: the model is fitted to the covariance matrix only
+    /// (lavaan would add a saturated mean structure, which changes `npar`, AIC and BIC but no
+    /// estimate, standard error or χ²).
+    ///
     /// # Errors
     /// [`EvalError::LatentVariables`] for models with `=~`; [`EvalError::TooManyParameters`] when
     /// the model has negative degrees of freedom.
@@ -244,35 +248,40 @@ impl AnalysisSpec {
         };
         let has_cov = |ps: &[Parameter], a: usize, b: usize| {
             ps.iter().any(|q| match q.kind {
-                ParameterKind::Covariance { a: x, b: y } => (x == a && y == b) || (x == b && y == a),
+                ParameterKind::Covariance { a: x, b: y } => {
+                    (x == a && y == b) || (x == b && y == a)
+                }
                 ParameterKind::Regression { .. } => false,
             })
         };
+        // User rows in the order written (lavaan's parTable order), regressions and `~~` interleaved.
+        let mut user: Vec<(usize, Parameter)> = Vec::new();
         for r in model.regressions() {
-            let dup = parameters.iter().any(|q| {
-                q.kind
-                    == ParameterKind::Regression {
-                        outcome: r.outcome,
-                        predictor: r.predictor,
-                    }
-            });
-            if !dup {
-                parameters.push(reg(r.outcome, r.predictor, r.label.clone(), true));
+            let kind = ParameterKind::Regression {
+                outcome: r.outcome,
+                predictor: r.predictor,
+            };
+            if !user.iter().any(|(_, q)| q.kind == kind) {
+                user.push((
+                    r.span.start,
+                    reg(r.outcome, r.predictor, r.label.clone(), true),
+                ));
             }
         }
         for c in model.covariances() {
-            if !has_cov(&parameters, c.a, c.b) {
-                parameters.push(cov(c.a, c.b, c.label.clone(), true));
+            let written: Vec<Parameter> = user.iter().map(|(_, q)| q.clone()).collect();
+            if !has_cov(&written, c.a, c.b) {
+                user.push((c.span.start, cov(c.a, c.b, c.label.clone(), true)));
             }
         }
+        user.sort_by_key(|(start, _)| *start);
+        parameters.extend(user.into_iter().map(|(_, q)| q));
         for i in 0..p {
             if (!exogenous[i] || random_x[i]) && !has_cov(&parameters, i, i) {
                 parameters.push(cov(i, i, None, false));
             }
         }
-        let terminal: Vec<usize> = (0..p)
-            .filter(|&i| !exogenous[i] && !predictor[i])
-            .collect();
+        let terminal: Vec<usize> = (0..p).filter(|&i| !exogenous[i] && !predictor[i]).collect();
         for (k, &a) in terminal.iter().enumerate() {
             for &b in &terminal[k + 1..] {
                 if !has_cov(&parameters, a, b) {
@@ -644,7 +653,9 @@ fn closed_form_plan(
         .iter()
         .map(|b| b.beta_index.len() + b.outcomes.len() * (b.outcomes.len() + 1) / 2)
         .sum::<usize>()
-        + random_block.as_ref().map_or(0, |(v, _)| v.len() * (v.len() + 1) / 2);
+        + random_block
+            .as_ref()
+            .map_or(0, |(v, _)| v.len() * (v.len() + 1) / 2);
     (covered == parameters.len()).then_some(ClosedFormPlan {
         blocks,
         random_x: random_block,

@@ -51,7 +51,12 @@ pub fn select_columns(header: &[String], data: &[f64], names: &[String]) -> Vec<
     let w = header.len();
     let idx: Vec<usize> = names
         .iter()
-        .map(|n| header.iter().position(|h| h == n).unwrap_or_else(|| panic!("column {n}")))
+        .map(|n| {
+            header
+                .iter()
+                .position(|h| h == n)
+                .unwrap_or_else(|| panic!("column {n}"))
+        })
         .collect();
     data.chunks_exact(w)
         .flat_map(|row| idx.iter().map(move |&i| row[i]))

@@ -4,6 +4,8 @@
 # fitted by lavaan 0.6-14 `sem()` to tests/reference/data/sim_seed.csv.
 # Because the model text writes `es ~~ is` etc., lavaan treats es, is, rm, cm as random (free
 # (co)variances, a warning), so npar = 45.
+# Also writes x_y_covariance.json: a `~~` between an exogenous and an endogenous variable
+# (x1 becomes random, its covariance with the fixed x2 is 0, x1 ~~ y2 free), fitted iteratively.
 # Run from the repository root:  Rscript crates/eval/tests/reference/lavaan_seed_builtin.R
 suppressPackageStartupMessages({ library(lavaan); library(jsonlite) })
 d <- read.csv("tests/reference/data/sim_seed.csv")
@@ -36,3 +38,20 @@ out <- list(case = "seed_builtin", data = "sim_seed.csv", model = m, n = lavInsp
                               script = "crates/eval/tests/reference/lavaan_seed_builtin.R"))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE, dataframe = "rows"),
            "crates/eval/tests/reference/seed_builtin.json")
+
+pd <- read.csv("tests/reference/data/political_democracy.csv")
+m2 <- "y1 ~ x1 + x2\ny2 ~ y1 + x2\nx1 ~~ y2"
+f2 <- suppressWarnings(sem(m2, data = pd))
+pe2 <- parameterEstimates(f2, standardized = TRUE)
+if (is.null(pe2$label)) pe2$label <- ""
+pe2 <- pe2[, c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.all")]
+fm2 <- fitMeasures(f2, c("chisq", "df", "pvalue", "npar", "logl", "unrestricted.logl", "aic", "bic",
+                         "baseline.chisq", "baseline.df", "cfi", "tli", "rmsea", "srmr"))
+out2 <- list(case = "x_y_covariance", data = "political_democracy.csv", model = m2,
+             n = lavInspect(f2, "nobs"), parameters = pe2, fit = as.list(fm2),
+             r2 = as.list(lavInspect(f2, "r2")),
+             provenance = list(lavaan = as.character(packageVersion("lavaan")),
+                               R = R.version.string,
+                               script = "crates/eval/tests/reference/lavaan_seed_builtin.R"))
+writeLines(toJSON(out2, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE, dataframe = "rows"),
+           "crates/eval/tests/reference/x_y_covariance.json")
