@@ -595,8 +595,10 @@ fn replicate(
         let width = boot.width();
         let b = cond.config.bootstrap_draws;
         let mut successes = 0;
-        for (k, row) in ws.boot_rows.chunks_exact_mut(width).take(b).enumerate() {
-            successes += usize::from(boot.resample(&ws.data, seed, k as u64, row));
+        if boot.set_data(&ws.data).is_ok() {
+            for (k, row) in ws.boot_rows.chunks_exact_mut(width).take(b).enumerate() {
+                successes += usize::from(boot.resample_loaded(seed, k as u64, row));
+            }
         }
         // As lavaan: intervals from the successful resamples; none at all when most failed.
         boot_ok = 2 * successes > b;
