@@ -3,6 +3,8 @@
 //! model (all paths free) with N = 278 simulated respondents:
 //! * `fit/seed_closed_form` — one fit from the sample covariance matrix: estimates, expected-
 //!   information SEs, every specific indirect / total / `:=` effect with delta SEs (target ≤ 10 µs);
+//! * `fit/seed_closed_form_lean` — the same without the covariance matrix of the estimates
+//!   (`Estimator::fit_moments_lean`, what the power loop runs without Monte Carlo intervals);
 //! * `fit/seed_from_rows` — the same from the raw rows (covariance matrix included);
 //! * `fit/seed_paths_fisher_scoring` — the iterative path (perf ~~ amb with different predictors);
 //! * `bootstrap/seed_2000_2threads` — 2,000 resamples on 2 threads (target ≤ 50 ms), and on 1;
@@ -61,6 +63,14 @@ fn bench_fit(c: &mut Criterion) {
     c.bench_function("fit/seed_closed_form", |b| {
         b.iter(|| {
             estimator.fit_moments(black_box(&s), N, &mut out).unwrap();
+            black_box(out.effect_std_err[0])
+        })
+    });
+    c.bench_function("fit/seed_closed_form_lean", |b| {
+        b.iter(|| {
+            estimator
+                .fit_moments_lean(black_box(&s), N, &mut out)
+                .unwrap();
             black_box(out.effect_std_err[0])
         })
     });

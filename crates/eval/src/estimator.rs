@@ -22,8 +22,8 @@
 use crate::effects;
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
-    cholesky_in_place, cholesky_inverse, cholesky_logdet, cholesky_solve, implied_covariance,
-    inverse_i_minus_beta, mul_add_into, mul_into,
+    cholesky_in_place, cholesky_inverse, cholesky_inverse_small, cholesky_logdet, cholesky_solve,
+    implied_covariance, inverse_i_minus_beta, mul_add_into, mul_into,
 };
 use crate::spec::{AnalysisSpec, ParameterKind};
 use nalgebra::DMatrix;
@@ -121,7 +121,10 @@ pub struct Estimator {
     equations: Vec<Vec<(usize, usize)>>,
     effect_grad: Vec<f64>,
     scratch: Vec<f64>,
-    logdet_s: f64,
+    /// Closed-form path: covariance terms of the standard errors (see [`DeltaPlan`]).
+    delta: Option<DeltaPlan>,
+    /// `log |S|` of the last checked input, computed on first use (Fisher scoring only).
+    logdet_s: Option<f64>,
     /// Start values set by [`Estimator::set_start_values`].
     previous: Vec<f64>,
     has_previous: bool,
@@ -131,6 +134,199 @@ pub struct Estimator {
 struct BlockWork {
     spp: DMatrix<f64>,
     rhs: Vec<f64>,
+}
+
+/// One nonzero entry of the closed-form `N · V` (`V` the covariance matrix of `θ̂`), by its block
+/// formula: `Cov(β_{o1 a1}, β_{o2 a2}) = ψ_{o1 o2} [(Σ̂_PP)⁻¹]_{a1 a2} / N` and
+/// `Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N`; entries between blocks are zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Covariance {
+    /// `θ[psi] · inverse[c]`, with `inverse` the blocks' `(Σ̂_PP)⁻¹`, flattened.
+    Beta { psi: usize, c: usize },
+    /// `θ[a] θ[b] + θ[c] θ[d]`.
+    Psi {
+        a: usize,
+        b: usize,
+        c: usize,
+        d: usize,
+    },
+}
+
+impl Covariance {
+    #[inline]
+    fn value(self, theta: &[f64], inverse: &[f64]) -> f64 {
+        match self {
+            Covariance::Beta { psi, c } => theta[psi] * inverse[c],
+            Covariance::Psi { a, b, c, d } => theta[a] * theta[b] + theta[c] * theta[d],
+        }
+    }
+}
+
+/// A term `g_s g_t · weight · N V_st` of an effect's delta-method variance `gᵀ V g`, with
+/// `weight · N V_st` at `DeltaPlan::values[entry]`.
+#[derive(Debug, Clone, Copy)]
+struct DeltaTerm {
+    s: usize,
+    t: usize,
+    entry: usize,
+}
+
+/// Precomputed index plan of the closed-form standard errors: per parameter its variance term, per
+/// effect the nonzero terms of `gᵀ V g` (pairs of its parameters in the same block), so that no
+/// `npar × npar` matrix is needed.
+#[derive(Debug, Clone)]
+struct DeltaPlan {
+    /// Offset of each block's `k × k` `(Σ̂_PP)⁻¹` (column-major) in `inverse`.
+    offsets: Vec<usize>,
+    /// The blocks' `(Σ̂_PP)⁻¹`, refilled by every fit.
+    inverse: Vec<f64>,
+    /// Per parameter: `N · Var(θ̂_i)`.
+    variance: Vec<Covariance>,
+    /// Per effect: its range in `terms`.
+    ranges: Vec<(usize, usize)>,
+    terms: Vec<DeltaTerm>,
+    /// The distinct `(weight, N V_st)` the terms use, and their values, refilled by every fit.
+    entries: Vec<(f64, Covariance)>,
+    values: Vec<f64>,
+}
+
+/// Where a free parameter sits in the closed-form plan.
+#[derive(Debug, Clone, Copy)]
+enum Role<'a> {
+    /// Path `outcomes[o] ~ predictors[a]` of block `block`.
+    Beta { block: usize, o: usize, a: usize },
+    /// Entry `(i, j)` of a saturated covariance block with `m × m` parameter indices `idx`.
+    Psi {
+        group: usize,
+        idx: &'a [usize],
+        m: usize,
+        i: usize,
+        j: usize,
+    },
+}
+
+impl DeltaPlan {
+    fn new(spec: &AnalysisSpec) -> Option<DeltaPlan> {
+        let plan = spec.closed_form.as_ref()?;
+        let q = spec.parameters.len();
+        let mut role: Vec<Option<Role<'_>>> = vec![None; q];
+        let mut offsets = Vec::with_capacity(plan.blocks.len());
+        let mut size = 0;
+        let mut group = 0;
+        for (b, block) in plan.blocks.iter().enumerate() {
+            let k = block.predictors.len();
+            offsets.push(size);
+            size += k * k;
+            for o in 0..block.outcomes.len() {
+                for a in 0..k {
+                    role[block.beta_index[o * k + a]] = Some(Role::Beta { block: b, o, a });
+                }
+            }
+        }
+        let mut groups: Vec<(&[usize], usize)> = plan
+            .blocks
+            .iter()
+            .map(|block| (block.psi_index.as_slice(), block.outcomes.len()))
+            .collect();
+        if let Some((vars, idx)) = &plan.random_x {
+            groups.push((idx.as_slice(), vars.len()));
+        }
+        for &(idx, m) in &groups {
+            for i in 0..m {
+                for j in i..m {
+                    role[idx[i * m + j]] = Some(Role::Psi {
+                        group,
+                        idx,
+                        m,
+                        i,
+                        j,
+                    });
+                }
+            }
+            group += 1;
+        }
+        let role: Vec<Role<'_>> = role.into_iter().collect::<Option<_>>()?;
+        let covariance = |x: Role<'_>, y: Role<'_>| -> Option<Covariance> {
+            match (x, y) {
+                (
+                    Role::Beta { block, o, a },
+                    Role::Beta {
+                        block: block2,
+                        o: o2,
+                        a: a2,
+                    },
+                ) if block == block2 => {
+                    let bl = &plan.blocks[block];
+                    let (m, k) = (bl.outcomes.len(), bl.predictors.len());
+                    Some(Covariance::Beta {
+                        psi: bl.psi_index[o * m + o2],
+                        c: offsets[block] + a2 * k + a,
+                    })
+                }
+                (
+                    Role::Psi {
+                        group,
+                        idx,
+                        m,
+                        i,
+                        j,
+                    },
+                    Role::Psi {
+                        group: group2,
+                        i: k,
+                        j: l,
+                        ..
+                    },
+                ) if group == group2 => {
+                    let psi = |r: usize, c: usize| idx[r * m + c];
+                    Some(Covariance::Psi {
+                        a: psi(i, k),
+                        b: psi(j, l),
+                        c: psi(i, l),
+                        d: psi(j, k),
+                    })
+                }
+                _ => None,
+            }
+        };
+        let variance = role
+            .iter()
+            .map(|&r| covariance(r, r).expect("a parameter is in its own block"))
+            .collect();
+        let mut ranges = Vec::with_capacity(spec.effects.len());
+        let mut terms = Vec::new();
+        let mut entries: Vec<(f64, Covariance)> = Vec::new();
+        for e in &spec.effects {
+            let start = terms.len();
+            let idx = &e.parameters;
+            for s in 0..idx.len() {
+                for t in s..idx.len() {
+                    // V is symmetric: (s, t) and (t, s) count once each.
+                    if let Some(cov) = covariance(role[idx[s]], role[idx[t]]) {
+                        let key = (if s == t { 1.0 } else { 2.0 }, cov);
+                        let entry = match entries.iter().position(|x| *x == key) {
+                            Some(i) => i,
+                            None => {
+                                entries.push(key);
+                                entries.len() - 1
+                            }
+                        };
+                        terms.push(DeltaTerm { s, t, entry });
+                    }
+                }
+            }
+            ranges.push((start, terms.len()));
+        }
+        Some(DeltaPlan {
+            offsets,
+            inverse: vec![0.0; size],
+            variance,
+            ranges,
+            terms,
+            values: vec![0.0; entries.len()],
+            entries,
+        })
+    }
 }
 
 impl Estimator {
@@ -201,6 +397,7 @@ impl Estimator {
                     .collect()
             })
             .collect();
+        let delta = DeltaPlan::new(&spec);
         Estimator {
             spec,
             config,
@@ -224,7 +421,8 @@ impl Estimator {
             equations,
             effect_grad: vec![0.0; max_m],
             scratch: Vec::with_capacity(max_scratch),
-            logdet_s: 0.0,
+            delta,
+            logdet_s: None,
             previous: vec![0.0; q],
             has_previous: false,
         }
@@ -272,8 +470,9 @@ impl Estimator {
     }
 
     /// Fits the model to the sample covariance matrix `s` (N denominator, variables in
-    /// [`AnalysisSpec::variables`] order) of `n` observations: estimates, standard errors, effects
-    /// with delta-method standard errors. Allocates nothing.
+    /// [`AnalysisSpec::variables`] order) of `n` observations: estimates, standard errors (and
+    /// their covariance matrix `vcov`), effects with delta-method standard errors. Allocates
+    /// nothing.
     ///
     /// # Errors
     /// Bad shapes or values, too few observations, a constant variable or collinear variables, an
@@ -284,9 +483,107 @@ impl Estimator {
         n: usize,
         out: &mut FitOutput,
     ) -> Result<(), EvalError> {
+        if self.delta.is_some() {
+            self.fit_closed_form(s, n, out)?;
+            // The full covariance matrix of the estimates (same block formulas).
+            return self.standard_errors(out);
+        }
         self.fit_point(s, n, out)?;
         self.standard_errors(out)?;
         self.effect_standard_errors(out);
+        Ok(())
+    }
+
+    /// Like [`Estimator::fit_moments`] (estimates, standard errors, effects and their delta-method
+    /// standard errors, implied moments, identical values) but `out.vcov` is not filled on the
+    /// closed-form path, where the standard errors come from the block formulas directly: what the
+    /// Monte Carlo power loop needs when no interval is drawn from `vcov`. On the Fisher-scoring
+    /// path it is [`Estimator::fit_moments`].
+    ///
+    /// # Errors
+    /// As [`Estimator::fit_moments`].
+    pub fn fit_moments_lean(
+        &mut self,
+        s: &DMatrix<f64>,
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
+        if self.delta.is_some() {
+            self.fit_closed_form(s, n, out)
+        } else {
+            self.fit_moments(s, n, out)
+        }
+    }
+
+    /// The closed-form path of [`Estimator::fit_moments_lean`]: estimates, implied moments, then
+    /// `Var(β) = Ψ_block ⊗ (N Σ̂_PP)⁻¹` and `Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N` entry by
+    /// entry where the standard errors and the effects' delta method need them ([`DeltaPlan`]).
+    fn fit_closed_form(
+        &mut self,
+        s: &DMatrix<f64>,
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
+        self.check_input(s, n)?;
+        out.n = n;
+        self.closed_form(s)?;
+        out.convergence = Convergence {
+            method: Method::ClosedForm,
+            iterations: 0,
+            gradient_norm: 0.0,
+        };
+        out.estimates.copy_from_slice(&self.theta);
+        self.fill_matrices(s, out);
+        let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
+        let delta = self.delta.as_mut().expect("delta plan");
+        for ((block, work), &offset) in plan
+            .blocks
+            .iter()
+            .zip(self.blocks.iter_mut())
+            .zip(&delta.offsets)
+        {
+            let k = block.predictors.len();
+            for (a, &x) in block.predictors.iter().enumerate() {
+                for (b, &z) in block.predictors.iter().enumerate() {
+                    work.spp[(a, b)] = out.sigma[(x, z)];
+                }
+            }
+            if cholesky_in_place(&mut work.spp, k).is_some() {
+                return Err(EvalError::NotIdentified);
+            }
+            cholesky_inverse_small(
+                &work.spp,
+                k,
+                self.c.as_mut_slice(),
+                &mut delta.inverse[offset..offset + k * k],
+            );
+        }
+        let nf = n as f64;
+        let theta = &out.estimates;
+        for (se, cov) in out.std_err.iter_mut().zip(&delta.variance) {
+            *se = (cov.value(theta, &delta.inverse) / nf).max(0.0).sqrt();
+        }
+        // Doubling is exact, so `g_s g_t (2 V_st)` rounds as `2 g_s g_t V_st`.
+        for (v, &(weight, cov)) in delta.values.iter_mut().zip(&delta.entries) {
+            *v = weight * cov.value(theta, &delta.inverse);
+        }
+        for (k, e) in self.spec.effects.iter().enumerate() {
+            let g = &mut self.effect_grad[..e.parameters.len()];
+            out.effects[k] = effects::eval(
+                e,
+                &self.spec.parameters,
+                theta,
+                &out.inverse_i_minus_beta,
+                Some(g),
+                &mut self.scratch,
+            );
+            let (lo, hi) = delta.ranges[k];
+            let mut v = 0.0;
+            for term in &delta.terms[lo..hi] {
+                v += g[term.s] * g[term.t] * delta.values[term.entry];
+            }
+            out.effect_std_err[k] = (v / nf).max(0.0).sqrt();
+        }
         Ok(())
     }
 
@@ -358,7 +655,7 @@ impl Estimator {
                 names: self.spec.names[..=k].join(", "),
             });
         }
-        self.logdet_s = cholesky_logdet(&self.s_chol, p);
+        self.logdet_s = None;
         Ok(())
     }
 
@@ -512,7 +809,14 @@ impl Estimator {
                 if cholesky_in_place(&mut work.spp, k).is_some() {
                     return Err(EvalError::NotIdentified);
                 }
-                cholesky_inverse(&work.spp, k, &mut self.tmp);
+                // (Σ̂_PP)⁻¹ as on the lean path (same rounding), k × k column-major in `tmp`.
+                cholesky_inverse_small(
+                    &work.spp,
+                    k,
+                    self.c.as_mut_slice(),
+                    self.tmp.as_mut_slice(),
+                );
+                let inverse = &self.tmp.as_slice()[..k * k];
                 for o1 in 0..m {
                     for o2 in 0..m {
                         let psi = out.estimates[block.psi_index[o1 * m + o2]];
@@ -521,7 +825,7 @@ impl Estimator {
                                 out.vcov[(
                                     block.beta_index[o1 * k + a],
                                     block.beta_index[o2 * k + b],
-                                )] = psi * self.tmp[(a, b)] / n;
+                                )] = psi * inverse[b * k + a] / n;
                             }
                         }
                     }
@@ -604,7 +908,10 @@ impl Estimator {
                 tr += s[(i, j)] * self.sigma_inv[(i, j)];
             }
         }
-        let f = cholesky_logdet(&self.sigma_chol, p) + tr - self.logdet_s - p as f64;
+        let logdet_s = *self
+            .logdet_s
+            .get_or_insert_with(|| cholesky_logdet(&self.s_chol, p));
+        let f = cholesky_logdet(&self.sigma_chol, p) + tr - logdet_s - p as f64;
         f.is_finite().then_some(f)
     }
 
@@ -850,6 +1157,76 @@ pub(crate) fn set_matrices(
         if let ParameterKind::Covariance { a, b } = q.kind {
             psi[(a, b)] = s[(a, b)];
             psi[(b, a)] = s[(a, b)];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balans_model::Model;
+
+    /// Relative agreement of the lean closed-form standard errors with the full covariance matrix.
+    const REL_TOL: f64 = 1e-12;
+
+    fn seed_moments() -> (AnalysisSpec, DMatrix<f64>) {
+        let model = Model::builtin("seed").unwrap();
+        let spec = AnalysisSpec::from_model(&model).unwrap();
+        let sigma = model.population().unwrap().implied_covariance().clone();
+        // A sample-like perturbation of Σ (symmetric, still positive definite).
+        let p = sigma.nrows();
+        let s = DMatrix::from_fn(p, p, |i, j| {
+            sigma[(i, j)] * (1.0 + 0.03 * (((i * 7 + j * 7 + i * j) % 5) as f64 - 2.0))
+        });
+        (spec, s)
+    }
+
+    /// The lean fit gives the same numbers as the full one, and its effect SEs equal
+    /// `sqrt(gᵀ V g)` with the full `V`.
+    #[test]
+    fn lean_fit_matches_full_fit_and_delta_method_on_vcov() {
+        let (spec, s) = seed_moments();
+        assert!(spec.has_closed_form());
+        let mut est = Estimator::new(&spec);
+        let mut full = est.new_output();
+        let mut lean = est.new_output();
+        est.fit_moments(&s, 278, &mut full).unwrap();
+        est.fit_moments_lean(&s, 278, &mut lean).unwrap();
+        assert_eq!(full.estimates, lean.estimates);
+        assert_eq!(full.std_err, lean.std_err);
+        assert_eq!(full.effects, lean.effects);
+        assert_eq!(full.effect_std_err, lean.effect_std_err);
+        let mut scratch = Vec::new();
+        for (k, e) in spec.effects.iter().enumerate() {
+            let mut g = vec![0.0; e.parameters.len()];
+            let value = effects::eval(
+                e,
+                &spec.parameters,
+                &full.estimates,
+                &full.inverse_i_minus_beta,
+                Some(&mut g),
+                &mut scratch,
+            );
+            let se = effects::delta_se(&e.parameters, &g, &full.vcov);
+            assert!(
+                value == full.effects[k],
+                "{}: {value} vs {}",
+                e.name,
+                full.effects[k]
+            );
+            let got = full.effect_std_err[k];
+            assert!(
+                (got - se).abs() <= REL_TOL * se.abs(),
+                "{}: lean SE {got:e}, sqrt(g'Vg) {se:e}",
+                e.name
+            );
+        }
+        for i in 0..spec.parameters.len() {
+            let se = full.vcov[(i, i)].sqrt();
+            assert!(
+                (full.std_err[i] - se).abs() <= REL_TOL * se,
+                "parameter {i}"
+            );
         }
     }
 }

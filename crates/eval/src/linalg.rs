@@ -100,18 +100,54 @@ pub(crate) fn cholesky_inverse(u: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64
     }
 }
 
+/// Writes the inverse of `Uᵀ U` (`U` the upper Cholesky factor in the first `k` rows/columns of
+/// `u`) into `out[..k * k]`, column-major with leading dimension `k`, full symmetric: `R = U⁻¹` by
+/// back substitution into `r[..k * k]`, then `(Uᵀ U)⁻¹ = R Rᵀ`. About `k³/3` multiply-adds (a
+/// third of [`cholesky_inverse`]); for the small predictor blocks of the closed-form path.
+pub(crate) fn cholesky_inverse_small(u: &DMatrix<f64>, k: usize, r: &mut [f64], out: &mut [f64]) {
+    let ld = u.nrows();
+    let a = u.as_slice();
+    let (r, out) = (&mut r[..k * k], &mut out[..k * k]);
+    // R U = I, column j: R_ij U_jj = −Σ_{i ≤ l < j} R_il U_lj.
+    for j in 0..k {
+        let uj = &a[j * ld..j * ld + j + 1];
+        let d = 1.0 / uj[j];
+        for i in 0..j {
+            let mut s = 0.0;
+            for l in i..j {
+                s += r[l * k + i] * uj[l];
+            }
+            r[j * k + i] = -s * d;
+        }
+        r[j * k + j] = d;
+    }
+    // C_ab = Σ_{l ≥ max(a, b)} R_al R_bl.
+    for b in 0..k {
+        for a in 0..=b {
+            let mut s = 0.0;
+            for l in b..k {
+                s += r[l * k + a] * r[l * k + b];
+            }
+            out[b * k + a] = s;
+            out[a * k + b] = s;
+        }
+    }
+}
+
 /// `(I − B)⁻¹` for strictly lower triangular `B` (topological order), by forward substitution.
 pub(crate) fn inverse_i_minus_beta(beta: &DMatrix<f64>, out: &mut DMatrix<f64>) {
     let p = beta.nrows();
+    let b = beta.as_slice();
+    let o = out.as_mut_slice();
     for c in 0..p {
         for i in 0..p {
             let mut s = if i == c { 1.0 } else { 0.0 };
             if i > c {
                 for k in c..i {
-                    s += beta[(i, k)] * out[(k, c)];
+                    s += b[k * p + i] * o[c * p + k];
                 }
             }
-            out[(i, c)] = s;
+            o[c * p + i] = s;
         }
     }
 }
@@ -151,15 +187,17 @@ pub(crate) fn implied_covariance(
 ) {
     mul_into(1.0, a, psi, tmp);
     let p = a.nrows();
+    let (t, a) = (tmp.as_slice(), a.as_slice());
+    let sg = sigma.as_mut_slice();
     for j in 0..p {
         for i in j..p {
             let mut s = 0.0;
             // A is lower triangular: A[j, k] = 0 for k > j.
             for k in 0..=j {
-                s += tmp[(i, k)] * a[(j, k)];
+                s += t[k * p + i] * a[k * p + j];
             }
-            sigma[(i, j)] = s;
-            sigma[(j, i)] = s;
+            sg[j * p + i] = s;
+            sg[i * p + j] = s;
         }
     }
 }

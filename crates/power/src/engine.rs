@@ -574,11 +574,14 @@ fn replicate(
     } else {
         n
     };
-    if ws
-        .estimator
-        .fit_moments(&ws.s, n_used, &mut ws.fit)
-        .is_err()
-    {
+    // Monte Carlo intervals draw from the covariance matrix of the estimates; everything else
+    // needs only the standard errors, which the lean fit computes without forming that matrix.
+    let fitted = if ws.mc.is_some() {
+        ws.estimator.fit_moments(&ws.s, n_used, &mut ws.fit)
+    } else {
+        ws.estimator.fit_moments_lean(&ws.s, n_used, &mut ws.fit)
+    };
+    if fitted.is_err() {
         est.fill((f64::NAN, f64::NAN));
         return false;
     }
