@@ -1209,7 +1209,7 @@ mod tests {
             );
             let se = effects::delta_se(&e.parameters, &g, &full.vcov);
             assert!(
-                value == full.effects[k],
+                value.to_bits() == full.effects[k].to_bits(),
                 "{}: {value} vs {}",
                 e.name,
                 full.effects[k]
