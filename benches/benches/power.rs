@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function
 //! Criterion benchmarks: the cost of one Monte Carlo power replication of the study's model
 //! (`seed`, N = 278, every path by Wald, every route and `:=` by joint significance and Sobel) on
 //! one thread, on the row-level path (simulate 278 rows, covariance, fit, tests) and on the
