@@ -31,6 +31,16 @@ pub(crate) fn eval(
     let idx = &effect.parameters;
     match &effect.program {
         Program::Product => {
+            if let [i, j] = idx[..] {
+                // A route of two paths (the common case); `1.0 · x` is exact, so these are the
+                // general branch's values.
+                let (x, y) = (theta[i], theta[j]);
+                if let Some(g) = grad {
+                    g[0] = y;
+                    g[1] = x;
+                }
+                return x * y;
+            }
             let value: f64 = idx.iter().map(|&i| theta[i]).product();
             if let Some(g) = grad {
                 for (s, gs) in g.iter_mut().enumerate() {
@@ -50,7 +60,10 @@ pub(crate) fn eval(
             direct,
             minus_direct,
         } => {
-            let mut value = a[(*to, *from)];
+            let p = a.nrows();
+            let a = a.as_slice();
+            let at = |r: usize, c: usize| a[c * p + r];
+            let mut value = at(*to, *from);
             if *minus_direct {
                 if let Some(d) = direct {
                     value -= theta[*d];
@@ -63,7 +76,7 @@ pub(crate) fn eval(
                         g[s] = 0.0;
                         continue;
                     };
-                    let mut d = a[(*to, outcome)] * a[(predictor, *from)];
+                    let mut d = at(*to, outcome) * at(predictor, *from);
                     if *minus_direct && *direct == Some(pi) {
                         d -= 1.0;
                     }

@@ -22,8 +22,9 @@
 use crate::effects;
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
-    cholesky_in_place, cholesky_inverse, cholesky_inverse_small, cholesky_logdet, cholesky_solve,
-    implied_covariance, inverse_i_minus_beta, mul_add_into, mul_into,
+    back_substitute, cholesky_in_place, cholesky_inverse, cholesky_inverse_small,
+    cholesky_logdet, cholesky_solve, gram_of_inverse, implied_covariance, inverse_i_minus_beta,
+    mul_add_into, mul_into, triangular_inverse,
 };
 use crate::spec::{AnalysisSpec, ParameterKind};
 use nalgebra::DMatrix;
@@ -120,9 +121,13 @@ pub struct Estimator {
     /// Per variable: its paths as (parameter index, predictor).
     equations: Vec<Vec<(usize, usize)>>,
     effect_grad: Vec<f64>,
+    /// The closed-form path's effect gradient (indexed by `u8` slots: no bounds checks).
+    delta_grad: Box<[f64; MAX_EFFECT_PARAMETERS]>,
     scratch: Vec<f64>,
     /// Closed-form path: covariance terms of the standard errors (see [`DeltaPlan`]).
     delta: Option<DeltaPlan>,
+    /// Closed-form path: the shared-factor plan (see [`Prefix`]), when it applies.
+    prefix: Option<Prefix>,
     /// `log |S|` of the last checked input, computed on first use (Fisher scoring only).
     logdet_s: Option<f64>,
     /// Start values set by [`Estimator::set_start_values`].
@@ -153,7 +158,7 @@ enum Covariance {
 }
 
 impl Covariance {
-    #[inline]
+    #[inline(always)]
     fn value(self, theta: &[f64], inverse: &[f64]) -> f64 {
         match self {
             Covariance::Beta { psi, c } => theta[psi] * inverse[c],
@@ -166,9 +171,11 @@ impl Covariance {
 /// `weight · N V_st` at `DeltaPlan::values[entry]`.
 #[derive(Debug, Clone, Copy)]
 struct DeltaTerm {
-    s: usize,
-    t: usize,
-    entry: usize,
+    /// Slots in the effect's gradient (at most [`MAX_EFFECT_PARAMETERS`], so indexing a gradient
+    /// buffer of that length needs no bounds check).
+    s: u8,
+    t: u8,
+    entry: u32,
 }
 
 /// Precomputed index plan of the closed-form standard errors: per parameter its variance term, per
@@ -188,7 +195,142 @@ struct DeltaPlan {
     /// The distinct `(weight, N V_st)` the terms use, and their values, refilled by every fit.
     entries: Vec<(f64, Covariance)>,
     values: Vec<f64>,
+    /// Per effect: its value and gradient in a directly evaluable form.
+    lean: Vec<LeanEffect>,
 }
+
+/// An effect of the closed-form path, for evaluation without [`effects::eval`]'s dispatch (same
+/// operations, so the same values).
+#[derive(Debug, Clone)]
+enum LeanEffect {
+    /// `θ_i θ_j` (a route of two paths).
+    Product2(usize, usize),
+    /// `A[to, from]` (minus `θ[direct]`); per parameter `(outcome, predictor, is the subtracted
+    /// direct path)`, gradient `A[to, outcome] A[predictor, from]` (− 1).
+    Total {
+        to: usize,
+        from: usize,
+        direct: Option<usize>,
+        paths: Vec<(usize, usize, bool)>,
+    },
+    /// Anything else: [`effects::eval`].
+    Other,
+}
+
+impl LeanEffect {
+    fn new(effect: &crate::spec::Effect, parameters: &[crate::spec::Parameter]) -> LeanEffect {
+        use crate::spec::Program;
+        let idx = &effect.parameters;
+        match &effect.program {
+            Program::Product if idx.len() == 2 => LeanEffect::Product2(idx[0], idx[1]),
+            Program::Total {
+                from,
+                to,
+                direct,
+                minus_direct,
+            } => {
+                let mut paths = Vec::with_capacity(idx.len());
+                for &pi in idx {
+                    let ParameterKind::Regression { outcome, predictor } = parameters[pi].kind
+                    else {
+                        return LeanEffect::Other;
+                    };
+                    paths.push((outcome, predictor, *minus_direct && *direct == Some(pi)));
+                }
+                LeanEffect::Total {
+                    to: *to,
+                    from: *from,
+                    direct: if *minus_direct { *direct } else { None },
+                    paths,
+                }
+            }
+            _ => LeanEffect::Other,
+        }
+    }
+}
+
+/// The closed-form path when every block's predictors are the first `k` variables (`0..k`) and
+/// its fitted `Σ̂_PP` equals `S_PP` structurally: then the leading `k × k` block of the Cholesky
+/// factor `U` of `S` (computed anyway to check that `S` is positive definite) is the factor of
+/// `S_PP` (the factorisation of a leading block does not depend on later rows), the normal
+/// equations `S_PP β = S_Py` reduce to `U_PP β = U_Py` (the forward substitution with `U_PPᵀ`
+/// reproduces column `y` of `U` operation for operation), and `(Σ̂_PP)⁻¹ = (S_PP)⁻¹ = R Rᵀ` with
+/// `R = U⁻¹` of the leading block, shared by all blocks.
+///
+/// When `Σ̂_ij = S_ij` exactly (for the ML estimates, whatever `S`), by the block structure of the
+/// closed form (variables in topological order, `i ≥ j`, `P` the predictors of `i`'s block):
+/// * both exogenous: `Ψ_xx` is `S_xx` (fixed `x`, or a saturated random-`x` block), `A_xx = I`;
+/// * `i` endogenous and `j = i`, `j` in `i`'s block, or `j ∈ P`: when `Σ̂_PP = S_PP`, because
+///   `Σ̂_ij = β_iᵀ Σ̂_PP β_j + ψ_ij` (same block) or `β_iᵀ Σ̂_Pj` (`j ∈ P`: no `Ψ` term, as a block
+///   mate of `i` cannot be an ancestor of its own predictor), and the least-squares normal
+///   equations `S_PP β_i = S_Pi`, `ψ_ij = S_ij − β_iᵀ S_Pj` turn both into `S_ij`;
+/// * otherwise (`Σ̂_ij = β_iᵀ Σ̂_Pj` with `S_ij` not fitted, or `i` exogenous after an endogenous
+///   `j`) not in general: treated as not exact.
+#[derive(Debug, Clone)]
+struct Prefix {
+    /// Largest block predictor count.
+    k_max: usize,
+    /// Every pair is exact (`Σ̂ = S`: the model is saturated in this sense).
+    saturated: bool,
+    /// `R = U⁻¹` of the leading `k_max` block, column-major with leading dimension `k_max`.
+    r: Vec<f64>,
+}
+
+impl Prefix {
+    fn new(spec: &AnalysisSpec) -> Option<Prefix> {
+        let plan = spec.closed_form.as_ref()?;
+        let p = spec.names.len();
+        // Topological order (strictly lower triangular B) is what the closed form relies on too.
+        let mut block_of = vec![usize::MAX; p];
+        for (b, block) in plan.blocks.iter().enumerate() {
+            for &y in &block.outcomes {
+                block_of[y] = b;
+            }
+            if block.predictors.iter().any(|&x| x >= block.outcomes[0].min(p)) {
+                return None;
+            }
+        }
+        let mut exact = vec![false; p * p];
+        let all_exact = |exact: &[bool], vars: &[usize]| {
+            vars.iter()
+                .all(|&a| vars.iter().all(|&b| exact[a.max(b) * p + a.min(b)]))
+        };
+        for i in 0..p {
+            for j in 0..=i {
+                let e = if spec.exogenous[i] && spec.exogenous[j] {
+                    true
+                } else if spec.exogenous[i] || block_of[i] == usize::MAX {
+                    false
+                } else {
+                    let block = &plan.blocks[block_of[i]];
+                    let related =
+                        j == i || block_of[j] == block_of[i] || block.predictors.contains(&j);
+                    related && all_exact(&exact, &block.predictors)
+                };
+                exact[i * p + j] = e;
+            }
+        }
+        let mut k_max = 0;
+        for block in &plan.blocks {
+            let k = block.predictors.len();
+            if block.predictors.iter().enumerate().any(|(a, &x)| a != x)
+                || !all_exact(&exact, &block.predictors)
+            {
+                return None;
+            }
+            k_max = k_max.max(k);
+        }
+        let saturated = (0..p).all(|i| (0..=i).all(|j| exact[i * p + j]));
+        Some(Prefix {
+            k_max,
+            saturated,
+            r: vec![0.0; k_max * k_max],
+        })
+    }
+}
+
+/// Largest number of parameters of one effect on the [`DeltaPlan`] path (slot indices are `u8`).
+const MAX_EFFECT_PARAMETERS: usize = 256;
 
 /// Where a free parameter sits in the closed-form plan.
 #[derive(Debug, Clone, Copy)]
@@ -311,7 +453,11 @@ impl DeltaPlan {
                                 entries.len() - 1
                             }
                         };
-                        terms.push(DeltaTerm { s, t, entry });
+                        terms.push(DeltaTerm {
+                            s: u8::try_from(s).ok()?,
+                            t: u8::try_from(t).ok()?,
+                            entry: u32::try_from(entry).ok()?,
+                        });
                     }
                 }
             }
@@ -325,6 +471,11 @@ impl DeltaPlan {
             terms,
             values: vec![0.0; entries.len()],
             entries,
+            lean: spec
+                .effects
+                .iter()
+                .map(|e| LeanEffect::new(e, &spec.parameters))
+                .collect(),
         })
     }
 }
@@ -398,6 +549,7 @@ impl Estimator {
             })
             .collect();
         let delta = DeltaPlan::new(&spec);
+        let prefix = delta.as_ref().and_then(|_| Prefix::new(&spec));
         Estimator {
             spec,
             config,
@@ -420,8 +572,10 @@ impl Estimator {
             blocks,
             equations,
             effect_grad: vec![0.0; max_m],
+            delta_grad: Box::new([0.0; MAX_EFFECT_PARAMETERS]),
             scratch: Vec::with_capacity(max_scratch),
             delta,
+            prefix,
             logdet_s: None,
             previous: vec![0.0; q],
             has_previous: false,
@@ -515,6 +669,50 @@ impl Estimator {
         }
     }
 
+    /// [`Estimator::fit_moments_lean`] with the Cholesky factor of `s` supplied by the caller (the
+    /// Wishart sampler draws `S = (L T)(L T)ᵀ / N` and so knows its factor): `factor` is `U`,
+    /// `S = Uᵀ U`, upper triangular, column-major `p × p` (the strict lower triangle is ignored).
+    /// Saves the factorisation of `S` on the shared-factor closed-form path; the factor is still
+    /// checked (finite, pivots positive relative to `S`'s diagonal, as in the factorisation), so a
+    /// singular `S` is an error, never NaN. Elsewhere (or with a factor of the wrong size) it is
+    /// [`Estimator::fit_moments_lean`]. The estimates agree with it to rounding (the factor is not
+    /// the one the factorisation would compute bit for bit).
+    ///
+    /// # Errors
+    /// As [`Estimator::fit_moments`].
+    pub fn fit_moments_lean_factored(
+        &mut self,
+        s: &DMatrix<f64>,
+        factor: &[f64],
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
+        let p = self.p;
+        if self.prefix.is_none() || self.delta.is_none() || factor.len() != p * p {
+            return self.fit_moments_lean(s, n, out);
+        }
+        self.check_moments(s, n)?;
+        let u = self.s_chol.as_mut_slice();
+        for j in 0..p {
+            let col = &factor[j * p..j * p + j + 1];
+            if col.iter().any(|v| !v.is_finite()) {
+                return Err(EvalError::NonFinite {
+                    what: "Cholesky factor of the sample covariance matrix",
+                });
+            }
+            let d = col[j];
+            // As `cholesky_in_place`: the pivot d² must be positive relative to S_jj.
+            if d.is_nan() || d <= 0.0 || d * d <= 1e-13 * s[(j, j)].abs() {
+                return Err(EvalError::SingularCovariance {
+                    names: self.spec.names[..=j].join(", "),
+                });
+            }
+            u[j * p..j * p + j + 1].copy_from_slice(col);
+        }
+        self.logdet_s = None;
+        self.fit_closed_form_checked(s, n, out)
+    }
+
     /// The closed-form path of [`Estimator::fit_moments_lean`]: estimates, implied moments, then
     /// `Var(β) = Ψ_block ⊗ (N Σ̂_PP)⁻¹` and `Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N` entry by
     /// entry where the standard errors and the effects' delta method need them ([`DeltaPlan`]).
@@ -525,38 +723,87 @@ impl Estimator {
         out: &mut FitOutput,
     ) -> Result<(), EvalError> {
         self.check_input(s, n)?;
+        self.fit_closed_form_checked(s, n, out)
+    }
+
+    /// [`Self::fit_closed_form`] after the input checks (`self.s_chol` holds the factor of `s`).
+    fn fit_closed_form_checked(
+        &mut self,
+        s: &DMatrix<f64>,
+        n: usize,
+        out: &mut FitOutput,
+    ) -> Result<(), EvalError> {
         out.n = n;
-        self.closed_form(s)?;
+        if self.prefix.is_some() {
+            self.closed_form_prefix(s);
+        } else {
+            self.closed_form(s)?;
+        }
         out.convergence = Convergence {
             method: Method::ClosedForm,
             iterations: 0,
             gradient_norm: 0.0,
         };
         out.estimates.copy_from_slice(&self.theta);
-        self.fill_matrices(s, out);
         let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
         let delta = self.delta.as_mut().expect("delta plan");
-        for ((block, work), &offset) in plan
-            .blocks
-            .iter()
-            .zip(self.blocks.iter_mut())
-            .zip(&delta.offsets)
-        {
-            let k = block.predictors.len();
-            for (a, &x) in block.predictors.iter().enumerate() {
-                for (b, &z) in block.predictors.iter().enumerate() {
-                    work.spp[(a, b)] = out.sigma[(x, z)];
-                }
+        if let Some(prefix) = self.prefix.as_mut() {
+            set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
+            inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+            if prefix.saturated {
+                out.sigma.as_mut_slice().copy_from_slice(s.as_slice());
+            } else {
+                implied_covariance(
+                    &out.inverse_i_minus_beta,
+                    &out.psi,
+                    &mut self.tmp,
+                    &mut out.sigma,
+                );
             }
-            if cholesky_in_place(&mut work.spp, k).is_some() {
-                return Err(EvalError::NotIdentified);
+            // (Σ̂_PP)⁻¹ = (S_PP)⁻¹ from the shared factor of S.
+            let k_max = prefix.k_max;
+            triangular_inverse(&self.s_chol, k_max, &mut prefix.r);
+            for (block, &offset) in plan.blocks.iter().zip(&delta.offsets) {
+                let k = block.predictors.len();
+                gram_of_inverse(
+                    &prefix.r,
+                    k_max,
+                    k,
+                    &mut delta.inverse[offset..offset + k * k],
+                );
             }
-            cholesky_inverse_small(
-                &work.spp,
-                k,
-                self.c.as_mut_slice(),
-                &mut delta.inverse[offset..offset + k * k],
+        } else {
+            // Borrow-splitting: `fill_matrices` needs `&mut self`.
+            set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
+            inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+            implied_covariance(
+                &out.inverse_i_minus_beta,
+                &out.psi,
+                &mut self.tmp,
+                &mut out.sigma,
             );
+            for ((block, work), &offset) in plan
+                .blocks
+                .iter()
+                .zip(self.blocks.iter_mut())
+                .zip(&delta.offsets)
+            {
+                let k = block.predictors.len();
+                for (a, &x) in block.predictors.iter().enumerate() {
+                    for (b, &z) in block.predictors.iter().enumerate() {
+                        work.spp[(a, b)] = out.sigma[(x, z)];
+                    }
+                }
+                if cholesky_in_place(&mut work.spp, k).is_some() {
+                    return Err(EvalError::NotIdentified);
+                }
+                cholesky_inverse_small(
+                    &work.spp,
+                    k,
+                    self.c.as_mut_slice(),
+                    &mut delta.inverse[offset..offset + k * k],
+                );
+            }
         }
         let nf = n as f64;
         let theta = &out.estimates;
@@ -567,20 +814,53 @@ impl Estimator {
         for (v, &(weight, cov)) in delta.values.iter_mut().zip(&delta.entries) {
             *v = weight * cov.value(theta, &delta.inverse);
         }
-        for (k, e) in self.spec.effects.iter().enumerate() {
-            let g = &mut self.effect_grad[..e.parameters.len()];
-            out.effects[k] = effects::eval(
-                e,
-                &self.spec.parameters,
-                theta,
-                &out.inverse_i_minus_beta,
-                Some(g),
-                &mut self.scratch,
-            );
+        let p = self.p;
+        let a = out.inverse_i_minus_beta.as_slice();
+        for (k, (e, lean)) in self.spec.effects.iter().zip(&delta.lean).enumerate() {
+            let grad = &mut *self.delta_grad;
+            let g = &mut grad[..e.parameters.len()];
+            // The values of `effects::eval`, operation for operation, without its dispatch.
+            out.effects[k] = match lean {
+                LeanEffect::Product2(i, j) => {
+                    let (x, y) = (theta[*i], theta[*j]);
+                    g[0] = y;
+                    g[1] = x;
+                    x * y
+                }
+                LeanEffect::Total {
+                    to,
+                    from,
+                    direct,
+                    paths,
+                } => {
+                    let mut value = a[from * p + to];
+                    if let Some(d) = direct {
+                        value -= theta[*d];
+                    }
+                    for (gs, &(o, x, is_direct)) in g.iter_mut().zip(paths) {
+                        let mut d = a[o * p + to] * a[from * p + x];
+                        if is_direct {
+                            d -= 1.0;
+                        }
+                        *gs = d;
+                    }
+                    value
+                }
+                LeanEffect::Other => effects::eval(
+                    e,
+                    &self.spec.parameters,
+                    theta,
+                    &out.inverse_i_minus_beta,
+                    Some(g),
+                    &mut self.scratch,
+                ),
+            };
             let (lo, hi) = delta.ranges[k];
             let mut v = 0.0;
             for term in &delta.terms[lo..hi] {
-                v += g[term.s] * g[term.t] * delta.values[term.entry];
+                v += grad[usize::from(term.s)]
+                    * grad[usize::from(term.t)]
+                    * delta.values[term.entry as usize];
             }
             out.effect_std_err[k] = (v / nf).max(0.0).sqrt();
         }
@@ -619,6 +899,20 @@ impl Estimator {
     }
 
     fn check_input(&mut self, s: &DMatrix<f64>, n: usize) -> Result<(), EvalError> {
+        self.check_moments(s, n)?;
+        let p = self.p;
+        self.s_chol.as_mut_slice().copy_from_slice(s.as_slice());
+        if let Some(k) = cholesky_in_place(&mut self.s_chol, p) {
+            return Err(EvalError::SingularCovariance {
+                names: self.spec.names[..=k].join(", "),
+            });
+        }
+        self.logdet_s = None;
+        Ok(())
+    }
+
+    /// The checks of [`Self::check_input`] before the factorisation.
+    fn check_moments(&self, s: &DMatrix<f64>, n: usize) -> Result<(), EvalError> {
         let p = self.p;
         if s.shape() != (p, p) {
             return Err(EvalError::Shape {
@@ -626,7 +920,7 @@ impl Estimator {
                 found: format!("{}×{}", s.nrows(), s.ncols()),
             });
         }
-        if s.iter().any(|v| !v.is_finite()) {
+        if s.as_slice().iter().any(|v| !v.is_finite()) {
             return Err(EvalError::NonFinite {
                 what: "sample covariance matrix",
             });
@@ -649,14 +943,46 @@ impl Estimator {
                 });
             }
         }
-        self.s_chol.copy_from(s);
-        if let Some(k) = cholesky_in_place(&mut self.s_chol, p) {
-            return Err(EvalError::SingularCovariance {
-                names: self.spec.names[..=k].join(", "),
-            });
-        }
-        self.logdet_s = None;
         Ok(())
+    }
+
+    /// [`Self::closed_form`] on the shared factor of `S` ([`Prefix`]; `self.s_chol` from
+    /// [`Self::check_input`], which has already rejected a singular `S`): the same estimates,
+    /// operation for operation.
+    fn closed_form_prefix(&mut self, s: &DMatrix<f64>) {
+        let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
+        if let Some((vars, idx)) = &plan.random_x {
+            let m = vars.len();
+            for a in 0..m {
+                for b in 0..m {
+                    self.theta[idx[a * m + b]] = s[(vars[a], vars[b])];
+                }
+            }
+        }
+        let ld = self.p;
+        let u = self.s_chol.as_slice();
+        for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
+            let k = block.predictors.len();
+            let m = block.outcomes.len();
+            for (o, &y) in block.outcomes.iter().enumerate() {
+                // U_PPᵀ z = S_Py gives z = U[..k, y]; then U_PP β = z.
+                work.rhs[..k].copy_from_slice(&u[y * ld..y * ld + k]);
+                back_substitute(&self.s_chol, k, &mut work.rhs);
+                for a in 0..k {
+                    self.theta[block.beta_index[o * k + a]] = work.rhs[a];
+                }
+            }
+            for o1 in 0..m {
+                for o2 in o1..m {
+                    let (y1, y2) = (block.outcomes[o1], block.outcomes[o2]);
+                    let mut v = s[(y1, y2)];
+                    for (a, &x) in block.predictors.iter().enumerate() {
+                        v -= self.theta[block.beta_index[o1 * k + a]] * s[(x, y2)];
+                    }
+                    self.theta[block.psi_index[o1 * m + o2]] = v;
+                }
+            }
+        }
     }
 
     /// Least squares per block of equations with identical predictors (exactly ML, see
@@ -798,25 +1124,33 @@ impl Estimator {
             if let Some((vars, idx)) = &plan.random_x {
                 covariance_block_vcov(&mut out.vcov, &out.estimates, idx, vars.len(), n);
             }
-            for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
+            for (b, (block, work)) in plan.blocks.iter().zip(self.blocks.iter_mut()).enumerate() {
                 let k = block.predictors.len();
                 let m = block.outcomes.len();
-                for (a, &x) in block.predictors.iter().enumerate() {
-                    for (b, &z) in block.predictors.iter().enumerate() {
-                        work.spp[(a, b)] = out.sigma[(x, z)];
+                if self.delta.is_none() {
+                    for (a, &x) in block.predictors.iter().enumerate() {
+                        for (c, &z) in block.predictors.iter().enumerate() {
+                            work.spp[(a, c)] = out.sigma[(x, z)];
+                        }
                     }
                 }
-                if cholesky_in_place(&mut work.spp, k).is_some() {
-                    return Err(EvalError::NotIdentified);
-                }
-                // (Σ̂_PP)⁻¹ as on the lean path (same rounding), k × k column-major in `tmp`.
-                cholesky_inverse_small(
-                    &work.spp,
-                    k,
-                    self.c.as_mut_slice(),
-                    self.tmp.as_mut_slice(),
-                );
-                let inverse = &self.tmp.as_slice()[..k * k];
+                let inverse = match &self.delta {
+                    // (Σ̂_PP)⁻¹ as the lean path computed it for this fit (same values).
+                    Some(delta) => &delta.inverse[delta.offsets[b]..delta.offsets[b] + k * k],
+                    None => {
+                        if cholesky_in_place(&mut work.spp, k).is_some() {
+                            return Err(EvalError::NotIdentified);
+                        }
+                        // k × k column-major in `tmp`.
+                        cholesky_inverse_small(
+                            &work.spp,
+                            k,
+                            self.c.as_mut_slice(),
+                            self.tmp.as_mut_slice(),
+                        );
+                        &self.tmp.as_slice()[..k * k]
+                    }
+                };
                 for o1 in 0..m {
                     for o2 in 0..m {
                         let psi = out.estimates[block.psi_index[o1 * m + o2]];
@@ -1179,6 +1513,43 @@ mod tests {
             sigma[(i, j)] * (1.0 + 0.03 * (((i * 7 + j * 7 + i * j) % 5) as f64 - 2.0))
         });
         (spec, s)
+    }
+
+    /// The shared-factor path applies to the (saturated) seed model and agrees with the per-block
+    /// path: identical estimates and effects, standard errors within rounding.
+    #[test]
+    fn prefix_path_matches_per_block_path() {
+        let (spec, s) = seed_moments();
+        let mut fast = Estimator::new(&spec);
+        let prefix = fast.prefix.as_ref().expect("seed model takes the prefix path");
+        assert!(prefix.saturated);
+        let mut slow = fast.clone();
+        slow.prefix = None;
+        let (mut a, mut b) = (fast.new_output(), slow.new_output());
+        fast.fit_moments_lean(&s, 278, &mut a).unwrap();
+        slow.fit_moments_lean(&s, 278, &mut b).unwrap();
+        for (x, y) in a.estimates.iter().zip(&b.estimates) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+        for (x, y) in a.effects.iter().zip(&b.effects) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+        for (x, y) in a
+            .std_err
+            .iter()
+            .zip(&b.std_err)
+            .chain(a.effect_std_err.iter().zip(&b.effect_std_err))
+        {
+            assert!((x - y).abs() <= REL_TOL * y.abs(), "{x:e} vs {y:e}");
+        }
+        // A singular S is still an error, not NaN.
+        let mut singular = s.clone();
+        for i in 0..singular.nrows() {
+            singular[(8, i)] = s[(7, i)];
+            singular[(i, 8)] = s[(i, 7)];
+        }
+        singular[(8, 8)] = s[(7, 7)];
+        assert!(fast.fit_moments_lean(&singular, 278, &mut a).is_err());
     }
 
     /// The lean fit gives the same numbers as the full one, and its effect SEs equal

@@ -71,6 +71,13 @@ pub(crate) fn cholesky_solve(u: &DMatrix<f64>, n: usize, b: &mut [f64]) {
         let ci = &a[i * ld..i * ld + i + 1];
         b[i] = (b[i] - dot(&ci[..i], &b[..i])) / ci[i];
     }
+    back_substitute(u, n, b);
+}
+
+/// Solves `U x = b` in place (`U` the upper factor of [`cholesky_in_place`]).
+pub(crate) fn back_substitute(u: &DMatrix<f64>, n: usize, b: &mut [f64]) {
+    let ld = u.nrows();
+    let a = u.as_slice();
     // U x = y, column-oriented: x_i = y_i / U[i, i]; y[..i] −= U[..i, i] x_i.
     for i in (0..n).rev() {
         let ci = &a[i * ld..i * ld + i + 1];
@@ -105,9 +112,17 @@ pub(crate) fn cholesky_inverse(u: &DMatrix<f64>, n: usize, out: &mut DMatrix<f64
 /// back substitution into `r[..k * k]`, then `(Uᵀ U)⁻¹ = R Rᵀ`. About `k³/3` multiply-adds (a
 /// third of [`cholesky_inverse`]); for the small predictor blocks of the closed-form path.
 pub(crate) fn cholesky_inverse_small(u: &DMatrix<f64>, k: usize, r: &mut [f64], out: &mut [f64]) {
+    triangular_inverse(u, k, r);
+    gram_of_inverse(r, k, k, out);
+}
+
+/// `R = U⁻¹` (upper triangular, `U` in the first `k` rows/columns of `u`) into `r[..k * k]`,
+/// column-major with leading dimension `k` (the strict lower triangle is not written). Column `j`
+/// of `R` depends on the first `j + 1` columns of `U` only.
+pub(crate) fn triangular_inverse(u: &DMatrix<f64>, k: usize, r: &mut [f64]) {
     let ld = u.nrows();
     let a = u.as_slice();
-    let (r, out) = (&mut r[..k * k], &mut out[..k * k]);
+    let r = &mut r[..k * k];
     // R U = I, column j: R_ij U_jj = −Σ_{i ≤ l < j} R_il U_lj.
     for j in 0..k {
         let uj = &a[j * ld..j * ld + j + 1];
@@ -121,12 +136,20 @@ pub(crate) fn cholesky_inverse_small(u: &DMatrix<f64>, k: usize, r: &mut [f64], 
         }
         r[j * k + j] = d;
     }
+}
+
+/// `(Uᵀ U)⁻¹ = R Rᵀ` of the leading `k × k` block, from `R = U⁻¹` ([`triangular_inverse`], leading
+/// dimension `ld ≥ k`), into `out[..k * k]` (leading dimension `k`, full symmetric).
+pub(crate) fn gram_of_inverse(r: &[f64], ld: usize, k: usize, out: &mut [f64]) {
+    let out = &mut out[..k * k];
     // C_ab = Σ_{l ≥ max(a, b)} R_al R_bl.
     for b in 0..k {
+        // Columns l = b..k of R, each cut to its rows 0..=b (so `a ≤ b` needs no bounds check).
+        let columns = r[b * ld..k * ld].chunks_exact(ld).map(|c| &c[..=b]);
         for a in 0..=b {
             let mut s = 0.0;
-            for l in b..k {
-                s += r[l * k + a] * r[l * k + b];
+            for col in columns.clone() {
+                s += col[a] * col[b];
             }
             out[b * k + a] = s;
             out[a * k + b] = s;
@@ -140,14 +163,16 @@ pub(crate) fn inverse_i_minus_beta(beta: &DMatrix<f64>, out: &mut DMatrix<f64>) 
     let b = beta.as_slice();
     let o = out.as_mut_slice();
     for c in 0..p {
-        for i in 0..p {
-            let mut s = if i == c { 1.0 } else { 0.0 };
-            if i > c {
-                for k in c..i {
-                    s += b[k * p + i] * o[c * p + k];
-                }
+        let col = &mut o[c * p..(c + 1) * p];
+        col[..c].fill(0.0);
+        col[c] = 1.0;
+        for i in c + 1..p {
+            // Same summation order as `0.0 + Σ_{k = c}^{i − 1}` (the `0.0 +` is exact).
+            let mut s = 0.0;
+            for k in c..i {
+                s += b[k * p + i] * col[k];
             }
-            o[c * p + i] = s;
+            col[i] = s;
         }
     }
 }

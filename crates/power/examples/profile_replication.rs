@@ -10,6 +10,60 @@ use std::time::Instant;
 
 fn main() {
     let model = Model::builtin("seed").unwrap();
+    // `profile_replication wishart R`: only the Wishart power curve with R replications (for
+    // callgrind: instructions per replication = (total − setup) / R).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("dump") {
+        // Every number of 300 lean and full fits (Wishart draws): for before/after comparisons
+        // (`dump factored`: the lean fits with the sampler's Cholesky factor).
+        let pop = model.population().unwrap();
+        let spec = AnalysisSpec::from_model(&model).unwrap();
+        let p = pop.len();
+        let w = WishartSampler::new(pop.implied_covariance(), 278).unwrap();
+        let mut s = DMatrix::zeros(p, p);
+        let mut scratch = vec![0.0; p * p];
+        let mut est = Estimator::new(&spec);
+        let mut out = est.new_output();
+        let factored = args.get(2).map(String::as_str) == Some("factored");
+        let mut factor = vec![0.0; p * p];
+        for r in 0..300 {
+            let mut rng = replication_rng(7, 278, r);
+            w.sample_covariance(&mut rng, &mut scratch, s.as_mut_slice());
+            if factored {
+                w.factor_of_last(&scratch, &mut factor);
+                est.fit_moments_lean_factored(&s, &factor, 278, &mut out).unwrap();
+            } else {
+                est.fit_moments_lean(&s, 278, &mut out).unwrap();
+            }
+            let mut line: Vec<f64> = Vec::new();
+            for v in [&out.estimates, &out.std_err, &out.effects, &out.effect_std_err] {
+                line.extend(v.iter());
+            }
+            line.extend(out.sigma.iter());
+            est.fit_moments(&s, 278, &mut out).unwrap();
+            for v in [&out.estimates, &out.std_err, &out.effects, &out.effect_std_err] {
+                line.extend(v.iter());
+            }
+            line.extend(out.vcov.iter());
+            let text: Vec<String> = line.iter().map(|v| format!("{v:?}")).collect();
+            println!("{}", text.join(" "));
+        }
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("wishart") {
+        let reps = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(1000);
+        let study =
+            balans_power::Study::new(&model, None, &balans_power::EffectSelection::All).unwrap();
+        let config = balans_power::PowerConfig {
+            replications: reps,
+            sampling: balans_power::Sampling::Wishart,
+            threads: Some(1),
+            ..Default::default()
+        };
+        let rows = balans_power::power_curve(&study, &config, &[278], &|_| {}).unwrap();
+        println!("{}", std::hint::black_box(rows).len());
+        return;
+    }
     let pop = model.population().unwrap();
     let spec = AnalysisSpec::from_model(&model).unwrap();
     let sampler = ConstructSampler::new(&pop).unwrap();

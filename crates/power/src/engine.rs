@@ -118,14 +118,35 @@ struct Condition<'a> {
     /// Per analysis variable: its Likert scale and the construct's population SD (items mode).
     scales: Vec<Option<(Likert, f64)>>,
     cells: &'a [Cell],
-    /// `cell_of[effect * N_TESTS + test]`.
-    cell_of: Vec<Option<usize>>,
+    /// Per study effect: what the replication loop needs (precomputed lookups).
+    plans: Vec<EffectPlan>,
+    /// Per joint-row cell: its index and the cells of the hypothesised effects it combines (`None`
+    /// where such an effect has no cell for the test: never rejected).
+    joint: Vec<(usize, Vec<Option<usize>>)>,
     z_crit: f64,
     needs_mc: bool,
     needs_boot: bool,
 }
 
 const N_TESTS: usize = 6;
+
+/// One study effect, as the replication loop reads it.
+struct EffectPlan {
+    kind: PlanKind,
+    /// Population value when coverage is counted (normal data).
+    truth: Option<f64>,
+    /// Its cell per test slot.
+    cells: [Option<usize>; N_TESTS],
+}
+
+enum PlanKind {
+    Path(usize),
+    Function {
+        effect: usize,
+        parameters: Vec<usize>,
+    },
+    AllJointly,
+}
 
 fn test_slot(t: Test) -> usize {
     t as usize
@@ -247,21 +268,31 @@ impl Tally {
     fn add(&mut self, estimates: &[(f64, f64)], flags: &[u8], converged: bool) {
         if converged {
             self.converged += 1;
-            for (e, &(est, se)) in estimates.iter().enumerate() {
+            // Zipped (no per-element bounds checks); Welford's update, in effect order.
+            let sums = self
+                .count
+                .iter_mut()
+                .zip(self.mean.iter_mut())
+                .zip(self.m2.iter_mut().zip(self.sum_se.iter_mut()));
+            for (&(est, se), ((count, mean), (m2, sum_se))) in estimates.iter().zip(sums) {
                 if est.is_finite() && se.is_finite() {
-                    self.count[e] += 1;
-                    let delta = est - self.mean[e];
-                    self.mean[e] += delta / self.count[e] as f64;
-                    self.m2[e] += delta * (est - self.mean[e]);
-                    self.sum_se[e] += se;
+                    *count += 1;
+                    let delta = est - *mean;
+                    *mean += delta / *count as f64;
+                    *m2 += delta * (est - *mean);
+                    *sum_se += se;
                 }
             }
         }
-        for (c, &f) in flags.iter().enumerate() {
-            self.rejected[c] += usize::from(f & REJECT != 0);
+        let counts = self
+            .rejected
+            .iter_mut()
+            .zip(self.with_ci.iter_mut().zip(self.covered.iter_mut()));
+        for (&f, (rejected, (with_ci, covered))) in flags.iter().zip(counts) {
+            *rejected += usize::from(f & REJECT != 0);
             if f & HAS_CI != 0 {
-                self.with_ci[c] += 1;
-                self.covered[c] += usize::from(f & COVERED != 0);
+                *with_ci += 1;
+                *covered += usize::from(f & COVERED != 0);
             }
         }
     }
@@ -430,6 +461,48 @@ fn condition<'a>(
     for (c, cell) in cells.iter().enumerate() {
         cell_of[cell.effect * N_TESTS + test_slot(cell.test)] = Some(c);
     }
+    let plans = study
+        .effects
+        .iter()
+        .enumerate()
+        .map(|(e, effect)| EffectPlan {
+            kind: match &effect.kind {
+                EffectKind::Path { parameter } => PlanKind::Path(*parameter),
+                EffectKind::Function {
+                    effect, parameters, ..
+                } => PlanKind::Function {
+                    effect: *effect,
+                    parameters: parameters.clone(),
+                },
+                EffectKind::AllJointly => PlanKind::AllJointly,
+            },
+            truth: effect
+                .population_value
+                .filter(|_| config.data == DataMode::Normal),
+            cells: std::array::from_fn(|t| cell_of[e * N_TESTS + t]),
+        })
+        .collect();
+    let joint = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| matches!(study.effects[cell.effect].kind, EffectKind::AllJointly))
+        .map(|(c, cell)| {
+            let members = study
+                .effects
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.is_hypothesised())
+                .map(|(x, effect)| {
+                    let test = match effect.kind {
+                        EffectKind::Path { .. } => Test::Wald,
+                        _ => cell.test,
+                    };
+                    cell_of[x * N_TESTS + test_slot(test)]
+                })
+                .collect();
+            (c, members)
+        })
+        .collect();
     let z_crit = balans_eval::normal_quantile(1.0 - config.alpha / 2.0);
     Ok(Condition {
         study,
@@ -442,7 +515,8 @@ fn condition<'a>(
         survey,
         scales,
         cells,
-        cell_of,
+        plans,
+        joint,
         z_crit,
         needs_mc: cells.iter().any(|c| c.test == Test::Mc),
         needs_boot: cells.iter().any(|c| c.test.needs_rows()),
@@ -628,88 +702,70 @@ fn replicate(
     }
     let z = cond.z_crit;
     let significant = |k: usize| (fit.estimates[k] / fit.std_err[k]).abs() > z;
-    for (e, effect) in study.effects.iter().enumerate() {
-        let truth = effect
-            .population_value
-            .filter(|_| cond.config.data == DataMode::Normal);
-        let mut set = |test: Test, reject: bool, ci: Option<(f64, f64)>| {
-            if let Some(c) = cond.cell_of[e * N_TESTS + test_slot(test)] {
-                let mut f = if reject { REJECT } else { 0 };
-                if let (Some((lo, hi)), Some(v)) = (ci, truth) {
-                    if lo.is_finite() && hi.is_finite() {
-                        f |= HAS_CI;
-                        if lo <= v && v <= hi {
-                            f |= COVERED;
-                        }
-                    }
-                }
-                flags[c] = f;
-            }
-        };
-        match &effect.kind {
-            EffectKind::Path { parameter } => {
+    for (e, plan) in cond.plans.iter().enumerate() {
+        let truth = plan.truth;
+        let cell = |test: Test| plan.cells[test_slot(test)];
+        match &plan.kind {
+            PlanKind::Path(parameter) => {
                 let (b, se) = (fit.estimates[*parameter], fit.std_err[*parameter]);
                 est[e] = (b, se);
-                set(
-                    Test::Wald,
-                    (b / se).abs() > z,
-                    Some((b - z * se, b + z * se)),
-                );
+                if let Some(c) = cell(Test::Wald) {
+                    flags[c] = outcome((b / se).abs() > z, Some((b - z * se, b + z * se)), truth);
+                }
             }
-            EffectKind::Function {
-                effect: j,
-                parameters,
-                ..
-            } => {
+            PlanKind::Function { effect: j, parameters } => {
                 let (v, se) = (fit.effects[*j], fit.effect_std_err[*j]);
                 est[e] = (v, se);
-                set(
-                    Test::Joint,
-                    parameters.iter().all(|&k| significant(k)),
-                    None,
-                );
-                set(
-                    Test::Sobel,
-                    (v / se).abs() > z,
-                    Some((v - z * se, v + z * se)),
-                );
+                if let Some(c) = cell(Test::Joint) {
+                    flags[c] = outcome(parameters.iter().all(|&k| significant(k)), None, truth);
+                }
+                if let Some(c) = cell(Test::Sobel) {
+                    flags[c] = outcome((v / se).abs() > z, Some((v - z * se, v + z * se)), truth);
+                }
                 if mc_ok {
-                    let ci = ws.mc_intervals[*j];
-                    set(Test::Mc, excludes_zero(ci), Some((ci.lower, ci.upper)));
+                    if let Some(c) = cell(Test::Mc) {
+                        let ci = ws.mc_intervals[*j];
+                        flags[c] = outcome(excludes_zero(ci), Some((ci.lower, ci.upper)), truth);
+                    }
                 }
                 if boot_ok {
                     let (perc, bc) = ws.boot_intervals[*j];
-                    set(
-                        Test::Percentile,
-                        excludes_zero(perc),
-                        Some((perc.lower, perc.upper)),
-                    );
-                    set(Test::Bc, excludes_zero(bc), Some((bc.lower, bc.upper)));
+                    if let Some(c) = cell(Test::Percentile) {
+                        flags[c] =
+                            outcome(excludes_zero(perc), Some((perc.lower, perc.upper)), truth);
+                    }
+                    if let Some(c) = cell(Test::Bc) {
+                        flags[c] = outcome(excludes_zero(bc), Some((bc.lower, bc.upper)), truth);
+                    }
                 }
             }
-            EffectKind::AllJointly => est[e] = (f64::NAN, f64::NAN),
+            PlanKind::AllJointly => est[e] = (f64::NAN, f64::NAN),
         }
     }
     // The joint row: every hypothesised effect rejected (paths by Wald, others by the row's test).
-    for (c, cell) in cond.cells.iter().enumerate() {
-        if !matches!(study.effects[cell.effect].kind, EffectKind::AllJointly) {
-            continue;
-        }
-        let all = study
-            .effects
+    for (c, members) in &cond.joint {
+        let all = members
             .iter()
-            .enumerate()
-            .filter(|(_, x)| x.is_hypothesised())
-            .all(|(x, effect)| {
-                let test = match effect.kind {
-                    EffectKind::Path { .. } => Test::Wald,
-                    _ => cell.test,
-                };
-                cond.cell_of[x * N_TESTS + test_slot(test)].is_some_and(|k| flags[k] & REJECT != 0)
-            });
-        flags[c] = if all { REJECT } else { 0 };
+            .all(|m| m.is_some_and(|k| flags[k] & REJECT != 0));
+        flags[*c] = if all { REJECT } else { 0 };
     }
     true
+}
+
+/// The outcome bits of one cell: rejection, and coverage of the population value `truth` by a
+/// finite interval `ci`.
+#[inline]
+fn outcome(reject: bool, ci: Option<(f64, f64)>, truth: Option<f64>) -> u8 {
+    let mut f = if reject { REJECT } else { 0 };
+    if let (Some((lo, hi)), Some(v)) = (ci, truth) {
+        if lo.is_finite() && hi.is_finite() {
+            f |= HAS_CI;
+            if lo <= v && v <= hi {
+                f |= COVERED;
+            }
+        }
+    }
+    f
 }
 
 fn excludes_zero(ci: Interval) -> bool {
