@@ -29,6 +29,10 @@ use std::sync::Mutex;
 /// Replications per parallel chunk (memory per sample size is `CHUNK ×` one replication's outcome).
 const CHUNK: usize = 512;
 
+/// Replications per parallel task inside a chunk; fixed, so the order of the floating-point
+/// reductions, and hence the results, do not depend on the number of threads.
+const BLOCK: usize = 64;
+
 /// Outcome bits of one (effect, test) cell in one replication.
 const REJECT: u8 = 1;
 const COVERED: u8 = 2;
@@ -174,6 +178,10 @@ struct Workspace {
     boot_column: Vec<f64>,
     /// Percentile and bias-corrected interval per analysis effect.
     boot_intervals: Vec<(Interval, Interval)>,
+    /// `(estimate, se)` per effect of the current replication.
+    est: Vec<(f64, f64)>,
+    /// Outcome bits per cell of the current replication.
+    flags: Vec<u8>,
 }
 
 impl Workspace {
@@ -224,17 +232,10 @@ impl Workspace {
             boot_rows: vec![0.0; b * width],
             boot_column: Vec::with_capacity(b),
             boot_intervals: vec![(nan, nan); n_eff],
+            est: vec![(f64::NAN, f64::NAN); cond.study.effects.len()],
+            flags: vec![0; cond.cells.len()],
         }
     }
-}
-
-/// The outcome slots of one chunk of replications.
-struct Slots {
-    /// `(estimate, se)` per effect.
-    estimates: Vec<(f64, f64)>,
-    /// Outcome bits per cell.
-    flags: Vec<u8>,
-    converged: Vec<bool>,
 }
 
 /// Running sums over replications, in replication order.
@@ -262,6 +263,40 @@ impl Tally {
             rejected: vec![0; n_cells],
             covered: vec![0; n_cells],
             with_ci: vec![0; n_cells],
+        }
+    }
+
+    fn reset(&mut self) {
+        self.converged = 0;
+        self.count.fill(0);
+        self.mean.fill(0.0);
+        self.m2.fill(0.0);
+        self.sum_se.fill(0.0);
+        self.rejected.fill(0);
+        self.covered.fill(0);
+        self.with_ci.fill(0);
+    }
+
+    /// Adds another tally (of later replications): counts add; means and sums of squared deviations
+    /// combine by Chan, Golub & LeVeque's (1979) pairwise update.
+    fn merge(&mut self, other: &Tally) {
+        self.converged += other.converged;
+        for e in 0..self.count.len() {
+            let (na, nb) = (self.count[e], other.count[e]);
+            if nb == 0 {
+                continue;
+            }
+            let n = na + nb;
+            let delta = other.mean[e] - self.mean[e];
+            self.mean[e] += delta * nb as f64 / n as f64;
+            self.m2[e] += other.m2[e] + delta * delta * (na as f64) * (nb as f64) / n as f64;
+            self.count[e] = n;
+            self.sum_se[e] += other.sum_se[e];
+        }
+        for c in 0..self.rejected.len() {
+            self.rejected[c] += other.rejected[c];
+            self.covered[c] += other.covered[c];
+            self.with_ci[c] += other.with_ci[c];
         }
     }
 
@@ -326,38 +361,42 @@ pub(crate) fn run_condition(
     let threads = pool.current_num_threads();
     let workspaces: Vec<Mutex<Option<Workspace>>> =
         (0..threads).map(|_| Mutex::new(None)).collect();
-    let mut slots = Slots {
-        estimates: vec![(f64::NAN, f64::NAN); CHUNK * n_eff.max(1)],
-        flags: vec![0; CHUNK * n_cells.max(1)],
-        converged: vec![false; CHUNK],
-    };
+    // A chunk is cut into blocks of a fixed number of replications; each block runs on one thread
+    // and is tallied there in replication order; block tallies are merged in block order. The
+    // partition does not depend on the thread count, so neither do the results, and the tally runs
+    // in parallel too (no serial step per replication).
+    let n_blocks = CHUNK.div_ceil(BLOCK);
+    let mut partials: Vec<Tally> = (0..n_blocks).map(|_| Tally::new(n_eff, n_cells)).collect();
     let mut tally = Tally::new(n_eff, n_cells);
     let reps = config.replications;
     let mut start = 0;
     while start < reps {
         let len = CHUNK.min(reps - start);
+        let blocks = len.div_ceil(BLOCK);
         pool.install(|| {
             use rayon::prelude::*;
-            slots.estimates[..len * n_eff.max(1)]
-                .par_chunks_mut(n_eff.max(1))
-                .zip(slots.flags[..len * n_cells.max(1)].par_chunks_mut(n_cells.max(1)))
-                .zip(slots.converged[..len].par_iter_mut())
+            partials[..blocks]
+                .par_iter_mut()
                 .enumerate()
-                .for_each(|(i, ((est, flags), conv))| {
+                .for_each(|(b, part)| {
                     let t = rayon::current_thread_index().unwrap_or(0) % threads;
                     let mut guard = workspaces[t]
                         .lock()
                         .expect("workspace lock is never poisoned");
                     let ws = guard.get_or_insert_with(|| Workspace::new(&cond));
-                    *conv = replicate(&cond, ws, (start + i) as u64, est, flags);
+                    part.reset();
+                    let mut est = std::mem::take(&mut ws.est);
+                    let mut flags = std::mem::take(&mut ws.flags);
+                    for i in b * BLOCK..((b + 1) * BLOCK).min(len) {
+                        let conv = replicate(&cond, ws, (start + i) as u64, &mut est, &mut flags);
+                        part.add(&est, &flags, conv);
+                    }
+                    ws.est = est;
+                    ws.flags = flags;
                 });
         });
-        for i in 0..len {
-            tally.add(
-                &slots.estimates[i * n_eff..(i + 1) * n_eff],
-                &slots.flags[i * n_cells..(i + 1) * n_cells],
-                slots.converged[i],
-            );
+        for part in &partials[..blocks] {
+            tally.merge(part);
         }
         start += len;
         progress(len as u64);
