@@ -32,10 +32,23 @@ fn write_temp(contents: &str, suffix: &str) -> tempfile::NamedTempFile {
 }
 
 fn fit_json(case: &str, extra: &[&str]) -> (Value, Value) {
-    let reference: Value = serde_json::from_str(&std::fs::read_to_string(reference_dir().join(format!("{case}.json"))).unwrap()).unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(reference_dir().join(format!("{case}.json"))).unwrap(),
+    )
+    .unwrap();
     let model = write_temp(reference["model"].as_str().unwrap(), ".lav");
-    let data = reference_dir().join("data").join(reference["data"].as_str().unwrap());
-    let mut args = vec!["fit", "--data", data.to_str().unwrap(), "--model", model.path().to_str().unwrap(), "--format", "json"];
+    let data = reference_dir()
+        .join("data")
+        .join(reference["data"].as_str().unwrap());
+    let mut args = vec![
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     let o = balans(&args);
     assert!(o.status.success(), "{case}: {}", stderr(&o));
@@ -43,8 +56,16 @@ fn fit_json(case: &str, extra: &[&str]) -> (Value, Value) {
 }
 
 fn same_row(ours: &Value, theirs: &Value) -> bool {
-    let (ol, oo, or) = (ours["lhs"].as_str().unwrap(), ours["op"].as_str().unwrap(), ours["rhs"].as_str().unwrap());
-    let (tl, to, tr) = (theirs["lhs"].as_str().unwrap(), theirs["op"].as_str().unwrap(), theirs["rhs"].as_str().unwrap());
+    let (ol, oo, or) = (
+        ours["lhs"].as_str().unwrap(),
+        ours["op"].as_str().unwrap(),
+        ours["rhs"].as_str().unwrap(),
+    );
+    let (tl, to, tr) = (
+        theirs["lhs"].as_str().unwrap(),
+        theirs["op"].as_str().unwrap(),
+        theirs["rhs"].as_str().unwrap(),
+    );
     oo == to && ((ol == tl && or == tr) || (oo == "~~" && ol == tr && or == tl))
 }
 
@@ -54,34 +75,82 @@ fn check_case(case: &str) {
     let params = ours["parameters"].as_array().unwrap();
     // Digit-level comparisons use lavaan at full convergence (`parameters_tight`: BFGS with
     // reltol 1e-20); lavaan's default nlminb stop leaves iterative estimates ~1e-7 from the optimum.
-    for theirs in reference["parameters_tight"].as_array().unwrap().iter().filter(|p| p["op"] != ":=") {
-        let mine = params.iter().find(|p| same_row(p, theirs)).unwrap_or_else(|| panic!("{case}: no row for {theirs}"));
+    for theirs in reference["parameters_tight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["op"] != ":=")
+    {
+        let mine = params
+            .iter()
+            .find(|p| same_row(p, theirs))
+            .unwrap_or_else(|| panic!("{case}: no row for {theirs}"));
         let se = theirs["se"].as_f64().unwrap();
         for key in ["est", "se", "std.all"] {
             let (a, b) = (mine[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
-            assert!(close(a, b, EST_REL_TOL, se), "{case} {} {} {} {key}: balans {a} lavaan {b}", theirs["lhs"], theirs["op"], theirs["rhs"]);
+            assert!(
+                close(a, b, EST_REL_TOL, se),
+                "{case} {} {} {} {key}: balans {a} lavaan {b}",
+                theirs["lhs"],
+                theirs["op"],
+                theirs["rhs"]
+            );
         }
     }
     // Every free parameter of ours is one of lavaan's (same set of free parameters).
     let n_free = params.iter().filter(|p| p["free"] == true).count();
-    assert_eq!(n_free as u64, reference["fit"]["npar"].as_f64().unwrap().round() as u64, "{case}: npar");
+    assert_eq!(
+        n_free as u64,
+        reference["fit"]["npar"].as_f64().unwrap().round() as u64,
+        "{case}: npar"
+    );
     // Defined parameters: estimate and delta-method SE.
     let effects = ours["effects"].as_array().unwrap();
-    for theirs in reference["parameters_tight"].as_array().unwrap().iter().filter(|p| p["op"] == ":=") {
-        let mine = effects.iter().find(|e| e["name"] == theirs["lhs"]).unwrap_or_else(|| panic!("{case}: no effect {}", theirs["lhs"]));
+    for theirs in reference["parameters_tight"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["op"] == ":=")
+    {
+        let mine = effects
+            .iter()
+            .find(|e| e["name"] == theirs["lhs"])
+            .unwrap_or_else(|| panic!("{case}: no effect {}", theirs["lhs"]));
         let se = theirs["se"].as_f64().unwrap();
         for key in ["est", "se"] {
             let (a, b) = (mine[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
-            assert!(close(a, b, EST_REL_TOL, se), "{case} {} {key}: balans {a} lavaan {b}", theirs["lhs"]);
+            assert!(
+                close(a, b, EST_REL_TOL, se),
+                "{case} {} {key}: balans {a} lavaan {b}",
+                theirs["lhs"]
+            );
         }
     }
-    for key in ["chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "logl", "aic", "bic"] {
+    for key in [
+        "chisq",
+        "df",
+        "pvalue",
+        "cfi",
+        "tli",
+        "rmsea",
+        "rmsea.ci.lower",
+        "rmsea.ci.upper",
+        "srmr",
+        "logl",
+        "aic",
+        "bic",
+    ] {
         let theirs = &reference["fit"][key];
         let mine = &ours["fit"][key];
         match theirs.as_f64() {
             Some(b) => {
-                let a = mine.as_f64().unwrap_or_else(|| panic!("{case}: fit.{key} missing"));
-                assert!((a - b).abs() <= FIT_TOL, "{case} fit.{key}: balans {a} lavaan {b}");
+                let a = mine
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{case}: fit.{key} missing"));
+                assert!(
+                    (a - b).abs() <= FIT_TOL,
+                    "{case} fit.{key}: balans {a} lavaan {b}"
+                );
             }
             None => assert!(mine.is_null(), "{case} fit.{key}: lavaan NA, balans {mine}"),
         }
@@ -113,9 +182,21 @@ fn matches_lavaan_on_public_data_sets() {
 
 #[test]
 fn bootstrap_output_is_deterministic_for_a_seed() {
-    let a = fit_json("mediation_simple", &["--ci", "bc", "--boot", "200", "--seed", "7"]).0;
-    let b = fit_json("mediation_simple", &["--ci", "bc", "--boot", "200", "--seed", "7"]).0;
-    let c = fit_json("mediation_simple", &["--ci", "bc", "--boot", "200", "--seed", "8"]).0;
+    let a = fit_json(
+        "mediation_simple",
+        &["--ci", "bc", "--boot", "200", "--seed", "7"],
+    )
+    .0;
+    let b = fit_json(
+        "mediation_simple",
+        &["--ci", "bc", "--boot", "200", "--seed", "7"],
+    )
+    .0;
+    let c = fit_json(
+        "mediation_simple",
+        &["--ci", "bc", "--boot", "200", "--seed", "8"],
+    )
+    .0;
     assert_eq!(a["effects"], b["effects"]);
     assert_eq!(a["parameters"], b["parameters"]);
     assert_ne!(a["effects"], c["effects"]);
@@ -129,10 +210,16 @@ fn table_and_csv_formats() {
     let o = balans(&["fit", "--data", data.to_str().unwrap(), "--builtin", "seed"]);
     let text = common::stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(text.contains("Model Test User Model:") && text.contains("cm->eng->perf"), "{text}");
+    assert!(
+        text.contains("Model Test User Model:") && text.contains("cm->eng->perf"),
+        "{text}"
+    );
     let o = balans(&["fit", "--data", data.to_str().unwrap(), "--format", "csv"]);
     let csv = common::stdout(&o);
-    assert!(csv.starts_with("section,lhs,op,rhs,label,est,se,z,pvalue,ci.lower,ci.upper,std.all"), "{csv}");
+    assert!(
+        csv.starts_with("section,lhs,op,rhs,label,est,se,z,pvalue,ci.lower,ci.upper,std.all"),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -143,7 +230,15 @@ fn dutch_spreadsheet_export_gives_the_same_estimates() {
     let dutch_file = write_temp(&dutch, ".csv");
     let model = write_temp("m ~ a*x\ny ~ b*m + c*x\nind := a*b\n", ".lav");
     let run = |path: &str| {
-        let o = balans(&["fit", "--data", path, "--model", model.path().to_str().unwrap(), "--format", "json"]);
+        let o = balans(&[
+            "fit",
+            "--data",
+            path,
+            "--model",
+            model.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice::<Value>(&o.stdout).unwrap()
     };
@@ -155,7 +250,13 @@ fn dutch_spreadsheet_export_gives_the_same_estimates() {
 fn fit_text(data: &str, model: &str, extra: &[&str]) -> std::process::Output {
     let d = write_temp(data, ".csv");
     let m = write_temp(model, ".lav");
-    let mut args = vec!["fit", "--data", d.path().to_str().unwrap(), "--model", m.path().to_str().unwrap()];
+    let mut args = vec![
+        "fit",
+        "--data",
+        d.path().to_str().unwrap(),
+        "--model",
+        m.path().to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     balans(&args)
 }
@@ -178,12 +279,18 @@ fn listwise_deletion_is_reported() {
 
 #[test]
 fn non_numeric_cell_reports_row_and_column() {
-    assert_clean_failure(&fit_text("x,m,y\n1,2,3\n2,abc,1\n", "m ~ x\ny ~ m", &[]), ":3: column 'm' (column 2): cannot read 'abc'");
+    assert_clean_failure(
+        &fit_text("x,m,y\n1,2,3\n2,abc,1\n", "m ~ x\ny ~ m", &[]),
+        ":3: column 'm' (column 2): cannot read 'abc'",
+    );
 }
 
 #[test]
 fn model_variable_missing_from_data() {
-    assert_clean_failure(&fit_text("x,m,yy\n1,2,3\n", "m ~ x\ny ~ m", &[]), "the model variable 'y' is not in the data (did you mean 'yy'?)");
+    assert_clean_failure(
+        &fit_text("x,m,yy\n1,2,3\n", "m ~ x\ny ~ m", &[]),
+        "the model variable 'y' is not in the data (did you mean 'yy'?)",
+    );
 }
 
 #[test]
@@ -200,25 +307,50 @@ fn collinear_columns() {
 
 #[test]
 fn fewer_rows_than_parameters() {
-    assert_clean_failure(&fit_text("x,m,y\n1,2,3\n2,1,2\n3,3,1\n", "m ~ x\ny ~ m + x", &[]), "too few observations");
+    assert_clean_failure(
+        &fit_text("x,m,y\n1,2,3\n2,1,2\n3,3,1\n", "m ~ x\ny ~ m + x", &[]),
+        "too few observations",
+    );
 }
 
 #[test]
 fn latent_variables_are_refused_for_now() {
-    assert_clean_failure(&fit_text("x1,x2,x3,y\n1,2,3,4\n", "f =~ x1 + x2 + x3\ny ~ f", &[]), "latent variables are not estimated yet");
+    assert_clean_failure(
+        &fit_text("x1,x2,x3,y\n1,2,3,4\n", "f =~ x1 + x2 + x3\ny ~ f", &[]),
+        "latent variables are not estimated yet",
+    );
 }
 
 #[test]
 fn non_convergence_exits_with_code_3_and_diagnostics() {
-    let reference: Value = serde_json::from_str(&std::fs::read_to_string(reference_dir().join("correlated_residuals_diff_predictors.json")).unwrap()).unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(reference_dir().join("correlated_residuals_diff_predictors.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let model = write_temp(reference["model"].as_str().unwrap(), ".lav");
     let data = reference_dir().join("data/political_democracy.csv");
-    let o = balans(&["fit", "--data", data.to_str().unwrap(), "--model", model.path().to_str().unwrap(), "--max-iter", "2"]);
+    let o = balans(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.path().to_str().unwrap(),
+        "--max-iter",
+        "2",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("did not converge after 2 iterations"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did not converge after 2 iterations"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn missing_data_file() {
-    assert_clean_failure(&balans(&["fit", "--data", "/nonexistent.csv"]), "failed to read data file /nonexistent.csv");
+    assert_clean_failure(
+        &balans(&["fit", "--data", "/nonexistent.csv"]),
+        "failed to read data file /nonexistent.csv",
+    );
 }

@@ -23,7 +23,10 @@ fn show(contents: &[u8], extra: &[&str]) -> std::process::Output {
 #[test]
 fn list_names_both_builtins() {
     let out = stdout(&balans(&["model", "list"]));
-    assert!(out.contains("seed ") && out.contains("seed-composite"), "{out}");
+    assert!(
+        out.contains("seed ") && out.contains("seed-composite"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -31,13 +34,30 @@ fn show_json_reports_effects_by_route_and_sources() {
     let o = balans(&["model", "show", "--builtin", "seed", "--format", "json"]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v["indirect_effects"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"is->wfc->perf") && names.contains(&"cm->eng->amb"), "{names:?}");
+    let names: Vec<&str> = v["indirect_effects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"is->wfc->perf") && names.contains(&"cm->eng->amb"),
+        "{names:?}"
+    );
     // Every regression of the built-in model is tagged [E].
-    assert!(v["parameters"].as_array().unwrap().iter().filter(|p| p["op"] == "~").all(|p| p["source"] == "E"));
+    assert!(v["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["op"] == "~")
+        .all(|p| p["source"] == "E"));
     // total = direct + indirect in the JSON too.
     for e in v["effects"].as_array().unwrap() {
-        let (d, i, t) = (e["direct"].as_f64().unwrap(), e["indirect"].as_f64().unwrap(), e["total"].as_f64().unwrap());
+        let (d, i, t) = (
+            e["direct"].as_f64().unwrap(),
+            e["indirect"].as_f64().unwrap(),
+            e["total"].as_f64().unwrap(),
+        );
         assert!((d + i - t).abs() < 1e-12);
     }
 }
@@ -56,10 +76,22 @@ fn print_gives_a_model_file_that_runs() {
 #[test]
 fn standardized_flag_changes_semantics() {
     let raw = show(b"m ~ 0.5*x\ny ~ 0.4*m\n", &["--format", "json"]);
-    let std = show(b"m ~ 0.5*x\ny ~ 0.4*m\n", &["--format", "json", "--standardized"]);
+    let std = show(
+        b"m ~ 0.5*x\ny ~ 0.4*m\n",
+        &["--format", "json", "--standardized"],
+    );
     let raw: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
     let std: serde_json::Value = serde_json::from_slice(&std.stdout).unwrap();
-    let var_m = |v: &serde_json::Value| v["variables"].as_array().unwrap().iter().find(|x| x["name"] == "m").unwrap()["variance"].as_f64().unwrap();
+    let var_m = |v: &serde_json::Value| {
+        v["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "m")
+            .unwrap()["variance"]
+            .as_f64()
+            .unwrap()
+    };
     assert!((var_m(&raw) - 1.25).abs() < 1e-12);
     assert!((var_m(&std) - 1.0).abs() < 1e-12);
 }
@@ -79,7 +111,10 @@ fn variable_instead_of_label_in_defined_parameter() {
 
 #[test]
 fn unbalanced_parentheses() {
-    assert_clean_failure(&show(b"m ~ a*x\ny ~ b*m\nind := (a*b\n", &[]), "'(' is never closed");
+    assert_clean_failure(
+        &show(b"m ~ a*x\ny ~ b*m\nind := (a*b\n", &[]),
+        "'(' is never closed",
+    );
     assert_clean_failure(&show(b"m ~ a*x\ny ~ b*m\nind := a*b)\n", &[]), ":3:11");
 }
 
@@ -98,13 +133,19 @@ fn cyclic_model_is_refused() {
 
 #[test]
 fn infeasible_standardized_r_squared() {
-    let o = show(b"#!balans standardized\nx1 ~~ 0.9*x2\ny ~ 0.8*x1 + 0.8*x2\n", &[]);
+    let o = show(
+        b"#!balans standardized\nx1 ~~ 0.9*x2\ny ~ 0.8*x1 + 0.8*x2\n",
+        &[],
+    );
     assert_clean_failure(&o, "'y' would have implied R²");
 }
 
 #[test]
 fn exogenous_correlations_not_positive_definite() {
-    let o = show(b"a ~~ 0.9*b + 0.9*c\nb ~~ -0.9*c\ny ~ 0.1*a + 0.1*b + 0.1*c\n", &["--standardized"]);
+    let o = show(
+        b"a ~~ 0.9*b + 0.9*c\nb ~~ -0.9*c\ny ~ 0.1*a + 0.1*b + 0.1*c\n",
+        &["--standardized"],
+    );
     assert_clean_failure(&o, "not positive definite");
 }
 
@@ -142,10 +183,16 @@ fn typo_in_a_covariance_suggests_the_variable() {
 
 #[test]
 fn unknown_builtin_suggests() {
-    assert_clean_failure(&balans(&["model", "show", "--builtin", "sed"]), "did you mean 'seed'?");
+    assert_clean_failure(
+        &balans(&["model", "show", "--builtin", "sed"]),
+        "did you mean 'seed'?",
+    );
 }
 
 #[test]
 fn missing_model_file() {
-    assert_clean_failure(&balans(&["model", "show", "--model", "/nonexistent/m.lav"]), "failed to read model file /nonexistent/m.lav");
+    assert_clean_failure(
+        &balans(&["model", "show", "--model", "/nonexistent/m.lav"]),
+        "failed to read model file /nonexistent/m.lav",
+    );
 }

@@ -318,9 +318,20 @@ fn output_file_is_readable_by_others() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("data.csv");
-        let o = common::balans(&["simulate", "--n", "5", "--seed", "1", "--out", out.to_str().unwrap()]);
+        let o = common::balans(&[
+            "simulate",
+            "--n",
+            "5",
+            "--seed",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", common::stderr(&o));
         let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644, "atomically written files get the usual mode, not the temp file's 0600");
+        assert_eq!(
+            mode, 0o644,
+            "atomically written files get the usual mode, not the temp file's 0600"
+        );
     }
 }

@@ -9,7 +9,13 @@ pub fn run(_args: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(cargo)
         .current_dir(crate::repo_root())
-        .args(["test", "--workspace", "--release", "--", "--include-ignored"])
+        .args([
+            "test",
+            "--workspace",
+            "--release",
+            "--",
+            "--include-ignored",
+        ])
         .status()
         .context("failed to run cargo test")?;
     if !status.success() {

@@ -34,7 +34,8 @@ pub struct DataMatrix {
 /// named `<variable><k>` (k = 1, 2, …; a scale score is missing when any of its items is missing, so
 /// listwise deletion applies to items too).
 pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<DataMatrix> {
-    let bytes = std::fs::read(path).with_context(|| format!("failed to read data file {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("failed to read data file {}", path.display()))?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -46,7 +47,12 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
 }
 
 /// Parses CSV text (see [`read_csv`]); `origin` names it in errors.
-pub fn parse_csv(origin: &str, text: &str, variables: &[String], opts: &CsvOptions) -> Result<DataMatrix> {
+pub fn parse_csv(
+    origin: &str,
+    text: &str,
+    variables: &[String],
+    opts: &CsvOptions,
+) -> Result<DataMatrix> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let header_line = text.lines().next().unwrap_or("");
     if header_line.trim().is_empty() {
@@ -61,9 +67,14 @@ pub fn parse_csv(origin: &str, text: &str, variables: &[String], opts: &CsvOptio
             b','
         }
     });
-    let decimal = opts.decimal.unwrap_or(if sep == b';' { b',' } else { b'.' });
+    let decimal = opts
+        .decimal
+        .unwrap_or(if sep == b';' { b',' } else { b'.' });
     if decimal == sep {
-        bail!("{origin}: the decimal separator and the field separator are both '{}'", sep as char);
+        bail!(
+            "{origin}: the decimal separator and the field separator are both '{}'",
+            sep as char
+        );
     }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sep)
@@ -103,7 +114,14 @@ pub fn parse_csv(origin: &str, text: &str, variables: &[String], opts: &CsvOptio
         sources.push(items);
     }
 
-    let is_na = |s: &str| s.is_empty() || s == "NA" || s == "." || s == "NaN" || s == "nan" || opts.na.iter().any(|n| n == s);
+    let is_na = |s: &str| {
+        s.is_empty()
+            || s == "NA"
+            || s == "."
+            || s == "NaN"
+            || s == "nan"
+            || opts.na.iter().any(|n| n == s)
+    };
     let mut values = Vec::new();
     let mut n = 0;
     let mut n_dropped = 0;
@@ -120,7 +138,11 @@ pub fn parse_csv(origin: &str, text: &str, variables: &[String], opts: &CsvOptio
                     complete = false;
                     continue;
                 }
-                let parsed = if decimal == b',' { cell.replace(',', ".").parse::<f64>() } else { cell.parse::<f64>() };
+                let parsed = if decimal == b',' {
+                    cell.replace(',', ".").parse::<f64>()
+                } else {
+                    cell.parse::<f64>()
+                };
                 match parsed {
                     Ok(x) if x.is_finite() => sum += x,
                     _ => bail!(
@@ -140,7 +162,13 @@ pub fn parse_csv(origin: &str, text: &str, variables: &[String], opts: &CsvOptio
             n_dropped += 1;
         }
     }
-    Ok(DataMatrix { names: variables.to_vec(), values, n, n_dropped, provenance })
+    Ok(DataMatrix {
+        names: variables.to_vec(),
+        values,
+        n,
+        n_dropped,
+        provenance,
+    })
 }
 
 #[cfg(test)]
@@ -153,7 +181,16 @@ mod tests {
 
     #[test]
     fn dutch_export_with_semicolons_and_decimal_commas() {
-        let d = parse_csv("t.csv", "x;m;y\n1,5;2;3\n;1;2\n2,5;-99;1\n", &vars(&["x", "y"]), &CsvOptions { na: vec!["-99".into()], ..Default::default() }).unwrap();
+        let d = parse_csv(
+            "t.csv",
+            "x;m;y\n1,5;2;3\n;1;2\n2,5;-99;1\n",
+            &vars(&["x", "y"]),
+            &CsvOptions {
+                na: vec!["-99".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(d.n, 2);
         assert_eq!(d.n_dropped, 1);
         assert!((d.values[0] - 1.5).abs() < 1e-15 && (d.values[3] - 1.0).abs() < 1e-15);
@@ -161,7 +198,13 @@ mod tests {
 
     #[test]
     fn scale_scores_from_items() {
-        let d = parse_csv("t.csv", "id,es1,es2,y\n1,4,6,1\n2,NA,3,2\n", &vars(&["es", "y"]), &CsvOptions::default()).unwrap();
+        let d = parse_csv(
+            "t.csv",
+            "id,es1,es2,y\n1,4,6,1\n2,NA,3,2\n",
+            &vars(&["es", "y"]),
+            &CsvOptions::default(),
+        )
+        .unwrap();
         assert_eq!(d.n, 1);
         assert!((d.values[0] - 5.0).abs() < 1e-15);
         assert_eq!(d.provenance[0], "mean of es1..es2");
@@ -169,14 +212,29 @@ mod tests {
 
     #[test]
     fn non_numeric_cell_names_row_and_column() {
-        let e = parse_csv("t.csv", "x,y\n1,2\n3,abc\n", &vars(&["x", "y"]), &CsvOptions::default()).unwrap_err();
+        let e = parse_csv(
+            "t.csv",
+            "x,y\n1,2\n3,abc\n",
+            &vars(&["x", "y"]),
+            &CsvOptions::default(),
+        )
+        .unwrap_err();
         let msg = format!("{e:#}");
-        assert!(msg.contains("t.csv:3: column 'y' (column 2): cannot read 'abc'"), "{msg}");
+        assert!(
+            msg.contains("t.csv:3: column 'y' (column 2): cannot read 'abc'"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn missing_variable_suggests() {
-        let e = parse_csv("t.csv", "wfc,y\n1,2\n", &vars(&["wfx"]), &CsvOptions::default()).unwrap_err();
+        let e = parse_csv(
+            "t.csv",
+            "wfc,y\n1,2\n",
+            &vars(&["wfx"]),
+            &CsvOptions::default(),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("did you mean 'wfc'?"));
     }
 }

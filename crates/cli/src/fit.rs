@@ -6,8 +6,8 @@ use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_eval::{
-    bootstrap, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig, EstimateConfig, EvalError, Fit,
-    Interval, MonteCarloConfig, SampleMoments,
+    bootstrap, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig, EstimateConfig,
+    EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -93,7 +93,12 @@ pub struct FitArgs {
     #[arg(long, value_name = "CHAR")]
     decimal: Option<char>,
     /// Extra missing-value codes, comma separated (e.g. -99,999).
-    #[arg(long, value_name = "CODES", value_delimiter = ',', allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "CODES",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     na: Vec<String>,
 }
 
@@ -115,7 +120,10 @@ pub fn run(args: &FitArgs) -> Result<(), Failure> {
         Failure { code, error: e }
     })?;
     let bytes = match args.format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+        ),
         Format::Csv => csv_text(&report),
         Format::Table => table(&report),
     };
@@ -128,13 +136,18 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         bail!("--level must lie in (0, 1), got {}", args.level);
     }
     if matches!(args.ci, CiMethod::Percentile | CiMethod::Bc) && args.boot < 10 {
-        bail!("--boot must be at least 10 for a bootstrap interval, got {}", args.boot);
+        bail!(
+            "--boot must be at least 10 for a bootstrap interval, got {}",
+            args.boot
+        );
     }
     if args.ci == CiMethod::Mc && args.mc_draws < 100 {
         bail!("--mc-draws must be at least 100, got {}", args.mc_draws);
     }
     let model = args.source.load()?;
-    let spec = AnalysisSpec::from_model(&model).map_err(|e| anyhow!(e)).context("failed to set up the analysis model")?;
+    let spec = AnalysisSpec::from_model(&model)
+        .map_err(|e| anyhow!(e))
+        .context("failed to set up the analysis model")?;
     let opts = CsvOptions {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
@@ -145,33 +158,71 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;
-    let mut config = EstimateConfig { level: args.level, ..EstimateConfig::default() };
+    let mut config = EstimateConfig {
+        level: args.level,
+        ..EstimateConfig::default()
+    };
     config.estimator.max_iterations = args.max_iter;
     let fit = estimate_with(&spec, &moments, &config)
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("failed to fit the model to {origin} ({} complete rows)", data.n))?;
+        .with_context(|| {
+            format!(
+                "failed to fit the model to {origin} ({} complete rows)",
+                data.n
+            )
+        })?;
 
     // Intervals of the effects (and, for bootstrap, of the paths).
-    let mut effect_ci: Vec<Interval> =
-        fit.effects.iter().map(|e| Interval { lower: e.ci_lower, upper: e.ci_upper }).collect();
+    let mut effect_ci: Vec<Interval> = fit
+        .effects
+        .iter()
+        .map(|e| Interval {
+            lower: e.ci_lower,
+            upper: e.ci_upper,
+        })
+        .collect();
     let mut param_ci: Option<Vec<Interval>> = None;
     let mut boot_info = Value::Null;
     match args.ci {
         CiMethod::Delta => {}
         CiMethod::Mc => {
-            let mc = MonteCarloConfig { draws: args.mc_draws, level: args.level, seed: args.seed };
+            let mc = MonteCarloConfig {
+                draws: args.mc_draws,
+                level: args.level,
+                seed: args.seed,
+            };
             effect_ci = monte_carlo_ci(&spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
-            let bc = BootstrapConfig { resamples: args.boot, seed: args.seed, level: args.level, ..BootstrapConfig::default() };
+            let bc = BootstrapConfig {
+                resamples: args.boot,
+                seed: args.seed,
+                level: args.level,
+                ..BootstrapConfig::default()
+            };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
-            let pick = |i: &balans_eval::BootstrapInterval| if args.ci == CiMethod::Bc { i.bias_corrected } else { i.percentile };
+            let pick = |i: &balans_eval::BootstrapInterval| {
+                if args.ci == CiMethod::Bc {
+                    i.bias_corrected
+                } else {
+                    i.percentile
+                }
+            };
             effect_ci = b.effects.iter().map(pick).collect();
             param_ci = Some(b.parameters.iter().map(pick).collect());
             boot_info = json!({"resamples": args.boot, "successful": b.n_successful});
         }
     }
-    Ok(report_json(args, &origin, &model_origin(args), &data, &fit, &effect_ci, param_ci.as_deref(), boot_info))
+    Ok(report_json(
+        args,
+        &origin,
+        &model_origin(args),
+        &data,
+        &fit,
+        &effect_ci,
+        param_ci.as_deref(),
+        boot_info,
+    ))
 }
 
 fn model_origin(args: &FitArgs) -> String {
@@ -220,8 +271,11 @@ fn report_json(
         })
         .collect();
     let m = &fit.measures;
-    let r2: serde_json::Map<String, Value> =
-        fit.r_squared.iter().map(|r| (r.variable.clone(), json!(r.r_squared))).collect();
+    let r2: serde_json::Map<String, Value> = fit
+        .r_squared
+        .iter()
+        .map(|r| (r.variable.clone(), json!(r.r_squared)))
+        .collect();
     json!({
         "data": data_origin,
         "model": model_origin,
@@ -268,14 +322,22 @@ fn table(r: &Value) -> String {
             o.push_str(&format!("  {label:<44}{value:>14}\n"));
         }
     };
-    o.push_str(&format!("balans {} — ML estimation ({})\n\n", env!("CARGO_PKG_VERSION"), text(&r["method"])));
+    o.push_str(&format!(
+        "balans {} — ML estimation ({})\n\n",
+        env!("CARGO_PKG_VERSION"),
+        text(&r["method"])
+    ));
     line(&mut o, "Data", text(&r["data"]));
     line(&mut o, "Model", text(&r["model"]));
     line(&mut o, "Estimator", "ML".into());
     line(&mut o, "Optimization method", text(&r["method"]));
     line(&mut o, "Number of model parameters", f["npar"].to_string());
     line(&mut o, "Number of observations", r["n"].to_string());
-    line(&mut o, "Rows dropped (listwise deletion)", r["n_dropped"].to_string());
+    line(
+        &mut o,
+        "Rows dropped (listwise deletion)",
+        r["n_dropped"].to_string(),
+    );
     o.push_str("\nModel Test User Model:\n");
     line(&mut o, "Test statistic", num(&f["chisq"], 0, 3));
     line(&mut o, "Degrees of freedom", f["df"].to_string());
@@ -289,16 +351,36 @@ fn table(r: &Value) -> String {
     line(&mut o, "Comparative Fit Index (CFI)", num(&f["cfi"], 0, 3));
     line(&mut o, "Tucker-Lewis Index (TLI)", num(&f["tli"], 0, 3));
     o.push_str("\nLoglikelihood and Information Criteria:\n");
-    line(&mut o, "Loglikelihood user model (H0)", num(&f["logl"], 0, 3));
-    line(&mut o, "Loglikelihood unrestricted model (H1)", num(&f["unrestricted.logl"], 0, 3));
+    line(
+        &mut o,
+        "Loglikelihood user model (H0)",
+        num(&f["logl"], 0, 3),
+    );
+    line(
+        &mut o,
+        "Loglikelihood unrestricted model (H1)",
+        num(&f["unrestricted.logl"], 0, 3),
+    );
     line(&mut o, "Akaike (AIC)", num(&f["aic"], 0, 3));
     line(&mut o, "Bayesian (BIC)", num(&f["bic"], 0, 3));
     o.push_str("\nRoot Mean Square Error of Approximation:\n");
     line(&mut o, "RMSEA", num(&f["rmsea"], 0, 3));
-    line(&mut o, "90 Percent confidence interval - lower", num(&f["rmsea.ci.lower"], 0, 3));
-    line(&mut o, "90 Percent confidence interval - upper", num(&f["rmsea.ci.upper"], 0, 3));
+    line(
+        &mut o,
+        "90 Percent confidence interval - lower",
+        num(&f["rmsea.ci.lower"], 0, 3),
+    );
+    line(
+        &mut o,
+        "90 Percent confidence interval - upper",
+        num(&f["rmsea.ci.upper"], 0, 3),
+    );
     if f["rmsea.pvalue"].is_number() {
-        line(&mut o, "P-value H_0: RMSEA <= 0.050", num(&f["rmsea.pvalue"], 0, 3));
+        line(
+            &mut o,
+            "P-value H_0: RMSEA <= 0.050",
+            num(&f["rmsea.pvalue"], 0, 3),
+        );
     }
     o.push_str("\nStandardized Root Mean Square Residual:\n");
     line(&mut o, "SRMR", num(&f["srmr"], 0, 3));
@@ -316,7 +398,11 @@ fn table(r: &Value) -> String {
             "    {:<20}{}{}{}{}{}{}{}\n",
             name,
             num(&p["est"], 10, 3),
-            if p["free"] == true { num(&p["se"], 9, 3) } else { format!("{:>9}", "") },
+            if p["free"] == true {
+                num(&p["se"], 9, 3)
+            } else {
+                format!("{:>9}", "")
+            },
             num(&p["z"], 9, 3),
             num(&p["pvalue"], 9, 3),
             num(&p["ci.lower"], 9, 3),
@@ -326,7 +412,11 @@ fn table(r: &Value) -> String {
     };
     let labelled = |p: &Value, name: &str| {
         let l = text(&p["label"]);
-        if l.is_empty() { name.to_string() } else { format!("{name} ({l})") }
+        if l.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} ({l})")
+        }
     };
     o.push_str("\nRegressions:\n");
     o.push_str(&header);
@@ -339,18 +429,31 @@ fn table(r: &Value) -> String {
         }
         row(&mut o, labelled(p, &text(&p["rhs"])), p);
     }
-    let covs: Vec<&Value> = params.iter().filter(|p| p["op"] == "~~" && p["lhs"] != p["rhs"]).collect();
+    let covs: Vec<&Value> = params
+        .iter()
+        .filter(|p| p["op"] == "~~" && p["lhs"] != p["rhs"])
+        .collect();
     if !covs.is_empty() {
         o.push_str("\nCovariances:\n");
         o.push_str(&header);
         for p in covs {
             let dot = if p["free"] == true { "." } else { " " };
-            row(&mut o, labelled(p, &format!("{dot}{} ~~ {dot}{}", text(&p["lhs"]), text(&p["rhs"]))), p);
+            row(
+                &mut o,
+                labelled(
+                    p,
+                    &format!("{dot}{} ~~ {dot}{}", text(&p["lhs"]), text(&p["rhs"])),
+                ),
+                p,
+            );
         }
     }
     o.push_str("\nVariances:\n");
     o.push_str(&header);
-    for p in params.iter().filter(|p| p["op"] == "~~" && p["lhs"] == p["rhs"]) {
+    for p in params
+        .iter()
+        .filter(|p| p["op"] == "~~" && p["lhs"] == p["rhs"])
+    {
         let dot = if p["free"] == true { "." } else { " " };
         row(&mut o, labelled(p, &format!("{dot}{}", text(&p["lhs"]))), p);
     }
@@ -395,7 +498,9 @@ fn table(r: &Value) -> String {
 
 /// Long-form CSV: the parameter rows, then the effect rows, with lavaan's column names.
 fn csv_text(r: &Value) -> String {
-    let mut o = String::from("section,lhs,op,rhs,label,est,se,z,pvalue,ci.lower,ci.upper,std.all,ci.method\n");
+    let mut o = String::from(
+        "section,lhs,op,rhs,label,est,se,z,pvalue,ci.lower,ci.upper,std.all,ci.method\n",
+    );
     let cell = |v: &Value| match v {
         Value::Null => "NA".to_string(),
         Value::String(s) => s.clone(),
@@ -404,15 +509,33 @@ fn csv_text(r: &Value) -> String {
     for p in r["parameters"].as_array().expect("array") {
         o.push_str(&format!(
             "parameter,{},{},{},{},{},{},{},{},{},{},{},wald\n",
-            cell(&p["lhs"]), cell(&p["op"]), cell(&p["rhs"]), cell(&p["label"]), cell(&p["est"]), cell(&p["se"]),
-            cell(&p["z"]), cell(&p["pvalue"]), cell(&p["ci.lower"]), cell(&p["ci.upper"]), cell(&p["std.all"])
+            cell(&p["lhs"]),
+            cell(&p["op"]),
+            cell(&p["rhs"]),
+            cell(&p["label"]),
+            cell(&p["est"]),
+            cell(&p["se"]),
+            cell(&p["z"]),
+            cell(&p["pvalue"]),
+            cell(&p["ci.lower"]),
+            cell(&p["ci.upper"]),
+            cell(&p["std.all"])
         ));
     }
     for e in r["effects"].as_array().expect("array") {
         o.push_str(&format!(
             "{},{},:=,,{},{},{},{},{},{},{},{},{}\n",
-            cell(&e["kind"]), cell(&e["name"]), cell(&e["name"]), cell(&e["est"]), cell(&e["se"]), cell(&e["z"]),
-            cell(&e["pvalue"]), cell(&e["ci.lower"]), cell(&e["ci.upper"]), cell(&e["std.all"]), cell(&e["ci.method"])
+            cell(&e["kind"]),
+            cell(&e["name"]),
+            cell(&e["name"]),
+            cell(&e["est"]),
+            cell(&e["se"]),
+            cell(&e["z"]),
+            cell(&e["pvalue"]),
+            cell(&e["ci.lower"]),
+            cell(&e["ci.upper"]),
+            cell(&e["std.all"]),
+            cell(&e["ci.method"])
         ));
     }
     o

@@ -20,7 +20,9 @@ enum ModelCommand {
     List,
     /// Show a model: paths with population values and their sources, implied correlations, R², and
     /// direct, indirect and total effects (every specific indirect route named, e.g. is->wfc->perf).
-    #[command(after_help = "Examples:\n  balans model show --builtin seed\n  balans model show --model mediation.lav --standardized --format json")]
+    #[command(
+        after_help = "Examples:\n  balans model show --builtin seed\n  balans model show --model mediation.lav --standardized --format json"
+    )]
     Show {
         #[command(flatten)]
         source: ModelSource,
@@ -29,7 +31,9 @@ enum ModelCommand {
         format: Format,
     },
     /// Print a model file's text (a built-in one, to edit and run as your own).
-    #[command(after_help = "Example:\n  balans model print --builtin seed > my-model.lav\n  balans model show --model my-model.lav")]
+    #[command(
+        after_help = "Example:\n  balans model print --builtin seed > my-model.lav\n  balans model show --model my-model.lav"
+    )]
     Print {
         #[command(flatten)]
         source: ModelSource,
@@ -57,7 +61,10 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             let pop = model.population()?;
             let report = report(&source.origin(), &model, &pop);
             match format {
-                Format::Json => emit(None, format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes()),
+                Format::Json => emit(
+                    None,
+                    format!("{}\n", serde_json::to_string_pretty(&report)?).as_bytes(),
+                ),
                 Format::Table => emit(None, table(&report).as_bytes()),
                 Format::Csv => bail!("'model show' supports --format table or json"),
             }
@@ -86,8 +93,14 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
     // Every variance and covariance of the population: written ones, derived ones and defaults.
     for i in 0..pop.len() {
         for j in 0..=i {
-            let written = model.covariances().iter().find(|c| (c.a == i && c.b == j) || (c.a == j && c.b == i));
-            if i != j && written.is_none() && !(pop.exogenous()[i] && pop.exogenous()[j] && pop.psi()[(i, j)] != 0.0) {
+            let written = model
+                .covariances()
+                .iter()
+                .find(|c| (c.a == i && c.b == j) || (c.a == j && c.b == i));
+            if i != j
+                && written.is_none()
+                && !(pop.exogenous()[i] && pop.exogenous()[j] && pop.psi()[(i, j)] != 0.0)
+            {
                 continue;
             }
             let kind = match (i == j, pop.exogenous()[i]) {
@@ -103,7 +116,8 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
             let specified = written.is_some_and(|c| c.value.is_some());
             let how = if specified {
                 "specified"
-            } else if model.semantics() == Semantics::Standardized && !pop.exogenous()[i] && i == j {
+            } else if model.semantics() == Semantics::Standardized && !pop.exogenous()[i] && i == j
+            {
                 "derived"
             } else {
                 "default"
@@ -118,13 +132,17 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
         }
     }
     let variables: Vec<Value> = (0..pop.len())
-        .map(|i| json!({
-            "name": names[i], "exogenous": pop.exogenous()[i], "latent": model.is_latent(i),
-            "variance": pop.implied_covariance()[(i, i)], "r2": r2[i],
-        }))
+        .map(|i| {
+            json!({
+                "name": names[i], "exogenous": pop.exogenous()[i], "latent": model.is_latent(i),
+                "variance": pop.implied_covariance()[(i, i)], "r2": r2[i],
+            })
+        })
         .collect();
     let matrix = |m: &balans_model::Matrix| -> Vec<Vec<f64>> {
-        (0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect()).collect()
+        (0..m.nrows())
+            .map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect())
+            .collect()
     };
     let effects = pop.effects_along(&model.arrow_pattern());
     let mut pairs = Vec::new();
@@ -153,10 +171,12 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
     let defined: Vec<Value> = model
         .defined()
         .iter()
-        .map(|d| json!({
-            "name": d.name, "expression": d.expr.to_string(),
-            "value": values.iter().find(|(l, _)| *l == d.name).map(|(_, v)| *v),
-        }))
+        .map(|d| {
+            json!({
+                "name": d.name, "expression": d.expr.to_string(),
+                "value": values.iter().find(|(l, _)| *l == d.name).map(|(_, v)| *v),
+            })
+        })
         .collect();
     // Measurement part: loadings and item residual variances (unspecified loadings are 1, the
     // marker convention; unspecified residual variances are 1 under raw semantics and 1 − λ² under
@@ -191,7 +211,9 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
 }
 
 fn f3(v: &Value) -> String {
-    v.as_f64().map_or("-".to_string(), |x| format!("{:.3}", if x.abs() < 5e-4 { 0.0 } else { x }))
+    v.as_f64().map_or("-".to_string(), |x| {
+        format!("{:.3}", if x.abs() < 5e-4 { 0.0 } else { x })
+    })
 }
 
 fn s(v: &Value) -> String {
@@ -206,43 +228,82 @@ fn s(v: &Value) -> String {
 fn table(r: &Value) -> String {
     let mut out = String::new();
     let semantics = s(&r["semantics"]);
-    out.push_str(&format!("Model: {}   semantics: {}\n", s(&r["model"]), semantics));
+    out.push_str(&format!(
+        "Model: {}   semantics: {}\n",
+        s(&r["model"]),
+        semantics
+    ));
     if semantics == "standardized" {
         out.push_str("  every variable has variance 1; residual variances are derived; '~~' between endogenous variables are residual correlations\n");
     } else {
         out.push_str("  numbers are population values (lavaan::simulateData); unspecified variances are 1, unspecified paths and covariances 0\n");
     }
-    out.push_str("  source: [R] read in a cited source, [E] engineering estimate, blank: not tagged\n\n");
+    out.push_str(
+        "  source: [R] read in a cited source, [E] engineering estimate, blank: not tagged\n\n",
+    );
     let measurement = r["measurement"].as_array().expect("array");
     if !measurement.is_empty() {
         out.push_str("Latent variables (measurement):\n");
-        out.push_str(&format!("  {:<10} {:<3} {:<10} {:<8} {:>8} {:>10}\n", "latent", "op", "item", "label", "loading", "residual"));
+        out.push_str(&format!(
+            "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>10}\n",
+            "latent", "op", "item", "label", "loading", "residual"
+        ));
         for m in measurement {
             out.push_str(&format!(
                 "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>10}\n",
-                s(&m["latent"]), "=~", s(&m["item"]), s(&m["label"]), f3(&m["loading"]), f3(&m["residual_variance"])
+                s(&m["latent"]),
+                "=~",
+                s(&m["item"]),
+                s(&m["label"]),
+                f3(&m["loading"]),
+                f3(&m["residual_variance"])
             ));
         }
         out.push('\n');
     }
     out.push_str("Regressions:\n");
-    out.push_str(&format!("  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {}\n", "lhs", "op", "rhs", "label", "value", "std.all", "source"));
+    out.push_str(&format!(
+        "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {}\n",
+        "lhs", "op", "rhs", "label", "value", "std.all", "source"
+    ));
     let params = r["parameters"].as_array().expect("array");
     for p in params.iter().filter(|p| p["op"] == "~") {
         out.push_str(&format!(
             "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {}\n",
-            s(&p["lhs"]), "~", s(&p["rhs"]), s(&p["label"]), f3(&p["value"]), f3(&p["std"]),
-            if s(&p["source"]).is_empty() { String::new() } else { format!("[{}]", s(&p["source"])) }
+            s(&p["lhs"]),
+            "~",
+            s(&p["rhs"]),
+            s(&p["label"]),
+            f3(&p["value"]),
+            f3(&p["std"]),
+            if s(&p["source"]).is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", s(&p["source"]))
+            }
         ));
     }
     out.push_str("\nVariances and covariances:\n");
-    out.push_str(&format!("  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {:<6} {}\n", "lhs", "op", "rhs", "label", "value", "std.all", "source", "kind"));
+    out.push_str(&format!(
+        "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {:<6} {}\n",
+        "lhs", "op", "rhs", "label", "value", "std.all", "source", "kind"
+    ));
     for p in params.iter().filter(|p| p["op"] == "~~") {
         out.push_str(&format!(
             "  {:<10} {:<3} {:<10} {:<8} {:>8} {:>8}  {:<6} {} ({})\n",
-            s(&p["lhs"]), "~~", s(&p["rhs"]), s(&p["label"]), f3(&p["value"]), f3(&p["std"]),
-            if s(&p["source"]).is_empty() { String::new() } else { format!("[{}]", s(&p["source"])) },
-            s(&p["kind"]), s(&p["how"])
+            s(&p["lhs"]),
+            "~~",
+            s(&p["rhs"]),
+            s(&p["label"]),
+            f3(&p["value"]),
+            f3(&p["std"]),
+            if s(&p["source"]).is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", s(&p["source"]))
+            },
+            s(&p["kind"]),
+            s(&p["how"])
         ));
     }
     out.push_str("\nR²:\n");
@@ -252,13 +313,23 @@ fn table(r: &Value) -> String {
         }
     }
     out.push_str("\nImplied correlations:\n");
-    let names: Vec<String> = r["implied_correlation"]["names"].as_array().expect("array").iter().map(s).collect();
+    let names: Vec<String> = r["implied_correlation"]["names"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(s)
+        .collect();
     out.push_str(&format!("  {:<8}", ""));
     for n in &names {
         out.push_str(&format!("{:>8}", truncate(n, 7)));
     }
     out.push('\n');
-    for (i, row) in r["implied_correlation"]["matrix"].as_array().expect("array").iter().enumerate() {
+    for (i, row) in r["implied_correlation"]["matrix"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .enumerate()
+    {
         out.push_str(&format!("  {:<8}", truncate(&names[i], 7)));
         for (j, v) in row.as_array().expect("array").iter().enumerate() {
             if j <= i {
@@ -268,11 +339,18 @@ fn table(r: &Value) -> String {
         out.push('\n');
     }
     out.push_str("\nEffects (from -> to):\n");
-    out.push_str(&format!("  {:<10} {:<10} {:>8} {:>8} {:>8}\n", "from", "to", "direct", "indirect", "total"));
+    out.push_str(&format!(
+        "  {:<10} {:<10} {:>8} {:>8} {:>8}\n",
+        "from", "to", "direct", "indirect", "total"
+    ));
     for e in r["effects"].as_array().expect("array") {
         out.push_str(&format!(
             "  {:<10} {:<10} {:>8} {:>8} {:>8}\n",
-            s(&e["from"]), s(&e["to"]), f3(&e["direct"]), f3(&e["indirect"]), f3(&e["total"])
+            s(&e["from"]),
+            s(&e["to"]),
+            f3(&e["direct"]),
+            f3(&e["indirect"]),
+            f3(&e["total"])
         ));
     }
     let specific = r["indirect_effects"].as_array().expect("array");
@@ -286,7 +364,12 @@ fn table(r: &Value) -> String {
     if !defined.is_empty() {
         out.push_str("\nDefined parameters:\n");
         for d in defined {
-            out.push_str(&format!("  {:<18} := {:<24} {:>8}\n", s(&d["name"]), s(&d["expression"]), f3(&d["value"])));
+            out.push_str(&format!(
+                "  {:<18} := {:<24} {:>8}\n",
+                s(&d["name"]),
+                s(&d["expression"]),
+                f3(&d["value"])
+            ));
         }
     }
     out
@@ -295,4 +378,3 @@ fn table(r: &Value) -> String {
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
-

@@ -24,18 +24,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("failed to create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("failed to write {}", path.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("failed to write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
     // Temporary files are created private (0600); a result file gets the usual 0644 (or keeps the
     // mode of the file it replaces).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o644);
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("failed to set the permissions of {}", path.display()))?;
     }
-    tmp.persist(path).with_context(|| format!("failed to write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(())
 }
 

@@ -33,14 +33,20 @@ impl ModelSource {
     pub fn text(&self) -> Result<String> {
         match &self.model {
             Some(path) => {
-                let bytes = std::fs::read(path).with_context(|| format!("failed to read model file {}", path.display()))?;
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("failed to read model file {}", path.display()))?;
                 match String::from_utf8(bytes) {
                     Ok(s) => Ok(s),
                     Err(e) => {
                         let at = e.utf8_error().valid_up_to();
                         let before = &e.as_bytes()[..at];
                         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-                        let col = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+                        let col = at
+                            - before
+                                .iter()
+                                .rposition(|&b| b == b'\n')
+                                .map_or(0, |p| p + 1)
+                            + 1;
                         bail!(
                             "{}:{line}:{col}: the model file is not valid UTF-8 (byte 0x{:02x})\n = help: save the file as UTF-8 text",
                             path.display(),
@@ -60,6 +66,10 @@ impl ModelSource {
     pub fn load(&self) -> Result<Model> {
         let text = self.text()?;
         let model = balans_model::parse_model(&self.origin(), &text)?;
-        Ok(if self.standardized { model.with_semantics(Semantics::Standardized) } else { model })
+        Ok(if self.standardized {
+            model.with_semantics(Semantics::Standardized)
+        } else {
+            model
+        })
     }
 }

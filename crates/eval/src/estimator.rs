@@ -22,9 +22,9 @@
 use crate::effects;
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
-    back_substitute, cholesky_in_place, cholesky_inverse, cholesky_inverse_small,
-    cholesky_logdet, cholesky_solve, gram_of_inverse, implied_covariance, inverse_i_minus_beta,
-    mul_add_into, mul_into, triangular_inverse,
+    back_substitute, cholesky_in_place, cholesky_inverse, cholesky_inverse_small, cholesky_logdet,
+    cholesky_solve, gram_of_inverse, implied_covariance, inverse_i_minus_beta, mul_add_into,
+    mul_into, triangular_inverse,
 };
 use crate::spec::{AnalysisSpec, ParameterKind};
 use nalgebra::DMatrix;
@@ -286,7 +286,11 @@ impl Prefix {
             for &y in &block.outcomes {
                 block_of[y] = b;
             }
-            if block.predictors.iter().any(|&x| x >= block.outcomes[0].min(p)) {
+            if block
+                .predictors
+                .iter()
+                .any(|&x| x >= block.outcomes[0].min(p))
+            {
                 return None;
             }
         }
@@ -1521,7 +1525,10 @@ mod tests {
     fn prefix_path_matches_per_block_path() {
         let (spec, s) = seed_moments();
         let mut fast = Estimator::new(&spec);
-        let prefix = fast.prefix.as_ref().expect("seed model takes the prefix path");
+        let prefix = fast
+            .prefix
+            .as_ref()
+            .expect("seed model takes the prefix path");
         assert!(prefix.saturated);
         let mut slow = fast.clone();
         slow.prefix = None;

@@ -106,7 +106,7 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
     let mut intercepts: Vec<crate::spec::Intercept> = Vec::new();
     let mut latent_variables: Vec<LatentVariable> = Vec::new();
     let mut labels: Vec<(String, String, Span)> = Vec::new(); // label, what, span
-    // (definition, labels used with their spans, span of the name)
+                                                              // (definition, labels used with their spans, span of the name)
     type Definition = (DefinedParameter, Vec<(String, Span)>, Span);
     let mut defined: Vec<Definition> = Vec::new();
 

@@ -26,8 +26,8 @@ pub use build::parse_model;
 pub use builtin::{builtin_text, Builtin, BUILTINS};
 pub use expr::{BinaryOp, Expr, Function};
 pub use population::{
-    enumerate_routes, reachability, specific_indirect_effects, Effects, Population, PopulationError,
-    SpecificIndirect,
+    enumerate_routes, reachability, specific_indirect_effects, Effects, Population,
+    PopulationError, SpecificIndirect,
 };
 pub use print::number as format_number;
 /// The dense matrix type used throughout (nalgebra `DMatrix<f64>`).

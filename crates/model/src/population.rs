@@ -207,11 +207,20 @@ impl Population {
             .into_iter()
             .map(|route| {
                 let value = route.windows(2).map(|w| self.beta[(w[1], w[0])]).product();
-                let name = route.iter().map(|&i| self.names[i].as_str()).collect::<Vec<_>>().join("->");
+                let name = route
+                    .iter()
+                    .map(|&i| self.names[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join("->");
                 SpecificIndirect { route, name, value }
             })
             .collect();
-        Effects { direct: self.beta.clone(), indirect, total, specific }
+        Effects {
+            direct: self.beta.clone(),
+            indirect,
+            total,
+            specific,
+        }
     }
 
     /// Standardizes the population: divides every variable by its implied standard deviation. The

@@ -13,22 +13,37 @@ fn sorted_table(m: &Model) -> Vec<balans_model::ParameterRow> {
 #[test]
 fn every_corpus_model_parses_and_round_trips() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    assert!(files.len() >= 20, "the corpus must hold at least 20 models, found {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "the corpus must hold at least 20 models, found {}",
+        files.len()
+    );
     for path in files {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        let model = parse_model(&name, &text).unwrap_or_else(|e| panic!("{name} failed to parse:\n{e}"));
+        let model =
+            parse_model(&name, &text).unwrap_or_else(|e| panic!("{name} failed to parse:\n{e}"));
         let printed = model.to_string();
-        let again = parse_model("printed", &printed).unwrap_or_else(|e| panic!("{name}: printed text failed to parse:\n{e}\n{printed}"));
-        assert_eq!(sorted_table(&model), sorted_table(&again), "{name}: round trip changed the model:\n{printed}");
+        let again = parse_model("printed", &printed)
+            .unwrap_or_else(|e| panic!("{name}: printed text failed to parse:\n{e}\n{printed}"));
+        assert_eq!(
+            sorted_table(&model),
+            sorted_table(&again),
+            "{name}: round trip changed the model:\n{printed}"
+        );
         assert_eq!(model.semantics(), again.semantics(), "{name}");
         // Printing is a fixed point after one round (statement order is canonical).
         assert_eq!(printed, again.to_string(), "{name}: printing is not stable");
         // Every model without latent variables has a raw-semantics population.
         if !model.has_latent_variables() {
-            let pop = model.with_semantics(balans_model::Semantics::Raw).population();
+            let pop = model
+                .with_semantics(balans_model::Semantics::Raw)
+                .population();
             assert!(pop.is_ok(), "{name}: {:?}", pop.err());
         }
     }

@@ -8,35 +8,40 @@ use proptest::prelude::*;
 /// A random recursive model: `p` variables v0..v{p-1}, path v_j -> v_i (j < i) with probability ~1/2,
 /// values in [-0.4, 0.4], some labels.
 fn model_text() -> impl Strategy<Value = String> {
-    (3usize..7).prop_flat_map(|p| {
-        let n_pairs = p * (p - 1) / 2;
-        (
-            Just(p),
-            prop::collection::vec(prop::option::weighted(0.55, -0.4f64..0.4), n_pairs),
-            prop::collection::vec(any::<bool>(), n_pairs),
-        )
-    })
-    .prop_map(|(p, values, labelled)| {
-        let mut text = String::new();
-        let mut k = 0;
-        for i in 1..p {
-            let mut terms = Vec::new();
-            for j in 0..i {
-                if let Some(v) = values[k] {
-                    let label = if labelled[k] { format!("l{j}_{i}*") } else { String::new() };
-                    terms.push(format!("{v}*{label}v{j}"));
+    (3usize..7)
+        .prop_flat_map(|p| {
+            let n_pairs = p * (p - 1) / 2;
+            (
+                Just(p),
+                prop::collection::vec(prop::option::weighted(0.55, -0.4f64..0.4), n_pairs),
+                prop::collection::vec(any::<bool>(), n_pairs),
+            )
+        })
+        .prop_map(|(p, values, labelled)| {
+            let mut text = String::new();
+            let mut k = 0;
+            for i in 1..p {
+                let mut terms = Vec::new();
+                for j in 0..i {
+                    if let Some(v) = values[k] {
+                        let label = if labelled[k] {
+                            format!("l{j}_{i}*")
+                        } else {
+                            String::new()
+                        };
+                        terms.push(format!("{v}*{label}v{j}"));
+                    }
+                    k += 1;
                 }
-                k += 1;
+                if !terms.is_empty() {
+                    text.push_str(&format!("v{i} ~ {}\n", terms.join(" + ")));
+                }
             }
-            if !terms.is_empty() {
-                text.push_str(&format!("v{i} ~ {}\n", terms.join(" + ")));
+            if text.is_empty() {
+                text.push_str("v1 ~ 0.3*v0\n");
             }
-        }
-        if text.is_empty() {
-            text.push_str("v1 ~ 0.3*v0\n");
-        }
-        text
-    })
+            text
+        })
 }
 
 proptest! {

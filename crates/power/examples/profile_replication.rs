@@ -31,17 +31,28 @@ fn main() {
             w.sample_covariance(&mut rng, &mut scratch, s.as_mut_slice());
             if factored {
                 w.factor_of_last(&scratch, &mut factor);
-                est.fit_moments_lean_factored(&s, &factor, 278, &mut out).unwrap();
+                est.fit_moments_lean_factored(&s, &factor, 278, &mut out)
+                    .unwrap();
             } else {
                 est.fit_moments_lean(&s, 278, &mut out).unwrap();
             }
             let mut line: Vec<f64> = Vec::new();
-            for v in [&out.estimates, &out.std_err, &out.effects, &out.effect_std_err] {
+            for v in [
+                &out.estimates,
+                &out.std_err,
+                &out.effects,
+                &out.effect_std_err,
+            ] {
                 line.extend(v.iter());
             }
             line.extend(out.sigma.iter());
             est.fit_moments(&s, 278, &mut out).unwrap();
-            for v in [&out.estimates, &out.std_err, &out.effects, &out.effect_std_err] {
+            for v in [
+                &out.estimates,
+                &out.std_err,
+                &out.effects,
+                &out.effect_std_err,
+            ] {
                 line.extend(v.iter());
             }
             line.extend(out.vcov.iter());

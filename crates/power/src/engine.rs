@@ -217,7 +217,11 @@ impl Workspace {
                 Vec::new()
             },
             means: vec![0.0; p],
-            z: if cond.row_factor.is_some() { vec![0.0; n * pop_p] } else { Vec::new() },
+            z: if cond.row_factor.is_some() {
+                vec![0.0; n * pop_p]
+            } else {
+                Vec::new()
+            },
             cz: DMatrix::zeros(pop_p, pop_p),
             mz: DMatrix::zeros(p, pop_p),
             s: DMatrix::zeros(p, p),
@@ -465,7 +469,9 @@ fn condition<'a>(
         Sampling::Rows if survey.is_none() && config.data == DataMode::Normal && !needs_rows => {
             let pop = &study.population;
             let chol = pop.psi().clone().cholesky().ok_or_else(|| {
-                PowerError::Incompatible("the population residual covariance matrix is not positive definite".into())
+                PowerError::Incompatible(
+                    "the population residual covariance matrix is not positive definite".into(),
+                )
             })?;
             let l = pop.inverse_i_minus_beta() * chol.l();
             let p = study.spec.variables().len();
@@ -752,7 +758,10 @@ fn replicate(
                     flags[c] = outcome((b / se).abs() > z, Some((b - z * se, b + z * se)), truth);
                 }
             }
-            PlanKind::Function { effect: j, parameters } => {
+            PlanKind::Function {
+                effect: j,
+                parameters,
+            } => {
                 let (v, se) = (fit.effects[*j], fit.effect_std_err[*j]);
                 est[e] = (v, se);
                 if let Some(c) = cell(Test::Joint) {

@@ -66,7 +66,9 @@ mod tests {
 
     #[test]
     fn keys_of_neighbouring_streams_differ() {
-        let mut keys: Vec<u64> = (0..1000).flat_map(|r| (270..290).map(move |n| stream_key(1, n, r))).collect();
+        let mut keys: Vec<u64> = (0..1000)
+            .flat_map(|r| (270..290).map(move |n| stream_key(1, n, r)))
+            .collect();
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 20_000);

@@ -163,10 +163,14 @@ mod tests {
                 }
             }
             est.fit_moments_lean(&s, 278, &mut a).unwrap();
-            est.fit_moments_lean_factored(&s, &factor, 278, &mut b).unwrap();
+            est.fit_moments_lean_factored(&s, &factor, 278, &mut b)
+                .unwrap();
             let close = |x: f64, y: f64, scale: f64| (x - y).abs() <= 1e-12 * x.abs().max(scale);
             for k in 0..a.estimates.len() {
-                assert!(close(a.estimates[k], b.estimates[k], a.std_err[k]), "estimate {k}");
+                assert!(
+                    close(a.estimates[k], b.estimates[k], a.std_err[k]),
+                    "estimate {k}"
+                );
                 assert!(close(a.std_err[k], b.std_err[k], 0.0), "se {k}");
             }
             for k in 0..a.effects.len() {

@@ -21,10 +21,18 @@ fn check_coverage(replications: usize, ns: &[usize], seed: u64) {
     let model = parse_model("test", "y ~ 0.3*x\n").unwrap();
     let study = Study::new(&model, None, &EffectSelection::All).unwrap();
     for sampling in [Sampling::Wishart, Sampling::Rows] {
-        let config = PowerConfig { replications, seed, sampling, ..PowerConfig::default() };
+        let config = PowerConfig {
+            replications,
+            seed,
+            sampling,
+            ..PowerConfig::default()
+        };
         let rows = power_curve(&study, &config, ns, &|_| {}).unwrap();
         for &n in ns {
-            let r = rows.iter().find(|r| r.n == n && r.effect == "y~x" && r.test == "wald").unwrap();
+            let r = rows
+                .iter()
+                .find(|r| r.n == n && r.effect == "y~x" && r.test == "wald")
+                .unwrap();
             let c = exact_wald_coverage(n);
             let bound = 4.0 * (c * (1.0 - c) / replications as f64).sqrt();
             let got = r.coverage.unwrap();
