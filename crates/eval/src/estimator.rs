@@ -955,19 +955,11 @@ impl Estimator {
     /// operation for operation.
     fn closed_form_prefix(&mut self, s: &DMatrix<f64>) {
         let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
-        if let Some((vars, idx)) = &plan.random_x {
-            let m = vars.len();
-            for a in 0..m {
-                for b in 0..m {
-                    self.theta[idx[a * m + b]] = s[(vars[a], vars[b])];
-                }
-            }
-        }
+        fill_random_x(plan, s, &mut self.theta);
         let ld = self.p;
         let u = self.s_chol.as_slice();
         for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
             let k = block.predictors.len();
-            let m = block.outcomes.len();
             for (o, &y) in block.outcomes.iter().enumerate() {
                 // U_PPᵀ z = S_Py gives z = U[..k, y]; then U_PP β = z.
                 work.rhs[..k].copy_from_slice(&u[y * ld..y * ld + k]);
@@ -976,16 +968,7 @@ impl Estimator {
                     self.theta[block.beta_index[o * k + a]] = work.rhs[a];
                 }
             }
-            for o1 in 0..m {
-                for o2 in o1..m {
-                    let (y1, y2) = (block.outcomes[o1], block.outcomes[o2]);
-                    let mut v = s[(y1, y2)];
-                    for (a, &x) in block.predictors.iter().enumerate() {
-                        v -= self.theta[block.beta_index[o1 * k + a]] * s[(x, y2)];
-                    }
-                    self.theta[block.psi_index[o1 * m + o2]] = v;
-                }
-            }
+            fill_residual_covariances(block, s, &mut self.theta);
         }
     }
 
@@ -993,17 +976,9 @@ impl Estimator {
     /// [`crate::spec`]).
     fn closed_form(&mut self, s: &DMatrix<f64>) -> Result<(), EvalError> {
         let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
-        if let Some((vars, idx)) = &plan.random_x {
-            let m = vars.len();
-            for a in 0..m {
-                for b in 0..m {
-                    self.theta[idx[a * m + b]] = s[(vars[a], vars[b])];
-                }
-            }
-        }
+        fill_random_x(plan, s, &mut self.theta);
         for (block, work) in plan.blocks.iter().zip(self.blocks.iter_mut()) {
             let k = block.predictors.len();
-            let m = block.outcomes.len();
             for (a, &x) in block.predictors.iter().enumerate() {
                 for (b, &z) in block.predictors.iter().enumerate() {
                     work.spp[(a, b)] = s[(x, z)];
@@ -1027,16 +1002,7 @@ impl Estimator {
                     self.theta[block.beta_index[o * k + a]] = work.rhs[a];
                 }
             }
-            for o1 in 0..m {
-                for o2 in o1..m {
-                    let (y1, y2) = (block.outcomes[o1], block.outcomes[o2]);
-                    let mut v = s[(y1, y2)];
-                    for (a, &x) in block.predictors.iter().enumerate() {
-                        v -= self.theta[block.beta_index[o1 * k + a]] * s[(x, y2)];
-                    }
-                    self.theta[block.psi_index[o1 * m + o2]] = v;
-                }
-            }
+            fill_residual_covariances(block, s, &mut self.theta);
         }
         Ok(())
     }
@@ -1495,6 +1461,36 @@ pub(crate) fn set_matrices(
         if let ParameterKind::Covariance { a, b } = q.kind {
             psi[(a, b)] = s[(a, b)];
             psi[(b, a)] = s[(a, b)];
+        }
+    }
+}
+
+/// Random exogenous variables with a saturated covariance block: their ML estimates are the sample
+/// (co)variances.
+fn fill_random_x(plan: &crate::spec::ClosedFormPlan, s: &DMatrix<f64>, theta: &mut [f64]) {
+    if let Some((vars, idx)) = &plan.random_x {
+        let m = vars.len();
+        for a in 0..m {
+            for b in 0..m {
+                theta[idx[a * m + b]] = s[(vars[a], vars[b])];
+            }
+        }
+    }
+}
+
+/// Residual (co)variances of a block once its coefficients are in `theta`:
+/// `ψ_{y1 y2} = s_{y1 y2} − Σ_a β_{y1 a} s_{a y2}` (N denominator, as ML).
+fn fill_residual_covariances(block: &crate::spec::Block, s: &DMatrix<f64>, theta: &mut [f64]) {
+    let k = block.predictors.len();
+    let m = block.outcomes.len();
+    for o1 in 0..m {
+        for o2 in o1..m {
+            let (y1, y2) = (block.outcomes[o1], block.outcomes[o2]);
+            let mut v = s[(y1, y2)];
+            for (a, &x) in block.predictors.iter().enumerate() {
+                v -= theta[block.beta_index[o1 * k + a]] * s[(x, y2)];
+            }
+            theta[block.psi_index[o1 * m + o2]] = v;
         }
     }
 }
