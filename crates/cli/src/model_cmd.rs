@@ -276,11 +276,7 @@ fn table(r: &Value) -> String {
             s(&p["label"]),
             f3(&p["value"]),
             f3(&p["std"]),
-            if s(&p["source"]).is_empty() {
-                String::new()
-            } else {
-                format!("[{}]", s(&p["source"]))
-            }
+            source_label(&p["source"])
         ));
     }
     out.push_str("\nVariances and covariances:\n");
@@ -297,11 +293,7 @@ fn table(r: &Value) -> String {
             s(&p["label"]),
             f3(&p["value"]),
             f3(&p["std"]),
-            if s(&p["source"]).is_empty() {
-                String::new()
-            } else {
-                format!("[{}]", s(&p["source"]))
-            },
+            source_label(&p["source"]),
             s(&p["kind"]),
             s(&p["how"])
         ));
@@ -373,6 +365,16 @@ fn table(r: &Value) -> String {
         }
     }
     out
+}
+
+/// `[R]` / `[E]`, or nothing for an untagged value.
+fn source_label(v: &Value) -> String {
+    let tag = s(v);
+    if tag.is_empty() {
+        tag
+    } else {
+        format!("[{tag}]")
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {
