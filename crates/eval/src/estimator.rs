@@ -133,6 +133,12 @@ pub struct Estimator {
     /// Start values set by [`Estimator::set_start_values`].
     previous: Vec<f64>,
     has_previous: bool,
+    /// Indices of the effects every fit computes (all by default, see
+    /// [`Estimator::select_effects`]), ascending, and of the others (NaN in the output).
+    selected: Vec<usize>,
+    unselected: Vec<usize>,
+    /// A selection without total effects: the lean fits may leave `B`, `Ψ`, `(I − B)⁻¹` out.
+    skip_matrices: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -195,6 +201,8 @@ struct DeltaPlan {
     /// The distinct `(weight, N V_st)` the terms use, and their values, refilled by every fit.
     entries: Vec<(f64, Covariance)>,
     values: Vec<f64>,
+    /// The entries the selected effects' terms use (all by default), ascending.
+    active_entries: Vec<usize>,
     /// Per effect: its value and gradient in a directly evaluable form.
     lean: Vec<LeanEffect>,
 }
@@ -474,6 +482,7 @@ impl DeltaPlan {
             ranges,
             terms,
             values: vec![0.0; entries.len()],
+            active_entries: (0..entries.len()).collect(),
             entries,
             lean: spec
                 .effects
@@ -553,6 +562,7 @@ impl Estimator {
             })
             .collect();
         let delta = DeltaPlan::new(&spec);
+        let n_effects = spec.effects.len();
         let prefix = delta.as_ref().and_then(|_| Prefix::new(&spec));
         Estimator {
             spec,
@@ -583,7 +593,56 @@ impl Estimator {
             logdet_s: None,
             previous: vec![0.0; q],
             has_previous: false,
+            selected: (0..n_effects).collect(),
+            unselected: Vec::new(),
+            skip_matrices: false,
         }
+    }
+
+    /// Restricts every later fit to the effects with indices `selected` (into
+    /// [`AnalysisSpec::effects`]; out-of-range indices are ignored): only their values and
+    /// delta-method standard errors are computed, the other entries of `FitOutput::effects` and
+    /// `FitOutput::effect_std_err` are NaN. The selected effects get the same numbers as without a
+    /// selection. `None` restores the default, every effect. What the Monte Carlo power loop uses
+    /// when it reports only some effects.
+    ///
+    /// With a selection that has no total or total indirect effect, the lean fits
+    /// ([`Estimator::fit_moments_lean`], [`Estimator::fit_moments_lean_factored`]) of a model whose
+    /// implied covariance matrix is `S` itself (saturated closed form) do not refresh
+    /// `FitOutput::beta`, `FitOutput::psi` and `FitOutput::inverse_i_minus_beta`, which nothing
+    /// they compute needs; every other output is as without a selection.
+    pub fn select_effects(&mut self, selected: Option<&[usize]>) {
+        let n_eff = self.spec.effects.len();
+        let mut wanted = vec![selected.is_none(); n_eff];
+        for &k in selected.unwrap_or(&[]) {
+            if k < n_eff {
+                wanted[k] = true;
+            }
+        }
+        self.selected = (0..n_eff).filter(|&k| wanted[k]).collect();
+        self.skip_matrices = selected.is_some()
+            && self.selected.iter().all(|&k| {
+                !matches!(
+                    self.spec.effects[k].program,
+                    crate::spec::Program::Total { .. }
+                )
+            });
+        self.unselected = (0..n_eff).filter(|&k| !wanted[k]).collect();
+        if let Some(delta) = self.delta.as_mut() {
+            let mut used = vec![false; delta.entries.len()];
+            for &k in &self.selected {
+                let (lo, hi) = delta.ranges[k];
+                for term in &delta.terms[lo..hi] {
+                    used[term.entry as usize] = true;
+                }
+            }
+            delta.active_entries = (0..used.len()).filter(|&i| used[i]).collect();
+        }
+    }
+
+    /// The indices of the effects the fits compute (see [`Estimator::select_effects`]).
+    pub fn selected_effects(&self) -> &[usize] {
+        &self.selected
     }
 
     /// Starts Fisher scoring from `theta` (e.g. the full-sample estimates when fitting bootstrap
@@ -642,7 +701,7 @@ impl Estimator {
         out: &mut FitOutput,
     ) -> Result<(), EvalError> {
         if self.delta.is_some() {
-            self.fit_closed_form(s, n, out)?;
+            self.fit_closed_form(s, n, out, false)?;
             // The full covariance matrix of the estimates (same block formulas).
             return self.standard_errors(out);
         }
@@ -667,7 +726,7 @@ impl Estimator {
         out: &mut FitOutput,
     ) -> Result<(), EvalError> {
         if self.delta.is_some() {
-            self.fit_closed_form(s, n, out)
+            self.fit_closed_form(s, n, out, true)
         } else {
             self.fit_moments(s, n, out)
         }
@@ -714,20 +773,22 @@ impl Estimator {
             u[j * p..j * p + j + 1].copy_from_slice(col);
         }
         self.logdet_s = None;
-        self.fit_closed_form_checked(s, n, out)
+        self.fit_closed_form_checked(s, n, out, true)
     }
 
     /// The closed-form path of [`Estimator::fit_moments_lean`]: estimates, implied moments, then
     /// `Var(β) = Ψ_block ⊗ (N Σ̂_PP)⁻¹` and `Cov(ψ_ij, ψ_kl) = (ψ_ik ψ_jl + ψ_il ψ_jk) / N` entry by
     /// entry where the standard errors and the effects' delta method need them ([`DeltaPlan`]).
+    /// `lean`: the matrices may be skipped (see [`Estimator::select_effects`]).
     fn fit_closed_form(
         &mut self,
         s: &DMatrix<f64>,
         n: usize,
         out: &mut FitOutput,
+        lean: bool,
     ) -> Result<(), EvalError> {
         self.check_input(s, n)?;
-        self.fit_closed_form_checked(s, n, out)
+        self.fit_closed_form_checked(s, n, out, lean)
     }
 
     /// [`Self::fit_closed_form`] after the input checks (`self.s_chol` holds the factor of `s`).
@@ -736,6 +797,7 @@ impl Estimator {
         s: &DMatrix<f64>,
         n: usize,
         out: &mut FitOutput,
+        lean: bool,
     ) -> Result<(), EvalError> {
         out.n = n;
         if self.prefix.is_some() {
@@ -752,8 +814,11 @@ impl Estimator {
         let plan = self.spec.closed_form.as_ref().expect("closed-form plan");
         let delta = self.delta.as_mut().expect("delta plan");
         if let Some(prefix) = self.prefix.as_mut() {
-            set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
-            inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+            // Saturated: Σ̂ = S needs neither B nor Ψ; the effects need (I − B)⁻¹ only for totals.
+            if !(lean && prefix.saturated && self.skip_matrices) {
+                set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
+                inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
+            }
             if prefix.saturated {
                 out.sigma.as_mut_slice().copy_from_slice(s.as_slice());
             } else {
@@ -815,12 +880,18 @@ impl Estimator {
             *se = (cov.value(theta, &delta.inverse) / nf).max(0.0).sqrt();
         }
         // Doubling is exact, so `g_s g_t (2 V_st)` rounds as `2 g_s g_t V_st`.
-        for (v, &(weight, cov)) in delta.values.iter_mut().zip(&delta.entries) {
-            *v = weight * cov.value(theta, &delta.inverse);
+        for &i in &delta.active_entries {
+            let (weight, cov) = delta.entries[i];
+            delta.values[i] = weight * cov.value(theta, &delta.inverse);
         }
         let p = self.p;
         let a = out.inverse_i_minus_beta.as_slice();
-        for (k, (e, lean)) in self.spec.effects.iter().zip(&delta.lean).enumerate() {
+        for &k in &self.unselected {
+            out.effects[k] = f64::NAN;
+            out.effect_std_err[k] = f64::NAN;
+        }
+        for &k in &self.selected {
+            let (e, lean) = (&self.spec.effects[k], &delta.lean[k]);
             let grad = &mut *self.delta_grad;
             let g = &mut grad[..e.parameters.len()];
             // The values of `effects::eval`, operation for operation, without its dispatch.
@@ -1056,7 +1127,11 @@ impl Estimator {
     }
 
     fn effect_values(&mut self, out: &mut FitOutput) {
-        for (k, e) in self.spec.effects.iter().enumerate() {
+        for &k in &self.unselected {
+            out.effects[k] = f64::NAN;
+        }
+        for &k in &self.selected {
+            let e = &self.spec.effects[k];
             out.effects[k] = effects::eval(
                 e,
                 &self.spec.parameters,
@@ -1069,7 +1144,11 @@ impl Estimator {
     }
 
     fn effect_standard_errors(&mut self, out: &mut FitOutput) {
-        for (k, e) in self.spec.effects.iter().enumerate() {
+        for &k in &self.unselected {
+            out.effect_std_err[k] = f64::NAN;
+        }
+        for &k in &self.selected {
+            let e = &self.spec.effects[k];
             let m = e.parameters.len();
             let g = &mut self.effect_grad[..m];
             effects::eval(
@@ -1553,6 +1632,75 @@ mod tests {
         }
         singular[(8, 8)] = s[(7, 7)];
         assert!(fast.fit_moments_lean(&singular, 278, &mut a).is_err());
+    }
+
+    /// A selection of effects computes exactly those (bit for bit as without a selection, on the
+    /// lean, full and Fisher-scoring paths), NaN for the others; `None` restores every effect.
+    #[test]
+    fn selected_effects_match_full_computation() {
+        let (spec, s) = seed_moments();
+        let n_eff = spec.effects.len();
+        // Every third effect (totals among them), and the routes only (no (I − B)⁻¹ needed).
+        let every_third: Vec<usize> = (0..n_eff)
+            .filter(|k| k % 3 == 1)
+            .chain([n_eff + 5])
+            .collect();
+        let routes: Vec<usize> = (0..n_eff)
+            .filter(|&k| {
+                matches!(
+                    spec.effects[k].kind,
+                    crate::spec::EffectKind::SpecificIndirect { .. }
+                )
+            })
+            .chain([n_eff + 5])
+            .collect();
+        assert!(routes.len() > 2 && routes.len() < n_eff);
+        for (chosen, config) in [every_third.clone(), routes.clone()]
+            .into_iter()
+            .flat_map(|c| {
+                [
+                    EstimatorConfig::default(),
+                    EstimatorConfig {
+                        strategy: Strategy::FisherScoring,
+                        ..EstimatorConfig::default()
+                    },
+                ]
+                .map(|config| (c.clone(), config))
+            })
+        {
+            let mut all = Estimator::with_config(&spec, config);
+            let mut some = all.clone();
+            some.select_effects(Some(&chosen));
+            assert_eq!(some.selected_effects().len(), chosen.len() - 1);
+            type Fit =
+                fn(&mut Estimator, &DMatrix<f64>, usize, &mut FitOutput) -> Result<(), EvalError>;
+            let fits: [Fit; 3] = [
+                Estimator::fit_moments_lean,
+                Estimator::fit_moments,
+                Estimator::fit_point,
+            ];
+            for fit in fits {
+                let (mut a, mut b) = (all.new_output(), some.new_output());
+                fit(&mut all, &s, 278, &mut a).unwrap();
+                fit(&mut some, &s, 278, &mut b).unwrap();
+                assert_eq!(a.estimates, b.estimates);
+                assert_eq!(a.std_err, b.std_err);
+                assert_eq!(a.sigma, b.sigma);
+                for k in 0..n_eff {
+                    if chosen.contains(&k) {
+                        assert_eq!(a.effects[k].to_bits(), b.effects[k].to_bits());
+                        assert_eq!(a.effect_std_err[k].to_bits(), b.effect_std_err[k].to_bits());
+                    } else {
+                        assert!(b.effects[k].is_nan());
+                    }
+                }
+            }
+            some.select_effects(None);
+            let (mut a, mut b) = (all.new_output(), some.new_output());
+            all.fit_moments_lean(&s, 278, &mut a).unwrap();
+            some.fit_moments_lean(&s, 278, &mut b).unwrap();
+            assert_eq!(a, b);
+        }
     }
 
     /// The lean fit gives the same numbers as the full one, and its effect SEs equal

@@ -122,34 +122,51 @@ struct Condition<'a> {
     /// Per analysis variable: its Likert scale and the construct's population SD (items mode).
     scales: Vec<Option<(Likert, f64)>>,
     cells: &'a [Cell],
-    /// Per study effect: what the replication loop needs (precomputed lookups).
-    plans: Vec<EffectPlan>,
+    /// The study's paths, routes and `:=` parameters, and its joint rows (study effect indices):
+    /// what the replication loop needs (precomputed lookups).
+    paths: Vec<PathPlan>,
+    functions: Vec<FunctionPlan>,
+    jointly: Vec<usize>,
+    /// The free parameters whose Wald decision some cell uses (paths, joint significance),
+    /// ascending: each z statistic is formed once per replication.
+    wald_parameters: Vec<usize>,
     /// Per joint-row cell: its index and the cells of the hypothesised effects it combines (`None`
     /// where such an effect has no cell for the test: never rejected).
     joint: Vec<(usize, Vec<Option<usize>>)>,
     z_crit: f64,
     needs_mc: bool,
     needs_boot: bool,
+    /// The analysis model's effects (routes, `:=` parameters) that the study reports, ascending:
+    /// the only ones the fits and the Monte Carlo intervals compute.
+    fit_effects: Vec<usize>,
 }
 
 const N_TESTS: usize = 6;
 
-/// One study effect, as the replication loop reads it.
-struct EffectPlan {
-    kind: PlanKind,
+/// A path effect, as the replication loop reads it.
+struct PathPlan {
+    /// Study effect index.
+    effect: usize,
+    /// Free parameter.
+    parameter: usize,
+    /// Population value when coverage is counted (normal data).
+    truth: Option<f64>,
+    /// Its Wald cell.
+    wald: Option<usize>,
+}
+
+/// A route or `:=` parameter, as the replication loop reads it.
+struct FunctionPlan {
+    /// Study effect index.
+    effect: usize,
+    /// Analysis-model effect index.
+    spec_effect: usize,
+    /// The free parameters its joint-significance test needs (empty without a joint cell).
+    parameters: Vec<usize>,
     /// Population value when coverage is counted (normal data).
     truth: Option<f64>,
     /// Its cell per test slot.
     cells: [Option<usize>; N_TESTS],
-}
-
-enum PlanKind {
-    Path(usize),
-    Function {
-        effect: usize,
-        parameters: Vec<usize>,
-    },
-    AllJointly,
 }
 
 fn test_slot(t: Test) -> usize {
@@ -182,6 +199,8 @@ struct Workspace {
     est: Vec<(f64, f64)>,
     /// Outcome bits per cell of the current replication.
     flags: Vec<u8>,
+    /// Per free parameter: its Wald decision in the current replication (where a cell uses it).
+    significant: Vec<bool>,
 }
 
 impl Workspace {
@@ -190,7 +209,8 @@ impl Workspace {
         let p = spec.variables().len();
         let pop_p = cond.study.population.len();
         let n = cond.n;
-        let estimator = Estimator::new(spec);
+        let mut estimator = Estimator::new(spec);
+        estimator.select_effects(Some(&cond.fit_effects));
         let fit = estimator.new_output();
         let rows_needed = cond.sampling == Sampling::Rows && cond.row_factor.is_none();
         let n_eff = spec.effects().len();
@@ -228,9 +248,9 @@ impl Workspace {
             scratch: vec![0.0; p * p],
             estimator,
             fit,
-            mc: cond
-                .needs_mc
-                .then(|| MonteCarloSampler::new(spec, cond.config.mc_draws)),
+            mc: cond.needs_mc.then(|| {
+                MonteCarloSampler::with_effects(spec, cond.config.mc_draws, &cond.fit_effects)
+            }),
             mc_intervals: vec![nan; n_eff],
             boot,
             boot_rows: vec![0.0; b * width],
@@ -238,6 +258,7 @@ impl Workspace {
             boot_intervals: vec![(nan, nan); n_eff],
             est: vec![(f64::NAN, f64::NAN); cond.study.effects.len()],
             flags: vec![0; cond.cells.len()],
+            significant: vec![false; spec.npar()],
         }
     }
 }
@@ -506,27 +527,57 @@ fn condition<'a>(
     for (c, cell) in cells.iter().enumerate() {
         cell_of[cell.effect * N_TESTS + test_slot(cell.test)] = Some(c);
     }
-    let plans = study
-        .effects
-        .iter()
-        .enumerate()
-        .map(|(e, effect)| EffectPlan {
-            kind: match &effect.kind {
-                EffectKind::Path { parameter } => PlanKind::Path(*parameter),
-                EffectKind::Function {
-                    effect, parameters, ..
-                } => PlanKind::Function {
-                    effect: *effect,
-                    parameters: parameters.clone(),
-                },
-                EffectKind::AllJointly => PlanKind::AllJointly,
-            },
-            truth: effect
-                .population_value
-                .filter(|_| config.data == DataMode::Normal),
-            cells: std::array::from_fn(|t| cell_of[e * N_TESTS + t]),
-        })
-        .collect();
+    let truth_of = |e: usize| {
+        study.effects[e]
+            .population_value
+            .filter(|_| config.data == DataMode::Normal)
+    };
+    let cells_of = |e: usize| -> [Option<usize>; N_TESTS] {
+        std::array::from_fn(|t| cell_of[e * N_TESTS + t])
+    };
+    let mut paths = Vec::new();
+    let mut functions = Vec::new();
+    let mut jointly = Vec::new();
+    let mut wald_parameters = Vec::new();
+    for (e, effect) in study.effects.iter().enumerate() {
+        match &effect.kind {
+            EffectKind::Path { parameter } => {
+                let wald = cells_of(e)[test_slot(Test::Wald)];
+                if wald.is_some() {
+                    wald_parameters.push(*parameter);
+                }
+                paths.push(PathPlan {
+                    effect: e,
+                    parameter: *parameter,
+                    truth: truth_of(e),
+                    wald,
+                });
+            }
+            EffectKind::Function {
+                effect: j,
+                parameters,
+                ..
+            } => {
+                let cells = cells_of(e);
+                let parameters = if cells[test_slot(Test::Joint)].is_some() {
+                    wald_parameters.extend(parameters);
+                    parameters.clone()
+                } else {
+                    Vec::new()
+                };
+                functions.push(FunctionPlan {
+                    effect: e,
+                    spec_effect: *j,
+                    parameters,
+                    truth: truth_of(e),
+                    cells,
+                });
+            }
+            EffectKind::AllJointly => jointly.push(e),
+        }
+    }
+    wald_parameters.sort_unstable();
+    wald_parameters.dedup();
     let joint = cells
         .iter()
         .enumerate()
@@ -549,6 +600,16 @@ fn condition<'a>(
         })
         .collect();
     let z_crit = balans_eval::normal_quantile(1.0 - config.alpha / 2.0);
+    let mut fit_effects: Vec<usize> = study
+        .effects
+        .iter()
+        .filter_map(|e| match e.kind {
+            EffectKind::Function { effect, .. } => Some(effect),
+            _ => None,
+        })
+        .collect();
+    fit_effects.sort_unstable();
+    fit_effects.dedup();
     Ok(Condition {
         study,
         config,
@@ -560,11 +621,15 @@ fn condition<'a>(
         survey,
         scales,
         cells,
-        plans,
+        paths,
+        functions,
+        jointly,
+        wald_parameters,
         joint,
         z_crit,
         needs_mc: cells.iter().any(|c| c.test == Test::Mc),
         needs_boot: cells.iter().any(|c| c.test.needs_rows()),
+        fit_effects,
     })
 }
 
@@ -746,49 +811,52 @@ fn replicate(
         }
     }
     let z = cond.z_crit;
-    let significant = |k: usize| (fit.estimates[k] / fit.std_err[k]).abs() > z;
-    for (e, plan) in cond.plans.iter().enumerate() {
-        let truth = plan.truth;
-        let cell = |test: Test| plan.cells[test_slot(test)];
-        match &plan.kind {
-            PlanKind::Path(parameter) => {
-                let (b, se) = (fit.estimates[*parameter], fit.std_err[*parameter]);
-                est[e] = (b, se);
-                if let Some(c) = cell(Test::Wald) {
-                    flags[c] = outcome((b / se).abs() > z, Some((b - z * se, b + z * se)), truth);
-                }
-            }
-            PlanKind::Function {
-                effect: j,
-                parameters,
-            } => {
-                let (v, se) = (fit.effects[*j], fit.effect_std_err[*j]);
-                est[e] = (v, se);
-                if let Some(c) = cell(Test::Joint) {
-                    flags[c] = outcome(parameters.iter().all(|&k| significant(k)), None, truth);
-                }
-                if let Some(c) = cell(Test::Sobel) {
-                    flags[c] = outcome((v / se).abs() > z, Some((v - z * se, v + z * se)), truth);
-                }
-                if mc_ok {
-                    if let Some(c) = cell(Test::Mc) {
-                        let ci = ws.mc_intervals[*j];
-                        flags[c] = outcome(excludes_zero(ci), Some((ci.lower, ci.upper)), truth);
-                    }
-                }
-                if boot_ok {
-                    let (perc, bc) = ws.boot_intervals[*j];
-                    if let Some(c) = cell(Test::Percentile) {
-                        flags[c] =
-                            outcome(excludes_zero(perc), Some((perc.lower, perc.upper)), truth);
-                    }
-                    if let Some(c) = cell(Test::Bc) {
-                        flags[c] = outcome(excludes_zero(bc), Some((bc.lower, bc.upper)), truth);
-                    }
-                }
-            }
-            PlanKind::AllJointly => est[e] = (f64::NAN, f64::NAN),
+    // Each Wald decision once: paths and the joint-significance tests share them.
+    let significant = &mut ws.significant;
+    for &k in &cond.wald_parameters {
+        significant[k] = (fit.estimates[k] / fit.std_err[k]).abs() > z;
+    }
+    for plan in &cond.paths {
+        let (b, se) = (fit.estimates[plan.parameter], fit.std_err[plan.parameter]);
+        est[plan.effect] = (b, se);
+        if let Some(c) = plan.wald {
+            flags[c] = outcome(
+                significant[plan.parameter],
+                Some((b - z * se, b + z * se)),
+                plan.truth,
+            );
         }
+    }
+    for plan in &cond.functions {
+        let truth = plan.truth;
+        let j = plan.spec_effect;
+        let cell = |test: Test| plan.cells[test_slot(test)];
+        let (v, se) = (fit.effects[j], fit.effect_std_err[j]);
+        est[plan.effect] = (v, se);
+        if let Some(c) = cell(Test::Joint) {
+            flags[c] = outcome(plan.parameters.iter().all(|&k| significant[k]), None, truth);
+        }
+        if let Some(c) = cell(Test::Sobel) {
+            flags[c] = outcome((v / se).abs() > z, Some((v - z * se, v + z * se)), truth);
+        }
+        if mc_ok {
+            if let Some(c) = cell(Test::Mc) {
+                let ci = ws.mc_intervals[j];
+                flags[c] = outcome(excludes_zero(ci), Some((ci.lower, ci.upper)), truth);
+            }
+        }
+        if boot_ok {
+            let (perc, bc) = ws.boot_intervals[j];
+            if let Some(c) = cell(Test::Percentile) {
+                flags[c] = outcome(excludes_zero(perc), Some((perc.lower, perc.upper)), truth);
+            }
+            if let Some(c) = cell(Test::Bc) {
+                flags[c] = outcome(excludes_zero(bc), Some((bc.lower, bc.upper)), truth);
+            }
+        }
+    }
+    for &e in &cond.jointly {
+        est[e] = (f64::NAN, f64::NAN);
     }
     // The joint row: every hypothesised effect rejected (paths by Wald, others by the row's test).
     for (c, members) in &cond.joint {
