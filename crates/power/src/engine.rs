@@ -195,6 +195,8 @@ struct Workspace {
     boot_column: Vec<f64>,
     /// Percentile and bias-corrected interval per analysis effect.
     boot_intervals: Vec<(Interval, Interval)>,
+    /// Upper Cholesky factor of the last Wishart draw (column-major p × p).
+    factor: Vec<f64>,
     /// `(estimate, se)` per effect of the current replication.
     est: Vec<(f64, f64)>,
     /// Outcome bits per cell of the current replication.
@@ -256,6 +258,7 @@ impl Workspace {
             boot_rows: vec![0.0; b * width],
             boot_column: Vec::with_capacity(b),
             boot_intervals: vec![(nan, nan); n_eff],
+            factor: vec![0.0; p * p],
             est: vec![(f64::NAN, f64::NAN); cond.study.effects.len()],
             flags: vec![0; cond.cells.len()],
             significant: vec![false; spec.npar()],
@@ -689,6 +692,8 @@ fn replicate(
         Sampling::Wishart => {
             let w = cond.wishart.as_ref().expect("wishart sampler");
             w.sample_covariance(&mut rng, &mut ws.scratch, ws.s.as_mut_slice());
+            // The draw knows its own Cholesky factor; the fit need not factor S again.
+            w.factor_of_last(&ws.scratch, &mut ws.factor);
         }
         _ if cond.survey.is_some() => {
             let (simulator, columns) = cond.survey.as_ref().expect("survey simulator");
@@ -762,6 +767,9 @@ fn replicate(
     // needs only the standard errors, which the lean fit computes without forming that matrix.
     let fitted = if ws.mc.is_some() {
         ws.estimator.fit_moments(&ws.s, n_used, &mut ws.fit)
+    } else if cond.sampling == Sampling::Wishart {
+        ws.estimator
+            .fit_moments_lean_factored(&ws.s, &ws.factor, n_used, &mut ws.fit)
     } else {
         ws.estimator.fit_moments_lean(&ws.s, n_used, &mut ws.fit)
     };
