@@ -197,6 +197,8 @@ struct Workspace {
     boot_intervals: Vec<(Interval, Interval)>,
     /// Upper Cholesky factor of the last Wishart draw (column-major p × p).
     factor: Vec<f64>,
+    /// Reused buffers of the survey simulator (teams, missingness).
+    survey: Option<balans_sim::SurveyScratch>,
     /// `(estimate, se)` per effect of the current replication.
     est: Vec<(f64, f64)>,
     /// Outcome bits per cell of the current replication.
@@ -259,6 +261,7 @@ impl Workspace {
             boot_column: Vec::with_capacity(b),
             boot_intervals: vec![(nan, nan); n_eff],
             factor: vec![0.0; p * p],
+            survey: None,
             est: vec![(f64::NAN, f64::NAN); cond.study.effects.len()],
             flags: vec![0; cond.cells.len()],
             significant: vec![false; spec.npar()],
@@ -697,11 +700,11 @@ fn replicate(
         }
         _ if cond.survey.is_some() => {
             let (simulator, columns) = cond.survey.as_ref().expect("survey simulator");
-            let data = simulator.simulate_sequential(rng.next_u64());
+            let scratch = ws.survey.get_or_insert_with(|| simulator.new_scratch());
+            let values = simulator.simulate_into(rng.next_u64(), scratch);
             // Listwise deletion; the buffer has room for n rows, so this does not reallocate.
             ws.data.clear();
-            for i in 0..data.n_rows() {
-                let row = data.row(i);
+            for row in values.chunks_exact(simulator.columns().len()) {
                 if columns.iter().all(|&c| row[c].is_finite()) {
                     ws.data.extend(columns.iter().map(|&c| row[c]));
                 }

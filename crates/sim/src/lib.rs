@@ -31,4 +31,6 @@ pub use design::{
 };
 pub use error::SimError;
 pub use likert::{Likert, LikertTarget};
-pub use survey::{simulate, Column, ColumnKind, ConstructInfo, Measurement, Simulator, SurveyData};
+pub use survey::{
+    simulate, Column, ColumnKind, ConstructInfo, Measurement, Simulator, SurveyData, SurveyScratch,
+};

@@ -667,77 +667,66 @@ impl Simulator {
             .max(1e-9)
     }
 
+    /// A reusable workspace for [`Simulator::simulate_into`].
+    pub fn new_scratch(&self) -> SurveyScratch {
+        SurveyScratch {
+            block: Block::with_capacity(self.design.n + 1, self.columns.len()),
+            draws: Draws::new(self.sd.len(), BACKGROUND.len()),
+        }
+    }
+
+    /// Draws a data set on the calling thread into `scratch`, reusing its buffers (nothing is
+    /// allocated once they have grown to size), and returns its row-major values (`n` rows of
+    /// [`Simulator::columns`]). The same rows as [`Simulator::simulate_sequential`].
+    pub fn simulate_into<'s>(&self, seed: u64, scratch: &'s mut SurveyScratch) -> &'s [f64] {
+        let SurveyScratch { block, draws } = scratch;
+        block.clear();
+        self.assemble_sequential(seed, block, draws);
+        let width = self.columns.len();
+        let values = &mut block.values[..self.design.n * width];
+        number_rows(values, width);
+        values
+    }
+
+    /// Generates blocks in order on this thread until `out` holds `n` rows; returns the numbers
+    /// invited and responded up to the n-th row.
+    fn assemble_sequential(&self, seed: u64, out: &mut Block, draws: &mut Draws) -> (u64, u64) {
+        let n = self.design.n;
+        let (mut invited, mut responded) = (0u64, 0u64);
+        let mut next_block = 0u64;
+        loop {
+            let start = out.invitee.len();
+            out.invited = 0;
+            out.responded = 0;
+            self.block(seed, next_block, out, n, draws);
+            next_block += 1;
+            if out.invitee.len() < n {
+                invited += out.invited;
+                responded += out.responded;
+            } else {
+                let last = n - 1;
+                debug_assert!(last >= start);
+                return (invited + out.invitee[last], responded + out.responder[last]);
+            }
+        }
+    }
+
     fn assemble(&self, seed: u64, parallel: bool) -> SurveyData {
         let n = self.design.n;
         let width = self.columns.len();
         let mut out = Block::with_capacity(n + 1, width);
-        let (mut invited, mut responded) = (0u64, 0u64);
-        let mut next_block = 0u64;
-        let per_block = self.expected_rows_per_block();
-        // Appends a finished block's bookkeeping; returns true once `n` rows are reached.
-        let mut account =
-            |out: &mut Block, start: usize, block_invited: u64, block_responded: u64| {
-                let rows = out.invitee.len();
-                if rows < n {
-                    invited += block_invited;
-                    responded += block_responded;
-                    false
-                } else {
-                    let last = n - 1;
-                    debug_assert!(last >= start);
-                    invited += out.invitee[last];
-                    responded += out.responder[last];
-                    true
-                }
-            };
-        'outer: while out.invitee.len() < n {
-            if parallel {
-                let remaining = n - out.invitee.len();
-                let batch = ((remaining as f64 / per_block * 1.05).ceil() as u64 + 1).min(1024);
-                let range = next_block..next_block + batch;
-                next_block += batch;
-                let blocks: Vec<Block> = range
-                    .into_par_iter()
-                    .map(|b| {
-                        let mut block = Block::with_capacity((per_block * 1.2) as usize + 8, width);
-                        self.block(seed, b, &mut block, usize::MAX);
-                        block
-                    })
-                    .collect();
-                for block in blocks {
-                    let start = out.invitee.len();
-                    out.values.extend_from_slice(&block.values);
-                    out.invitee.extend_from_slice(&block.invitee);
-                    out.responder.extend_from_slice(&block.responder);
-                    if account(&mut out, start, block.invited, block.responded) {
-                        break 'outer;
-                    }
-                }
-            } else {
-                let start = out.invitee.len();
-                out.invited = 0;
-                out.responded = 0;
-                self.block(seed, next_block, &mut out, n);
-                next_block += 1;
-                let (bi, br) = (out.invited, out.responded);
-                if account(&mut out, start, bi, br) {
-                    break;
-                }
-            }
-        }
+        let (invited, responded) = if parallel {
+            self.assemble_parallel(seed, &mut out)
+        } else {
+            self.assemble_sequential(
+                seed,
+                &mut out,
+                &mut Draws::new(self.sd.len(), BACKGROUND.len()),
+            )
+        };
         let mut values = out.values;
         values.truncate(n * width);
-        // Number respondents 1..n and teams 1.. in order of appearance.
-        let mut team_number = 0.0;
-        let mut last_team = f64::NAN;
-        for (i, row) in values.chunks_exact_mut(width).enumerate() {
-            row[0] = (i + 1) as f64;
-            if row[1].to_bits() != last_team.to_bits() {
-                last_team = row[1];
-                team_number += 1.0;
-            }
-            row[1] = team_number;
-        }
+        number_rows(&mut values, width);
         SurveyData {
             columns: self.columns.clone(),
             values,
@@ -747,21 +736,59 @@ impl Simulator {
         }
     }
 
+    /// Generates batches of blocks in parallel and joins them in block order until `out` holds `n`
+    /// rows; returns the numbers invited and responded up to the n-th row.
+    fn assemble_parallel(&self, seed: u64, out: &mut Block) -> (u64, u64) {
+        let n = self.design.n;
+        let width = self.columns.len();
+        let (mut invited, mut responded) = (0u64, 0u64);
+        let mut next_block = 0u64;
+        let per_block = self.expected_rows_per_block();
+        loop {
+            let remaining = n - out.invitee.len();
+            let batch = ((remaining as f64 / per_block * 1.05).ceil() as u64 + 1).min(1024);
+            let range = next_block..next_block + batch;
+            next_block += batch;
+            let blocks: Vec<Block> = range
+                .into_par_iter()
+                .map(|b| {
+                    let mut block = Block::with_capacity((per_block * 1.2) as usize + 8, width);
+                    let mut draws = Draws::new(self.sd.len(), BACKGROUND.len());
+                    self.block(seed, b, &mut block, usize::MAX, &mut draws);
+                    block
+                })
+                .collect();
+            for block in blocks {
+                let start = out.invitee.len();
+                out.values.extend_from_slice(&block.values);
+                out.invitee.extend_from_slice(&block.invitee);
+                out.responder.extend_from_slice(&block.responder);
+                if out.invitee.len() < n {
+                    invited += block.invited;
+                    responded += block.responded;
+                } else {
+                    let last = n - 1;
+                    debug_assert!(last >= start);
+                    return (invited + out.invitee[last], responded + out.responder[last]);
+                }
+            }
+        }
+    }
+
     /// Generates block `index` (`teams_per_block` invited teams), appending respondents to `block`
     /// until it holds `limit` rows. Stopping early never changes the rows already drawn.
-    fn block(&self, seed: u64, index: u64, block: &mut Block, limit: usize) {
+    fn block(&self, seed: u64, index: u64, block: &mut Block, limit: usize, draws: &mut Draws) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(index);
         // Missingness has its own stream, so `--missing` hides answers of the same data set.
         let mut missing_rng = ChaCha8Rng::seed_from_u64(seed ^ MISSINGNESS_KEY);
         missing_rng.set_stream(index);
-        let p = self.sd.len();
-        let q = BACKGROUND.len();
         let width = self.columns.len();
-        let mut between = vec![0.0; p];
-        let mut y = vec![0.0; p];
-        let mut z = vec![0.0; p];
-        let mut bg = vec![0.0; q];
+        // Every person's y, z and background are drawn in full before use, and `between` is read
+        // only when a between-team part exists (then drawn for each team first), so reused
+        // buffers give the same rows as fresh ones.
+        let Draws { between, y, z, bg } = draws;
+        let (between, y, z, bg) = (&mut between[..], &mut y[..], &mut z[..], &mut bg[..]);
         let rate = self.design.response_rate;
         let strength = self.design.self_selection;
         let sel_m = self.selection.len() as f64;
@@ -773,20 +800,20 @@ impl Simulator {
                 _ => 1,
             };
             if let Some(lb) = &self.between {
-                lb.draw(&mut rng, &mut between);
+                lb.draw(&mut rng, between);
             }
             for _ in 0..size {
                 block.invited += 1;
-                self.within.draw(&mut rng, &mut y);
+                self.within.draw(&mut rng, y);
                 if self.between.is_some() {
-                    for (v, b) in y.iter_mut().zip(&between) {
+                    for (v, b) in y.iter_mut().zip(between.iter()) {
                         *v += b;
                     }
                 }
-                for ((zi, yi), s) in z.iter_mut().zip(&y).zip(&self.sd) {
+                for ((zi, yi), s) in z.iter_mut().zip(y.iter()).zip(&self.sd) {
                     *zi = yi / s;
                 }
-                self.background.draw(&mut rng, &z, &mut bg);
+                self.background.draw(&mut rng, z, bg);
                 if rate < 1.0 {
                     let f = self.selection.iter().map(|&i| z[i]).sum::<f64>()
                         / sel_m
@@ -804,9 +831,9 @@ impl Simulator {
                 block.values.resize(start + width, 0.0);
                 let person = Person {
                     team: team_id,
-                    y: &y,
-                    z: &z,
-                    background: &bg,
+                    y,
+                    z,
+                    background: bg,
                 };
                 self.write_row(
                     &mut rng,
@@ -900,7 +927,50 @@ struct Person<'a> {
     background: &'a [f64],
 }
 
+/// Numbers respondents 1..n and teams 1.. in order of appearance (columns 0 and 1).
+fn number_rows(values: &mut [f64], width: usize) {
+    let mut team_number = 0.0;
+    let mut last_team = f64::NAN;
+    for (i, row) in values.chunks_exact_mut(width).enumerate() {
+        row[0] = (i + 1) as f64;
+        if row[1].to_bits() != last_team.to_bits() {
+            last_team = row[1];
+            team_number += 1.0;
+        }
+        row[1] = team_number;
+    }
+}
+
+/// Per-person draw buffers of [`Simulator::block`].
+#[derive(Debug, Clone)]
+struct Draws {
+    between: Vec<f64>,
+    y: Vec<f64>,
+    z: Vec<f64>,
+    bg: Vec<f64>,
+}
+
+impl Draws {
+    fn new(p: usize, q: usize) -> Draws {
+        Draws {
+            between: vec![0.0; p],
+            y: vec![0.0; p],
+            z: vec![0.0; p],
+            bg: vec![0.0; q],
+        }
+    }
+}
+
+/// A reusable workspace for [`Simulator::simulate_into`] (from [`Simulator::new_scratch`]): the
+/// power analysis draws one survey per replication without allocating.
+#[derive(Debug, Clone)]
+pub struct SurveyScratch {
+    block: Block,
+    draws: Draws,
+}
+
 /// Rows kept from one or more blocks, with bookkeeping to cut the data at exactly `n` rows.
+#[derive(Debug, Clone)]
 struct Block {
     values: Vec<f64>,
     /// For each row: invitees of this block up to and including this person.
@@ -912,6 +982,14 @@ struct Block {
 }
 
 impl Block {
+    fn clear(&mut self) {
+        self.values.clear();
+        self.invitee.clear();
+        self.responder.clear();
+        self.invited = 0;
+        self.responded = 0;
+    }
+
     fn with_capacity(rows: usize, width: usize) -> Block {
         Block {
             values: Vec::with_capacity(rows * width),
