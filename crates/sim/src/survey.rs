@@ -824,7 +824,7 @@ impl Simulator {
                     }
                 }
                 block.responded += 1;
-                if self.design.inclusion && !BackgroundModel::included(&bg) {
+                if self.design.inclusion && !BackgroundModel::included(bg) {
                     continue;
                 }
                 let start = block.values.len();
