@@ -608,9 +608,9 @@ impl Estimator {
     ///
     /// With a selection that has no total or total indirect effect, the lean fits
     /// ([`Estimator::fit_moments_lean`], [`Estimator::fit_moments_lean_factored`]) of a model whose
-    /// implied covariance matrix is `S` itself (saturated closed form) do not refresh
-    /// `FitOutput::beta`, `FitOutput::psi` and `FitOutput::inverse_i_minus_beta`, which nothing
-    /// they compute needs; every other output is as without a selection.
+    /// implied covariance matrix is `S` itself (saturated closed form) do not compute
+    /// `FitOutput::beta`, `FitOutput::psi` and `FitOutput::inverse_i_minus_beta` (they are NaN),
+    /// which nothing they compute needs; every other output is as without a selection.
     pub fn select_effects(&mut self, selected: Option<&[usize]>) {
         let n_eff = self.spec.effects.len();
         let mut wanted = vec![selected.is_none(); n_eff];
@@ -815,7 +815,14 @@ impl Estimator {
         let delta = self.delta.as_mut().expect("delta plan");
         if let Some(prefix) = self.prefix.as_mut() {
             // Saturated: Σ̂ = S needs neither B nor Ψ; the effects need (I − B)⁻¹ only for totals.
-            if !(lean && prefix.saturated && self.skip_matrices) {
+            if lean && prefix.saturated && self.skip_matrices {
+                // Not computed: marked NaN rather than left from an earlier fit.
+                if !out.beta[(0, 0)].is_nan() {
+                    out.beta.fill(f64::NAN);
+                    out.psi.fill(f64::NAN);
+                    out.inverse_i_minus_beta.fill(f64::NAN);
+                }
+            } else {
                 set_matrices(&self.spec, &self.theta, s, &mut out.beta, &mut out.psi);
                 inverse_i_minus_beta(&out.beta, &mut out.inverse_i_minus_beta);
             }
