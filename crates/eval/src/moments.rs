@@ -100,6 +100,29 @@ pub fn covariance_into(data: &[f64], p: usize, means: &mut [f64], out: &mut DMat
     cross_products(data.chunks_exact(p), n, means, out);
 }
 
+/// Covariance matrix (N denominator) of column-major `data` (`n` rows, `out.nrows()` columns, each
+/// column contiguous), into `out`. Centres the columns in place, then every entry is one contiguous
+/// dot product, which vectorises: the power loop's row-level path draws its standard normals this
+/// way.
+pub fn covariance_of_columns_into(data: &mut [f64], n: usize, out: &mut DMatrix<f64>) {
+    let p = out.nrows();
+    let inv_n = 1.0 / n as f64;
+    for column in data.chunks_exact_mut(n).take(p) {
+        let mean = column.iter().sum::<f64>() * inv_n;
+        for v in column.iter_mut() {
+            *v -= mean;
+        }
+    }
+    for j in 0..p {
+        for k in 0..=j {
+            let v =
+                crate::linalg::dot(&data[j * n..(j + 1) * n], &data[k * n..(k + 1) * n]) * inv_n;
+            out[(j, k)] = v;
+            out[(k, j)] = v;
+        }
+    }
+}
+
 /// Covariance matrix (N denominator) of the rows `indices` of row-major `data` (a bootstrap
 /// resample), into `out`.
 pub fn covariance_of_rows_into(

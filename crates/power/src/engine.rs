@@ -640,43 +640,12 @@ fn condition<'a>(
 }
 
 /// Draws an N × p matrix `Z` of independent standard normals, column-major into `z`, and writes its
-/// sample covariance matrix (N denominator) into `cz`. Columns are centred in place and every entry
-/// is a contiguous dot product (which vectorises).
+/// sample covariance matrix (N denominator) into `cz`.
 fn normal_covariance<R: Rng>(rng: &mut R, n: usize, z: &mut [f64], cz: &mut DMatrix<f64>) {
-    let p = cz.nrows();
     for v in z.iter_mut() {
         *v = rng.sample(StandardNormal);
     }
-    let inv_n = 1.0 / n as f64;
-    for column in z.chunks_exact_mut(n) {
-        let mean = column.iter().sum::<f64>() * inv_n;
-        for v in column.iter_mut() {
-            *v -= mean;
-        }
-    }
-    for j in 0..p {
-        for k in 0..=j {
-            let v = dot(&z[j * n..(j + 1) * n], &z[k * n..(k + 1) * n]) * inv_n;
-            cz[(j, k)] = v;
-            cz[(k, j)] = v;
-        }
-    }
-}
-
-/// Dot product with four accumulators (lets the compiler vectorise).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let chunks = a.len() / 4;
-    for i in 0..chunks {
-        for l in 0..4 {
-            acc[l] += a[4 * i + l] * b[4 * i + l];
-        }
-    }
-    let mut sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for i in 4 * chunks..a.len() {
-        sum += a[i] * b[i];
-    }
-    sum
+    balans_eval::covariance_of_columns_into(z, n, cz);
 }
 
 /// One replication: returns whether the analysis model could be fitted.
