@@ -10,7 +10,7 @@
 //! * `bootstrap/seed_2000_2threads` — 2,000 resamples on 2 threads (target ≤ 50 ms), and on 1;
 //! * `monte_carlo/seed_20000` — Monte Carlo intervals of every effect, 20,000 draws.
 
-use balans_eval::{
+use balans_estimate::{
     bootstrap, covariance_into, AnalysisSpec, BootstrapConfig, Estimator, MonteCarloSampler,
 };
 use balans_model::{parse_model, Model};
@@ -139,7 +139,7 @@ fn bench_resampling(c: &mut Criterion) {
     group.finish();
     let mut sampler = MonteCarloSampler::new(&spec, 20_000);
     let mut result = vec![
-        balans_eval::Interval {
+        balans_estimate::Interval {
             lower: 0.0,
             upper: 0.0
         };

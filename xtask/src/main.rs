@@ -7,10 +7,12 @@
 //!   Monte Carlo error. Skipped with a message when `Rscript` or lavaan is missing.
 //! * `power-type1 [--reps R] [--boot B] [--seed S]` — the type I error of each indirect-effect test
 //!   when one path of the route is zero; writes `tests/reference/power_type1_indirect.md`.
+//! * `tidy` — the dependency rule of ARCHITECTURE.md, checked on every crate's manifest.
 //! * `validate` — every test including the long ones marked `#[ignore]`, in release mode.
 
 mod peer_power;
 mod power_type1;
+mod tidy;
 mod validate;
 
 use std::process::ExitCode;
@@ -23,6 +25,8 @@ commands:
   power-type1 [--reps R] [--boot B] [--seed S]
       type I error of each indirect-effect test when one path is zero
       (writes tests/reference/power_type1_indirect.md)
+  tidy
+      checks that every crate depends only on the layers below it (ARCHITECTURE.md)
   validate
       every test including the long ones marked #[ignore] (release mode)";
 
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Some("peer-power") => peer_power::run(&args[1..]),
         Some("power-type1") => power_type1::run(&args[1..]),
         Some("validate") => validate::run(&args[1..]),
+        Some("tidy") => tidy::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -5,7 +5,7 @@ use crate::output::{emit, Format};
 use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
-use balans_eval::{
+use balans_estimate::{
     bootstrap, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig, EstimateConfig,
     EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
 };
@@ -201,7 +201,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 ..BootstrapConfig::default()
             };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
-            let pick = |i: &balans_eval::BootstrapInterval| {
+            let pick = |i: &balans_estimate::BootstrapInterval| {
                 if args.ci == CiMethod::Bc {
                     i.bias_corrected
                 } else {

@@ -1,7 +1,7 @@
 //! Where the time of one row-level replication goes (seed model, N = 278): sampling, covariance,
 //! fit with SEs and effects. `cargo run --release -p balans-power --example profile_replication`.
 
-use balans_eval::{covariance_into, AnalysisSpec, Estimator};
+use balans_estimate::{covariance_into, AnalysisSpec, Estimator};
 use balans_model::Model;
 use balans_power::{replication_rng, WishartSampler};
 use balans_sim::ConstructSampler;

@@ -14,7 +14,7 @@ use crate::report::PowerRow;
 use crate::stream::replication_rng;
 use crate::study::{EffectKind, Study, Test};
 use crate::wishart::WishartSampler;
-use balans_eval::{
+use balans_estimate::{
     bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler,
 };
 use balans_sim::{
@@ -605,7 +605,7 @@ fn condition<'a>(
             (c, members)
         })
         .collect();
-    let z_crit = balans_eval::normal_quantile(1.0 - config.alpha / 2.0);
+    let z_crit = balans_estimate::normal_quantile(1.0 - config.alpha / 2.0);
     let mut fit_effects: Vec<usize> = study
         .effects
         .iter()
@@ -645,7 +645,7 @@ fn normal_covariance<R: Rng>(rng: &mut R, n: usize, z: &mut [f64], cz: &mut DMat
     for v in z.iter_mut() {
         *v = rng.sample(StandardNormal);
     }
-    balans_eval::covariance_of_columns_into(z, n, cz);
+    balans_estimate::covariance_of_columns_into(z, n, cz);
 }
 
 /// One replication: returns whether the analysis model could be fitted.
@@ -683,7 +683,7 @@ fn replicate(
                 est.fill((f64::NAN, f64::NAN));
                 return false;
             }
-            balans_eval::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
+            balans_estimate::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
         }
         _ if cond.row_factor.is_some() => {
             let (m, m_t) = cond.row_factor.as_ref().expect("checked");
@@ -726,7 +726,7 @@ fn replicate(
                     }
                 }
             }
-            balans_eval::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
+            balans_estimate::covariance_into(&ws.data, p, &mut ws.means, &mut ws.s);
         }
     }
     flags.fill(0);

@@ -61,7 +61,7 @@ pub enum PowerError {
     Model(#[from] balans_model::ModelError),
     /// The analysis model cannot be estimated.
     #[error("analysis model: {0}")]
-    Eval(#[from] balans_eval::EvalError),
+    Eval(#[from] balans_estimate::EvalError),
     /// The simulator refused the request (e.g. an infeasible reliability in `items` mode).
     #[error(transparent)]
     Sim(#[from] balans_sim::SimError),

@@ -2,7 +2,7 @@
 //! fitted to them, and the effects whose tests are counted ([`Study`], [`Effect`], [`Test`]).
 
 use crate::error::PowerError;
-use balans_eval::{AnalysisSpec, EffectKind as EvalEffectKind, ParameterKind};
+use balans_estimate::{AnalysisSpec, EffectKind as EvalEffectKind, ParameterKind};
 use balans_model::{BinaryOp, Expr, Model, Population};
 use serde::Serialize;
 
@@ -251,7 +251,7 @@ impl Study {
     }
 
     /// The smallest sample size the analysis model can be fitted to: at least as many rows as free
-    /// parameters and more rows than variables (as [`balans_eval::Estimator`] requires).
+    /// parameters and more rows than variables (as [`balans_estimate::Estimator`] requires).
     pub fn min_sample_size(&self) -> usize {
         self.spec.npar().max(self.spec.variables().len() + 1)
     }

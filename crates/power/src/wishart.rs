@@ -144,13 +144,13 @@ mod tests {
     #[test]
     fn factor_of_last_is_the_cholesky_factor_and_fits_agree() {
         let model = balans_model::Model::builtin("seed").unwrap();
-        let spec = balans_eval::AnalysisSpec::from_model(&model).unwrap();
+        let spec = balans_estimate::AnalysisSpec::from_model(&model).unwrap();
         let sigma = model.population().unwrap().implied_covariance().clone();
         let p = sigma.nrows();
         let w = WishartSampler::new(&sigma, 278).unwrap();
         let (mut scratch, mut factor) = (vec![0.0; p * p], vec![0.0; p * p]);
         let mut s = DMatrix::zeros(p, p);
-        let mut est = balans_eval::Estimator::new(&spec);
+        let mut est = balans_estimate::Estimator::new(&spec);
         let (mut a, mut b) = (est.new_output(), est.new_output());
         for r in 0..50 {
             let mut rng = replication_rng(5, 278, r);

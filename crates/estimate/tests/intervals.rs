@@ -10,7 +10,7 @@
 
 mod common;
 
-use balans_eval::{
+use balans_estimate::{
     bootstrap, estimate, monte_carlo_ci, percentile_type7, BootstrapConfig, MonteCarloConfig,
 };
 use common::*;
@@ -92,7 +92,7 @@ fn monte_carlo_ci_matches_semtools() {
 }
 
 /// Draws of effect `k` under N(θ̂, V̂) (independent of the sampler under test: plain Cholesky here).
-fn draws_of(c: &Case, fit: &balans_eval::FitOutput, k: usize, n: usize) -> Vec<f64> {
+fn draws_of(c: &Case, fit: &balans_estimate::FitOutput, k: usize, n: usize) -> Vec<f64> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     let e = &c.spec.effects()[k];
@@ -170,7 +170,7 @@ fn bootstrap_matches_lavaan() {
             );
             let t0 = ours.est;
             let p0 = col.iter().filter(|&&x| x < t0).count() as f64 / B as f64;
-            let w = balans_eval::normal_quantile(p0);
+            let w = balans_estimate::normal_quantile(p0);
             let se_w = (p0 * (1.0 - p0) / B as f64).sqrt() / phi(w);
             let (plo, phi_) = reference_interval(&c.json, "bootstrap_percentile", ename);
             let (blo, bhi) = reference_interval(&c.json, "bootstrap_bc", ename);
@@ -180,7 +180,7 @@ fn bootstrap_matches_lavaan() {
                 (0.025, ours.bias_corrected.lower, blo, true),
                 (0.975, ours.bias_corrected.upper, bhi, true),
             ] {
-                let z = balans_eval::normal_quantile(p);
+                let z = balans_estimate::normal_quantile(p);
                 let pa = if bc { normal_cdf(2.0 * w + z) } else { p };
                 let inv_f = inverse_density(&col, pa);
                 let mut var =
@@ -265,7 +265,7 @@ fn interval_arithmetic_matches_r() {
     // between order statistics amplifies that.
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * b.abs().max(1.0);
     let mut v = t.clone();
-    let (sd, perc, bc) = balans_eval::bootstrap_interval_values(&mut v, 0.4, 0.95);
+    let (sd, perc, bc) = balans_estimate::bootstrap_interval_values(&mut v, 0.4, 0.95);
     assert!(close(sd, 2.2616422206215288), "sd {sd}");
     assert!(
         close(perc.lower, -2.5981417177635784) && close(perc.upper, 4.9955019157279139),

@@ -207,7 +207,7 @@ struct DeltaPlan {
     lean: Vec<LeanEffect>,
 }
 
-/// An effect of the closed-form path, for evaluation without [`effects::eval`]'s dispatch (same
+/// An effect of the closed-form path, for evaluation without [`effects::effect_value`]'s dispatch (same
 /// operations, so the same values).
 #[derive(Debug, Clone)]
 enum LeanEffect {
@@ -221,7 +221,7 @@ enum LeanEffect {
         direct: Option<usize>,
         paths: Vec<(usize, usize, bool)>,
     },
-    /// Anything else: [`effects::eval`].
+    /// Anything else: [`effects::effect_value`].
     Other,
 }
 
@@ -901,7 +901,7 @@ impl Estimator {
             let (e, lean) = (&self.spec.effects[k], &delta.lean[k]);
             let grad = &mut *self.delta_grad;
             let g = &mut grad[..e.parameters.len()];
-            // The values of `effects::eval`, operation for operation, without its dispatch.
+            // The values of `effects::effect_value`, operation for operation, without its dispatch.
             out.effects[k] = match lean {
                 LeanEffect::Product2(i, j) => {
                     let (x, y) = (theta[*i], theta[*j]);
@@ -928,7 +928,7 @@ impl Estimator {
                     }
                     value
                 }
-                LeanEffect::Other => effects::eval(
+                LeanEffect::Other => effects::effect_value(
                     e,
                     &self.spec.parameters,
                     theta,
@@ -1139,7 +1139,7 @@ impl Estimator {
         }
         for &k in &self.selected {
             let e = &self.spec.effects[k];
-            out.effects[k] = effects::eval(
+            out.effects[k] = effects::effect_value(
                 e,
                 &self.spec.parameters,
                 &out.estimates,
@@ -1158,7 +1158,7 @@ impl Estimator {
             let e = &self.spec.effects[k];
             let m = e.parameters.len();
             let g = &mut self.effect_grad[..m];
-            effects::eval(
+            effects::effect_value(
                 e,
                 &self.spec.parameters,
                 &out.estimates,
@@ -1728,7 +1728,7 @@ mod tests {
         let mut scratch = Vec::new();
         for (k, e) in spec.effects.iter().enumerate() {
             let mut g = vec![0.0; e.parameters.len()];
-            let value = effects::eval(
+            let value = effects::effect_value(
                 e,
                 &spec.parameters,
                 &full.estimates,

@@ -20,7 +20,7 @@ pub(crate) fn scratch_len(effect: &Effect) -> usize {
 
 /// Evaluates `effect` at `theta` (with `a = (I − B(θ))⁻¹`). When `grad` is `Some`, writes the
 /// gradient with respect to `effect.parameters` (same order) into it.
-pub(crate) fn eval(
+pub(crate) fn effect_value(
     effect: &Effect,
     parameters: &[Parameter],
     theta: &[f64],

@@ -3,7 +3,7 @@
 
 mod common;
 
-use balans_eval::{
+use balans_estimate::{
     estimate, estimate_with, AnalysisSpec, EffectKind, EstimateConfig, Estimator, EstimatorConfig,
     EvalError, Method, SampleMoments, Strategy,
 };
@@ -335,7 +335,7 @@ fn joint_significance_and_sobel() {
     let fit = estimate(&c.spec, &c.moments).unwrap();
     let p_of = |name: &str| {
         let k = c.spec.parameter_index(name).unwrap();
-        balans_eval::normal_pvalue(fit.output.estimates[k] / fit.output.std_err[k])
+        balans_estimate::normal_pvalue(fit.output.estimates[k] / fit.output.std_err[k])
     };
     // is->wfc->perf: a1 has p = .050063 (not significant at .05), b1 is significant.
     let e = fit
@@ -375,9 +375,9 @@ fn monte_carlo_subset() {
         .iter()
         .position(|e| e.name == "ind")
         .unwrap();
-    let mut sampler = balans_eval::MonteCarloSampler::with_effects(&c.spec, 2000, &[k]);
+    let mut sampler = balans_estimate::MonteCarloSampler::with_effects(&c.spec, 2000, &[k]);
     let mut result = vec![
-        balans_eval::Interval {
+        balans_estimate::Interval {
             lower: 0.0,
             upper: 0.0
         };

@@ -4,7 +4,7 @@
 
 mod common;
 
-use balans_eval::{estimate, AnalysisSpec, Estimator, Fit, Method, SampleMoments};
+use balans_estimate::{estimate, AnalysisSpec, Estimator, Fit, Method, SampleMoments};
 use balans_model::Model;
 use common::*;
 use serde_json::Value;
@@ -19,7 +19,7 @@ fn find_row<'a>(
     lhs: &str,
     op: &str,
     rhs: &str,
-) -> Option<&'a balans_eval::ParameterEstimate> {
+) -> Option<&'a balans_estimate::ParameterEstimate> {
     fit.parameters.iter().find(|r| {
         r.op == op
             && ((r.lhs == lhs && r.rhs == rhs) || (op == "~~" && r.lhs == rhs && r.rhs == lhs))
@@ -262,7 +262,7 @@ fn lavaan_iterative_solutions_are_less_stationary() {
 }
 
 /// The built-in `seed` model as an analysis model (all paths free) against lavaan
-/// (`crates/eval/tests/reference/lavaan_seed_builtin.R` → `seed_builtin.json`): es, is, rm, cm are
+/// (`crates/estimate/tests/reference/lavaan_seed_builtin.R` → `seed_builtin.json`): es, is, rm, cm are
 /// random because the model writes their covariances; closed form throughout.
 #[test]
 fn seed_builtin() {
@@ -316,7 +316,7 @@ fn parameter_order_is_lavaans() {
 
 /// A `~~` between an exogenous and an endogenous variable (`x1 ~~ y2`): lavaan makes x1 random
 /// (free variance, covariance with the fixed x2 held at 0) — Fisher scoring
-/// (`crates/eval/tests/reference/lavaan_seed_builtin.R` → `x_y_covariance.json`).
+/// (`crates/estimate/tests/reference/lavaan_seed_builtin.R` → `x_y_covariance.json`).
 #[test]
 fn x_y_covariance() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -202,7 +202,7 @@ impl MonteCarloSampler {
                 inverse_i_minus_beta(&self.beta, &mut self.a);
             }
             for (slot, &k) in self.selected.iter().enumerate() {
-                self.values[slot * self.draws + d] = effects::eval(
+                self.values[slot * self.draws + d] = effects::effect_value(
                     &self.spec.effects[k],
                     &self.spec.parameters,
                     &self.theta,

@@ -1,12 +1,12 @@
 #!/usr/bin/env Rscript
-# Reference for balans-eval's test `seed_builtin_matches_lavaan`: the built-in `seed` model
+# Reference for balans-estimate's test `seed_builtin_matches_lavaan`: the built-in `seed` model
 # (crates/model/models/seed.lav) as an analysis model — every path free, population numbers dropped —
 # fitted by lavaan 0.6-14 `sem()` to tests/reference/data/sim_seed.csv.
 # Because the model text writes `es ~~ is` etc., lavaan treats es, is, rm, cm as random (free
 # (co)variances, a warning), so npar = 45.
 # Also writes x_y_covariance.json: a `~~` between an exogenous and an endogenous variable
 # (x1 becomes random, its covariance with the fixed x2 is 0, x1 ~~ y2 free), fitted iteratively.
-# Run from the repository root:  Rscript crates/eval/tests/reference/lavaan_seed_builtin.R
+# Run from the repository root:  Rscript crates/estimate/tests/reference/lavaan_seed_builtin.R
 suppressPackageStartupMessages({ library(lavaan); library(jsonlite) })
 d <- read.csv("tests/reference/data/sim_seed.csv")
 m <- '
@@ -35,9 +35,9 @@ out <- list(case = "seed_builtin", data = "sim_seed.csv", model = m, n = lavInsp
             parameters = pe, fit = as.list(fm),
             provenance = list(lavaan = as.character(packageVersion("lavaan")),
                               R = R.version.string,
-                              script = "crates/eval/tests/reference/lavaan_seed_builtin.R"))
+                              script = "crates/estimate/tests/reference/lavaan_seed_builtin.R"))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE, dataframe = "rows"),
-           "crates/eval/tests/reference/seed_builtin.json")
+           "crates/estimate/tests/reference/seed_builtin.json")
 
 pd <- read.csv("tests/reference/data/political_democracy.csv")
 m2 <- "y1 ~ x1 + x2\ny2 ~ y1 + x2\nx1 ~~ y2"
@@ -52,6 +52,6 @@ out2 <- list(case = "x_y_covariance", data = "political_democracy.csv", model = 
              r2 = as.list(lavInspect(f2, "r2")),
              provenance = list(lavaan = as.character(packageVersion("lavaan")),
                                R = R.version.string,
-                               script = "crates/eval/tests/reference/lavaan_seed_builtin.R"))
+                               script = "crates/estimate/tests/reference/lavaan_seed_builtin.R"))
 writeLines(toJSON(out2, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE, dataframe = "rows"),
-           "crates/eval/tests/reference/x_y_covariance.json")
+           "crates/estimate/tests/reference/x_y_covariance.json")

@@ -1,7 +1,7 @@
 //! Shared helpers of the estimator tests: the committed lavaan reference files and their data.
 #![allow(dead_code)]
 
-use balans_eval::{AnalysisSpec, SampleMoments};
+use balans_estimate::{AnalysisSpec, SampleMoments};
 use balans_model::{parse_model, Model};
 use serde_json::Value;
 use std::path::PathBuf;

@@ -8,7 +8,7 @@
 //! difference of at most `(k + 1)/N`; both are added to the Monte Carlo bound. Assert
 //! `|mean − E| ≤ 4·SD/√R` and `|mean SE / SD − 1| ≤ 4/√(2(R−1)) + (k+1)/N`.
 
-use balans_eval::{estimate, AnalysisSpec, ParameterKind, SampleMoments};
+use balans_estimate::{estimate, AnalysisSpec, ParameterKind, SampleMoments};
 use balans_model::parse_model;
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;

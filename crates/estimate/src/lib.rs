@@ -1,4 +1,4 @@
-//! # balans-eval
+//! # balans-estimate
 //!
 //! Estimation of observed-variable path models with lavaan's `sem()` defaults (normal-theory ML,
 //! `fixed.x = TRUE`, N in the denominator, expected information), their effects, and resampling
@@ -20,7 +20,7 @@
 //! * [`EvalError`] — every failure, as a value.
 //!
 //! ```
-//! use balans_eval::{estimate, AnalysisSpec, Estimator, SampleMoments};
+//! use balans_estimate::{estimate, AnalysisSpec, Estimator, SampleMoments};
 //! use balans_model::parse_model;
 //!
 //! let model = parse_model("example", "m ~ a*x\ny ~ b*m + x\nind := a*b").unwrap();

@@ -216,7 +216,8 @@ pub fn estimate_with(
         let est = out.effects[k];
         let se = out.effect_std_err[k];
         let z = est / se;
-        let std_all = effects::eval(e, &spec.parameters, &std_theta, &a_std, None, &mut scratch);
+        let std_all =
+            effects::effect_value(e, &spec.parameters, &std_theta, &a_std, None, &mut scratch);
         let joint_significant = match e.kind {
             EffectKind::SpecificIndirect { .. } => Some(
                 e.parameters
