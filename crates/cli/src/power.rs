@@ -241,6 +241,7 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
                 model: Some(path.clone()),
                 builtin: None,
                 standardized: false,
+                strict: args.source.strict,
             };
             Some(src.load().context("failed to read the analysis model")?)
         }
