@@ -184,3 +184,48 @@ fn values_outside_a_study_scale_range_are_refused() {
     let out = balans_in(dir.path(), &["fit", "--data", "r.csv"]);
     assert_clean_failure(&out, "eng3: 9 × 10 (outside the scale's range 0–6)");
 }
+
+#[test]
+fn power_writes_its_results_to_out_atomically_and_help_examples_are_quoted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("keep.csv"), "old results\n").expect("written");
+    // A failing run leaves the old file as it was (a shell `>` would have truncated it).
+    let bad = balans_in(
+        dir.path(),
+        &[
+            "power",
+            "--n",
+            "100",
+            "--reps",
+            "20",
+            "--effects",
+            "nope",
+            "--out",
+            "keep.csv",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("keep.csv")).expect("kept"),
+        "old results\n"
+    );
+    let ok = balans_in(
+        dir.path(),
+        &[
+            "power", "--n", "100", "--reps", "20", "--format", "csv", "--out", "keep.csv",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(ok.stdout.is_empty());
+    assert!(std::fs::read_to_string(dir.path().join("keep.csv"))
+        .expect("new")
+        .starts_with("n,effect,"));
+    // Every example in --help with an arrow is quoted, so pasting it does not redirect the shell.
+    let help = common::stdout(&common::balans(&["power", "--help"]));
+    for line in help.lines().filter(|l| l.contains("->")) {
+        assert!(
+            line.contains("'") || !line.trim_start().starts_with("balans"),
+            "unquoted: {line}"
+        );
+    }
+}
