@@ -6,13 +6,18 @@
 //! Main modules:
 //! * [`replication`] — replication power and sample size, sceptical p-value, prediction interval,
 //!   Q-test, small telescopes and TOST, closed forms as ReplicationSuccess.
+//! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
 //! * [`TransportError`] — every failure, as a value.
 
 mod dist;
 mod error;
+mod forest;
+pub mod meta;
 pub mod replication;
 mod rows;
 
 pub use dist::{p2z, pchisq_upper, pnorm, qnorm, qt};
 pub use error::TransportError;
+pub use forest::forest_svg;
+pub use meta::{fisher_z, meta_analyse, MetaConfig, MetaResult, Study, TauMethod};
 pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};
