@@ -100,6 +100,7 @@ mod tests {
 
     /// R 4.2 `pnorm(x)`, 17 digits: relative error below 1e-14 from the centre to the far tail.
     #[test]
+    #[allow(clippy::excessive_precision)]
     fn pnorm_is_accurate_in_both_tails() {
         let r = [
             (-0.3, 0.38208857781104733),

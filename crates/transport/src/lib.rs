@@ -19,5 +19,8 @@ mod rows;
 pub use dist::{p2z, pchisq_upper, pnorm, qnorm, qt};
 pub use error::TransportError;
 pub use forest::forest_svg;
-pub use meta::{fisher_z, meta_analyse, MetaConfig, MetaResult, Study, TauMethod};
+pub use meta::{
+    fisher_z, meta_analyse, meta_csv, meta_rows, meta_summary_text, MetaConfig, MetaResult,
+    MetaRow, Study, TauMethod,
+};
 pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};

@@ -361,3 +361,226 @@ pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult
         weights,
     })
 }
+
+/// One output row of a meta-analysis: a study (`type = "study"`) or the pooled estimate
+/// (`type = "summary"`, with metafor's heterogeneity columns), broom's `tidy.rma` names for the
+/// estimate columns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetaRow {
+    /// Study label, `overall`, or (many sites) the path or effect name.
+    pub term: String,
+    /// `study` or `summary`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Estimate.
+    pub estimate: f64,
+    /// Standard error.
+    #[serde(rename = "std.error")]
+    pub std_error: f64,
+    /// z (or t) statistic.
+    pub statistic: f64,
+    /// Two-sided p-value.
+    #[serde(rename = "p.value")]
+    pub p_value: f64,
+    /// CI lower bound.
+    #[serde(rename = "conf.low")]
+    pub conf_low: f64,
+    /// CI upper bound.
+    #[serde(rename = "conf.high")]
+    pub conf_high: f64,
+    /// Weight in percent (studies).
+    pub weight: Option<f64>,
+    /// τ² (summary).
+    pub tau2: Option<f64>,
+    /// SE of τ² (summary, DL and REML).
+    #[serde(rename = "se.tau2")]
+    pub se_tau2: Option<f64>,
+    /// τ (summary).
+    pub tau: Option<f64>,
+    /// I² in percent (summary).
+    #[serde(rename = "I2")]
+    pub i2: Option<f64>,
+    /// H² (summary).
+    #[serde(rename = "H2")]
+    pub h2: Option<f64>,
+    /// Cochran's Q (summary).
+    #[serde(rename = "QE")]
+    pub qe: Option<f64>,
+    /// Its p-value (summary).
+    #[serde(rename = "QEp")]
+    pub qe_p: Option<f64>,
+    /// Prediction interval lower bound (summary).
+    #[serde(rename = "pi.lb")]
+    pub pi_lb: Option<f64>,
+    /// Prediction interval upper bound (summary).
+    #[serde(rename = "pi.ub")]
+    pub pi_ub: Option<f64>,
+    /// Number of studies (summary).
+    pub k: Option<usize>,
+    /// Estimator, with `+knha` for Knapp–Hartung (summary).
+    pub method: Option<String>,
+}
+
+impl MetaRow {
+    /// The summary row of `result` under `term`.
+    pub fn summary(term: &str, result: &MetaResult) -> MetaRow {
+        MetaRow {
+            term: term.into(),
+            kind: "summary",
+            estimate: result.estimate,
+            std_error: result.std_error,
+            statistic: result.statistic,
+            p_value: result.p_value,
+            conf_low: result.conf_low,
+            conf_high: result.conf_high,
+            weight: None,
+            tau2: Some(result.tau2),
+            se_tau2: result.se_tau2,
+            tau: Some(result.tau),
+            i2: Some(result.i2),
+            h2: Some(result.h2),
+            qe: Some(result.qe),
+            qe_p: Some(result.qe_p),
+            pi_lb: Some(result.pi_lb),
+            pi_ub: Some(result.pi_ub),
+            k: Some(result.k),
+            method: Some(format!(
+                "{}{}",
+                result.method.name(),
+                if result.knha { "+knha" } else { "" }
+            )),
+        }
+    }
+}
+
+/// The study rows (estimate, SE `√v_i`, z, p, Wald CI at `level`, weight) and the `overall`
+/// summary row.
+pub fn meta_rows(studies: &[Study], result: &MetaResult, level: f64) -> Vec<MetaRow> {
+    let z = qnorm(0.5 + level / 2.0);
+    let mut rows: Vec<MetaRow> = studies
+        .iter()
+        .zip(&result.weights)
+        .map(|(s, &w)| {
+            let se = s.vi.sqrt();
+            MetaRow {
+                term: s.label.clone(),
+                kind: "study",
+                estimate: s.yi,
+                std_error: se,
+                statistic: s.yi / se,
+                p_value: 2.0 * pnorm_upper((s.yi / se).abs()),
+                conf_low: s.yi - z * se,
+                conf_high: s.yi + z * se,
+                weight: Some(w),
+                tau2: None,
+                se_tau2: None,
+                tau: None,
+                i2: None,
+                h2: None,
+                qe: None,
+                qe_p: None,
+                pi_lb: None,
+                pi_ub: None,
+                k: None,
+                method: None,
+            }
+        })
+        .collect();
+    rows.push(MetaRow::summary("overall", result));
+    rows
+}
+
+/// CSV of meta rows with one header (heterogeneity columns `NA` on study rows).
+pub fn meta_csv(rows: &[MetaRow]) -> String {
+    use crate::rows::{csv_field, format_number};
+    let opt = |x: Option<f64>| x.map_or_else(|| "NA".to_string(), format_number);
+    let mut o = String::from("term,type,estimate,std.error,statistic,p.value,conf.low,conf.high,weight,tau2,se.tau2,tau,I2,H2,QE,QEp,pi.lb,pi.ub,k,method\n");
+    for r in rows {
+        o.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(&r.term),
+            r.kind,
+            format_number(r.estimate),
+            format_number(r.std_error),
+            format_number(r.statistic),
+            format_number(r.p_value),
+            format_number(r.conf_low),
+            format_number(r.conf_high),
+            opt(r.weight),
+            opt(r.tau2),
+            opt(r.se_tau2),
+            opt(r.tau),
+            opt(r.i2),
+            opt(r.h2),
+            opt(r.qe),
+            opt(r.qe_p),
+            opt(r.pi_lb),
+            opt(r.pi_ub),
+            r.k.map_or_else(|| "NA".into(), |k| k.to_string()),
+            r.method.as_deref().unwrap_or("NA")
+        ));
+    }
+    o
+}
+
+/// metafor's `print.rma.uni` layout: heterogeneity, the Q-test, the model results and the
+/// prediction interval.
+pub fn meta_summary_text(result: &MetaResult, level: f64) -> String {
+    use crate::rows::format_p;
+    let mut o = String::new();
+    if result.method == TauMethod::FE {
+        o.push_str(&format!("Fixed-Effects Model (k = {})\n\n", result.k));
+        o.push_str(&format!(
+            "I^2 (total heterogeneity / total variability):  {:.2}%\nH^2 (total variability / sampling variability): {:.2}\n\n",
+            result.i2, result.h2
+        ));
+    } else {
+        o.push_str(&format!(
+            "Random-Effects Model (k = {}; tau^2 estimator: {})\n\n",
+            result.k,
+            result.method.name()
+        ));
+        o.push_str(&format!(
+            "tau^2 (estimated amount of total heterogeneity): {:.4} (SE = {:.4})\ntau (square root of estimated tau^2 value):      {:.4}\nI^2 (total heterogeneity / total variability):   {:.2}%\nH^2 (total variability / sampling variability):  {:.2}\n\n",
+            result.tau2,
+            result.se_tau2.unwrap_or(f64::NAN),
+            result.tau,
+            result.i2,
+            result.h2
+        ));
+    }
+    let p = format_p(result.qe_p);
+    o.push_str(&format!(
+        "Test for Heterogeneity:\nQ(df = {}) = {:.4}, p-val {}{}\n\nModel Results:\n\n",
+        result.qe_df,
+        result.qe,
+        if p.starts_with('<') { "" } else { "= " },
+        p
+    ));
+    let stat = if result.knha { "tval" } else { "zval" };
+    let df = result
+        .df
+        .map_or_else(String::new, |_| format!("{:>5}", "df"));
+    o.push_str(&format!(
+        "{:>9} {:>8} {:>8}{} {:>8} {:>9} {:>9}\n",
+        "estimate", "se", stat, df, "pval", "ci.lb", "ci.ub"
+    ));
+    let dfv = result.df.map_or_else(String::new, |d| format!("{d:>5}"));
+    o.push_str(&format!(
+        "{:>9.4} {:>8.4} {:>8.4}{} {:>8} {:>9.4} {:>9.4}\n\n",
+        result.estimate,
+        result.std_error,
+        result.statistic,
+        dfv,
+        format_p(result.p_value),
+        result.conf_low,
+        result.conf_high
+    ));
+    o.push_str(&format!(
+        "{:.0}% prediction interval for a new context: [{:.4}, {:.4}]\n",
+        100.0 * level,
+        result.pi_lb,
+        result.pi_ub
+    ));
+    o
+}

@@ -47,7 +47,7 @@ impl TidyRow {
 }
 
 fn cell(x: Option<f64>) -> String {
-    x.map_or_else(|| "NA".to_string(), |v| format_number(v))
+    x.map_or_else(|| "NA".to_string(), format_number)
 }
 
 /// A number as R prints it in CSV: shortest round-trip representation, `NA` for NaN, `Inf`.
