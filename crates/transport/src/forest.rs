@@ -143,7 +143,7 @@ pub fn forest_svg(studies: &[Study], result: &MetaResult, title: &str, level: f6
         result.i2,
         result.qe_df,
         result.qe,
-        crate::format_p(result.qe_p)
+        escape(&crate::format_p(result.qe_p))
     ));
     o
 }
@@ -171,6 +171,17 @@ mod tests {
         assert_eq!(svg.matches("<polygon").count(), 1);
         assert!(svg.contains("S0 &lt;&amp;&gt;") && !svg.contains("S0 <&>"));
         assert!(!svg.contains("NaN"));
+        // A p-value below .0001 prints as "<.0001", escaped in XML text.
+        let tight: Vec<Study> = (0..6)
+            .map(|i| Study {
+                label: format!("T{i}"),
+                yi: if i % 2 == 0 { 1.0 } else { -1.0 },
+                vi: 0.001,
+            })
+            .collect();
+        let r = meta_analyse(&tight, &MetaConfig::default()).unwrap();
+        let svg = forest_svg(&tight, &r, "T", 0.95);
+        assert!(svg.contains("p = &lt;.0001") && !svg.contains("= <"), "{svg}");
     }
 
     #[test]
