@@ -45,7 +45,7 @@ fn mixed_ancova_equals_lmertest_and_pbkrtest() {
         };
         let out = mixed_ancova(&wide, &outcome, 0.05, &mut scratch).expect("fit");
         let what = format!("{set}/{y}");
-        assert_eq!(out.count.used as f64, num(&r["n_used"]), "{what} rows used");
+        assert_eq!(Some(out.count.used as u64), r["n_used"].as_u64(), "{what} rows used");
         let sat: Vec<_> = out
             .rows
             .iter()
@@ -103,7 +103,7 @@ fn cr2_ancova_equals_clubsandwich() {
             post: d.col(&post),
         };
         let (rows, count) = cr2_ancova(&wide, &outcome, 0.05, &mut scratch).expect("fit");
-        assert_eq!(count.used as f64, num(&r["n_used"]));
+        assert_eq!(Some(count.used as u64), r["n_used"].as_u64());
         compare_rows(&rows, &r["ols_cr2"], &same, &format!("{set}/{y} CR2"));
     });
 }
@@ -125,7 +125,7 @@ fn leader_means_ancova_equals_lm() {
             post: d.col(&post),
         };
         let (rows, count) = leader_means_ancova(&wide, &outcome, 0.05, &mut scratch).expect("fit");
-        assert_eq!(count.leaders as f64, num(&r["n_leaders"]));
+        assert_eq!(Some(count.leaders as u64), r["n_leaders"].as_u64());
         compare_rows(
             &rows,
             &r["leader_means"],

@@ -28,7 +28,7 @@ impl Data {
         self.col("leader").iter().map(|&v| v as usize - 1).collect()
     }
     pub fn treated(&self) -> Vec<bool> {
-        self.col("arm").iter().map(|&v| v == 1.0).collect()
+        self.col("arm").iter().map(|&v| v > 0.5).collect()
     }
     pub fn n_leaders(&self) -> usize {
         self.leader().iter().max().map_or(0, |m| m + 1)
