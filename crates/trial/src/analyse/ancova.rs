@@ -281,7 +281,10 @@ pub fn moderation(
             continue;
         }
         let arm = if data.treated[i] { 1.0 } else { 0.0 };
-        let level = levels.iter().position(|v| v.total_cmp(&m).is_eq()).unwrap_or(0);
+        let level = levels
+            .iter()
+            .position(|v| v.total_cmp(&m).is_eq())
+            .unwrap_or(0);
         x[..p].fill(0.0);
         x[0] = 1.0;
         x[1] = arm;

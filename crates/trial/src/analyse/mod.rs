@@ -16,19 +16,19 @@
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod ancova;
-// pub mod dense;
+pub mod dense;
 pub mod inference;
 pub mod linalg;
-// pub mod long;
-// pub mod mediation;
+pub mod long;
+pub mod mediation;
 pub mod ols;
 pub mod reml;
 // pub mod summary;
 
 pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
 pub use inference::VcInference;
-// pub use long::{long_mixed, LongData};
-// pub use mediation::{cace, mediation, MediationConfig};
+pub use long::{long_mixed, LongData};
+pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
 pub use reml::{fit_random_intercept, ClusterStats, RandomInterceptFit};
 // pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 

@@ -135,14 +135,8 @@ impl Cr2Fit {
         let what = "OLS ANCOVA with CR2";
         let (xtx, xty, yty) = stats.pooled();
         let ols = ols_from_moments(&xtx, &xty, yty, stats.n_obs() as usize, p, what)?;
-        let m = ols.xtx_inv;
-        let mut lm = ZERO_MAT;
-        {
-            let l = cholesky(&m, p).ok_or(AnalysisError::RankDeficient { what })?;
-            lm[..p].copy_from_slice(&l[..p]);
-        }
         self.clusters.clear();
-        let mut meat = ZERO_MAT;
+        let mut parts = Vec::new();
         for j in 0..stats.n_clusters() {
             let (n, _, sxx_s, sxy_s, _, _) = stats.cluster_slices(j);
             if n == 0.0 {
@@ -154,13 +148,38 @@ impl Cr2Fit {
                 sxx[i][..p].copy_from_slice(&sxx_s[i * p..(i + 1) * p]);
                 sxy[i] = sxy_s[i];
             }
-            // K = Lᵀ Sxx L
-            let mut lt = ZERO_MAT;
+            let sxxb = mul_vec(&sxx, &ols.beta, p);
+            let mut xe = ZERO_VEC;
             for i in 0..p {
-                for k in 0..p {
-                    lt[i][k] = lm[k][i];
-                }
+                xe[i] = sxy[i] - sxxb[i];
             }
+            parts.push((sxx, xe));
+        }
+        self.fit_parts(ols, parts.into_iter(), what)
+    }
+
+    /// The CR2 covariance of a linear estimator with bread `ols.xtx_inv`, given each cluster's
+    /// `X_jᵀX_j` and `X_jᵀe_j` (for 2SLS, X is the projected design and e the structural
+    /// residuals, as clubSandwich's `ivreg` method).
+    pub fn fit_parts(
+        &mut self,
+        ols: OlsFit,
+        parts: impl Iterator<Item = (Mat, Vect)>,
+        what: &'static str,
+    ) -> Result<(), AnalysisError> {
+        let p = ols.p;
+        let m = ols.xtx_inv;
+        let lm = cholesky(&m, p).ok_or(AnalysisError::RankDeficient { what })?;
+        let mut lt = ZERO_MAT;
+        for i in 0..p {
+            for k in 0..p {
+                lt[i][k] = lm[k][i];
+            }
+        }
+        self.clusters.clear();
+        let mut meat = ZERO_MAT;
+        for (sxx, xe) in parts {
+            // K = Lᵀ Sxx L, B = L f(K) Lᵀ
             let kmat = mul(&mul(&lt, &sxx, p), &lm, p);
             let (vals, vecs) = sym_eigen(&kmat, p);
             let mut fk = ZERO_MAT;
@@ -173,13 +192,7 @@ impl Cr2Fit {
             }
             let b = mul(&mul(&lm, &fk, p), &lt, p);
             // X_jᵀ A_j e_j = (I + Sxx B) X_jᵀ e_j
-            let sxxb = mul_vec(&sxx, &ols.beta, p);
-            let mut xe = ZERO_VEC;
-            for i in 0..p {
-                xe[i] = sxy[i] - sxxb[i];
-            }
-            let bxe = mul_vec(&b, &xe, p);
-            let corr = mul_vec(&sxx, &bxe, p);
+            let corr = mul_vec(&sxx, &mul_vec(&b, &xe, p), p);
             let mut g = ZERO_VEC;
             for i in 0..p {
                 g[i] = xe[i] + corr[i];
