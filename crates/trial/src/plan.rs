@@ -423,7 +423,7 @@ impl Cra2r2 {
                 ..*self
             };
             let mdes = design.mdes(j as f64, power)?.mdes;
-            if best.map_or(true, |b| mdes < b.mdes) {
+            if best.is_none() || best.is_some_and(|b| mdes < b.mdes) {
                 best = Some(Allocation {
                     team_size: n,
                     leaders: j,
