@@ -2,7 +2,14 @@
 //! cluster-robust analyses, analytic and simulation power.
 //!
 //! Main types and functions:
+//! * [`design::DesignSpec`] (what a user writes: a TOML/JSON design file or flags) →
+//!   [`design::Design`] (validated), with built-in designs in [`builtin`].
+//! * [`simulate::simulate`] → [`simulate::TrialData`]: employee-level data, wide or long, scores or
+//!   Likert items; the training's FSSB shift propagates through the population model.
 //! * [`plan::Cra2r2`] — analytic MDES, power, leaders for a target power and the cost-optimal
 //!   allocation of a two-level cluster-randomised design (PowerUpR's `cra2r2`).
 
+pub mod builtin;
+pub mod design;
 pub mod plan;
+pub mod simulate;
