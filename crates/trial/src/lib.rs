@@ -12,4 +12,5 @@
 pub mod builtin;
 pub mod design;
 pub mod plan;
+pub mod power;
 pub mod simulate;
