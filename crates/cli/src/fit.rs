@@ -100,6 +100,14 @@ pub struct FitArgs {
         allow_hyphen_values = true
     )]
     na: Vec<String>,
+    /// The minimum share of a scale's items that must be answered for its score (the mean of the
+    /// answered items); otherwise the score is missing.
+    #[arg(long, value_name = "SHARE", default_value_t = balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE)]
+    min_items: f64,
+    /// Analyse values that look like missing-value codes (-9, -99, 999, …) or lie outside a scale's
+    /// known range as they are, instead of stopping.
+    #[arg(long)]
+    accept_codes: bool,
 }
 
 fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
@@ -108,6 +116,18 @@ fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
         Some(c) if c.is_ascii() => Ok(Some(c as u8)),
         Some(c) => bail!("{flag} must be a single ASCII character, got '{c}'"),
     }
+}
+
+/// The response ranges of the study's item scales (1–7; engagement 0–6).
+fn known_ranges() -> Vec<crate::data::KnownRange> {
+    balans_sim::STUDY_SCALES
+        .iter()
+        .map(|s| crate::data::KnownRange {
+            scale: s.name.to_string(),
+            min: f64::from(s.min),
+            max: f64::from(s.max),
+        })
+        .collect()
 }
 
 /// Runs `balans fit`.
@@ -132,6 +152,9 @@ pub fn run(args: &FitArgs) -> Result<(), Failure> {
 }
 
 fn fit_report(args: &FitArgs) -> Result<Value> {
+    if !(0.0..=1.0).contains(&args.min_items) {
+        bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
+    }
     if !(args.level > 0.0 && args.level < 1.0) {
         bail!("--level must lie in (0, 1), got {}", args.level);
     }
@@ -152,6 +175,9 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
         na: args.na.clone(),
+        min_item_share: args.min_items,
+        accept_codes: args.accept_codes,
+        known_ranges: known_ranges(),
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
