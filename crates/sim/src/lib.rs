@@ -28,6 +28,7 @@ mod error;
 pub mod likert;
 mod moments;
 pub mod normal;
+pub mod scale_score;
 mod survey;
 mod wishart;
 
