@@ -58,6 +58,7 @@ mod intervals;
 mod linalg;
 mod measures;
 mod moments;
+pub mod sem;
 mod spec;
 
 pub use error::{Convergence, EvalError, Method};
