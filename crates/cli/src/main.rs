@@ -8,11 +8,13 @@
 
 mod data;
 mod fit;
+mod meta;
 mod model_cmd;
 mod output;
 mod power;
 mod simulate;
 mod source;
+mod transport;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +27,8 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
+  balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
+  balans meta --data studies.csv --method REML --forest forest.svg
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -42,6 +46,16 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Do effects survive in new contexts: replication, many sites, reweighting, groups.
+    Transport(transport::TransportArgs),
+    /// Random-effects meta-analysis of study results (metafor-equal).
+    Meta(meta::MetaArgs),
 }
 
 /// A failure with its exit code.
@@ -64,6 +78,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
+        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
     }
 }
 
