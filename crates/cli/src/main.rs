@@ -7,6 +7,7 @@
 //! * 3 — the estimator did not converge (`balans fit`).
 
 mod data;
+mod diagram;
 mod fit;
 mod model_cmd;
 mod output;
@@ -25,6 +26,7 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
+  balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -42,6 +44,8 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Draw the path diagram of a model or a fit (SVG).
+    Diagram(diagram::DiagramArgs),
 }
 
 /// A failure with its exit code.
@@ -64,6 +68,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
     }
 }
 
