@@ -12,6 +12,7 @@ mod fit;
 mod model_cmd;
 mod output;
 mod power;
+mod report;
 mod simulate;
 mod source;
 
@@ -27,6 +28,7 @@ Examples:
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
+  balans report power.json --out report.html    one offline HTML report of JSON results
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -46,6 +48,8 @@ enum Command {
     Power(power::PowerArgs),
     /// Draw the path diagram of a model or a fit (SVG).
     Diagram(diagram::DiagramArgs),
+    /// Write one self-contained HTML report of JSON results.
+    Report(report::ReportArgs),
 }
 
 /// A failure with its exit code.
@@ -69,6 +73,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
+        Command::Report(args) => report::run(&args).map_err(Failure::from),
     }
 }
 
