@@ -9,12 +9,14 @@
 mod data;
 mod diagram;
 mod fit;
+mod meta;
 mod model_cmd;
 mod output;
 mod power;
 mod report;
 mod simulate;
 mod source;
+mod transport;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +31,8 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
+  balans meta --data studies.csv --method REML --forest forest.svg
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -50,6 +54,16 @@ enum Command {
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Do effects survive in new contexts: replication, many sites, reweighting, groups.
+    Transport(transport::TransportArgs),
+    /// Random-effects meta-analysis of study results (metafor-equal).
+    Meta(meta::MetaArgs),
 }
 
 /// A failure with its exit code.
@@ -74,6 +88,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
+        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
     }
 }
 
