@@ -257,7 +257,6 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 resamples: args.boot,
                 seed: args.seed,
                 level: args.level,
-                ..BootstrapConfig::default()
             };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {

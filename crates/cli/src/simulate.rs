@@ -6,7 +6,7 @@
 
 use crate::output::emit;
 use crate::source::ModelSource;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use balans_sim::{
     Column, ColumnKind, Measurement, Missingness, SimError, Simulator, SurveyData, SurveyDesign,
     TeamSizes,
@@ -113,7 +113,7 @@ pub struct SimulateArgs {
     /// Also write each construct's true score (true_<name>).
     #[arg(long)]
     pub true_scores: bool,
-    /// Worker threads (default: all cores); the output does not depend on it.
+    /// Worker threads (default or 0: all cores); the output does not depend on it.
     #[arg(long, value_name = "T")]
     pub threads: Option<usize>,
 }
@@ -224,15 +224,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     })?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     eprintln!("seed: {seed}");
-    let data = match args.threads {
-        Some(0) => bail!("invalid --threads 0: use at least 1"),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .context("failed to start worker threads")?
-            .install(|| simulator.simulate(seed)),
-        None => simulator.simulate(seed),
-    };
+    let data = simulator.simulate(seed);
     let keep: Vec<usize> = data
         .columns()
         .iter()

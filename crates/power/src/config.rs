@@ -72,9 +72,6 @@ pub struct PowerConfig {
     pub sampling: Sampling,
     /// Teams and missing items (the survey simulator); `None`: independent complete rows.
     pub survey: Option<SurveyOptions>,
-    /// Worker threads (`None`: rayon's default, one per core). Results do not depend on it.
-    #[serde(skip)]
-    pub threads: Option<usize>,
 }
 
 impl Default for PowerConfig {
@@ -89,7 +86,6 @@ impl Default for PowerConfig {
             data: DataMode::Normal,
             sampling: Sampling::Auto,
             survey: None,
-            threads: None,
         }
     }
 }
@@ -134,9 +130,6 @@ impl PowerConfig {
                 self.mc_draws.to_string(),
                 "use at least 10 Monte Carlo draws (1000 or more is usual)",
             ));
-        }
-        if self.threads == Some(0) {
-            return Err(setting("threads", "0".into(), "use at least 1 thread"));
         }
         if let Some(survey) = &self.survey {
             if let Some(t) = survey.teams {
