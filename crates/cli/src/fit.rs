@@ -144,7 +144,7 @@ fn warn_if_nested(columns: &[String]) {
 
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
 fn known_ranges() -> Vec<crate::data::KnownRange> {
-    balans_sim::STUDY_SCALES
+    balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
             scale: s.name.to_string(),

@@ -235,6 +235,7 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
             SamplingArg::Wishart => Sampling::Wishart,
         },
         survey: survey_options(args)?,
+        design: balans_study::survey_design(),
     };
     config.validate()?;
     let model = args.source.load()?;

@@ -71,7 +71,7 @@ pub struct SimulateArgs {
     pub level: Level,
     /// Mean number of invited employees per supervisor (team sizes 1 + Poisson(MEAN_SIZE − 1));
     /// 1 = no teams.
-    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_sim::STUDY_TEAM_SIZE, allow_negative_numbers = true)]
+    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_study::TEAM_SIZE, allow_negative_numbers = true)]
     pub teams: f64,
     /// Make every team exactly --teams employees instead of drawing sizes around it.
     #[arg(long)]
@@ -189,6 +189,7 @@ fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
         inclusion: args.inclusion,
         missing: missingness(&args.missing)?,
         true_scores: args.true_scores,
+        ..balans_study::survey_design()
     })
 }
 

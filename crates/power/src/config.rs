@@ -2,6 +2,7 @@
 
 use crate::error::PowerError;
 use crate::study::Test;
+use balans_sim::SurveyDesign;
 use serde::Serialize;
 
 /// What the simulated data look like.
@@ -72,6 +73,13 @@ pub struct PowerConfig {
     pub sampling: Sampling,
     /// Teams and missing items (the survey simulator); `None`: independent complete rows.
     pub survey: Option<SurveyOptions>,
+    /// How the data are measured in items mode and on the survey path: the scale table (which
+    /// variables are Likert scale scores, and their targets), ICCs and background variables (a
+    /// study's facts, e.g. `balans_study::survey_design()`). N, teams, missingness and true scores
+    /// are set per condition from the settings above. The default knows no scales: every variable
+    /// is analysed as its construct score.
+    #[serde(skip)]
+    pub design: SurveyDesign,
 }
 
 impl Default for PowerConfig {
@@ -86,6 +94,7 @@ impl Default for PowerConfig {
             data: DataMode::Normal,
             sampling: Sampling::Auto,
             survey: None,
+            design: SurveyDesign::default(),
         }
     }
 }

@@ -212,6 +212,7 @@ fn item_data_lower_power() {
             replications: 1000,
             seed: 2,
             data,
+            design: balans_study::survey_design(),
             ..PowerConfig::default()
         };
         power_curve(&study, &config, &[150], &quiet).unwrap()
