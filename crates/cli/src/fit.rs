@@ -144,7 +144,7 @@ fn warn_if_nested(columns: &[String]) {
 
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
 fn known_ranges() -> Vec<crate::data::KnownRange> {
-    balans_sim::STUDY_SCALES
+    balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
             scale: s.name.to_string(),
@@ -257,7 +257,6 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 resamples: args.boot,
                 seed: args.seed,
                 level: args.level,
-                ..BootstrapConfig::default()
             };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {

@@ -16,6 +16,7 @@ mod power;
 mod report;
 mod simulate;
 mod source;
+mod threads;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -80,7 +81,24 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl Command {
+    /// The command's `--threads` (commands without the flag use all cores).
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Simulate(args) => args.threads,
+            Command::Power(args) => args.threads,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
+    let pool = threads::pool(cli.command.threads())?;
+    pool.install(|| dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
