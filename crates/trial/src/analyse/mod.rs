@@ -15,6 +15,7 @@
 // Index loops mirror the formulas they implement; `!(x > 0.0)` deliberately also catches NaN.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod all;
 pub mod ancova;
 pub mod dense;
 pub mod inference;
@@ -23,14 +24,17 @@ pub mod long;
 pub mod mediation;
 pub mod ols;
 pub mod reml;
-// pub mod summary;
+pub mod summary;
 
+pub use all::{
+    analyse_all, wide_to_long, AnalysisFailure, AnalysisPlan, AnalysisReport, LongColumns,
+};
 pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
 pub use inference::VcInference;
 pub use long::{long_mixed, LongData};
 pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
 pub use reml::{fit_random_intercept, ClusterStats, RandomInterceptFit};
-// pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
+pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
