@@ -33,7 +33,9 @@ pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, Anco
 pub use inference::VcInference;
 pub use long::{long_mixed, LongData};
 pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
-pub use reml::{fit_random_intercept, ClusterStats, RandomInterceptFit};
+pub use reml::{
+    fit_random_intercept, fit_random_intercept_with, ClusterStats, RandomInterceptFit, RiScratch,
+};
 pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 
 use serde::{Deserialize, Serialize};
@@ -335,5 +337,35 @@ impl Default for AnalyseConfig {
             mediation_draws: 20_000,
             seed: 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_and_p_values_equal_r() {
+        // R 4.2: qt(0.975, df) and 2 * pt(-2.1, df)
+        let cases = [
+            (27.3, 2.0507760093868259),
+            (3.5, 2.9400886379827291),
+            (150.2, 1.9758839352312485),
+            (12.0, 2.1788128296672284),
+        ];
+        for (df, q) in cases {
+            let e = Estimate::t(0.0, 1.0, df, 0.05);
+            assert!(
+                (e.conf_high - q).abs() < 1e-10 * q,
+                "df {df}: {} vs {q}",
+                e.conf_high
+            );
+        }
+        let e = Estimate::t(2.1, 1.0, 12.0, 0.05);
+        assert!(
+            (e.p_value - 0.05754493873495118).abs() < 1e-12,
+            "{}",
+            e.p_value
+        );
     }
 }
