@@ -31,7 +31,7 @@ fn simulate(rng: &mut ChaCha8Rng, effect: f64, balanced: bool) -> Trial {
         pre: vec![],
         post: vec![],
     };
-    let mut z = |rng: &mut ChaCha8Rng| -> f64 { StandardNormal.sample(rng) };
+    let z = |rng: &mut ChaCha8Rng| -> f64 { StandardNormal.sample(rng) };
     for j in 0..LEADERS {
         let arm = j % 2 == 1;
         let size = if balanced { 8 } else { 3 + (j * 7) % 12 };
