@@ -218,6 +218,21 @@ fn long_layout_equals_lmertest() {
             1e-9,
             &format!("{what} REML"),
         );
+        // the dense engine, an independent implementation, agrees with R too
+        let (dense_rows, dense) =
+            balans_trial::analyse::long_mixed_dense(&long, "fssb", 0.05).expect("dense fit");
+        compare_rows(
+            &dense_rows,
+            &r["rows"],
+            &same,
+            &format!("{what} (dense engine)"),
+        );
+        assert_rel(
+            dense.psi[1],
+            num(&vc["employee"]),
+            REL_TOL,
+            &format!("{what} dense σ²_u"),
+        );
     }
 }
 

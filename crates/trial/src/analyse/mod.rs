@@ -22,6 +22,7 @@ pub mod inference;
 pub mod linalg;
 pub mod long;
 pub mod mediation;
+pub mod nested;
 pub mod ols;
 pub mod reml;
 pub mod summary;
@@ -31,7 +32,7 @@ pub use all::{
 };
 pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
 pub use inference::VcInference;
-pub use long::{long_mixed, LongData};
+pub use long::{long_mixed, long_mixed_dense, LongData};
 pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
 pub use reml::{
     fit_random_intercept, fit_random_intercept_with, ClusterStats, RandomInterceptFit, RiScratch,
