@@ -434,3 +434,40 @@ fn effect_sizes_iccs_and_balance_equal_r() {
             .any(|r| r.analysis == Analysis::Mediation && r.term == "indirect"));
     }
 }
+
+#[test]
+fn singular_fit_equals_lmertest_at_the_boundary() {
+    let d = data("singular");
+    let r = reference("singular");
+    let (leader, treated) = (d.leader(), d.treated());
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: d.n_leaders(),
+        treated: &treated,
+    };
+    let o = outcome(&d, "fssb", "fssb_pre", "fssb_post");
+    let out = mixed_ancova(&wide, &o, 0.05, &mut AncovaScratch::default()).expect("fit");
+    assert!(
+        out.fit.singular,
+        "the leader variance should be on its boundary"
+    );
+    let sat: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncova)
+        .cloned()
+        .collect();
+    let kr: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncovaKr)
+        .cloned()
+        .collect();
+    compare_rows(
+        &sat,
+        &r["mixed_satterthwaite"],
+        &same,
+        "singular Satterthwaite",
+    );
+    compare_rows(&kr, &r["mixed_kr"], &same, "singular Kenward-Roger");
+}
