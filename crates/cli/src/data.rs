@@ -95,7 +95,7 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
 }
 
 /// The field and decimal separators of a file whose first line is `header_line`.
-fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
+pub(crate) fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
     let sep = opts.separator.unwrap_or_else(|| {
         if header_line.contains(';') {
             b';'
@@ -193,7 +193,14 @@ fn read_cells(
     Ok(Cells { slot, values })
 }
 
-fn number(origin: &str, line: u64, header: &str, c: usize, cell: &str, decimal: u8) -> Result<f64> {
+pub(crate) fn number(
+    origin: &str,
+    line: u64,
+    header: &str,
+    c: usize,
+    cell: &str,
+    decimal: u8,
+) -> Result<f64> {
     let parsed = if decimal == b',' {
         cell.replace(',', ".").parse::<f64>()
     } else {

@@ -13,6 +13,8 @@ mod output;
 mod power;
 mod simulate;
 mod source;
+mod trial;
+mod trial_data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -42,6 +44,8 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
+    Trial(Box<trial::TrialArgs>),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -70,6 +74,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());

@@ -13,4 +13,5 @@ pub mod builtin;
 pub mod design;
 pub mod plan;
 pub mod power;
+pub mod power_report;
 pub mod simulate;

@@ -82,6 +82,8 @@ pub struct TestResult {
     pub conf_low: f64,
     /// Upper confidence limit.
     pub conf_high: f64,
+    /// Degrees of freedom of the t reference.
+    pub df: f64,
     /// A singular fit (a variance component on its boundary, as lme4 reports it): the test is
     /// still made and counted, and the count is reported.
     pub singular: bool,
@@ -108,6 +110,34 @@ pub fn analyses() -> Vec<PowerAnalysis> {
         name: "leader_means",
         run: leader_means_test,
     }]
+}
+
+/// Sums per leader of one outcome over employees observed at pre and post, from employee rows
+/// (`leader` dense indices, `arm` 0/1 per row, NaN = missing): the leader-means ANCOVA's input.
+pub fn leader_stats_from_rows(
+    leader: &[usize],
+    arm: &[u8],
+    pre: &[f64],
+    post: &[f64],
+    leaders: usize,
+) -> LeaderStats {
+    let mut stats = LeaderStats::default();
+    stats.reset(leaders);
+    for i in 0..leader.len() {
+        let j = leader[i];
+        stats.arm[j] = arm[i];
+        let (x, y) = (pre[i], post[i]);
+        if x.is_nan() || y.is_nan() {
+            continue;
+        }
+        stats.n[j] += 1.0;
+        stats.sx[j] += x;
+        stats.sy[j] += y;
+        stats.sxx[j] += x * x;
+        stats.sxy[j] += x * y;
+        stats.syy[j] += y * y;
+    }
+    stats
 }
 
 /// (c) the leader-means ANCOVA: OLS of each leader's mean post-test on arm and its mean pre-test
@@ -171,6 +201,7 @@ pub fn t_result(estimate: f64, std_error: f64, df: f64, alpha: f64, singular: bo
         p_value: 2.0 * t.cdf(-(estimate / std_error).abs()),
         conf_low: estimate - q * std_error,
         conf_high: estimate + q * std_error,
+        df,
         singular,
     }
 }
