@@ -7,6 +7,8 @@
 //! * [`replication`] — replication power and sample size, sceptical p-value, prediction interval,
 //!   Q-test, small telescopes and TOST, closed forms as ReplicationSuccess.
 //! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
+//! * [`sites`] — K simulated contexts with varying paths, fitted and meta-analysed, R times:
+//!   power to detect heterogeneity, expected prediction-interval width.
 //! * [`TransportError`] — every failure, as a value.
 
 mod dist;
@@ -15,6 +17,7 @@ mod forest;
 pub mod meta;
 pub mod replication;
 mod rows;
+pub mod sites;
 
 pub use dist::{p2z, pchisq_upper, pnorm, qnorm, qt};
 pub use error::TransportError;
