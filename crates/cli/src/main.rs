@@ -46,6 +46,12 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Do effects survive in new contexts: replication, many sites, reweighting, groups.
     Transport(transport::TransportArgs),
     /// Random-effects meta-analysis of study results (metafor-equal).
@@ -72,6 +78,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Transport(args) => transport::run(&args).map_err(Failure::from),
         Command::Meta(args) => meta::run(&args).map_err(Failure::from),
     }

@@ -17,6 +17,10 @@ pub struct ModelSource {
     /// variances derived). Also settable in the model file with `#!balans standardized`.
     #[arg(long)]
     pub standardized: bool,
+    /// Refuse a model with warnings (a variable used once whose name is close to another's, a `:=`
+    /// product of path labels that is not a directed route) instead of printing them.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl ModelSource {
@@ -62,10 +66,23 @@ impl ModelSource {
         }
     }
 
-    /// Parses and validates the model, applying `--standardized`.
+    /// Parses and validates the model, applying `--standardized`; prints its warnings (see
+    /// [`balans_model::lint`]) to stderr, or refuses it under `--strict`.
     pub fn load(&self) -> Result<Model> {
         let text = self.text()?;
         let model = balans_model::parse_model(&self.origin(), &text)?;
+        let lints = balans_model::lint(&model, &self.origin(), &text);
+        if self.strict && !lints.is_empty() {
+            let all: Vec<String> = lints.iter().map(ToString::to_string).collect();
+            bail!(
+                "the model has {} warning(s) and --strict refuses it:\n{}",
+                lints.len(),
+                all.join("\n")
+            );
+        }
+        for l in &lints {
+            eprintln!("warning: {l}\n = note: pass --strict to refuse models with warnings");
+        }
         Ok(if self.standardized {
             model.with_semantics(Semantics::Standardized)
         } else {

@@ -16,6 +16,7 @@
 mod build;
 mod builtin;
 mod expr;
+mod lint;
 mod population;
 mod print;
 mod semantics;
@@ -25,6 +26,7 @@ mod syntax;
 pub use build::parse_model;
 pub use builtin::{builtin_text, Builtin, BUILTINS};
 pub use expr::{BinaryOp, Expr, Function};
+pub use lint::{lint, Lint, LintKind};
 pub use population::{
     enumerate_routes, reachability, specific_indirect_effects, Effects, Population,
     PopulationError, SpecificIndirect,

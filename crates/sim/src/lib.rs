@@ -21,6 +21,7 @@ mod design;
 mod error;
 pub mod likert;
 pub mod normal;
+pub mod scale_score;
 mod survey;
 
 pub use background::{BackgroundVariable, BACKGROUND, CONSTRUCT_LINKS, INCLUSION_SHARE, LINKS};
