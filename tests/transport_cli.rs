@@ -34,7 +34,14 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 #[test]
 fn meta_equals_metafor_for_every_method_on_every_set() {
-    for set in ["bcg", "molloy2014", "normand1999", "homogeneous", "three"] {
+    for set in [
+        "bcg",
+        "molloy2014",
+        "normand1999",
+        "homogeneous",
+        "three",
+        "cycling",
+    ] {
         let reference: Value = serde_json::from_str(
             &std::fs::read_to_string(reference_dir().join(format!("metafor_{set}.json"))).unwrap(),
         )

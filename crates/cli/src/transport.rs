@@ -20,6 +20,176 @@ enum TransportCommand {
     /// Replication statistics for one effect: replication power and N, sceptical p-value,
     /// prediction interval, Q-test, small telescopes, TOST.
     Replicate(ReplicateArgs),
+    /// Simulate K contexts whose paths vary, fit each, meta-analyse every path and indirect
+    /// effect across them; repeated R times: power to detect heterogeneity, expected width of the
+    /// prediction interval.
+    Sites(SitesArgs),
+}
+
+/// Arguments of `balans transport sites`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans transport sites --builtin seed --sites 20 --n 150 --tau 'wfc~is=0.13' --reps 500 --seed 1
+  balans transport sites --model m.lav --sites 10 --n 100,200,300,100,200,300,100,200,300,100 \\
+      --moderator 'eng~cwfm=0.1' --method DL --knha --format csv
+
+Each site draws its own value of every varied path: beta + tau * u + slope * z, u standard normal
+per path and z a standard-normal context variable (e.g. a sector's remote-work share) shared by
+the moderated paths of the site. Residual variances stay at the model's values. The site's sample
+covariance matrix (n normal rows) is fitted with the ML estimator and every path, specific
+indirect effect and := parameter is meta-analysed across the K sites.
+
+Rows per term: true value, mean pooled estimate (mu) with the CI's coverage and the power for mu,
+true and mean estimated tau2, mean I2, power.Q (share of replications whose Q-test rejects
+homogeneity: the power to detect heterogeneity; its type I error when tau = 0) with its Monte
+Carlo SE, and the mean width of the prediction interval for a new context.
+
+Exit codes: 0 success, 1 bad input, 2 usage error.")]
+pub struct SitesArgs {
+    #[command(flatten)]
+    source: crate::source::ModelSource,
+    /// Number of sites K.
+    #[arg(long, value_name = "K")]
+    sites: usize,
+    /// Respondents per site: one N for all, or K comma-separated values.
+    #[arg(long, value_name = "N", value_delimiter = ',', required = true)]
+    n: Vec<usize>,
+    /// Between-site SD of paths: NAME=T, comma separated (NAME as `wfc~is`).
+    #[arg(long, value_name = "NAME=T", value_delimiter = ',')]
+    tau: Vec<String>,
+    /// Slopes of paths on a standardized context-level moderator: NAME=SLOPE, comma separated.
+    #[arg(
+        long,
+        value_name = "NAME=SLOPE",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    moderator: Vec<String>,
+    /// Replications R.
+    #[arg(long, value_name = "R", default_value_t = 500)]
+    reps: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Estimator of tau2 in each meta-analysis.
+    #[arg(long, value_enum, default_value_t = crate::meta::MethodArg::Reml)]
+    method: crate::meta::MethodArg,
+    /// Knapp–Hartung adjustment.
+    #[arg(long)]
+    knha: bool,
+    /// Significance level of the Q-test and of the test of mu.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Worker threads (results do not depend on it).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Parses `NAME=VALUE` items of `flag`.
+fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
+    items
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (name, value) = item.split_once('=').with_context(|| {
+                format!("{flag} expects NAME=VALUE (e.g. 'wfc~is=0.1'), got '{item}'")
+            })?;
+            let v: f64 = value
+                .trim()
+                .parse()
+                .with_context(|| format!("{flag} {name}: cannot read '{value}' as a number"))?;
+            Ok((name.trim().to_string(), v))
+        })
+        .collect()
+}
+
+fn run_sites(args: &SitesArgs) -> Result<()> {
+    use balans_transport::sites::{
+        simulate_sites, sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
+    };
+    let model = args.source.load()?;
+    let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    let mut variation: Vec<PathVariation> = Vec::new();
+    for (name, tau) in assignments("--tau", &args.tau)? {
+        if tau < 0.0 {
+            bail!("--tau {name}={tau}: tau is a standard deviation and cannot be negative");
+        }
+        variation.push(PathVariation {
+            path: name,
+            tau,
+            moderator_slope: 0.0,
+        });
+    }
+    for (name, slope) in assignments("--moderator", &args.moderator)? {
+        match variation.iter_mut().find(|v| v.path == name) {
+            Some(v) => v.moderator_slope = slope,
+            None => variation.push(PathVariation {
+                path: name,
+                tau: 0.0,
+                moderator_slope: slope,
+            }),
+        }
+    }
+    if args.n.len() != 1 && args.n.len() != args.sites {
+        bail!(
+            "--n: give one sample size for all sites or one per site ({} values for --sites {})",
+            args.n.len(),
+            args.sites
+        );
+    }
+    let design = SiteDesign {
+        sites: args.sites,
+        n: args.n.clone(),
+        variation,
+    };
+    let config = SitesConfig {
+        replications: args.reps,
+        seed: args.seed,
+        meta: balans_transport::MetaConfig {
+            method: args.method.method(),
+            knapp_hartung: args.knha,
+            ..balans_transport::MetaConfig::default()
+        },
+        alpha: args.alpha,
+        threads: args.threads,
+    };
+    let report = simulate_sites(&study, &design, &config).map_err(|e| {
+        let flag = match &e {
+            balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator",
+            balans_transport::TransportError::TooFewStudies { .. } => "--sites",
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("sample size") =>
+            {
+                "--n"
+            }
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("replications") =>
+            {
+                "--reps"
+            }
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("significance") =>
+            {
+                "--alpha"
+            }
+            _ => "transport sites",
+        };
+        anyhow::Error::new(e).context(flag)
+    })?;
+    let text = match args.output.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        Format::Csv => sites_csv(&report.rows),
+        Format::Table => format!(
+            "balans {} — many sites ({})\n{}",
+            env!("CARGO_PKG_VERSION"),
+            args.source.origin(),
+            sites_table(&report)
+        ),
+    };
+    emit(args.output.out.as_deref(), text.as_bytes())
 }
 
 /// Output flags shared by the transport subcommands.
@@ -252,5 +422,6 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
 pub fn run(args: &TransportArgs) -> Result<()> {
     match &args.command {
         TransportCommand::Replicate(a) => run_replicate(a),
+        TransportCommand::Sites(a) => run_sites(a),
     }
 }

@@ -538,3 +538,99 @@ pub fn method_label(meta: &MetaConfig) -> String {
         if meta.knapp_hartung { "+knha" } else { "" }
     )
 }
+
+/// CSV of a sites report, one row per term (column names as the serde names).
+pub fn sites_csv(rows: &[SitesRow]) -> String {
+    use crate::rows::{csv_field, format_number};
+    let mut o = String::from("term,kind,true.value,true.tau2,estimate,mcse.estimate,coverage,power.mu,tau2,mcse.tau2,I2,power.Q,mcse.power.Q,share.tau2.zero,pi.width,replications\n");
+    for r in rows {
+        o.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(&r.term),
+            r.kind,
+            format_number(r.true_value),
+            r.true_tau2.map_or_else(|| "NA".into(), format_number),
+            format_number(r.estimate),
+            format_number(r.mcse_estimate),
+            format_number(r.coverage),
+            format_number(r.power_mu),
+            format_number(r.tau2),
+            format_number(r.mcse_tau2),
+            format_number(r.i2),
+            format_number(r.power_q),
+            format_number(r.mcse_power_q),
+            format_number(r.share_tau2_zero),
+            format_number(r.pi_width),
+            r.replications
+        ));
+    }
+    o
+}
+
+/// An aligned table of a sites report.
+pub fn sites_table(report: &SitesReport) -> String {
+    let d = &report.design;
+    let n = if d.n.len() == 1 {
+        d.n[0].to_string()
+    } else {
+        format!("{:?}", d.n)
+    };
+    let mut o = format!(
+        "K = {} sites of n = {n}; {} replications, seed {}; {} meta-analyses, alpha {}\n",
+        d.sites,
+        report.config.replications,
+        report.config.seed,
+        method_label(&report.config.meta),
+        report.config.alpha
+    );
+    for v in &d.variation {
+        o.push_str(&format!(
+            "varied: {} (tau {}, moderator slope {})\n",
+            v.path, v.tau, v.moderator_slope
+        ));
+    }
+    if report.failed_replications + report.failed_site_fits > 0 {
+        o.push_str(&format!(
+            "failed: {} replications, {} site fits\n",
+            report.failed_replications, report.failed_site_fits
+        ));
+    }
+    let w = report
+        .rows
+        .iter()
+        .map(|r| r.term.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    o.push_str(&format!(
+        "\n{:<w$} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9} {:>7} {:>8} {:>13} {:>9}\n",
+        "term",
+        "true",
+        "mu",
+        "coverage",
+        "power.mu",
+        "true.tau2",
+        "tau2",
+        "I2",
+        "power.Q",
+        "(MC SE)",
+        "pi.width"
+    ));
+    for r in &report.rows {
+        o.push_str(&format!(
+            "{:<w$} {:>8.4} {:>8.4} {:>9.3} {:>8.3} {:>9} {:>9.5} {:>6.1}% {:>8.3} {:>13} {:>9.4}\n",
+            r.term,
+            r.true_value,
+            r.estimate,
+            r.coverage,
+            r.power_mu,
+            r.true_tau2.map_or_else(|| "NA".into(), |t| format!("{t:.5}")),
+            r.tau2,
+            r.i2,
+            r.power_q,
+            format!("({:.3})", r.mcse_power_q),
+            r.pi_width
+        ));
+    }
+    o
+}
