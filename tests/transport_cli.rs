@@ -295,3 +295,104 @@ fn replicate_bad_input_fails_cleanly() {
     ]);
     assert_clean_failure(&o, "--tau");
 }
+
+/// INTERVENTIONS.md D3: Hammer's disordinal pattern, δ = 0.25, π* = .3 → ATE* = −0.4δ = −0.1.
+#[test]
+fn reweight_carries_hammers_pattern_to_a_low_conflict_workplace() {
+    let out = json_of(&[
+        "transport",
+        "reweight",
+        "--stratum",
+        "high=0.25,0.1,0.3,0.5",
+        "--stratum",
+        "low=-0.25,0.1,0.7,0.5",
+        "--format",
+        "json",
+    ]);
+    let t = row(&out, "ate.target");
+    assert!((t["estimate"].as_f64().unwrap() + 0.1).abs() < 1e-15);
+    assert!((t["std.error"].as_f64().unwrap() - 0.1 * 0.58f64.sqrt()).abs() < 1e-15);
+    assert!(row(&out, "ate.source")["estimate"].as_f64().unwrap().abs() < 1e-15);
+    let o = balans(&[
+        "transport",
+        "reweight",
+        "--stratum",
+        "a=0.2,0.1,0.5",
+        "--stratum",
+        "b=0.1,0.1,0.6",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "sum of the target shares = 1.1");
+    let o = balans(&["transport", "reweight", "--stratum", "a=0.2,0.1"]);
+    assert_clean_failure(&o, "expected EST,SE,TARGET[,SOURCE]");
+}
+
+#[test]
+fn sites_runs_reproducibly_and_reports_heterogeneity_power() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let args = |threads: &'static str| {
+        vec![
+            "transport",
+            "sites",
+            "--model",
+            m,
+            "--sites",
+            "12",
+            "--n",
+            "200",
+            "--tau",
+            "m~x=0.15",
+            "--reps",
+            "60",
+            "--seed",
+            "9",
+            "--threads",
+            threads,
+            "--format",
+            "csv",
+        ]
+    };
+    let one = balans(&args("1"));
+    let two = balans(&args("2"));
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert_eq!(one.stdout, two.stdout, "thread count changed the output");
+    let text = stdout(&one);
+    let line = text.lines().find(|l| l.starts_with("m~x,")).unwrap();
+    let cols: Vec<&str> = line.split(',').collect();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let power_q: f64 = cols[header.iter().position(|h| *h == "power.Q").unwrap()]
+        .parse()
+        .unwrap();
+    assert!(power_q > 0.8, "{line}");
+    assert!(text.contains("x->m->y,indirect"));
+    let o = balans(&[
+        "transport",
+        "sites",
+        "--model",
+        m,
+        "--sites",
+        "1",
+        "--n",
+        "100",
+        "--reps",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "--sites");
+    let o = balans(&[
+        "transport",
+        "sites",
+        "--model",
+        m,
+        "--sites",
+        "5",
+        "--n",
+        "100",
+        "--tau",
+        "y~z=0.1",
+        "--reps",
+        "5",
+    ]);
+    assert_clean_failure(&o, "unknown effect 'y~z'");
+}

@@ -9,6 +9,7 @@
 //! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
 //! * [`sites`] — K simulated contexts with varying paths, fitted and meta-analysed, R times:
 //!   power to detect heterogeneity, expected prediction-interval width.
+//! * [`reweight`] — a moderated effect carried to a target population (ATE* = Σ CATE(z) P*(z)).
 //! * [`TransportError`] — every failure, as a value.
 
 mod dist;
@@ -16,6 +17,7 @@ mod error;
 mod forest;
 pub mod meta;
 pub mod replication;
+pub mod reweight;
 mod rows;
 pub mod sites;
 
