@@ -396,3 +396,112 @@ fn sites_runs_reproducibly_and_reports_heterogeneity_power() {
     ]);
     assert_clean_failure(&o, "unknown effect 'y~z'");
 }
+
+/// `balans fit --group` equals lavaan 0.6-14 (tests/reference/multigroup_*.json from
+/// scripts/reference/multigroup_reference.R): estimates and SEs 1e-6 relative, χ² 1e-4.
+#[test]
+fn fit_group_equals_lavaan_free_and_equal_regressions() {
+    for set in ["mediation", "parallel"] {
+        let reference: Value = serde_json::from_str(
+            &std::fs::read_to_string(reference_dir().join(format!("multigroup_{set}.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        let model = write_temp(reference["model"].as_str().unwrap(), ".lav");
+        let data = reference_dir()
+            .join("data")
+            .join(reference["data"].as_str().unwrap());
+        for (equal, key) in [(false, "free"), (true, "equal")] {
+            let mut args = vec![
+                "fit",
+                "--data",
+                data.to_str().unwrap(),
+                "--model",
+                model.path().to_str().unwrap(),
+                "--group",
+                "context",
+                "--format",
+                "json",
+            ];
+            if equal {
+                args.extend(["--equal", "regressions"]);
+            }
+            let out = json_of(&args);
+            let want = &reference[key];
+            let chisq = out["fit"]["chisq"].as_f64().unwrap();
+            assert!(
+                (chisq - want["chisq"].as_f64().unwrap()).abs() < 1e-4,
+                "{set} {key}: chisq {chisq}"
+            );
+            assert_eq!(out["fit"]["df"], want["df"]);
+            for p in out["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["free"] == true)
+            {
+                let w = want["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|w| {
+                        w["group"] == p["group"]
+                            && w["op"] == p["op"]
+                            && ((w["lhs"] == p["lhs"] && w["rhs"] == p["rhs"])
+                                || (w["lhs"] == p["rhs"] && w["rhs"] == p["lhs"]))
+                    })
+                    .unwrap();
+                let (e, s) = (w["est"].as_f64().unwrap(), w["se"].as_f64().unwrap());
+                let (pe, ps) = (p["est"].as_f64().unwrap(), p["se"].as_f64().unwrap());
+                assert!(
+                    (pe - e).abs() <= 1e-6 * e.abs().max(s),
+                    "{set} {key} {p}: est vs {e}"
+                );
+                assert!((ps - s).abs() <= 1e-6 * s, "{set} {key} {p}: se vs {s}");
+            }
+            let lrt = &out["comparison"]["lrt"];
+            let d = lrt["chisq.diff"].as_f64().unwrap()
+                - reference["lrt"]["chisq.diff"].as_f64().unwrap();
+            assert!(d.abs() < 1e-4, "{set}: LRT {lrt}");
+            for w in reference["wald"].as_array().unwrap() {
+                let ours = out["wald"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["path"] == w["path"])
+                    .unwrap();
+                let d = ours["statistic"].as_f64().unwrap() - w["stat"].as_f64().unwrap();
+                assert!(d.abs() < 1e-4, "{set}: Wald {ours} vs {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fit_group_bad_input_fails_cleanly() {
+    let model = write_temp("m ~ x\ny ~ m + x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let mut rows = String::from("context,x,m,y\n");
+    for i in 0..40 {
+        let x = (i as f64 * 0.7).sin();
+        rows.push_str(&format!(
+            "a,{x},{},{}\n",
+            0.5 * x + (i as f64).cos(),
+            (i as f64 * 1.1).sin()
+        ));
+    }
+    rows.push_str("b,0.1,0.2,0.3\nb,0.2,0.1,0.5\nb,0.4,0.3,0.1\n");
+    let data = write_temp(&rows, ".csv");
+    let d = data.path().to_str().unwrap();
+    let o = balans(&["fit", "--data", d, "--model", m, "--group", "context"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(
+        &o,
+        "group 'b' has 3 complete cases, fewer than the 5 needed",
+    );
+    let o = balans(&["fit", "--data", d, "--model", m, "--group", "contxt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "did you mean 'context'?");
+    let o = balans(&["fit", "--data", d, "--model", m, "--equal", "regressions"]);
+    assert_eq!(o.status.code(), Some(2));
+}

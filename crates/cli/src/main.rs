@@ -8,6 +8,7 @@
 
 mod data;
 mod fit;
+mod groups;
 mod meta;
 mod model_cmd;
 mod output;

@@ -333,6 +333,10 @@ pub fn analyse_sites(
         .collect()
 }
 
+/// A replication's outcome: the per-term outcomes (`None` with fewer than two fitted sites) and
+/// the number of site fits that failed.
+type Replicated = Result<(Option<Vec<TermOutcome>>, usize), TransportError>;
+
 /// One replication: K sites generated and fitted, then analysed. `Ok(None)` when fewer than two
 /// sites could be fitted.
 fn replicate(
@@ -341,7 +345,7 @@ fn replicate(
     config: &SitesConfig,
     estimator: &mut Estimator,
     r: usize,
-) -> Result<(Option<Vec<TermOutcome>>, usize), TransportError> {
+) -> Replicated {
     let mut rng = replication_rng(config.seed, design.sites as u64, r as u64);
     let p = problem.columns.len();
     let mut s = Matrix::zeros(p, p);
@@ -501,16 +505,15 @@ pub fn simulate_sites(
         .build()
         .map_err(|e| TransportError::Model(format!("cannot start threads: {e}")))?;
     let spec = study.analysis();
-    let results: Vec<Result<(Option<Vec<TermOutcome>>, usize), TransportError>> =
-        pool.install(|| {
-            (0..config.replications)
-                .into_par_iter()
-                .map_init(
-                    || Estimator::new(spec),
-                    |est, r| replicate(&problem, design, config, est, r),
-                )
-                .collect()
-        });
+    let results: Vec<Replicated> = pool.install(|| {
+        (0..config.replications)
+            .into_par_iter()
+            .map_init(
+                || Estimator::new(spec),
+                |est, r| replicate(&problem, design, config, est, r),
+            )
+            .collect()
+    });
     let mut outcomes = Vec::with_capacity(config.replications);
     let (mut failed_replications, mut failed_site_fits) = (0, 0);
     for res in results {
