@@ -505,3 +505,71 @@ fn fit_group_bad_input_fails_cleanly() {
     let o = balans(&["fit", "--data", d, "--model", m, "--equal", "regressions"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn difference_reports_power_and_n_per_context() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let out = json_of(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--shift",
+        "m~x=-0.2",
+        "--effect",
+        "m~x,x->m->y",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+        "--format",
+        "json",
+    ]);
+    let d = row(&out, "m~x.difference");
+    assert!((d["estimate"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    let power = row(&out, "m~x.power")["estimate"].as_f64().unwrap();
+    assert!(power > 0.05 && power < 1.0);
+    assert!(
+        row(&out, "x->m->y.n.per.context")["estimate"]
+            .as_f64()
+            .unwrap()
+            > 150.0
+    );
+    // Context B as a second model with the same shift gives the same answer.
+    let model_b = write_temp("m ~ 0.2*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let out_b = json_of(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--model-b",
+        model_b.path().to_str().unwrap(),
+        "--effect",
+        "m~x",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+        "--format",
+        "json",
+    ]);
+    let pb = row(&out_b, "m~x.power")["estimate"].as_f64().unwrap();
+    assert!((pb - power).abs() < 1e-9, "{pb} vs {power}");
+    let o = balans(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--shift",
+        "m~x=-0.2",
+        "--effect",
+        "m~z",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "--effect: unknown effect 'm~z'");
+}

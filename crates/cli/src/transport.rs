@@ -27,6 +27,161 @@ enum TransportCommand {
     /// Carry a moderated effect to a target population with another mix of the effect modifiers:
     /// ATE* = Σ CATE(z) P*(z), with its delta-method SE.
     Reweight(ReweightArgs),
+    /// Power to detect that a path or indirect effect differs between two contexts of given
+    /// sizes (and the N per context for a target power).
+    Difference(DifferenceArgs),
+}
+
+/// Arguments of `balans transport difference`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans transport difference --builtin seed --shift 'wfc~is=0.1' --effect wfc~is --n-a 278 --n-b 150
+  balans transport difference --model office.lav --model-b remote.lav --effect is->wfc->perf --n-a 300 --n-b 300
+
+Context A is the model (--model or --builtin); context B is a second model file (--model-b, same
+variables) or context A with some paths shifted (--shift NAME=D, comma separated). Each context's
+standard error is the ML expected-information SE at its N; the test is the two-sided Wald z-test
+of the difference of two independent estimates (what `balans fit --group` reports as the Wald
+equality test for two groups).
+
+Exit codes: 0 success, 1 bad input, 2 usage error.")]
+pub struct DifferenceArgs {
+    #[command(flatten)]
+    source: crate::source::ModelSource,
+    /// Model of context B (lavaan syntax, same variables).
+    #[arg(long, value_name = "FILE", conflicts_with = "shift")]
+    model_b: Option<PathBuf>,
+    /// Context B = context A with these paths shifted: NAME=D, comma separated.
+    #[arg(
+        long,
+        value_name = "NAME=D",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    shift: Vec<String>,
+    /// Effects to compare: paths (`wfc~is`), routes (`is->wfc->perf`) or `:=` names, comma
+    /// separated.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', required = true)]
+    effect: Vec<String>,
+    /// Respondents in context A.
+    #[arg(long, value_name = "N")]
+    n_a: usize,
+    /// Respondents in context B.
+    #[arg(long, value_name = "N")]
+    n_b: usize,
+    /// Two-sided significance level.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Target power of the N-per-context row.
+    #[arg(long, value_name = "P", default_value_t = 0.8)]
+    target_power: f64,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn run_difference(args: &DifferenceArgs) -> Result<()> {
+    use balans_transport::contrast::{difference_power, shifted_covariance};
+    let model = args.source.load()?;
+    let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    let sigma_b = match &args.model_b {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read model file {}", path.display()))?;
+            let model_b = balans_model::parse_model(&path.display().to_string(), &text)?;
+            let model_b = if args.source.standardized {
+                model_b.with_semantics(balans_model::Semantics::Standardized)
+            } else {
+                model_b
+            };
+            let study_b = balans_power::Study::new(
+                &model_b,
+                Some(&model),
+                &balans_power::EffectSelection::All,
+            )
+            .context("--model-b")?;
+            study_b.analysis_covariance()
+        }
+        None => {
+            if args.shift.is_empty() {
+                bail!("give context B: --model-b FILE or --shift NAME=D");
+            }
+            let shifts = assignments("--shift", &args.shift)?;
+            shifted_covariance(&study, &shifts).context("--shift")?
+        }
+    };
+    let mut rows = Vec::new();
+    for name in &args.effect {
+        let d = difference_power(
+            &study,
+            &sigma_b,
+            name.trim(),
+            args.n_a,
+            args.n_b,
+            args.alpha,
+            args.target_power,
+        )
+        .map_err(|e| {
+            let flag = match &e {
+                balans_transport::TransportError::UnknownEffect { .. } => "--effect",
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("context A") =>
+                {
+                    "--n-a"
+                }
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("context B") =>
+                {
+                    "--n-b"
+                }
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("target") =>
+                {
+                    "--target-power"
+                }
+                balans_transport::TransportError::Invalid { .. } => "--alpha",
+                _ => "transport difference",
+            };
+            anyhow::Error::new(e).context(flag)
+        })?;
+        let mut diff = TidyRow::value(
+            format!("{}.difference", d.effect),
+            d.difference,
+            format!(
+                "A {:.4} (SE {:.4} at N {}) − B {:.4} (SE {:.4} at N {})",
+                d.value_a, d.se_a, args.n_a, d.value_b, d.se_b, args.n_b
+            ),
+        );
+        diff.std_error = Some(d.se_difference);
+        diff.statistic = Some(d.difference / d.se_difference);
+        rows.push(diff);
+        rows.push(TidyRow::value(
+            format!("{}.power", d.effect),
+            d.power,
+            format!("two-sided Wald z-test of the difference at {}", args.alpha),
+        ));
+        rows.push(TidyRow::value(
+            format!("{}.n.per.context", d.effect),
+            d.n_per_context.map_or(f64::NAN, f64::ceil),
+            format!("equal N per context for power {}", args.target_power),
+        ));
+    }
+    let header = format!(
+        "balans {} — difference of effects between two contexts ({} vs {})",
+        env!("CARGO_PKG_VERSION"),
+        args.source.origin(),
+        args.model_b.as_ref().map_or_else(
+            || format!("shifted: {}", args.shift.join(", ")),
+            |p| p.display().to_string()
+        )
+    );
+    let text = render_tidy(
+        &rows,
+        args.output.format,
+        &header,
+        json!({"n_a": args.n_a, "n_b": args.n_b, "alpha": args.alpha, "effects": args.effect}),
+    )?;
+    emit(args.output.out.as_deref(), text.as_bytes())
 }
 
 /// Arguments of `balans transport reweight`.
@@ -519,5 +674,6 @@ pub fn run(args: &TransportArgs) -> Result<()> {
         TransportCommand::Replicate(a) => run_replicate(a),
         TransportCommand::Sites(a) => run_sites(a),
         TransportCommand::Reweight(a) => run_reweight(a),
+        TransportCommand::Difference(a) => run_difference(a),
     }
 }

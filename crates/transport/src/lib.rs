@@ -10,8 +10,10 @@
 //! * [`sites`] — K simulated contexts with varying paths, fitted and meta-analysed, R times:
 //!   power to detect heterogeneity, expected prediction-interval width.
 //! * [`reweight`] — a moderated effect carried to a target population (ATE* = Σ CATE(z) P*(z)).
+//! * [`contrast`] — power to detect that an effect differs between two contexts of given sizes.
 //! * [`TransportError`] — every failure, as a value.
 
+pub mod contrast;
 mod dist;
 mod error;
 mod forest;
