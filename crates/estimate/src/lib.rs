@@ -60,6 +60,7 @@ mod measures;
 mod moments;
 mod multigroup;
 mod robust;
+pub mod sem;
 mod spec;
 
 pub use error::{Convergence, EvalError, Method};
