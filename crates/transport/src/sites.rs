@@ -14,20 +14,24 @@
 //! prediction interval for a new context, the coverage of the CI of μ and the power to detect μ ≠ 0
 //! — each with its Monte Carlo standard error.
 //!
-//! Stages are kept apart — [`generate_site`] (population → sample moments), [`analyse_sites`]
-//! (fits → meta-analyses) and [`tally`] (replications → rows) — so the replication loop can move
-//! onto power's generic engine. Replication r draws from the Xoshiro256++ stream
-//! `(seed, K, r)` ([`balans_power::replication_rng`]); sites are drawn in order within it and
-//! results are reduced in replication order, so the output is identical for any thread count.
+//! The loop is power's generic replication engine ([`balans_power::montecarlo::run`]): generate
+//! ([`generate_site`] for each site: population → sample moments), analyse (fits →
+//! [`analyse_sites`]), record; [`tally`] turns the replications into rows. Replication r draws
+//! from the Xoshiro256++ stream `(seed, K, r)` ([`balans_power::replication_rng`]); sites are
+//! drawn in order within it and results are reduced in replication order, so the output is
+//! identical for any thread count. A site whose population is not positive definite or whose fit
+//! fails is left out of that replication's meta-analyses (counted); a replication with fewer than
+//! two fitted sites is left out (counted).
 
 use crate::meta::{meta_analyse, MetaConfig};
 use crate::TransportError;
-use balans_estimate::{Estimator, FitOutput, ParameterKind};
+use balans_estimate::{AnalysisSpec, Estimator, FitOutput, ParameterKind};
 use balans_model::{Matrix, Population};
-use balans_power::{replication_rng, EffectKind, Study, WishartSampler};
+use balans_power::montecarlo::{run, Replication, Streams, Tally};
+use balans_power::{EffectKind, ReplicationRng, Study};
+use balans_sim::WishartSampler;
 use rand::Rng;
 use rand_distr::StandardNormal;
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// Between-site standard deviation of one path.
@@ -333,37 +337,113 @@ pub fn analyse_sites(
         .collect()
 }
 
-/// A replication's outcome: the per-term outcomes (`None` with fewer than two fitted sites) and
-/// the number of site fits that failed.
-type Replicated = Result<(Option<Vec<TermOutcome>>, usize), TransportError>;
+/// The many-sites simulation as a problem for power's replication engine
+/// ([`balans_power::montecarlo`]): generate K site covariance matrices, fit and meta-analyse them,
+/// record the per-term outcomes.
+struct SitesReplication<'a> {
+    problem: &'a SitesProblem,
+    design: &'a SiteDesign,
+    config: &'a SitesConfig,
+    spec: &'a AnalysisSpec,
+}
 
-/// One replication: K sites generated and fitted, then analysed. `Ok(None)` when fewer than two
-/// sites could be fitted.
-fn replicate(
-    problem: &SitesProblem,
-    design: &SiteDesign,
-    config: &SitesConfig,
-    estimator: &mut Estimator,
-    r: usize,
-) -> Replicated {
-    let mut rng = replication_rng(config.seed, design.sites as u64, r as u64);
-    let p = problem.columns.len();
-    let mut s = Matrix::zeros(p, p);
-    let mut fits = Vec::with_capacity(design.sites);
-    let mut failed = 0;
-    for k in 0..design.sites {
-        let n = design.n_of(k);
-        generate_site(problem, n, &mut rng, &mut s)?;
-        let mut out = estimator.new_output();
-        match estimator.fit_moments(&s, n, &mut out) {
-            Ok(()) => fits.push(out),
-            Err(_) => failed += 1,
+/// Per-thread buffers of [`SitesReplication`].
+struct SitesWorkspace {
+    estimator: Estimator,
+    /// Each site's drawn covariance matrix (`None` when its population was infeasible).
+    moments: Vec<Option<Matrix>>,
+    fits: Vec<FitOutput>,
+    failed_sites: usize,
+    outcome: Option<Vec<TermOutcome>>,
+}
+
+/// The replications' outcomes in replication order, and the failures.
+#[derive(Debug, Default)]
+struct SitesTally {
+    outcomes: Vec<Vec<TermOutcome>>,
+    failed_replications: usize,
+    failed_site_fits: usize,
+}
+
+impl Tally for SitesTally {
+    fn reset(&mut self) {
+        self.outcomes.clear();
+        self.failed_replications = 0;
+        self.failed_site_fits = 0;
+    }
+
+    fn merge(&mut self, later: &SitesTally) {
+        self.outcomes.extend(later.outcomes.iter().cloned());
+        self.failed_replications += later.failed_replications;
+        self.failed_site_fits += later.failed_site_fits;
+    }
+}
+
+impl Replication for SitesReplication<'_> {
+    type Workspace = SitesWorkspace;
+    type Tally = SitesTally;
+
+    fn workspace(&self) -> SitesWorkspace {
+        let estimator = Estimator::new(self.spec);
+        let fits = (0..self.design.sites)
+            .map(|_| estimator.new_output())
+            .collect();
+        SitesWorkspace {
+            estimator,
+            moments: vec![None; self.design.sites],
+            fits,
+            failed_sites: 0,
+            outcome: None,
         }
     }
-    if fits.len() < 2 {
-        return Ok((None, failed));
+
+    fn tally(&self) -> SitesTally {
+        SitesTally::default()
     }
-    Ok((Some(analyse_sites(problem, &fits, config)?), failed))
+
+    /// Draws the K sites in order from the replication's stream.
+    fn generate(&self, ws: &mut SitesWorkspace, rng: &mut ReplicationRng) -> bool {
+        let p = self.problem.columns.len();
+        for k in 0..self.design.sites {
+            let mut s = ws.moments[k].take().unwrap_or_else(|| Matrix::zeros(p, p));
+            let ok = generate_site(self.problem, self.design.n_of(k), rng, &mut s).is_ok();
+            ws.moments[k] = ok.then_some(s);
+        }
+        true
+    }
+
+    /// Fits every site, then meta-analyses every term across the fitted sites (at least two).
+    fn analyse(&self, ws: &mut SitesWorkspace, _rng: &mut ReplicationRng) -> bool {
+        ws.failed_sites = 0;
+        ws.outcome = None;
+        let mut fitted = 0;
+        for k in 0..self.design.sites {
+            let Some(s) = &ws.moments[k] else {
+                ws.failed_sites += 1;
+                continue;
+            };
+            match ws
+                .estimator
+                .fit_moments(s, self.design.n_of(k), &mut ws.fits[fitted])
+            {
+                Ok(()) => fitted += 1,
+                Err(_) => ws.failed_sites += 1,
+            }
+        }
+        if fitted < 2 {
+            return false;
+        }
+        ws.outcome = analyse_sites(self.problem, &ws.fits[..fitted], self.config).ok();
+        ws.outcome.is_some()
+    }
+
+    fn record(&self, ws: &SitesWorkspace, ok: bool, tally: &mut SitesTally) {
+        tally.failed_site_fits += ws.failed_sites;
+        match (&ws.outcome, ok) {
+            (Some(o), true) => tally.outcomes.push(o.clone()),
+            _ => tally.failed_replications += 1,
+        }
+    }
 }
 
 /// One output row per term: the operating characteristics of the K-site meta-analysis.
@@ -504,26 +584,20 @@ pub fn simulate_sites(
     let pool = builder
         .build()
         .map_err(|e| TransportError::Model(format!("cannot start threads: {e}")))?;
-    let spec = study.analysis();
-    let results: Vec<Replicated> = pool.install(|| {
-        (0..config.replications)
-            .into_par_iter()
-            .map_init(
-                || Estimator::new(spec),
-                |est, r| replicate(&problem, design, config, est, r),
-            )
-            .collect()
-    });
-    let mut outcomes = Vec::with_capacity(config.replications);
-    let (mut failed_replications, mut failed_site_fits) = (0, 0);
-    for res in results {
-        let (o, failed) = res?;
-        failed_site_fits += failed;
-        match o {
-            Some(o) => outcomes.push(o),
-            None => failed_replications += 1,
-        }
-    }
+    let replication = SitesReplication {
+        problem: &problem,
+        design,
+        config,
+        spec: study.analysis(),
+    };
+    let streams = Streams {
+        seed: config.seed,
+        condition: design.sites as u64,
+    };
+    let tallied = pool.install(|| run(&replication, streams, config.replications, &|_| {}));
+    let (failed_replications, failed_site_fits) =
+        (tallied.failed_replications, tallied.failed_site_fits);
+    let outcomes = tallied.outcomes;
     Ok(SitesReport {
         design: design.clone(),
         config: config.clone(),

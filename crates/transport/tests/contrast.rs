@@ -4,7 +4,8 @@
 
 use balans_estimate::Estimator;
 use balans_model::parse_model;
-use balans_power::{replication_rng, EffectSelection, Study, WishartSampler};
+use balans_power::{replication_rng, EffectSelection, Study};
+use balans_sim::WishartSampler;
 use balans_transport::contrast::{difference_power, shifted_covariance};
 use balans_transport::{pnorm, qnorm};
 use nalgebra::DMatrix;
