@@ -269,6 +269,33 @@ fn replicate_reads_an_effect_from_a_fit_result() {
     assert_clean_failure(&o, "did you mean 'wfc~is'?");
 }
 
+/// From the model's population: the value and the expected ML SE at the original N (the same
+/// numbers `transport difference` uses for context A).
+#[test]
+fn replicate_takes_a_population_value_and_its_expected_se() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--model",
+        m,
+        "--effect",
+        "m~x",
+        "--original-n",
+        "200",
+        "--replication-n",
+        "300",
+        "--format",
+        "json",
+    ]);
+    let o = row(&out, "original");
+    assert!((o["estimate"].as_f64().unwrap() - 0.4).abs() < 1e-12);
+    // Var(x) = 1, residual variance 1: SE = √(1/200).
+    assert!((o["std.error"].as_f64().unwrap() - (1.0f64 / 200.0).sqrt()).abs() < 1e-12);
+    assert_eq!(out["settings"]["original_n"], 200);
+}
+
 #[test]
 fn replicate_bad_input_fails_cleanly() {
     let o = balans(&["transport", "replicate", "--original", "0.3,-0.1"]);

@@ -460,10 +460,13 @@ Examples:
   balans transport replicate --original 0.31,0.060 --replication 0.15,0.083
   balans transport replicate --original 0.31,0.060 --original-n 278 --replication-n 150 --tau 0.1
   balans transport replicate --from fit.json --effect is->wfc->perf --sesoi 0.02
+  balans transport replicate --builtin seed --effect wfc~is --original-n 278 --replication-n 150
 
-The original estimate comes from --original EST,SE or from a `balans fit --format json` result
+The original estimate comes from --original EST,SE, from a `balans fit --format json` result
 (--from FIT.json --effect NAME, where NAME is a path 'wfc~is', a label, or an effect name such as
-'is->wfc->perf'; the fit's N becomes the original N). Give the replication's estimate
+'is->wfc->perf'; the fit's N becomes the original N), or from a model's population values
+(--effect NAME with --model/--builtin, default the study's model 'seed': the value and the
+expected ML standard error at --original-n, default 278, the Dutch study's N). Give the replication's estimate
 (--replication EST,SE) or its planned size (--replication-n with --original-n).
 
 Output rows (broom names): original and replication Wald tests; power.conditional /
@@ -480,16 +483,18 @@ pub struct ReplicateArgs {
         long,
         value_name = "EST,SE",
         allow_hyphen_values = true,
-        required_unless_present = "from",
-        conflicts_with = "from"
+        conflicts_with_all = ["from", "effect"]
     )]
     original: Option<String>,
     /// A `balans fit --format json` result holding the original estimate.
     #[arg(long, value_name = "FIT.json", requires = "effect")]
     from: Option<PathBuf>,
-    /// The effect in --from: a path (`wfc~is`), a label, or an effect name (`is->wfc->perf`).
-    #[arg(long, value_name = "NAME", requires = "from")]
+    /// The effect in --from (or in the model's population): a path (`wfc~is`), a label, or an
+    /// effect name (`is->wfc->perf`).
+    #[arg(long, value_name = "NAME")]
     effect: Option<String>,
+    #[command(flatten)]
+    source: crate::source::ModelSource,
     /// Replication estimate and its standard error.
     #[arg(
         long,
@@ -527,6 +532,9 @@ pub struct ReplicateArgs {
     #[command(flatten)]
     output: OutputArgs,
 }
+
+/// The Dutch study's sample size, the default original N for a model's population values.
+const DUTCH_N: usize = 278;
 
 /// Parses `EST,SE`.
 fn pair(flag: &str, text: &str) -> Result<(f64, f64)> {
@@ -602,7 +610,24 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
             (e, s, None)
         }
         (None, Some(path), Some(name)) => from_fit(path, name)?,
-        _ => bail!("give --original EST,SE or --from FIT.json --effect NAME"),
+        (None, None, Some(name)) => {
+            let n = args.original_n.unwrap_or(DUTCH_N);
+            let model = args.source.load()?;
+            let study =
+                balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+            if n < study.min_sample_size() {
+                bail!("--original-n {n}: the model needs at least {} respondents", study.min_sample_size());
+            }
+            let (e, s) = balans_transport::contrast::value_and_se(
+                &study,
+                &study.analysis_covariance(),
+                n,
+                name,
+            )
+            .context("--effect")?;
+            (e, s, Some(n))
+        }
+        _ => bail!("give --original EST,SE, --from FIT.json --effect NAME, or --effect NAME (with --model or --builtin)"),
     };
     let original = Estimate::new(est, se, "original").context("--original")?;
     let mut config = ReplicationConfig::new(original);
@@ -651,7 +676,7 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
         anyhow::Error::new(e).context(flag)
     })?;
     let header = format!(
-        "balans {} — replication of an effect (original {} ± {}{})",
+        "balans {} — replication of an effect (original {:.4} ± {:.4}{})",
         env!("CARGO_PKG_VERSION"),
         config.original.estimate(),
         config.original.std_error(),

@@ -39,8 +39,14 @@ pub struct DifferencePower {
     pub n_per_context: Option<f64>,
 }
 
-/// Value and SE at `n` of `effect` in a population with analysis covariance `sigma`.
-fn value_and_se(
+/// Value and SE at `n` of `effect` in a population with analysis covariance `sigma`: the ML fit to
+/// the exact moments (estimate = population value, SE = expected-information SE at N). With
+/// `study.analysis_covariance()` this is what a study of N respondents from the model's population
+/// expects to report.
+///
+/// # Errors
+/// Unknown effect names; a model that cannot be fitted.
+pub fn value_and_se(
     study: &Study,
     sigma: &Matrix,
     n: usize,
