@@ -16,6 +16,7 @@ mod power;
 mod report;
 mod simulate;
 mod source;
+mod teach;
 mod transport;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,7 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans teach class --students 30 --seed 7 --out kit   a class kit for teaching mediation
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -54,6 +56,8 @@ enum Command {
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Class kits and demonstrations for teaching mediation.
+    Teach(teach::TeachArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -88,6 +92,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
+        Command::Teach(args) => teach::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
