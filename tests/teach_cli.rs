@@ -41,7 +41,7 @@ fn teach_class_twice_with_the_same_seed_writes_identical_bytes() {
         assert!(out.status.success(), "{}", common::stderr(&out));
     }
     let (a, b) = (read_dir(&one), read_dir(&two));
-    assert_eq!(a.len(), 33);
+    assert_eq!(a.len(), 34);
     for ((pa, ba), (_, bb)) in a.iter().zip(&b) {
         assert_eq!(ba, bb, "{pa} differs between two runs with the same seed");
     }

@@ -22,7 +22,7 @@ Examples:
   balans teach class --students 30 --seed 2026 --out kit --a 0.1:0.5 --b 0.1:0.5 --c-prime -0.1:0.2
 
 Writes DIR/data/student_NN.csv (id and the three variables, standardized scale scores),
-DIR/student_sheet.html (the tasks), DIR/answer_key.csv and DIR/answer_key.html (true values and
+DIR/student_sheet.html (the tasks), DIR/mediation.lav (the model), DIR/answer_key.csv and DIR/answer_key.html (true values and
 each student's estimates). The same seed gives the same files, byte for byte.")]
     Class(ClassArgs),
     /// A demonstration page (plot and numbers computed now); `list` shows them all.
@@ -148,7 +148,7 @@ fn class(args: &ClassArgs) -> Result<()> {
         write_atomic(&target, bytes)?;
     }
     eprintln!(
-        "wrote {} data sets, student_sheet.html and answer_key.{{csv,html}} to {}",
+        "wrote {} data sets, student_sheet.html, mediation.lav and answer_key.{{csv,html}} to {}",
         kit.students.len(),
         args.out.display()
     );

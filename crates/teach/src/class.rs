@@ -188,6 +188,13 @@ pub fn class_kit(c: &ClassConfig) -> Result<ClassKit, TeachError> {
         "answer_key.html".into(),
         answer_key_html(c, &students)?.into_bytes(),
     ));
+    files.push((
+        "mediation.lav".into(),
+        format!(
+            "# The class's mediation model (lavaan syntax): lavaan's sem() or `balans fit --model mediation.lav`.\n{m} ~ a*{x}\n{y} ~ b*{m} + cp*{x}\nind := a*b\n"
+        )
+        .into_bytes(),
+    ));
     files.push(("student_sheet.html".into(), student_sheet(c).into_bytes()));
     Ok(ClassKit { files, students })
 }

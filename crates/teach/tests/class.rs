@@ -51,7 +51,7 @@ fn the_same_seed_gives_the_same_bytes() {
     let one = class_kit(&config()).unwrap();
     let two = class_kit(&config()).unwrap();
     assert_eq!(one.files, two.files);
-    assert_eq!(one.files.len(), 30 + 3);
+    assert_eq!(one.files.len(), 30 + 4);
     let other = class_kit(&ClassConfig {
         seed: 2,
         ..config()
