@@ -18,6 +18,7 @@ mod report;
 mod simulate;
 mod source;
 mod threads;
+mod teach;
 mod transport;
 mod trial;
 mod trial_data;
@@ -35,6 +36,7 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans teach class --students 30 --seed 7 --out kit   a class kit for teaching mediation
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -60,6 +62,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
     Trial(Box<trial::TrialArgs>),
+    /// Class kits and demonstrations for teaching mediation.
+    Teach(teach::TeachArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -112,6 +116,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
         Command::Trial(args) => trial::run(&args).map_err(Failure::from),
+        Command::Teach(args) => teach::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
