@@ -16,6 +16,7 @@
 mod build;
 mod builtin;
 mod expr;
+pub mod limits;
 mod lint;
 mod measurement;
 mod population;
