@@ -6,8 +6,8 @@
 //!   information SEs, every effect with delta SEs, fit measures (target: ≤ 1/300 of lavaan's time
 //!   for the same fit; `scripts/peer/latent_fit_timing.R` times lavaan on the same data).
 
-use balans_estimate::sem::{fit_sem, PatternData, SemConfig, SemOptions, SemSpec};
 use balans_estimate::covariance_into;
+use balans_estimate::sem::{fit_sem, PatternData, SemConfig, SemOptions, SemSpec};
 use balans_model::Model;
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, DVector};
@@ -30,7 +30,14 @@ pub fn seed_latent_setup() -> (SemSpec, PatternData, Vec<f64>) {
     let population = model.population().expect("population");
     let observed = model.observed_population(&population);
     let spec = SemSpec::from_model(&model, SemOptions::default()).expect("spec");
-    assert_eq!(spec.observed(), observed.names.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        spec.observed(),
+        observed
+            .names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
     let p = observed.names.len();
     let l = observed.covariance.clone().cholesky().expect("PD").l();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
