@@ -10,6 +10,7 @@ mod data;
 mod diagram;
 mod fit;
 mod groups;
+mod fit_latent;
 mod meta;
 mod model_cmd;
 mod output;
