@@ -124,3 +124,87 @@ fn invisible_characters_are_shown_escaped_in_messages() {
     assert_failure_code(&out, 1, "m.lav:1:6: unexpected character '\\u{200b}'");
     assert!(!stderr(&out).contains('\u{200b}'), "{}", stderr(&out));
 }
+
+// ---- Runaway memory and time -------------------------------------------------------------------
+
+/// `v1 ~ v0`, `v2 ~ v0 + v1`, …: every variable predicts every later one.
+fn fully_connected(k: usize) -> String {
+    (1..k)
+        .map(|i| {
+            let terms: Vec<String> = (0..i).map(|j| format!("0.01*v{j}")).collect();
+            format!("v{i} ~ {}\n", terms.join(" + "))
+        })
+        .collect()
+}
+
+#[test]
+fn a_fully_connected_30_variable_model_counts_its_routes_instead_of_listing_them() {
+    let dir = dir_with(&[("m.lav", &fully_connected(30)), ("d.csv", "v0,v1\n1,2\n")]);
+    let out = quick(dir.path(), &["model", "show", "--model", "m.lav"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 2^30 − 1 − 30 − 435 routes of two or more arrows.
+    assert!(
+        stdout(&out).contains("1073741358 routes, too many to list (balans lists at most 10000)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).len() < 1_000_000);
+    for args in [
+        &["fit", "--model", "m.lav", "--data", "d.csv"][..],
+        &["power", "--model", "m.lav", "--n", "100", "--reps", "10"][..],
+    ] {
+        let out = quick(dir.path(), args);
+        assert_failure_code(&out, 1, "the model has 1073741358 specific indirect routes");
+    }
+}
+
+fn outcomes(k: usize) -> String {
+    (0..k).map(|i| format!("y{i} ~ 0.2*x\n")).collect()
+}
+
+#[test]
+fn power_refuses_a_500_outcome_model_at_once() {
+    let dir = dir_with(&[("m.lav", &outcomes(500))]);
+    let out = quick(
+        dir.path(),
+        &["power", "--model", "m.lav", "--n", "50", "--reps", "10"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "the analysis model has 125750 free parameters; balans estimates at most 2000",
+    );
+}
+
+#[test]
+fn fit_refuses_too_few_rows_before_allocating() {
+    let header: Vec<String> = std::iter::once("x".to_string())
+        .chain((0..200).map(|i| format!("y{i}")))
+        .collect();
+    let row = |r: usize| -> String {
+        (0..201)
+            .map(|i| ((r * 7 + i * 3) % 11).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let csv = format!("{}\n{}\n{}\n{}\n", header.join(","), row(0), row(1), row(2));
+    let dir = dir_with(&[
+        ("big.lav", &outcomes(200)),
+        ("small.lav", &outcomes(40)),
+        ("d.csv", &csv),
+    ]);
+    let out = quick(
+        dir.path(),
+        &["fit", "--model", "big.lav", "--data", "d.csv"],
+    );
+    assert_failure_code(&out, 1, "the analysis model has 20300 free parameters");
+    let out = quick(
+        dir.path(),
+        &["fit", "--model", "small.lav", "--data", "d.csv"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "too few observations: 3 rows for 860 free parameters",
+    );
+}

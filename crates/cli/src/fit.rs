@@ -155,6 +155,18 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
+    // Refuse too few rows before the estimator allocates its npar × npar matrices.
+    let p = spec.variables().len();
+    let needed = spec.npar().max(p + 1);
+    if data.n < needed {
+        return Err(anyhow!(EvalError::TooFewObservations {
+            n: data.n,
+            npar: spec.npar(),
+            p,
+            needed,
+        }))
+        .with_context(|| format!("failed to fit the model to {origin}"));
+    }
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;

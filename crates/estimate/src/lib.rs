@@ -75,4 +75,4 @@ pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
-pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind};
+pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS};
