@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// How to read a CSV file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CsvOptions {
     /// Field separator; detected from the header when `None` (`;`, tab or `,`).
     pub separator: Option<u8>,
@@ -13,6 +13,55 @@ pub struct CsvOptions {
     pub decimal: Option<u8>,
     /// Extra missing-value codes besides empty, `NA`, `.` and `NaN` (e.g. `-99`).
     pub na: Vec<String>,
+    /// The minimum share of a scale's items that must be answered for a scale score
+    /// ([`balans_sim::scale_score`]).
+    pub min_item_share: f64,
+    /// Accept values that look like missing-value codes or lie outside a scale's known range.
+    pub accept_codes: bool,
+    /// Known response ranges of item scales (the study's: 1–7, engagement 0–6).
+    pub known_ranges: Vec<KnownRange>,
+    /// A column naming each row's cluster (team, supervisor), for cluster-robust SEs.
+    pub cluster: Option<String>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> CsvOptions {
+        CsvOptions {
+            separator: None,
+            decimal: None,
+            na: Vec::new(),
+            min_item_share: balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE,
+            accept_codes: false,
+            known_ranges: Vec::new(),
+            cluster: None,
+        }
+    }
+}
+
+/// The response range of the items of one scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownRange {
+    /// The scale (model variable) whose item columns `<scale>1`, `<scale>2`, … have this range.
+    pub scale: String,
+    /// Lowest category.
+    pub min: f64,
+    /// Highest category.
+    pub max: f64,
+}
+
+/// How one model variable was scored from item columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleReport {
+    /// The variable.
+    pub variable: String,
+    /// Its number of items.
+    pub items: usize,
+    /// The fewest answered items that give a score.
+    pub min_answered: usize,
+    /// Rows scored from some but not all items.
+    pub partial_rows: usize,
+    /// Rows with too few answered items (the score is missing).
+    pub missing_rows: usize,
 }
 
 /// Complete cases of the model's variables, row-major.
@@ -28,11 +77,18 @@ pub struct DataMatrix {
     pub n_dropped: usize,
     /// How each variable was obtained: `column` or `mean of es1..es4`.
     pub provenance: Vec<String>,
+    /// One report per variable scored from items.
+    pub scales: Vec<ScaleReport>,
+    /// With [`CsvOptions::cluster`]: the cluster of each kept row (labels numbered in order of
+    /// first appearance); rows without a label are dropped.
+    pub clusters: Option<Vec<u64>>,
+    /// Every column name of the file.
+    pub columns: Vec<String>,
 }
 
-/// Reads `path` and extracts `variables`: a column of that name, or else the mean of item columns
-/// named `<variable><k>` (k = 1, 2, …; a scale score is missing when any of its items is missing, so
-/// listwise deletion applies to items too).
+/// Reads `path` and extracts `variables`: a column of that name, or else the score of item columns
+/// named `<variable><k>` (k = 1, 2, …) by the one scale-score rule ([`balans_sim::scale_score`]:
+/// the mean of the answered items when at least `min_item_share` of them are answered).
 pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<DataMatrix> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("failed to read data file {}", path.display()))?;
@@ -46,18 +102,8 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
     parse_csv(&path.display().to_string(), &text, variables, opts)
 }
 
-/// Parses CSV text (see [`read_csv`]); `origin` names it in errors.
-pub fn parse_csv(
-    origin: &str,
-    text: &str,
-    variables: &[String],
-    opts: &CsvOptions,
-) -> Result<DataMatrix> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header_line = text.lines().next().unwrap_or("");
-    if header_line.trim().is_empty() {
-        bail!("{origin}: the file is empty or has no header row\n = help: the first line must name the columns");
-    }
+/// The field and decimal separators of a file whose first line is `header_line`.
+fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
     let sep = opts.separator.unwrap_or_else(|| {
         if header_line.contains(';') {
             b';'
@@ -76,20 +122,15 @@ pub fn parse_csv(
             sep as char
         );
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(sep)
-        .has_headers(true)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("{origin}: cannot read the header row"))?
-        .iter()
-        .map(|h| h.trim_matches('"').to_string())
-        .collect();
+    Ok((sep, decimal))
+}
 
-    // Map each variable to its columns.
+/// The columns each variable is read from, and how (`column` or `mean of …`).
+fn map_sources(
+    origin: &str,
+    headers: &[String],
+    variables: &[String],
+) -> Result<(Vec<Vec<usize>>, Vec<String>)> {
     let mut sources: Vec<Vec<usize>> = Vec::new();
     let mut provenance = Vec::new();
     for v in variables {
@@ -113,53 +154,335 @@ pub fn parse_csv(
         provenance.push(format!("mean of {v}1..{v}{}", items.len()));
         sources.push(items);
     }
+    Ok((sources, provenance))
+}
 
+/// The cells of the used columns, column by column (`None` = missing).
+struct Cells {
+    /// Column index in the file → position in `values` (only used columns).
+    slot: Vec<Option<usize>>,
+    values: Vec<Vec<Option<f64>>>,
+    /// The cluster of each row (numbered in order of first appearance), when asked for.
+    clusters: Option<Vec<Option<u64>>>,
+}
+
+fn read_cells(
+    origin: &str,
+    reader: &mut csv::Reader<&[u8]>,
+    headers: &[String],
+    sources: &[Vec<usize>],
+    decimal: u8,
+    opts: &CsvOptions,
+) -> Result<Cells> {
+    let mut slot = vec![None; headers.len()];
+    let mut used = 0;
+    for &c in sources.iter().flatten() {
+        if slot[c].is_none() {
+            slot[c] = Some(used);
+            used += 1;
+        }
+    }
     let is_na = |s: &str| {
-        s.is_empty()
-            || s == "NA"
-            || s == "."
-            || s == "NaN"
-            || s == "nan"
-            || opts.na.iter().any(|n| n == s)
+        s.is_empty() || matches!(s, "NA" | "." | "NaN" | "nan") || opts.na.iter().any(|n| n == s)
     };
-    let mut values = Vec::new();
-    let mut n = 0;
-    let mut n_dropped = 0;
-    let mut row = vec![0.0; variables.len()];
-    for (r, record) in reader.records().enumerate() {
-        let line = r + 2;
-        let record = record.map_err(|e| anyhow::anyhow!("{origin}:{line}: {e}"))?;
-        let mut complete = true;
-        for (j, cols) in sources.iter().enumerate() {
-            let mut sum = 0.0;
-            for &c in cols {
-                let cell = record.get(c).unwrap_or("").trim_matches('"');
-                if is_na(cell) {
-                    complete = false;
-                    continue;
-                }
-                let parsed = if decimal == b',' {
-                    cell.replace(',', ".").parse::<f64>()
-                } else {
-                    cell.parse::<f64>()
-                };
-                match parsed {
-                    Ok(x) if x.is_finite() => sum += x,
-                    _ => bail!(
-                        "{origin}:{line}: column '{}' (column {}): cannot read '{cell}' as a number\n = help: use numbers{}; mark missing values as empty, NA or '.', or name the code with --na",
-                        headers[c],
-                        c + 1,
-                        if decimal == b',' { " with a decimal comma" } else { " with a decimal point (--decimal , for decimal commas)" }
-                    ),
-                }
+    let mut values = vec![Vec::new(); used];
+    let cluster_col = cluster_column(origin, headers, opts)?;
+    let mut labels: Vec<String> = Vec::new();
+    let mut clusters = cluster_col.map(|_| Vec::new());
+    for record in reader.records() {
+        let record = record.map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        let line = record.position().map_or(0, |p| p.line());
+        for (c, s) in slot.iter().enumerate() {
+            let Some(s) = *s else { continue };
+            let cell = record.get(c).unwrap_or("").trim_matches('"');
+            let v = if is_na(cell) {
+                None
+            } else {
+                Some(number(origin, line, &headers[c], c, cell, decimal)?)
+            };
+            values[s].push(v);
+        }
+        if let (Some(c), Some(ids)) = (cluster_col, clusters.as_mut()) {
+            let cell = record.get(c).unwrap_or("").trim_matches('"');
+            ids.push(cluster_id(cell, &is_na, &mut labels));
+        }
+    }
+    Ok(Cells {
+        slot,
+        values,
+        clusters,
+    })
+}
+
+/// The index of the cluster column, if one is asked for.
+fn cluster_column(origin: &str, headers: &[String], opts: &CsvOptions) -> Result<Option<usize>> {
+    let Some(name) = &opts.cluster else {
+        return Ok(None);
+    };
+    match headers.iter().position(|h| h == name) {
+        Some(c) => Ok(Some(c)),
+        None => {
+            let hint = balans_model::suggest(name, headers.iter().map(String::as_str))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            bail!(
+                "{origin}: the cluster column '{name}' is not in the data{hint}; columns found: {}",
+                headers.join(", ")
+            )
+        }
+    }
+}
+
+/// The number of a cluster label (in order of first appearance), `None` when missing.
+fn cluster_id(cell: &str, is_na: &dyn Fn(&str) -> bool, labels: &mut Vec<String>) -> Option<u64> {
+    if is_na(cell) {
+        return None;
+    }
+    let k = labels.iter().position(|l| l == cell).unwrap_or_else(|| {
+        labels.push(cell.to_string());
+        labels.len() - 1
+    });
+    Some(k as u64)
+}
+
+fn number(origin: &str, line: u64, header: &str, c: usize, cell: &str, decimal: u8) -> Result<f64> {
+    let parsed = if decimal == b',' {
+        cell.replace(',', ".").parse::<f64>()
+    } else {
+        cell.parse::<f64>()
+    };
+    match parsed {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => bail!(
+            "{origin}:{line}: column '{header}' (column {}): cannot read '{cell}' as a number\n = help: use numbers{}; mark missing values as empty, NA or '.', or name the code with --na",
+            c + 1,
+            if decimal == b',' { " with a decimal comma" } else { " with a decimal point (--decimal , for decimal commas)" }
+        ),
+    }
+}
+
+/// Codes that survey tools write for "missing" (SPSS, Qualtrics, LimeSurvey exports).
+const TYPICAL_CODES: &[f64] = &[-9.0, -99.0, -999.0, -9999.0, 99.0, 999.0, 9999.0];
+
+/// One suspicious column: its name, the offending values and how often each occurs.
+struct Suspect {
+    column: String,
+    why: String,
+    counts: Vec<(f64, usize)>,
+}
+
+/// Values that look like missing-value codes (a typical code far outside the column's other
+/// values) or lie outside a scale's known range.
+fn suspects(column: &str, values: &[Option<f64>], range: Option<&KnownRange>) -> Option<Suspect> {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let is_code = |x: f64| TYPICAL_CODES.contains(&x);
+    let rest: Vec<f64> = present.iter().copied().filter(|&x| !is_code(x)).collect();
+    let (lo, hi) = rest
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let spread = (hi - lo).max(1.0);
+    let far = |x: f64| rest.is_empty() || x < lo - spread || x > hi + spread;
+    let (bad, why): (Box<dyn Fn(f64) -> bool>, String) = match range {
+        Some(r) => (
+            Box::new(move |x| x < r.min || x > r.max),
+            format!("outside the scale's range {}–{}", r.min, r.max),
+        ),
+        None => (
+            Box::new(move |x| is_code(x) && far(x)),
+            "typical missing-value codes".to_string(),
+        ),
+    };
+    let mut counts: Vec<(f64, usize)> = Vec::new();
+    for &x in present.iter().filter(|&&x| bad(x)) {
+        match counts.iter_mut().find(|(v, _)| v.to_bits() == x.to_bits()) {
+            Some((_, k)) => *k += 1,
+            None => counts.push((x, 1)),
+        }
+    }
+    (!counts.is_empty()).then(|| Suspect {
+        column: column.to_string(),
+        why,
+        counts,
+    })
+}
+
+/// Refuses data with missing-value codes read as numbers, naming columns, values and counts.
+fn check_codes(
+    origin: &str,
+    headers: &[String],
+    variables: &[String],
+    sources: &[Vec<usize>],
+    cells: &Cells,
+    opts: &CsvOptions,
+) -> Result<()> {
+    if opts.accept_codes {
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    for (v, cols) in variables.iter().zip(sources) {
+        let range = opts
+            .known_ranges
+            .iter()
+            .find(|r| &r.scale == v && cols.len() > 1);
+        for &c in cols {
+            let Some(s) = cells.slot[c] else { continue };
+            if let Some(sus) = suspects(&headers[c], &cells.values[s], range) {
+                found.push(sus);
             }
-            row[j] = sum / cols.len() as f64;
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut codes: Vec<f64> = found
+        .iter()
+        .flat_map(|s| s.counts.iter().map(|c| c.0))
+        .collect();
+    codes.sort_by(f64::total_cmp);
+    codes.dedup();
+    let lines: Vec<String> = found
+        .iter()
+        .map(|s| {
+            let c: Vec<String> = s
+                .counts
+                .iter()
+                .map(|(v, k)| format!("{} × {k}", fmt_code(*v)))
+                .collect();
+            format!("  {}: {} ({})", s.column, c.join(", "), s.why)
+        })
+        .collect();
+    let na: Vec<String> = codes.iter().map(|v| fmt_code(*v)).collect();
+    bail!(
+        "{origin}: {} column(s) hold values that look like missing-value codes, not answers:\n{}\n = help: if these are missing-value codes, pass --na {}; to analyse the values as they are, pass --accept-codes",
+        found.len(),
+        lines.join("\n"),
+        na.join(",")
+    )
+}
+
+fn fmt_code(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Scale scores and listwise deletion: the rows of `variables`, with one report per item scale.
+fn assemble(
+    variables: &[String],
+    sources: &[Vec<usize>],
+    cells: &Cells,
+    opts: &CsvOptions,
+) -> Assembled {
+    let rows = cells.values.first().map_or(0, Vec::len);
+    let mut scales: Vec<ScaleReport> = variables
+        .iter()
+        .zip(sources)
+        .filter(|(_, c)| c.len() > 1)
+        .map(|(v, c)| ScaleReport {
+            variable: v.clone(),
+            items: c.len(),
+            min_answered: balans_sim::scale_score::min_answered(c.len(), opts.min_item_share),
+            partial_rows: 0,
+            missing_rows: 0,
+        })
+        .collect();
+    let (mut values, mut n, mut dropped) = (Vec::new(), 0, 0);
+    let mut kept_clusters = cells.clusters.as_ref().map(|_| Vec::new());
+    let mut row = vec![0.0; variables.len()];
+    for r in 0..rows {
+        let cluster = cells.clusters.as_ref().map(|c| c[r]);
+        let mut complete = cluster != Some(None);
+        let mut k = 0;
+        for (j, cols) in sources.iter().enumerate() {
+            let items = cols
+                .iter()
+                .map(|&c| cells.values[cells.slot[c].unwrap_or(0)][r]);
+            let score = balans_sim::scale_score::scale_score(items.clone(), opts.min_item_share);
+            if cols.len() > 1 {
+                let answered = items.flatten().count();
+                scales[k].partial_rows += usize::from(score.is_some() && answered < cols.len());
+                scales[k].missing_rows += usize::from(score.is_none());
+                k += 1;
+            }
+            match score {
+                Some(x) => row[j] = x,
+                None => complete = false,
+            }
         }
         if complete {
             values.extend_from_slice(&row);
             n += 1;
+            if let (Some(k), Some(Some(id))) = (kept_clusters.as_mut(), cluster) {
+                k.push(id);
+            }
         } else {
-            n_dropped += 1;
+            dropped += 1;
+        }
+    }
+    Assembled {
+        values,
+        n,
+        dropped,
+        scales,
+        clusters: kept_clusters,
+    }
+}
+
+/// The rows of the model's variables after scoring and listwise deletion.
+struct Assembled {
+    values: Vec<f64>,
+    n: usize,
+    dropped: usize,
+    scales: Vec<ScaleReport>,
+    clusters: Option<Vec<u64>>,
+}
+
+/// Parses CSV text (see [`read_csv`]); `origin` names it in errors.
+pub fn parse_csv(
+    origin: &str,
+    text: &str,
+    variables: &[String],
+    opts: &CsvOptions,
+) -> Result<DataMatrix> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let header_line = text.lines().next().unwrap_or("");
+    if header_line.trim().is_empty() {
+        bail!("{origin}: the file is empty or has no header row\n = help: the first line must name the columns");
+    }
+    let (sep, decimal) = dialect(origin, header_line, opts)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sep)
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{origin}: cannot read the header row"))?
+        .iter()
+        .map(|h| h.trim_matches('"').to_string())
+        .collect();
+    let (sources, provenance) = map_sources(origin, &headers, variables)?;
+    let cells = read_cells(origin, &mut reader, &headers, &sources, decimal, opts)?;
+    check_codes(origin, &headers, variables, &sources, &cells, opts)?;
+    let Assembled {
+        values,
+        n,
+        dropped: n_dropped,
+        scales,
+        clusters,
+    } = assemble(variables, &sources, &cells, opts);
+    let mut provenance = provenance;
+    for (p, v) in provenance.iter_mut().zip(variables) {
+        if let Some(r) = scales.iter().find(|r| &r.variable == v) {
+            *p = format!(
+                "mean of the answered items {v}1..{v}{} when at least {} of {} are answered ({} rows scored from fewer than all items, {} rows missing)",
+                r.items, r.min_answered, r.items, r.partial_rows, r.missing_rows
+            );
         }
     }
     Ok(DataMatrix {
@@ -168,6 +491,9 @@ pub fn parse_csv(
         n,
         n_dropped,
         provenance,
+        scales,
+        clusters,
+        columns: headers,
     })
 }
 
@@ -205,9 +531,15 @@ mod tests {
             &CsvOptions::default(),
         )
         .unwrap();
-        assert_eq!(d.n, 1);
+        assert_eq!(d.n, 2, "half of the items answered gives a score");
         assert!((d.values[0] - 5.0).abs() < 1e-15);
-        assert_eq!(d.provenance[0], "mean of es1..es2");
+        assert!((d.values[2] - 3.0).abs() < 1e-15);
+        assert_eq!(d.scales[0].partial_rows, 1);
+        assert!(
+            d.provenance[0].starts_with("mean of the answered items es1..es2 when at least 1 of 2"),
+            "{}",
+            d.provenance[0]
+        );
     }
 
     #[test]

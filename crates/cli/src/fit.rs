@@ -6,8 +6,8 @@ use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
-    bootstrap, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig, EstimateConfig,
-    EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
+    bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
+    EstimateConfig, EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -100,6 +100,18 @@ pub struct FitArgs {
         allow_hyphen_values = true
     )]
     na: Vec<String>,
+    /// The minimum share of a scale's items that must be answered for its score (the mean of the
+    /// answered items); otherwise the score is missing.
+    #[arg(long, value_name = "SHARE", default_value_t = balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE)]
+    min_items: f64,
+    /// Analyse values that look like missing-value codes (-9, -99, 999, …) or lie outside a scale's
+    /// known range as they are, instead of stopping.
+    #[arg(long)]
+    accept_codes: bool,
+    /// Column naming each respondent's cluster (team, supervisor): cluster-robust standard errors
+    /// (lavaan's `cluster =`, `se = "robust.cluster"`); estimates are unchanged.
+    #[arg(long, value_name = "COLUMN")]
+    cluster: Option<String>,
 }
 
 fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
@@ -108,6 +120,38 @@ fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
         Some(c) if c.is_ascii() => Ok(Some(c as u8)),
         Some(c) => bail!("{flag} must be a single ASCII character, got '{c}'"),
     }
+}
+
+/// Column names that usually mean respondents are nested in clusters.
+const CLUSTER_COLUMNS: &[&str] = &[
+    "team",
+    "supervisor_id",
+    "leader",
+    "cluster",
+    "site",
+    "department",
+];
+
+/// Warns when the data have a column that looks like a cluster and `--cluster` was not given.
+fn warn_if_nested(columns: &[String]) {
+    if let Some(col) = columns
+        .iter()
+        .find(|h| CLUSTER_COLUMNS.contains(&h.as_str()))
+    {
+        eprintln!("warning: the data have a column '{col}': if respondents are nested in {col}s, the standard errors ignore it and are too small; pass --cluster {col} for cluster-robust standard errors (lavaan's cluster =)");
+    }
+}
+
+/// The response ranges of the study's item scales (1–7; engagement 0–6).
+fn known_ranges() -> Vec<crate::data::KnownRange> {
+    balans_sim::STUDY_SCALES
+        .iter()
+        .map(|s| crate::data::KnownRange {
+            scale: s.name.to_string(),
+            min: f64::from(s.min),
+            max: f64::from(s.max),
+        })
+        .collect()
 }
 
 /// Runs `balans fit`.
@@ -132,6 +176,9 @@ pub fn run(args: &FitArgs) -> Result<(), Failure> {
 }
 
 fn fit_report(args: &FitArgs) -> Result<Value> {
+    if !(0.0..=1.0).contains(&args.min_items) {
+        bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
+    }
     if !(args.level > 0.0 && args.level < 1.0) {
         bail!("--level must lie in (0, 1), got {}", args.level);
     }
@@ -152,6 +199,10 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
         na: args.na.clone(),
+        min_item_share: args.min_items,
+        accept_codes: args.accept_codes,
+        known_ranges: known_ranges(),
+        cluster: args.cluster.clone(),
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
@@ -175,14 +226,22 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         ..EstimateConfig::default()
     };
     config.estimator.max_iterations = args.max_iter;
-    let fit = estimate_with(&spec, &moments, &config)
-        .map_err(anyhow::Error::new)
-        .with_context(|| {
-            format!(
-                "failed to fit the model to {origin} ({} complete rows)",
-                data.n
-            )
-        })?;
+    if args.cluster.is_some() && matches!(args.ci, CiMethod::Percentile | CiMethod::Bc) {
+        bail!("--cluster with a bootstrap interval is not supported (the bootstrap would have to resample clusters); use --ci delta or --ci mc");
+    }
+    if args.cluster.is_none() {
+        warn_if_nested(&data.columns);
+    }
+    let fitted = match &data.clusters {
+        Some(c) => estimate_clustered(&spec, &data.values, c, &config),
+        None => estimate_with(&spec, &moments, &config),
+    };
+    let fit = fitted.map_err(anyhow::Error::new).with_context(|| {
+        format!(
+            "failed to fit the model to {origin} ({} complete rows)",
+            data.n
+        )
+    })?;
 
     // Intervals of the effects (and, for bootstrap, of the paths).
     let mut effect_ci: Vec<Interval> = fit
@@ -225,7 +284,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
             boot_info = json!({"resamples": args.boot, "successful": b.n_successful});
         }
     }
-    Ok(report_json(
+    let mut report = report_json(
         args,
         &origin,
         &model_origin(args),
@@ -234,7 +293,13 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         &effect_ci,
         param_ci.as_deref(),
         boot_info,
-    ))
+    );
+    if let (Some(c), Some(col)) = (&data.clusters, &args.cluster) {
+        let g = c.iter().copied().max().map_or(0, |m| m + 1);
+        report["se"] = json!("robust.cluster");
+        report["cluster"] = json!({"column": col, "clusters": g});
+    }
+    Ok(report)
 }
 
 fn model_origin(args: &FitArgs) -> String {
@@ -350,6 +415,14 @@ fn table(r: &Value) -> String {
         "Rows dropped (listwise deletion)",
         r["n_dropped"].to_string(),
     );
+    if let Some(c) = r.get("cluster") {
+        line(&mut o, "Standard errors", "robust.cluster".into());
+        line(
+            &mut o,
+            &format!("Clusters ({})", c["column"].as_str().unwrap_or("")),
+            c["clusters"].to_string(),
+        );
+    }
     o.push_str("\nModel Test User Model:\n");
     line(&mut o, "Test statistic", num(&f["chisq"], 0, 3));
     line(&mut o, "Degrees of freedom", f["df"].to_string());

@@ -7,12 +7,16 @@
 //! * 3 — the estimator did not converge (`balans fit`).
 
 mod data;
+mod diagram;
 mod fit;
+mod meta;
 mod model_cmd;
 mod output;
 mod power;
+mod report;
 mod simulate;
 mod source;
+mod transport;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +29,10 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
+  balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
+  balans report power.json --out report.html    one offline HTML report of JSON results
+  balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
+  balans meta --data studies.csv --method REML --forest forest.svg
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -42,12 +50,20 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Draw the path diagram of a model or a fit (SVG).
+    Diagram(diagram::DiagramArgs),
+    /// Write one self-contained HTML report of JSON results.
+    Report(report::ReportArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Do effects survive in new contexts: replication, many sites, reweighting, groups.
+    Transport(transport::TransportArgs),
+    /// Random-effects meta-analysis of study results (metafor-equal).
+    Meta(meta::MetaArgs),
 }
 
 /// A failure with its exit code.
@@ -70,11 +86,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
+        Command::Report(args) => report::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
             Ok(())
         }
+        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
+        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
     }
 }
 

@@ -23,7 +23,7 @@ Examples:
   balans power --builtin seed --n 100,200,278
 
   # How many employees to detect that creative management raises performance through engagement?
-  balans power --builtin seed --effects cm->eng->perf --tests joint,sobel,mc --target-power 0.8
+  balans power --builtin seed --effects 'cm->eng->perf' --tests joint,sobel,mc --target-power 0.8
 
   # A power curve with bootstrap tests, as CSV, with a plot
   balans power --builtin seed --effects ind_cm_eng_perf --n-range 50:400:50 \\
@@ -104,7 +104,11 @@ pub struct PowerArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Write an SVG plot of power against N.
+    /// Write the results to FILE instead of stdout (atomically: an interrupted run leaves an
+    /// existing FILE as it was).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also draw the power curve as an SVG plot to this file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
     /// Worker threads (default: one per core); results do not depend on it.
@@ -351,7 +355,7 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         Format::Json => report.to_json(),
         Format::Csv => report.to_csv(),
     };
-    emit(None, text.as_bytes())
+    emit(args.out.as_deref(), text.as_bytes())
 }
 
 /// A progress bar on stderr when it is a terminal; `None` otherwise.

@@ -438,7 +438,7 @@ fn psi_index(parameters: &[Parameter], a: usize, b: usize) -> Option<usize> {
 /// model with 63 outcomes of the same predictors already has 2,016 parameters.
 pub const MAX_FREE_PARAMETERS: usize = 2000;
 
-fn build_effects(
+pub(crate) fn build_effects(
     model: &Model,
     names: &[String],
     parameters: &[Parameter],
