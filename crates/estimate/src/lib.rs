@@ -78,6 +78,4 @@ pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
 pub use robust::estimate_clustered;
-pub use spec::{
-    AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS,
-};
+pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS};
