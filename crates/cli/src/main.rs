@@ -12,9 +12,12 @@ mod fit;
 mod meta;
 mod model_cmd;
 mod output;
+mod paths;
 mod power;
 mod report;
+mod signals;
 mod simulate;
+mod sizes;
 mod source;
 mod transport;
 
@@ -38,6 +41,11 @@ Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estim
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Let outputs replace an input of the same run, a file of another kind (e.g. `--plot` over
+    /// a CSV file) or a symbolic link (the link, not its target). Directories are never replaced;
+    /// devices and FIFOs (`--out /dev/null`) are written into.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +89,8 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    paths::set_force(cli.force);
+    signals::install();
     match cli.command {
         Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
@@ -103,7 +113,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            // Control and invisible characters from file names, headers or cells are escaped.
+            let message = format!("{:#}", f.error);
+            eprintln!(
+                "error: {}",
+                balans_model::limits::escape_invisible(&message)
+            );
             ExitCode::from(f.code)
         }
     }
