@@ -434,7 +434,8 @@ impl DesignSpec {
         let population = model
             .population()
             .map_err(|e| invalid(F::Model, e.to_string()))?
-            .standardized();
+            .standardized()
+            .map_err(|e| invalid(F::Model, e.to_string()))?;
         let names: Vec<String> = population.names().to_vec();
         let index = |field: DesignField, name: &str| {
             names.iter().position(|n| n == name).ok_or_else(|| {
