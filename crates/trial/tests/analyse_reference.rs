@@ -471,3 +471,41 @@ fn singular_fit_equals_lmertest_at_the_boundary() {
     );
     compare_rows(&kr, &r["mixed_kr"], &same, "singular Kenward-Roger");
 }
+
+#[test]
+fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
+    let d = data("singular");
+    let r = &reference("singular")["long"];
+    let (leader, treated) = (d.leader(), d.treated());
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: d.n_leaders(),
+        treated: &treated,
+    };
+    let employee: Vec<usize> = (0..leader.len()).collect();
+    let cols = balans_trial::analyse::wide_to_long(
+        &wide,
+        &outcome(&d, "fssb", "fssb_pre", "fssb_post"),
+        &employee,
+    );
+    let out =
+        balans_trial::analyse::long_mixed(&cols.as_data(d.n_leaders()), "fssb", 0.05).expect("fit");
+    assert!(
+        out.fit.singular && out.fit.psi[0] <= 0.0,
+        "leader variance {:?}",
+        out.fit.psi
+    );
+    compare_rows(&out.rows, &r["rows"], &same, "singular long");
+    assert_rel(
+        out.fit.psi[1],
+        num(&r["varcomp"]["employee"]),
+        REL_TOL,
+        "singular long σ²_u",
+    );
+    assert_rel(
+        out.fit.reml_criterion,
+        num(&r["reml_criterion"]),
+        1e-9,
+        "singular long REML",
+    );
+}

@@ -57,6 +57,9 @@ pub struct NestedStats {
     syy: f64,
     leaders: Vec<LeaderClass>,
     waves: Vec<WaveClass>,
+    /// Distinct leader compositions `[(m, employees with m waves)]` and how many leaders have
+    /// each: `log(1 + σ²_b q_j)` depends on a leader only through its composition.
+    compositions: Vec<(Vec<(f64, f64)>, f64)>,
 }
 
 impl NestedStats {
@@ -129,6 +132,26 @@ impl NestedStats {
             }
         }
         s.leaders.sort_by_key(|c| c.leader);
+        let mut idx = 0;
+        while idx < s.leaders.len() {
+            let leader = s.leaders[idx].leader;
+            let mut comp = Vec::new();
+            while idx < s.leaders.len() && s.leaders[idx].leader == leader {
+                comp.push((s.leaders[idx].m, s.leaders[idx].count));
+                idx += 1;
+            }
+            comp.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let same = |c: &Vec<(f64, f64)>| {
+                c.len() == comp.len()
+                    && c.iter().zip(&comp).all(|(a, b)| {
+                        a.0.to_bits() == b.0.to_bits() && a.1.to_bits() == b.1.to_bits()
+                    })
+            };
+            match s.compositions.iter().position(|(c, _)| same(c)) {
+                Some(i) => s.compositions[i].1 += 1.0,
+                None => s.compositions.push((comp, 1.0)),
+            }
+        }
         s
     }
 
@@ -196,7 +219,6 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
             idx += 1;
         }
         let rho = s2b / (1.0 + s2b * q);
-        logdet += (s2b * q).ln_1p();
         yvy -= rho * tau * tau;
         for i in 0..p {
             xvy[i] -= rho * t[i] * tau;
@@ -204,6 +226,13 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
                 xvx[i][k] -= rho * t[i] * t[k];
             }
         }
+    }
+    for (comp, leaders) in &s.compositions {
+        let q: f64 = comp
+            .iter()
+            .map(|&(m, count)| m * count / (s2e + m * s2u))
+            .sum();
+        logdet += leaders * (s2b * q).ln_1p();
     }
     let l = cholesky(&xvx, p)?;
     let beta = chol_solve(&l, p, &xvy);
@@ -272,48 +301,73 @@ pub fn fit_nested(s: &NestedStats) -> Result<NestedFit, AnalysisError> {
             .map(|v| v.0)
             .ok_or(AnalysisError::RankDeficient { what })
     };
-    // Newton on central differences, with backtracking; θ starts at (0.5, 0.5).
+    // Newton on central differences (damped when not convex), with backtracking; θ starts at
+    // (0.5, 0.5). A component that gets near 0 is tried at exactly 0 (lme4's boundary) and held
+    // there when that does not raise the criterion.
     let mut th = [0.5, 0.5];
     let mut fx = f(th)?;
+    let mut fixed = [false; 2];
     let mut converged = false;
-    for _ in 0..100 {
-        let h = [1e-4 * th[0].abs().max(1e-3), 1e-4 * th[1].abs().max(1e-3)];
+    for _ in 0..200 {
+        for i in 0..2 {
+            if !fixed[i] && th[i].abs() < 1e-3 {
+                let mut z = th;
+                z[i] = 0.0;
+                let fz = f(z)?;
+                if fz <= fx {
+                    th = z;
+                    fx = fz;
+                    fixed[i] = true;
+                }
+            }
+        }
+        let h = [1e-4 * th[0].abs().max(0.05), 1e-4 * th[1].abs().max(0.05)];
         let mut g = [0.0; 2];
         let mut hs = [[0.0; 2]; 2];
-        let mut fp = [0.0; 2];
-        let mut fm = [0.0; 2];
-        for i in 0..2 {
+        for i in (0..2).filter(|&i| !fixed[i]) {
             let mut a = th;
             a[i] += h[i];
-            fp[i] = f(a)?;
+            let fp = f(a)?;
             a[i] = th[i] - h[i];
-            fm[i] = f(a)?;
-            g[i] = (fp[i] - fm[i]) / (2.0 * h[i]);
-            hs[i][i] = (fp[i] - 2.0 * fx + fm[i]) / (h[i] * h[i]);
+            let fm = f(a)?;
+            g[i] = (fp - fm) / (2.0 * h[i]);
+            hs[i][i] = (fp - 2.0 * fx + fm) / (h[i] * h[i]);
         }
-        let mut cross = 0.0;
-        for (si, sj) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
-            cross += si * sj * f([th[0] + si * h[0], th[1] + sj * h[1]])?;
+        if !fixed[0] && !fixed[1] {
+            let mut cross = 0.0;
+            for (si, sj) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
+                cross += si * sj * f([th[0] + si * h[0], th[1] + sj * h[1]])?;
+            }
+            hs[0][1] = cross / (4.0 * h[0] * h[1]);
+            hs[1][0] = hs[0][1];
         }
-        hs[0][1] = cross / (4.0 * h[0] * h[1]);
-        hs[1][0] = hs[0][1];
-        let det = hs[0][0] * hs[1][1] - hs[0][1] * hs[1][0];
-        let mut step = if hs[0][0] > 0.0 && det > 0.0 {
-            [
-                -(hs[1][1] * g[0] - hs[0][1] * g[1]) / det,
-                -(hs[0][0] * g[1] - hs[1][0] * g[0]) / det,
-            ]
-        } else {
-            // not convex here: a scaled gradient step
-            let scale = 0.1 / (g[0].abs() + g[1].abs()).max(1e-12);
-            [-g[0] * scale, -g[1] * scale]
+        for i in 0..2 {
+            if fixed[i] {
+                hs[i][i] = 1.0;
+            }
+        }
+        // Levenberg damping until positive definite
+        let mut lambda = 0.0;
+        let scale = hs[0][0].abs() + hs[1][1].abs();
+        let step = loop {
+            let (a, d, c) = (hs[0][0] + lambda, hs[1][1] + lambda, hs[0][1]);
+            let det = a * d - c * c;
+            if a > 0.0 && det > 0.0 {
+                break [-(d * g[0] - c * g[1]) / det, -(a * g[1] - c * g[0]) / det];
+            }
+            lambda = if lambda > 0.0 {
+                lambda * 10.0
+            } else {
+                1e-3 * scale.max(1e-8)
+            };
         };
+        let mut step = step;
         let mut accepted = false;
-        for _ in 0..40 {
+        for _ in 0..50 {
             let cand = [th[0] + step[0], th[1] + step[1]];
             let fc = f(cand)?;
             if fc <= fx {
-                let small = (0..2).all(|i| step[i].abs() <= 1e-10 * cand[i].abs().max(1e-6));
+                let small = (0..2).all(|i| step[i].abs() <= 1e-10 * cand[i].abs().max(1e-3));
                 th = cand;
                 fx = fc;
                 accepted = true;
@@ -334,7 +388,7 @@ pub fn fit_nested(s: &NestedStats) -> Result<NestedFit, AnalysisError> {
     let (_, s2e) = profiled(s, th).ok_or(AnalysisError::RankDeficient { what })?;
     let psi = [th[0] * th[0] * s2e, th[1] * th[1] * s2e, s2e];
     let at = evaluate(s, psi).ok_or(AnalysisError::RankDeficient { what })?;
-    let free = [psi[0] > 1e-10 * s2e, psi[1] > 1e-10 * s2e, true];
+    let free = [th[0] > 0.0, th[1] > 0.0, true];
     let (hessian, jacobian) =
         numeric_derivatives(s, psi, &free).ok_or(AnalysisError::RankDeficient { what })?;
     Ok(NestedFit {
