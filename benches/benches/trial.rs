@@ -6,7 +6,10 @@
 //!   statistics plus the arm's Satterthwaite test — the analysis cost of one power replication;
 //! - `replication`: simulate one trial straight into the sufficient statistics (two normal draws
 //!   per employee, two per leader) and then `fit_from_stats` (target ≤ 10 µs);
-//! - `kenward_roger`, `cr2`, `leader_means`: the other per-replication analyses from statistics;
+//! - `kenward_roger`, `cr2`: the other per-replication analyses from statistics;
+//! - `power_analyses`: what the power loop runs per replication from statistics — (a) with
+//!   Satterthwaite and Kenward–Roger, (b) CR2, (c) leader means, each with p-value and CI;
+//! - `rows_*`: each analysis of item 3 from employee rows (the `trial analyse` path);
 //! - `all_analyses`: every analysis of item 3 from rows — mixed ANCOVA (Satterthwaite + KR), CR2,
 //!   leader means, long layout, moderation, CACE, ICCs, balance, d — but the mediation's Monte
 //!   Carlo CI, timed alone in `mediation_mc_1000` (target for the rest ≤ 50 µs).
@@ -174,6 +177,20 @@ fn per_replication(c: &mut Criterion<ThreadCpu>) {
         b.iter(|| {
             cr2.fit(black_box(&stats)).expect("cr2");
             cr2.test(&arm).expect("df")
+        })
+    });
+    group.bench_function("power_analyses", |b| {
+        b.iter(|| {
+            let fit = fit_random_intercept_with(black_box(&stats), &mut ri).expect("fit");
+            let s = satterthwaite_test(&fit, &arm, 0.05).expect("df");
+            let k =
+                balans_trial::analyse::ancova::kenward_roger_test(&fit, &arm, 0.05).expect("kr");
+            cr2.fit(&stats).expect("cr2");
+            let (var, df) = cr2.test(&arm).expect("df");
+            let c = balans_trial::analyse::Estimate::t(0.0, var.sqrt(), df, 0.05);
+            let m =
+                balans_trial::analyse::ancova::leader_means_arm_test(&stats, 0.05).expect("means");
+            s.p_value + k.p_value + c.p_value + m.p_value
         })
     });
     group.bench_function("t_cdf", |b| {

@@ -509,3 +509,31 @@ fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
         "singular long REML",
     );
 }
+
+#[test]
+fn leader_means_from_statistics_equal_the_row_analysis() {
+    use balans_trial::analyse::ancova::{ancova_stats, leader_means_arm_test};
+    let mut scratch = AncovaScratch::default();
+    for_each_outcome(|set, y, d, _| {
+        let (leader, treated) = (d.leader(), d.treated());
+        let wide = WideData {
+            leader: &leader,
+            n_leaders: d.n_leaders(),
+            treated: &treated,
+        };
+        let (pre, post) = (format!("{y}_pre"), format!("{y}_post"));
+        let o = outcome(d, y, &pre, &post);
+        let (rows, _) = leader_means_ancova(&wide, &o, 0.05, &mut scratch).expect("rows");
+        ancova_stats(&wide, &o, &mut scratch.stats);
+        let e = leader_means_arm_test(&scratch.stats, 0.05).expect("stats");
+        let arm = rows.iter().find(|r| r.term == "arm").expect("arm");
+        assert_rel(
+            e.estimate,
+            arm.estimate,
+            1e-12,
+            &format!("{set}/{y} estimate"),
+        );
+        assert_rel(e.std_error, arm.std_error, 1e-12, &format!("{set}/{y} se"));
+        assert_abs(e.df, arm.df, 1e-12, &format!("{set}/{y} df"));
+    });
+}

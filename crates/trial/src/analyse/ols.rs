@@ -16,8 +16,8 @@
 //! with `v_j = (I + B_j Sxx_j) M c`, `s_j = v_jᵀ Sxx_j v_j`, `u_j = Sxx_j v_j`.
 
 use super::linalg::{
-    chol_inverse, chol_solve, cholesky, mul, mul_vec, quad, sym_eigen, Mat, Vect, ZERO_MAT,
-    ZERO_VEC,
+    chol_inverse, chol_solve, cholesky, mul, mul_vec, quad, sym_eigen, sym_eigen3, Mat, Vect,
+    ZERO_MAT, ZERO_VEC,
 };
 use super::reml::ClusterStats;
 use super::AnalysisError;
@@ -181,7 +181,11 @@ impl Cr2Fit {
         for (sxx, xe) in parts {
             // K = Lᵀ Sxx L, B = L f(K) Lᵀ
             let kmat = mul(&mul(&lt, &sxx, p), &lm, p);
-            let (vals, vecs) = sym_eigen(&kmat, p);
+            let (vals, vecs) = if p == 3 {
+                sym_eigen3(&kmat).unwrap_or_else(|| sym_eigen(&kmat, p))
+            } else {
+                sym_eigen(&kmat, p)
+            };
             let mut fk = ZERO_MAT;
             for i in 0..p {
                 for k in 0..p {
