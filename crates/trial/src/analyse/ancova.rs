@@ -278,7 +278,7 @@ pub fn leader_means_ancova(
 }
 
 /// The most levels a moderator may have.
-pub const MAX_MODERATOR_LEVELS: usize = 4;
+pub const MAX_MODERATOR_LEVELS: usize = 3;
 
 /// (e) `post ~ arm * factor(moderator) + pre + (1 | leader)` by REML (lmerTest, Satterthwaite),
 /// with the simple effect of arm in each moderator level (`arm|<moderator>=<level>`:

@@ -3,7 +3,7 @@
 //! allocates nothing.
 
 /// Largest number of fixed-effect columns an analysis may have.
-pub const MAXP: usize = 10;
+pub const MAXP: usize = 7;
 
 /// A `MAXP × MAXP` matrix of which the leading `p × p` block is used.
 pub type Mat = [[f64; MAXP]; MAXP];

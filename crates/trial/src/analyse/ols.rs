@@ -135,27 +135,21 @@ impl Cr2Fit {
         let what = "OLS ANCOVA with CR2";
         let (xtx, xty, yty) = stats.pooled();
         let ols = ols_from_moments(&xtx, &xty, yty, stats.n_obs() as usize, p, what)?;
-        self.clusters.clear();
-        let mut parts = Vec::new();
-        for j in 0..stats.n_clusters() {
+        let beta = ols.beta;
+        let parts = (0..stats.n_clusters()).filter_map(|j| {
             let (n, _, sxx_s, sxy_s, _, _) = stats.cluster_slices(j);
             if n == 0.0 {
-                continue;
+                return None;
             }
             let mut sxx = ZERO_MAT;
-            let mut sxy = ZERO_VEC;
-            for i in 0..p {
-                sxx[i][..p].copy_from_slice(&sxx_s[i * p..(i + 1) * p]);
-                sxy[i] = sxy_s[i];
-            }
-            let sxxb = mul_vec(&sxx, &ols.beta, p);
             let mut xe = ZERO_VEC;
             for i in 0..p {
-                xe[i] = sxy[i] - sxxb[i];
+                sxx[i][..p].copy_from_slice(&sxx_s[i * p..(i + 1) * p]);
+                xe[i] = sxy_s[i] - (0..p).map(|k| sxx_s[i * p + k] * beta[k]).sum::<f64>();
             }
-            parts.push((sxx, xe));
-        }
-        self.fit_parts(ols, parts.into_iter(), what)
+            Some((sxx, xe))
+        });
+        self.fit_parts(ols, parts, what)
     }
 
     /// The CR2 covariance of a linear estimator with bread `ols.xtx_inv`, given each cluster's
