@@ -29,6 +29,8 @@ use super::AnalysisError;
 #[derive(Debug, Clone, Copy)]
 struct LeaderClass {
     leader: usize,
+    /// Index of this wave count in `NestedStats::waves`.
+    wave: usize,
     m: f64,
     count: f64,
     sx: Vect,
@@ -96,6 +98,7 @@ impl NestedStats {
                 None => {
                     s.leaders.push(LeaderClass {
                         leader,
+                        wave: 0,
                         m,
                         count: 0.0,
                         sx: ZERO_VEC,
@@ -132,6 +135,13 @@ impl NestedStats {
             }
         }
         s.leaders.sort_by_key(|c| c.leader);
+        for lc in &mut s.leaders {
+            lc.wave = s
+                .waves
+                .iter()
+                .position(|w| w.m.to_bits() == lc.m.to_bits())
+                .unwrap_or(0);
+        }
         let mut idx = 0;
         while idx < s.leaders.len() {
             let leader = s.leaders[idx].leader;
@@ -201,7 +211,12 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
             xvx[i][k] += s.sxx[i][k] / s2e;
         }
     }
-    // leader rank-one terms
+    // leader rank-one terms (lower triangle), with κ(m) = 1/(σ²_e + mσ²_u) per wave count
+    let mut kappa = [0.0; 8];
+    let many = s.waves.len() > kappa.len();
+    for (w, k) in s.waves.iter().zip(kappa.iter_mut()) {
+        *k = 1.0 / (s2e + w.m * s2u);
+    }
     let mut idx = 0;
     while idx < s.leaders.len() {
         let leader = s.leaders[idx].leader;
@@ -210,21 +225,31 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
         let mut q = 0.0;
         while idx < s.leaders.len() && s.leaders[idx].leader == leader {
             let lc = &s.leaders[idx];
-            let kappa = 1.0 / (s2e + lc.m * s2u);
-            q += lc.m * kappa * lc.count;
-            tau += kappa * lc.sy;
+            let k = if many {
+                1.0 / (s2e + lc.m * s2u)
+            } else {
+                kappa[lc.wave]
+            };
+            q += lc.m * k * lc.count;
+            tau += k * lc.sy;
             for i in 0..p {
-                t[i] += kappa * lc.sx[i];
+                t[i] += k * lc.sx[i];
             }
             idx += 1;
         }
         let rho = s2b / (1.0 + s2b * q);
         yvy -= rho * tau * tau;
         for i in 0..p {
-            xvy[i] -= rho * t[i] * tau;
-            for k in 0..p {
-                xvx[i][k] -= rho * t[i] * t[k];
+            let rt = rho * t[i];
+            xvy[i] -= rt * tau;
+            for k in 0..=i {
+                xvx[i][k] -= rt * t[k];
             }
+        }
+    }
+    for i in 0..p {
+        for k in 0..i {
+            xvx[k][i] = xvx[i][k];
         }
     }
     for (comp, leaders) in &s.compositions {
