@@ -16,8 +16,7 @@
 use balans_trial::analyse::ancova::{satterthwaite_test, unit};
 use balans_trial::analyse::ols::Cr2Fit;
 use balans_trial::analyse::{
-    analyse_all, fit_random_intercept, AnalyseConfig, AnalysisPlan, ClusterStats, Outcome,
-    WideData,
+    analyse_all, fit_random_intercept, AnalyseConfig, AnalysisPlan, ClusterStats, Outcome, WideData,
 };
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
@@ -133,9 +132,18 @@ fn simulate_rows(rng: &mut Xoshiro256PlusPlus) -> Rows {
             let y_post = 0.35 * m_post + 0.4 * y_pre + 0.85 * z();
             r.leader.push(j);
             r.treated.push(arm);
-            for (c, v) in [pre, post, m_pre, m_post, y_pre, y_post, (i % 2) as f64, took]
-                .into_iter()
-                .enumerate()
+            for (c, v) in [
+                pre,
+                post,
+                m_pre,
+                m_post,
+                y_pre,
+                y_post,
+                (i % 2) as f64,
+                took,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 r.cols[c].push(v);
             }
@@ -153,9 +161,21 @@ fn all_analyses(c: &mut Criterion) {
         n_leaders: LEADERS,
         treated: &rows.treated,
     };
-    let fssb = Outcome { name: "fssb", pre: &rows.cols[0], post: &rows.cols[1] };
-    let eng = Outcome { name: "eng", pre: &rows.cols[2], post: &rows.cols[3] };
-    let perf = Outcome { name: "perf", pre: &rows.cols[4], post: &rows.cols[5] };
+    let fssb = Outcome {
+        name: "fssb",
+        pre: &rows.cols[0],
+        post: &rows.cols[1],
+    };
+    let eng = Outcome {
+        name: "eng",
+        pre: &rows.cols[2],
+        post: &rows.cols[3],
+    };
+    let perf = Outcome {
+        name: "perf",
+        pre: &rows.cols[4],
+        post: &rows.cols[5],
+    };
     let plan = AnalysisPlan {
         data,
         outcomes: vec![fssb],
@@ -167,7 +187,11 @@ fn all_analyses(c: &mut Criterion) {
     group.bench_function("all_analyses", |b| {
         b.iter(|| analyse_all(black_box(&plan), &config).expect("report"))
     });
-    let med = balans_trial::analyse::MediationConfig { alpha: 0.05, draws: 1000, seed: 1 };
+    let med = balans_trial::analyse::MediationConfig {
+        alpha: 0.05,
+        draws: 1000,
+        seed: 1,
+    };
     group.bench_function("mediation_mc_1000", |b| {
         b.iter(|| balans_trial::analyse::mediation(&data, &fssb, &eng, &perf, &med).expect("med"))
     });

@@ -13,7 +13,9 @@ use balans_trial::design::{
     Design, DesignError, DesignField, DesignSpec, Measurement, ModeratorSpec, ShockSpec,
 };
 use balans_trial::plan::{Cra2r2, PlanReport};
-use balans_trial::power::{has_fast_path, search_leaders, trial_power, TrialPowerConfig};
+use balans_trial::power::{
+    analysis_mask, has_fast_path, search_leaders, trial_power, TrialPowerConfig,
+};
 use balans_trial::power_report::TrialPowerReport;
 use balans_trial::simulate::{simulate, Table};
 use std::fmt::Write as _;
@@ -702,7 +704,7 @@ Examples:
   balans trial power --builtin dutch --effect 0.3 --reps 500 --seed 2 --leaders 20,40,60 \\
       --team-size-grid 5,10,20 --format csv --plot power.svg
 
-  # How many leaders for 80% power with the leader-means ANCOVA?
+  # How many leaders for 80% power with the mixed ANCOVA (REML, Satterthwaite df)?
   balans trial power --builtin dutch --effect 0.3 --reps 1000 --seed 3 --target-power 0.8
 
 Each condition runs the design with the effect (power, bias, coverage) and with the effect set to
@@ -727,8 +729,17 @@ pub struct PowerArgs {
     /// Search the smallest number of leaders whose power reaches P.
     #[arg(long, value_name = "P")]
     target_power: Option<f64>,
+    /// The analyses to run: all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2,
+    /// leader_means.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    analyses: Vec<String>,
     /// The analysis the search is for.
-    #[arg(long, value_name = "NAME", default_value = "leader_means")]
+    #[arg(long, value_name = "NAME", default_value = "mixed_ancova")]
     search_analysis: String,
     /// Largest number of leaders the search considers.
     #[arg(long, value_name = "J", default_value_t = 2000)]
@@ -777,6 +788,7 @@ fn power(args: &PowerArgs) -> Result<()> {
         alpha: args.alpha,
         threads: args.threads,
         employee_level: args.employee_level,
+        mask: analysis_mask(&args.analyses).map_err(|e| anyhow!("--analyses: {e}"))?,
     };
     let grid: Vec<Option<usize>> = match &args.team_size_grid {
         Some(v) => {

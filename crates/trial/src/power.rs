@@ -143,32 +143,93 @@ pub fn ancova_cluster_stats(stats: &LeaderStats, out: &mut ClusterStats) {
     }
 }
 
-/// Runs every analysis of [`POWER_ANALYSES`] on one replication's statistics, pushing one result
-/// per analysis (`None` = the fit failed) onto `out`.
+/// Which analyses of [`POWER_ANALYSES`] to run (all by default).
+pub type AnalysisMask = [bool; 4];
+
+/// Every analysis.
+pub const ALL_ANALYSES: AnalysisMask = [true; 4];
+
+/// The mask of analyses named in `names` (`all` = every one).
+///
+/// # Errors
+/// An unknown name.
+pub fn analysis_mask(names: &[String]) -> Result<AnalysisMask, TrialPowerError> {
+    let mut mask = [false; 4];
+    for n in names {
+        if n == "all" {
+            return Ok(ALL_ANALYSES);
+        }
+        let i =
+            POWER_ANALYSES
+                .iter()
+                .position(|a| a == n)
+                .ok_or_else(|| TrialPowerError::Setting {
+                    setting: "analyses",
+                    value: n.clone(),
+                    expected:
+                        "all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
+                })?;
+        mask[i] = true;
+    }
+    if mask.iter().all(|m| !m) {
+        return Err(TrialPowerError::Setting {
+            setting: "analyses",
+            value: String::new(),
+            expected: "at least one analysis",
+        });
+    }
+    Ok(mask)
+}
+
+/// Runs the analyses of `mask` (in [`POWER_ANALYSES`] order) on one replication's statistics,
+/// pushing one result per selected analysis (`None` = the fit failed) onto `out`.
 pub fn analyse_replication(
     stats: &LeaderStats,
     alpha: f64,
+    mask: &AnalysisMask,
     scratch: &mut AnalysisScratch,
     out: &mut Vec<Option<TestResult>>,
 ) {
-    ancova_cluster_stats(stats, &mut scratch.cluster);
     let arm = unit(1);
-    match fit_random_intercept(&scratch.cluster) {
-        Ok(fit) => {
-            out.push(satterthwaite_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
-            out.push(kenward_roger_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
-        }
-        Err(_) => out.extend([None, None]),
+    if mask[0] || mask[1] || mask[2] {
+        ancova_cluster_stats(stats, &mut scratch.cluster);
     }
-    out.push(match scratch.cr2.fit(&scratch.cluster) {
-        Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
-            let beta = scratch.cr2.ols.as_ref()?.beta[1];
-            (var > 0.0 && df > 0.0)
-                .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
-        }),
-        Err(_) => None,
-    });
-    out.push(leader_means_test(stats, alpha, scratch));
+    if mask[0] || mask[1] {
+        match fit_random_intercept(&scratch.cluster) {
+            Ok(fit) => {
+                if mask[0] {
+                    out.push(
+                        satterthwaite_test(&fit, &arm, alpha)
+                            .map(|e| from_estimate(e, fit.singular)),
+                    );
+                }
+                if mask[1] {
+                    out.push(
+                        kenward_roger_test(&fit, &arm, alpha)
+                            .map(|e| from_estimate(e, fit.singular)),
+                    );
+                }
+            }
+            Err(_) => {
+                for _ in 0..usize::from(mask[0]) + usize::from(mask[1]) {
+                    out.push(None);
+                }
+            }
+        }
+    }
+    if mask[2] {
+        out.push(match scratch.cr2.fit(&scratch.cluster) {
+            Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
+                let beta = scratch.cr2.ols.as_ref()?.beta[1];
+                (var > 0.0 && df > 0.0)
+                    .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
+            }),
+            Err(_) => None,
+        });
+    }
+    if mask[3] {
+        out.push(leader_means_test(stats, alpha, scratch));
+    }
 }
 
 /// Sums per leader of one outcome over employees observed at pre and post, from employee rows
@@ -282,6 +343,9 @@ pub struct TrialPowerConfig {
     /// Always simulate employee rows (the general path), even when the leader statistics could be
     /// drawn directly; for checking the fast path and for peer comparisons.
     pub employee_level: bool,
+    /// The analyses to run ([`analysis_mask`]); the rows name them.
+    #[serde(skip)]
+    pub mask: AnalysisMask,
 }
 
 /// Why a power run cannot be made.
@@ -510,6 +574,7 @@ fn run_condition(
             let mut an = AnalysisScratch::default();
             let end = ((c + 1) * CHUNK).min(config.reps);
             let mut out = Vec::with_capacity((end - c * CHUNK) * POWER_ANALYSES.len());
+            let mask = config.mask;
             for r in c * CHUNK..end {
                 let mut rng = replication_rng(config.seed, key, r as u64);
                 if fast {
@@ -517,7 +582,7 @@ fn run_condition(
                 } else {
                     employee_leader_stats(design, v, &mut rng, &mut stats);
                 }
-                analyse_replication(&stats, config.alpha, &mut an, &mut out);
+                analyse_replication(&stats, config.alpha, &mask, &mut an, &mut out);
             }
             progress((end - c * CHUNK) as u64);
             out
@@ -592,8 +657,14 @@ pub fn trial_power(
                     run_condition(&null, v, config, condition_key(j, n, true), progress),
                 )
             });
-            let k = POWER_ANALYSES.len();
-            for (a, analysis) in POWER_ANALYSES.iter().enumerate() {
+            let selected: Vec<&'static str> = POWER_ANALYSES
+                .iter()
+                .zip(config.mask)
+                .filter(|(_, m)| *m)
+                .map(|(a, _)| *a)
+                .collect();
+            let k = selected.len();
+            for (a, analysis) in selected.into_iter().enumerate() {
                 let t = tally(&res, k, a, config.alpha, truth);
                 let t0 = tally(&res0, k, a, config.alpha, 0.0);
                 let reps = config.reps as f64;
@@ -711,12 +782,15 @@ pub fn search_leaders(
     }
     let name = POWER_ANALYSES
         .iter()
-        .copied()
+        .zip(config.mask)
+        .filter(|(_, m)| *m)
+        .map(|(a, _)| *a)
         .find(|a| *a == analysis)
         .ok_or(TrialPowerError::Setting {
             setting: "analysis",
             value: analysis.to_string(),
-            expected: "one of mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
+            expected:
+                "one of the analyses run (mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means)",
         })?;
     let mut rows: Vec<TrialPowerRow> = Vec::new();
     let eval = |j: usize, rows: &mut Vec<TrialPowerRow>| -> Result<f64, TrialPowerError> {
