@@ -229,3 +229,69 @@ fn power_writes_its_results_to_out_atomically_and_help_examples_are_quoted() {
         );
     }
 }
+
+#[test]
+fn fit_with_cluster_gives_lavaans_robust_cluster_standard_errors() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/reference/robust_cluster.json"
+        ))
+        .expect("reference"),
+    )
+    .expect("json");
+    let dir = with_model(reference["mediation"]["model"].as_str().expect("model"));
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/reference/data/clustered.csv"
+    );
+    let fit = fit_json(
+        dir.path(),
+        &["--data", data, "--model", "m.lav", "--cluster", "team"],
+    );
+    assert_eq!(fit["se"], "robust.cluster");
+    assert_eq!(fit["cluster"]["clusters"], 21);
+    for want in reference["mediation"]["parameters"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["op"] == "~")
+    {
+        let got = fit["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["lhs"] == want["lhs"] && p["op"] == "~" && p["rhs"] == want["rhs"])
+            .expect("row");
+        let (a, b) = (
+            got["se"].as_f64().expect("se"),
+            want["se"].as_f64().expect("se"),
+        );
+        assert!(
+            (a - b).abs() <= 1e-6 * b,
+            "{}~{}: {a} vs lavaan {b}",
+            want["lhs"],
+            want["rhs"]
+        );
+    }
+    // Without --cluster the nesting is named in a warning.
+    let out = balans_in(dir.path(), &["fit", "--data", data, "--model", "m.lav"]);
+    assert!(
+        stderr(&out).contains("pass --cluster team"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = balans_in(
+        dir.path(),
+        &[
+            "fit",
+            "--data",
+            data,
+            "--model",
+            "m.lav",
+            "--cluster",
+            "teem",
+        ],
+    );
+    assert_clean_failure(&bad, "did you mean 'team'?");
+}

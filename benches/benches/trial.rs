@@ -11,17 +11,90 @@
 //!   leader means, long layout, moderation, CACE, ICCs, balance, d — but the mediation's Monte
 //!   Carlo CI, timed alone in `mediation_mc_1000` (target for the rest ≤ 50 µs).
 //!
+//! Times are the benchmark thread's CPU time (`/proc/thread-self/schedstat`), not wall time, so
+//! a loaded machine (other builds sharing the cores) does not inflate them; on an idle machine
+//! the two agree. The kernel updates that counter at scheduler ticks (≤ 4 ms apart), so each of
+//! the 10 samples runs ≥ 0.3 s of CPU and the tick rounding stays below about 1.5%.
+//!
 //! Run: `cargo bench -p balans-benches --bench trial`.
 
 use balans_trial::analyse::ancova::{satterthwaite_test, unit};
 use balans_trial::analyse::ols::Cr2Fit;
 use balans_trial::analyse::{
-    analyse_all, fit_random_intercept, AnalyseConfig, AnalysisPlan, ClusterStats, Outcome, WideData,
+    analyse_all, fit_random_intercept_with, AnalyseConfig, RiScratch, AnalysisPlan, ClusterStats, Outcome,
+    WideData,
 };
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// CPU time of the calling thread in ns (Linux `/proc/thread-self/schedstat`, first field).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Criterion measurement: thread CPU time.
+struct ThreadCpu;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, i: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(i)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats nanoseconds of CPU time.
+struct CpuFormatter;
+
+impl CpuFormatter {
+    fn unit(typical: f64) -> (f64, &'static str) {
+        match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e-3, "µs"),
+            t if t < 1e9 => (1e-6, "ms"),
+            _ => (1e-9, "s"),
+        }
+    }
+}
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (f, u) = Self::unit(typical);
+        values.iter_mut().for_each(|v| *v *= f);
+        u
+    }
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match t {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+        };
+        values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
+        "elem/s (CPU)"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 const LEADERS: usize = 30;
 const TEAM: usize = 8;
@@ -69,27 +142,28 @@ fn simulate_into(rng: &mut Xoshiro256PlusPlus, stats: &mut ClusterStats) {
     }
 }
 
-fn per_replication(c: &mut Criterion) {
+fn per_replication(c: &mut Criterion<ThreadCpu>) {
     let mut group = c.benchmark_group("trial_30x8");
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let mut stats = ClusterStats::new(3, LEADERS);
     simulate_into(&mut rng, &mut stats);
     let arm = unit(1);
+    let mut ri = RiScratch::default();
     group.bench_function("fit_from_stats", |b| {
         b.iter(|| {
-            let fit = fit_random_intercept(black_box(&stats)).expect("fit");
+            let fit = fit_random_intercept_with(black_box(&stats), &mut ri).expect("fit");
             satterthwaite_test(&fit, &arm, 0.05).expect("df").p_value
         })
     });
     group.bench_function("replication", |b| {
         b.iter(|| {
             simulate_into(&mut rng, &mut stats);
-            let fit = fit_random_intercept(&stats).expect("fit");
+            let fit = fit_random_intercept_with(&stats, &mut ri).expect("fit");
             satterthwaite_test(&fit, &arm, 0.05).expect("df").p_value
         })
     });
     simulate_into(&mut rng, &mut stats);
-    let fit = fit_random_intercept(&stats).expect("fit");
+    let fit = fit_random_intercept_with(&stats, &mut ri).expect("fit");
     group.bench_function("kenward_roger", |b| {
         b.iter(|| black_box(&fit).inference.kenward_roger(&arm).expect("kr"))
     });
@@ -99,6 +173,14 @@ fn per_replication(c: &mut Criterion) {
             cr2.fit(black_box(&stats)).expect("cr2");
             cr2.test(&arm).expect("df")
         })
+    });
+    group.bench_function("t_cdf", |b| {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").cdf(-2.1))
+    });
+    group.bench_function("t_quantile", |b| {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").inverse_cdf(0.975))
     });
     group.finish();
 }
@@ -132,18 +214,9 @@ fn simulate_rows(rng: &mut Xoshiro256PlusPlus) -> Rows {
             let y_post = 0.35 * m_post + 0.4 * y_pre + 0.85 * z();
             r.leader.push(j);
             r.treated.push(arm);
-            for (c, v) in [
-                pre,
-                post,
-                m_pre,
-                m_post,
-                y_pre,
-                y_post,
-                (i % 2) as f64,
-                took,
-            ]
-            .into_iter()
-            .enumerate()
+            for (c, v) in [pre, post, m_pre, m_post, y_pre, y_post, (i % 2) as f64, took]
+                .into_iter()
+                .enumerate()
             {
                 r.cols[c].push(v);
             }
@@ -152,7 +225,7 @@ fn simulate_rows(rng: &mut Xoshiro256PlusPlus) -> Rows {
     r
 }
 
-fn all_analyses(c: &mut Criterion) {
+fn all_analyses(c: &mut Criterion<ThreadCpu>) {
     let mut group = c.benchmark_group("trial_30x8_rows");
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
     let rows = simulate_rows(&mut rng);
@@ -161,21 +234,9 @@ fn all_analyses(c: &mut Criterion) {
         n_leaders: LEADERS,
         treated: &rows.treated,
     };
-    let fssb = Outcome {
-        name: "fssb",
-        pre: &rows.cols[0],
-        post: &rows.cols[1],
-    };
-    let eng = Outcome {
-        name: "eng",
-        pre: &rows.cols[2],
-        post: &rows.cols[3],
-    };
-    let perf = Outcome {
-        name: "perf",
-        pre: &rows.cols[4],
-        post: &rows.cols[5],
-    };
+    let fssb = Outcome { name: "fssb", pre: &rows.cols[0], post: &rows.cols[1] };
+    let eng = Outcome { name: "eng", pre: &rows.cols[2], post: &rows.cols[3] };
+    let perf = Outcome { name: "perf", pre: &rows.cols[4], post: &rows.cols[5] };
     let plan = AnalysisPlan {
         data,
         outcomes: vec![fssb],
@@ -187,16 +248,19 @@ fn all_analyses(c: &mut Criterion) {
     group.bench_function("all_analyses", |b| {
         b.iter(|| analyse_all(black_box(&plan), &config).expect("report"))
     });
-    let med = balans_trial::analyse::MediationConfig {
-        alpha: 0.05,
-        draws: 1000,
-        seed: 1,
-    };
+    let med = balans_trial::analyse::MediationConfig { alpha: 0.05, draws: 1000, seed: 1 };
     group.bench_function("mediation_mc_1000", |b| {
         b.iter(|| balans_trial::analyse::mediation(&data, &fssb, &eng, &perf, &med).expect("med"))
     });
     group.finish();
 }
 
-criterion_group!(benches, per_replication, all_analyses);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .with_measurement(ThreadCpu)
+        .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = per_replication, all_analyses
+}
 criterion_main!(benches);

@@ -205,3 +205,28 @@ for (name in names(sets)) {
              sprintf("tests/reference/trial_%s.json", name))
   cat(name, "done\n")
 }
+
+# A singular fit: no leader variance in the data-generating model; lme4 puts theta on its
+# boundary 0 (isSingular). Reference values at theta = 0 exactly (keep_start), where lmerTest's
+# Satterthwaite df reduce to N - p and pbkrtest's Kenward-Roger df stay small.
+for (seed in 1:100) {
+  set.seed(seed)
+  J <- 30; n <- 8; leader <- rep(1:J, each = n); arm <- rep(rep(0:1, length.out = J), each = n)
+  pre <- rnorm(J * n); post <- 0.5 * pre + 0.2 * arm + rnorm(J * n)
+  d <- data.frame(leader, arm, fssb_pre = pre, fssb_post = post)
+  devf <- lmer(fssb_post ~ arm + fssb_pre + (1 | leader), data = d, REML = TRUE, devFunOnly = TRUE)
+  if (devf(0) <= optimize(devf, c(0, 20), tol = 1e-12)$objective) break
+}
+write.csv(d, "tests/reference/data/trial_singular.csv", row.names = FALSE)
+fs <- lmerTest::lmer(fssb_post ~ arm + fssb_pre + (1 | leader), data = d,
+                     control = lmerControl(optimizer = keep_start, calc.derivs = FALSE),
+                     start = list(theta = 0))
+sing <- list(seed = seed, theta = as.numeric(getME(fs, "theta")),
+             mixed_satterthwaite = mixed_rows(fs, "Satterthwaite"),
+             mixed_kr = mixed_rows(fs, "Kenward-Roger"), mixed_varcomp = vc(fs),
+             source = "scripts/reference/trial_reference.R")
+sing$mixed_satterthwaite$term <- sub("fssb_", "", sing$mixed_satterthwaite$term)
+sing$mixed_kr$term <- sub("fssb_", "", sing$mixed_kr$term)
+writeLines(toJSON(sing, digits = I(15), auto_unbox = TRUE, pretty = TRUE),
+           "tests/reference/trial_singular.json")
+cat("singular done (seed", seed, ")\n")

@@ -20,6 +20,8 @@ pub struct CsvOptions {
     pub accept_codes: bool,
     /// Known response ranges of item scales (the study's: 1–7, engagement 0–6).
     pub known_ranges: Vec<KnownRange>,
+    /// A column naming each row's cluster (team, supervisor), for cluster-robust SEs.
+    pub cluster: Option<String>,
 }
 
 impl Default for CsvOptions {
@@ -31,6 +33,7 @@ impl Default for CsvOptions {
             min_item_share: balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE,
             accept_codes: false,
             known_ranges: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -76,6 +79,11 @@ pub struct DataMatrix {
     pub provenance: Vec<String>,
     /// One report per variable scored from items.
     pub scales: Vec<ScaleReport>,
+    /// With [`CsvOptions::cluster`]: the cluster of each kept row (labels numbered in order of
+    /// first appearance); rows without a label are dropped.
+    pub clusters: Option<Vec<u64>>,
+    /// Every column name of the file.
+    pub columns: Vec<String>,
 }
 
 /// Reads `path` and extracts `variables`: a column of that name, or else the score of item columns
@@ -154,6 +162,8 @@ struct Cells {
     /// Column index in the file → position in `values` (only used columns).
     slot: Vec<Option<usize>>,
     values: Vec<Vec<Option<f64>>>,
+    /// The cluster of each row (numbered in order of first appearance), when asked for.
+    clusters: Option<Vec<Option<u64>>>,
 }
 
 fn read_cells(
@@ -176,6 +186,9 @@ fn read_cells(
         s.is_empty() || matches!(s, "NA" | "." | "NaN" | "nan") || opts.na.iter().any(|n| n == s)
     };
     let mut values = vec![Vec::new(); used];
+    let cluster_col = cluster_column(origin, headers, opts)?;
+    let mut labels: Vec<String> = Vec::new();
+    let mut clusters = cluster_col.map(|_| Vec::new());
     for record in reader.records() {
         let record = record.map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -189,8 +202,47 @@ fn read_cells(
             };
             values[s].push(v);
         }
+        if let (Some(c), Some(ids)) = (cluster_col, clusters.as_mut()) {
+            let cell = record.get(c).unwrap_or("").trim_matches('"');
+            ids.push(cluster_id(cell, &is_na, &mut labels));
+        }
     }
-    Ok(Cells { slot, values })
+    Ok(Cells {
+        slot,
+        values,
+        clusters,
+    })
+}
+
+/// The index of the cluster column, if one is asked for.
+fn cluster_column(origin: &str, headers: &[String], opts: &CsvOptions) -> Result<Option<usize>> {
+    let Some(name) = &opts.cluster else {
+        return Ok(None);
+    };
+    match headers.iter().position(|h| h == name) {
+        Some(c) => Ok(Some(c)),
+        None => {
+            let hint = balans_model::suggest(name, headers.iter().map(String::as_str))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            bail!(
+                "{origin}: the cluster column '{name}' is not in the data{hint}; columns found: {}",
+                headers.join(", ")
+            )
+        }
+    }
+}
+
+/// The number of a cluster label (in order of first appearance), `None` when missing.
+fn cluster_id(cell: &str, is_na: &dyn Fn(&str) -> bool, labels: &mut Vec<String>) -> Option<u64> {
+    if is_na(cell) {
+        return None;
+    }
+    let k = labels.iter().position(|l| l == cell).unwrap_or_else(|| {
+        labels.push(cell.to_string());
+        labels.len() - 1
+    });
+    Some(k as u64)
 }
 
 pub(crate) fn number(
@@ -331,7 +383,7 @@ fn assemble(
     sources: &[Vec<usize>],
     cells: &Cells,
     opts: &CsvOptions,
-) -> (Vec<f64>, usize, usize, Vec<ScaleReport>) {
+) -> Assembled {
     let rows = cells.values.first().map_or(0, Vec::len);
     let mut scales: Vec<ScaleReport> = variables
         .iter()
@@ -346,9 +398,11 @@ fn assemble(
         })
         .collect();
     let (mut values, mut n, mut dropped) = (Vec::new(), 0, 0);
+    let mut kept_clusters = cells.clusters.as_ref().map(|_| Vec::new());
     let mut row = vec![0.0; variables.len()];
     for r in 0..rows {
-        let mut complete = true;
+        let cluster = cells.clusters.as_ref().map(|c| c[r]);
+        let mut complete = cluster != Some(None);
         let mut k = 0;
         for (j, cols) in sources.iter().enumerate() {
             let items = cols
@@ -369,11 +423,29 @@ fn assemble(
         if complete {
             values.extend_from_slice(&row);
             n += 1;
+            if let (Some(k), Some(Some(id))) = (kept_clusters.as_mut(), cluster) {
+                k.push(id);
+            }
         } else {
             dropped += 1;
         }
     }
-    (values, n, dropped, scales)
+    Assembled {
+        values,
+        n,
+        dropped,
+        scales,
+        clusters: kept_clusters,
+    }
+}
+
+/// The rows of the model's variables after scoring and listwise deletion.
+struct Assembled {
+    values: Vec<f64>,
+    n: usize,
+    dropped: usize,
+    scales: Vec<ScaleReport>,
+    clusters: Option<Vec<u64>>,
 }
 
 /// Parses CSV text (see [`read_csv`]); `origin` names it in errors.
@@ -404,7 +476,13 @@ pub fn parse_csv(
     let (sources, provenance) = map_sources(origin, &headers, variables)?;
     let cells = read_cells(origin, &mut reader, &headers, &sources, decimal, opts)?;
     check_codes(origin, &headers, variables, &sources, &cells, opts)?;
-    let (values, n, n_dropped, scales) = assemble(variables, &sources, &cells, opts);
+    let Assembled {
+        values,
+        n,
+        dropped: n_dropped,
+        scales,
+        clusters,
+    } = assemble(variables, &sources, &cells, opts);
     let mut provenance = provenance;
     for (p, v) in provenance.iter_mut().zip(variables) {
         if let Some(r) = scales.iter().find(|r| &r.variable == v) {
@@ -421,6 +499,8 @@ pub fn parse_csv(
         n_dropped,
         provenance,
         scales,
+        clusters,
+        columns: headers,
     })
 }
 

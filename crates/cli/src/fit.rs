@@ -6,8 +6,8 @@ use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
-    bootstrap, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig, EstimateConfig,
-    EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
+    bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
+    EstimateConfig, EvalError, Fit, Interval, MonteCarloConfig, SampleMoments,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -108,6 +108,10 @@ pub struct FitArgs {
     /// known range as they are, instead of stopping.
     #[arg(long)]
     accept_codes: bool,
+    /// Column naming each respondent's cluster (team, supervisor): cluster-robust standard errors
+    /// (lavaan's `cluster =`, `se = "robust.cluster"`); estimates are unchanged.
+    #[arg(long, value_name = "COLUMN")]
+    cluster: Option<String>,
 }
 
 fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
@@ -118,9 +122,29 @@ fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
     }
 }
 
+/// Column names that usually mean respondents are nested in clusters.
+const CLUSTER_COLUMNS: &[&str] = &[
+    "team",
+    "supervisor_id",
+    "leader",
+    "cluster",
+    "site",
+    "department",
+];
+
+/// Warns when the data have a column that looks like a cluster and `--cluster` was not given.
+fn warn_if_nested(columns: &[String]) {
+    if let Some(col) = columns
+        .iter()
+        .find(|h| CLUSTER_COLUMNS.contains(&h.as_str()))
+    {
+        eprintln!("warning: the data have a column '{col}': if respondents are nested in {col}s, the standard errors ignore it and are too small; pass --cluster {col} for cluster-robust standard errors (lavaan's cluster =)");
+    }
+}
+
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
 fn known_ranges() -> Vec<crate::data::KnownRange> {
-    balans_sim::STUDY_SCALES
+    balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
             scale: s.name.to_string(),
@@ -178,6 +202,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         min_item_share: args.min_items,
         accept_codes: args.accept_codes,
         known_ranges: known_ranges(),
+        cluster: args.cluster.clone(),
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
@@ -189,14 +214,22 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         ..EstimateConfig::default()
     };
     config.estimator.max_iterations = args.max_iter;
-    let fit = estimate_with(&spec, &moments, &config)
-        .map_err(anyhow::Error::new)
-        .with_context(|| {
-            format!(
-                "failed to fit the model to {origin} ({} complete rows)",
-                data.n
-            )
-        })?;
+    if args.cluster.is_some() && matches!(args.ci, CiMethod::Percentile | CiMethod::Bc) {
+        bail!("--cluster with a bootstrap interval is not supported (the bootstrap would have to resample clusters); use --ci delta or --ci mc");
+    }
+    if args.cluster.is_none() {
+        warn_if_nested(&data.columns);
+    }
+    let fitted = match &data.clusters {
+        Some(c) => estimate_clustered(&spec, &data.values, c, &config),
+        None => estimate_with(&spec, &moments, &config),
+    };
+    let fit = fitted.map_err(anyhow::Error::new).with_context(|| {
+        format!(
+            "failed to fit the model to {origin} ({} complete rows)",
+            data.n
+        )
+    })?;
 
     // Intervals of the effects (and, for bootstrap, of the paths).
     let mut effect_ci: Vec<Interval> = fit
@@ -224,7 +257,6 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 resamples: args.boot,
                 seed: args.seed,
                 level: args.level,
-                ..BootstrapConfig::default()
             };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {
@@ -239,7 +271,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
             boot_info = json!({"resamples": args.boot, "successful": b.n_successful});
         }
     }
-    Ok(report_json(
+    let mut report = report_json(
         args,
         &origin,
         &model_origin(args),
@@ -248,7 +280,13 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         &effect_ci,
         param_ci.as_deref(),
         boot_info,
-    ))
+    );
+    if let (Some(c), Some(col)) = (&data.clusters, &args.cluster) {
+        let g = c.iter().copied().max().map_or(0, |m| m + 1);
+        report["se"] = json!("robust.cluster");
+        report["cluster"] = json!({"column": col, "clusters": g});
+    }
+    Ok(report)
 }
 
 fn model_origin(args: &FitArgs) -> String {
@@ -364,6 +402,14 @@ fn table(r: &Value) -> String {
         "Rows dropped (listwise deletion)",
         r["n_dropped"].to_string(),
     );
+    if let Some(c) = r.get("cluster") {
+        line(&mut o, "Standard errors", "robust.cluster".into());
+        line(
+            &mut o,
+            &format!("Clusters ({})", c["column"].as_str().unwrap_or("")),
+            c["clusters"].to_string(),
+        );
+    }
     o.push_str("\nModel Test User Model:\n");
     line(&mut o, "Test statistic", num(&f["chisq"], 0, 3));
     line(&mut o, "Degrees of freedom", f["df"].to_string());

@@ -7,14 +7,19 @@
 //! * 3 — the estimator did not converge (`balans fit`).
 
 mod data;
+mod diagram;
 mod fit;
+mod meta;
 mod model_cmd;
 mod output;
 mod power;
+mod report;
 mod simulate;
 mod source;
 mod trial;
 mod trial_data;
+mod threads;
+mod transport;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +32,10 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
+  balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
+  balans report power.json --out report.html    one offline HTML report of JSON results
+  balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
+  balans meta --data studies.csv --method REML --forest forest.svg
 
 Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estimation did not converge.")]
 pub struct Cli {
@@ -46,12 +55,20 @@ enum Command {
     Power(power::PowerArgs),
     /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
     Trial(Box<trial::TrialArgs>),
+    /// Draw the path diagram of a model or a fit (SVG).
+    Diagram(diagram::DiagramArgs),
+    /// Write one self-contained HTML report of JSON results.
+    Report(report::ReportArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Do effects survive in new contexts: replication, many sites, reweighting, groups.
+    Transport(transport::TransportArgs),
+    /// Random-effects meta-analysis of study results (metafor-equal).
+    Meta(meta::MetaArgs),
 }
 
 /// A failure with its exit code.
@@ -68,18 +85,39 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl Command {
+    /// The command's `--threads` (commands without the flag use all cores).
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Simulate(args) => args.threads,
+            Command::Power(args) => args.threads,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
+    let pool = threads::pool(cli.command.threads())?;
+    pool.install(|| dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Trial(args) => trial::run(&args).map_err(Failure::from),
+        Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
+        Command::Report(args) => report::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
             Ok(())
         }
+        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
+        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
     }
 }
 

@@ -59,7 +59,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
         ModelCommand::Show { source, format } => {
             let model = source.load()?;
             let pop = model.population()?;
-            let report = report(&source.origin(), &model, &pop);
+            let report = report(&source.origin(), &model, &pop)?;
             match format {
                 Format::Json => emit(
                     None,
@@ -77,9 +77,9 @@ fn source_tag(s: Option<Source>) -> Value {
 }
 
 /// Everything `model show` reports, as one JSON object of arrays.
-fn report(origin: &str, model: &Model, pop: &Population) -> Value {
+fn report(origin: &str, model: &Model, pop: &Population) -> Result<Value> {
     let names = pop.names();
-    let std = pop.standardized();
+    let std = pop.standardized()?;
     let r2 = pop.r_squared();
     let mut paths = Vec::new();
     for r in model.regressions() {
@@ -196,7 +196,7 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
             })
         })
         .collect();
-    json!({
+    Ok(json!({
         "model": origin,
         "measurement": measurement,
         "semantics": model.semantics(),
@@ -207,7 +207,7 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Value {
         "effects": pairs,
         "indirect_effects": specific,
         "defined": defined,
-    })
+    }))
 }
 
 fn f3(v: &Value) -> String {

@@ -142,10 +142,22 @@ pub fn estimate_with(
     moments: &SampleMoments,
     config: &EstimateConfig,
 ) -> Result<Fit, EvalError> {
+    estimate_adjusted(spec, moments, config, |_| Ok(()))
+}
+
+/// [`estimate_with`], with `adjust` applied to the raw fit before the results are built (e.g. a
+/// cluster-robust parameter covariance matrix replacing the normal-theory one).
+pub(crate) fn estimate_adjusted(
+    spec: &AnalysisSpec,
+    moments: &SampleMoments,
+    config: &EstimateConfig,
+    adjust: impl FnOnce(&mut FitOutput) -> Result<(), EvalError>,
+) -> Result<Fit, EvalError> {
     let s = moments.covariance();
     let mut estimator = Estimator::with_config(spec, config.estimator);
     let mut out = estimator.new_output();
     estimator.fit_moments(s, moments.n(), &mut out)?;
+    adjust(&mut out)?;
     let p = spec.names.len();
     let crit = normal_quantile(0.5 + config.level / 2.0);
     let sd: Vec<f64> = (0..p).map(|i| out.sigma[(i, i)].sqrt()).collect();

@@ -58,6 +58,8 @@ mod intervals;
 mod linalg;
 mod measures;
 mod moments;
+mod robust;
+pub mod sem;
 mod spec;
 
 pub use error::{Convergence, EvalError, Method};
@@ -75,4 +77,5 @@ pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
+pub use robust::estimate_clustered;
 pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind};

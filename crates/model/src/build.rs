@@ -2,7 +2,8 @@
 //! parameters, and the checks that give located errors (cycles, duplicate labels, unknown labels).
 
 use crate::spec::{
-    Covariance, DefinedParameter, Indicator, LatentVariable, Model, Regression, Semantics,
+    Covariance, DefinedParameter, Indicator, ItemCovariance, LatentVariable, Model, Regression,
+    Semantics,
 };
 use crate::syntax::{self, Modifier, Op, ParseError, Rhs, Span, Term};
 use crate::{suggest, ModelError};
@@ -74,12 +75,14 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
                 let lhs = &st.lhs[0];
                 for t in terms {
                     let is_item_var = item_names.contains(&lhs.0) && lhs.0 == t.variable;
-                    if is_item_var {
+                    let both_items =
+                        item_names.contains(&lhs.0) && item_names.contains(&t.variable);
+                    if is_item_var || both_items {
                         continue;
                     }
                     for (name, span) in [(&lhs.0, lhs.1), (&t.variable, t.variable_span)] {
                         if item_names.contains(name) {
-                            return Err(err(span, format!("covariances involving item '{name}' are not supported yet (only its residual variance '{name} ~~ {name}')")).into());
+                            return Err(err(span, format!("covariances between item '{name}' and a structural variable are not supported (only residual (co)variances among items: '{name} ~~ {name}', '{name} ~~ other_item')")).into());
                         }
                         add_var(name, span, &mut variables);
                     }
@@ -105,6 +108,7 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
     let mut covariances: Vec<Covariance> = Vec::new();
     let mut intercepts: Vec<crate::spec::Intercept> = Vec::new();
     let mut latent_variables: Vec<LatentVariable> = Vec::new();
+    let mut item_covariances: Vec<ItemCovariance> = Vec::new();
     let mut labels: Vec<(String, String, Span)> = Vec::new(); // label, what, span
                                                               // (definition, labels used with their spans, span of the name)
     type Definition = (DefinedParameter, Vec<(String, Span)>, Span);
@@ -202,6 +206,33 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
                             Some(_) => return Err(err(t.span, format!("the residual variance of item '{lhs}' is given twice")).into()),
                             None => return Err(err(t.span, format!("write '{lhs} ~~ {lhs}' after the '=~' statement that measures with '{lhs}'")).into()),
                         }
+                        continue;
+                    }
+                    if item_names.contains(lhs) && item_names.contains(&t.variable) {
+                        if item_covariances.iter().any(|c: &ItemCovariance| {
+                            (&c.a == lhs && c.b == t.variable) || (c.a == t.variable && &c.b == lhs)
+                        }) {
+                            return Err(err(
+                                t.span,
+                                format!("the covariance '{lhs} ~~ {}' is given twice", t.variable),
+                            )
+                            .into());
+                        }
+                        register_label(
+                            &label,
+                            format!("{lhs} ~~ {}", t.variable),
+                            t.span,
+                            &mut labels,
+                            origin,
+                            src,
+                        )?;
+                        item_covariances.push(ItemCovariance {
+                            a: lhs.clone(),
+                            b: t.variable.clone(),
+                            label,
+                            value,
+                            source: st.source,
+                        });
                         continue;
                     }
                     let (a, b) = (idx(lhs, &variables), idx(&t.variable, &variables));
@@ -431,6 +462,7 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
         covariances,
         intercepts,
         latent_variables,
+        item_covariances,
         defined: defs,
         semantics: if syntax.standardized {
             Semantics::Standardized

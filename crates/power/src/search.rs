@@ -121,7 +121,6 @@ pub(crate) fn search(
     config: &PowerConfig,
     cells: &[Cell],
     search: &SearchConfig,
-    pool: &rayon::ThreadPool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Vec<PowerRow>, Vec<SampleSizeEstimate>), PowerError> {
     let targets: Vec<usize> = (0..cells.len())
@@ -142,7 +141,7 @@ pub(crate) fn search(
     let eval =
         |n: usize, evaluated: &mut BTreeMap<usize, Vec<PowerRow>>| -> Result<(), PowerError> {
             if let std::collections::btree_map::Entry::Vacant(slot) = evaluated.entry(n) {
-                slot.insert(run_condition(study, config, cells, n, pool, progress)?);
+                slot.insert(run_condition(study, config, cells, n, progress)?);
             }
             Ok(())
         };

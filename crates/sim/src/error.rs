@@ -23,6 +23,14 @@ pub enum SimError {
         /// The requested N.
         n: usize,
     },
+    /// Too few rows for a non-singular sample covariance matrix.
+    #[error("{n} rows of {} variables give a singular sample covariance matrix: use at least {needed} rows", needed - 1)]
+    TooFewRows {
+        /// The rows asked for.
+        n: usize,
+        /// The smallest usable number of rows (variables + 1).
+        needed: usize,
+    },
     /// A per-construct setting names a construct the model does not have.
     #[error("{setting} given for unknown construct '{name}'{}; the model's constructs are {known}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
     UnknownConstruct {
@@ -117,6 +125,34 @@ pub enum SimError {
         /// The constructs involved.
         names: String,
     },
+    /// A background setting names a background variable the design does not have.
+    #[error("the {role} names background variable '{name}', which the design does not have; background variables: {known}")]
+    UnknownBackground {
+        /// The variable named.
+        name: String,
+        /// Where it was named ("link", "construct link", "inclusion rule", "MAR").
+        role: &'static str,
+        /// The design's background variables, comma separated.
+        known: String,
+    },
+    /// A background variable of the wrong kind for its role.
+    #[error("background variable '{name}' of the {role} must be {expected}")]
+    BackgroundKind {
+        /// The variable.
+        name: String,
+        /// Its role ("inclusion rule", "MAR").
+        role: &'static str,
+        /// "binary" or "numeric".
+        expected: &'static str,
+    },
+    /// The inclusion rule is asked for, but the design has none.
+    #[error("the design has no inclusion rule to apply")]
+    NoInclusionRule,
+    /// MAR missingness is asked for, but the design names no background variable it depends on.
+    #[error(
+        "MAR missingness needs a numeric background variable to depend on; the design has none"
+    )]
+    NoMarVariable,
     /// Two output columns with the same name (e.g. an item named like a background variable).
     #[error(
         "two output columns would be named '{name}'; rename the item or variable in the model"

@@ -1,2 +1,26 @@
-//! Do effects survive in new contexts: replication statistics, random-effects meta-analysis,
-//! many-site simulation, multi-group comparison and transport by reweighting.
+//! # balans-transport
+//!
+//! Do the study's effects survive in new contexts? Replication statistics, random-effects
+//! meta-analysis, many-site simulation, multi-group comparison and transport by reweighting.
+//!
+//! Main modules:
+//! * [`replication`] — replication power and sample size, sceptical p-value, prediction interval,
+//!   Q-test, small telescopes and TOST, closed forms as ReplicationSuccess.
+//! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
+//! * [`TransportError`] — every failure, as a value.
+
+mod dist;
+mod error;
+mod forest;
+pub mod meta;
+pub mod replication;
+mod rows;
+
+pub use dist::{p2z, pchisq_upper, pnorm, qnorm, qt};
+pub use error::TransportError;
+pub use forest::forest_svg;
+pub use meta::{
+    fisher_z, meta_analyse, meta_csv, meta_rows, meta_summary_text, MetaConfig, MetaResult,
+    MetaRow, Study, TauMethod,
+};
+pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};

@@ -218,6 +218,21 @@ fn long_layout_equals_lmertest() {
             1e-9,
             &format!("{what} REML"),
         );
+        // the dense engine, an independent implementation, agrees with R too
+        let (dense_rows, dense) =
+            balans_trial::analyse::long_mixed_dense(&long, "fssb", 0.05).expect("dense fit");
+        compare_rows(
+            &dense_rows,
+            &r["rows"],
+            &same,
+            &format!("{what} (dense engine)"),
+        );
+        assert_rel(
+            dense.psi[1],
+            num(&vc["employee"]),
+            REL_TOL,
+            &format!("{what} dense σ²_u"),
+        );
     }
 }
 
@@ -418,4 +433,41 @@ fn effect_sizes_iccs_and_balance_equal_r() {
             .iter()
             .any(|r| r.analysis == Analysis::Mediation && r.term == "indirect"));
     }
+}
+
+#[test]
+fn singular_fit_equals_lmertest_at_the_boundary() {
+    let d = data("singular");
+    let r = reference("singular");
+    let (leader, treated) = (d.leader(), d.treated());
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: d.n_leaders(),
+        treated: &treated,
+    };
+    let o = outcome(&d, "fssb", "fssb_pre", "fssb_post");
+    let out = mixed_ancova(&wide, &o, 0.05, &mut AncovaScratch::default()).expect("fit");
+    assert!(
+        out.fit.singular,
+        "the leader variance should be on its boundary"
+    );
+    let sat: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncova)
+        .cloned()
+        .collect();
+    let kr: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncovaKr)
+        .cloned()
+        .collect();
+    compare_rows(
+        &sat,
+        &r["mixed_satterthwaite"],
+        &same,
+        "singular Satterthwaite",
+    );
+    compare_rows(&kr, &r["mixed_kr"], &same, "singular Kenward-Roger");
 }

@@ -1,0 +1,290 @@
+//! End-to-end tests of `balans meta` and `balans transport …`: the binary reproduces metafor 3.8-1
+//! (tests/reference/metafor_*.json, scripts/reference/metafor_reference.R) and ReplicationSuccess's
+//! printed examples, and fails cleanly on bad input.
+
+mod common;
+
+use common::{assert_clean_failure, balans, stderr, stdout};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Relative tolerance against metafor (REML converged to 1e-12 on both sides).
+const METAFOR_REL: f64 = 1e-8;
+
+fn reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference")
+}
+
+fn write_temp(contents: &str, suffix: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let o = balans(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs().max(1e-12)
+}
+
+#[test]
+fn meta_equals_metafor_for_every_method_on_every_set() {
+    for set in ["bcg", "molloy2014", "normand1999", "homogeneous", "three"] {
+        let reference: Value = serde_json::from_str(
+            &std::fs::read_to_string(reference_dir().join(format!("metafor_{set}.json"))).unwrap(),
+        )
+        .unwrap();
+        let data = reference_dir().join(format!("data/meta_{set}.csv"));
+        for fit in reference["fits"].as_array().unwrap() {
+            let method = fit["method"].as_str().unwrap();
+            let mut args = vec![
+                "meta",
+                "--data",
+                data.to_str().unwrap(),
+                "--method",
+                method,
+                "--format",
+                "json",
+            ];
+            // molloy2014 has r/n and yi/vi columns: read the correlations, as a user would.
+            if set == "molloy2014" {
+                args.extend(["--r", "ri", "--n", "ni"]);
+            }
+            if fit["knha"] == true {
+                args.push("--knha");
+            }
+            let out = json_of(&args);
+            let m = &out["model"];
+            for (ours, theirs) in [
+                ("estimate", "b"),
+                ("std.error", "se"),
+                ("statistic", "zval"),
+                ("p.value", "pval"),
+                ("conf.low", "ci.lb"),
+                ("conf.high", "ci.ub"),
+                ("tau2", "tau2"),
+                ("I2", "I2"),
+                ("H2", "H2"),
+                ("QE", "QE"),
+                ("QEp", "QEp"),
+                ("pi.lb", "pi.lb"),
+                ("pi.ub", "pi.ub"),
+            ] {
+                let (a, b) = (m[ours].as_f64().unwrap(), fit[theirs].as_f64().unwrap());
+                assert!(
+                    close(a, b, METAFOR_REL) || (a - b).abs() < 1e-13,
+                    "{set} {method} knha={}: {ours} {a} vs metafor {theirs} {b}",
+                    fit["knha"]
+                );
+            }
+            // The overall row carries the same numbers under broom/metafor names.
+            let overall = out["rows"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(overall["term"], "overall");
+            assert_eq!(overall["estimate"], m["estimate"]);
+            assert_eq!(overall["pi.ub"], m["pi.ub"]);
+        }
+    }
+}
+
+#[test]
+fn meta_csv_has_broom_and_metafor_columns_and_forest_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("forest.svg");
+    let data = reference_dir().join("data/meta_bcg.csv");
+    let o = balans(&[
+        "meta",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--forest",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let header = text.lines().next().unwrap();
+    for col in [
+        "term",
+        "estimate",
+        "std.error",
+        "statistic",
+        "p.value",
+        "conf.low",
+        "conf.high",
+        "tau2",
+        "I2",
+        "H2",
+        "QE",
+        "QEp",
+        "pi.lb",
+        "pi.ub",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == col),
+            "{col} missing in {header}"
+        );
+    }
+    assert_eq!(text.lines().count(), 1 + 13 + 1);
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.contains("Aronson 1948") && svg.contains("<polygon"));
+}
+
+#[test]
+fn meta_table_prints_the_bcg_reml_summary() {
+    let data = reference_dir().join("data/meta_bcg.csv");
+    let o = balans(&["meta", "--data", data.to_str().unwrap()]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("tau^2 (estimated amount of total heterogeneity): 0.3132 (SE = 0.1664)"),
+        "{text}"
+    );
+    assert!(text.contains("I^2 (total heterogeneity / total variability):   92.22%"));
+    assert!(text.contains("-0.7145"));
+}
+
+#[test]
+fn meta_bad_input_fails_cleanly() {
+    let neg = write_temp("study,yi,vi\nA,0.1,0.01\nB,0.2,-0.02\n", ".csv");
+    let o = balans(&["meta", "--data", neg.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, ":3 (B): sampling variance vi = -0.02 must be positive");
+    let one = write_temp("yi,vi\n0.1,0.01\n", ".csv");
+    let o = balans(&["meta", "--data", one.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "1 studies given but 2 are needed");
+    let cols = write_temp("est,var\n0.1,0.01\n0.2,0.02\n", ".csv");
+    let o = balans(&["meta", "--data", cols.path().to_str().unwrap()]);
+    assert_clean_failure(&o, "no column 'yi' (set it with --yi)");
+    let text = write_temp("yi,vi\n0.1,0.01\nabc,0.02\n", ".csv");
+    let o = balans(&["meta", "--data", text.path().to_str().unwrap()]);
+    assert_clean_failure(&o, ":3: column 'yi' (column 1): cannot read 'abc'");
+    let r = write_temp("r,n\n0.3,100\n1.2,50\n", ".csv");
+    let o = balans(&["meta", "--data", r.path().to_str().unwrap()]);
+    assert_clean_failure(&o, "correlation r = 1.2 must lie strictly between");
+}
+
+fn row<'a>(out: &'a Value, term: &str) -> &'a Value {
+    out["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["term"] == term)
+        .unwrap_or_else(|| panic!("no row {term}"))
+}
+
+/// INTERVENTIONS.md D4: the Dutch context vector through the binary.
+#[test]
+fn replicate_reproduces_the_dutch_context_vector() {
+    let (o, r) = (0.3f64.atanh(), 0.15f64.atanh());
+    let (seo, ser) = (1.0 / 275f64.sqrt(), 1.0 / 147f64.sqrt());
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--original",
+        &format!("{o},{seo}"),
+        "--replication",
+        &format!("{r},{ser}"),
+        "--format",
+        "json",
+    ]);
+    let p = |t: &str| row(&out, t)["p.value"].as_f64().unwrap();
+    assert!((p("p.sceptical.nominal.one.sided") - 0.0384).abs() < 5e-5);
+    assert!((p("p.sceptical.golden.one.sided") - 0.0122).abs() < 5e-5);
+    assert!((p("q.test") - 0.121).abs() < 5e-4);
+    assert!((p("small.telescopes") - 0.76).abs() < 5e-3);
+    let pc = row(&out, "power.conditional")["estimate"].as_f64().unwrap();
+    assert!((pc - 0.963).abs() < 5e-4);
+}
+
+/// A planned replication: `--original-n` and `--replication-n`; with 2·n_o and z_o = p2z(0.005),
+/// ReplicationSuccess prints 0.9777728 (conditional) and 0.8770464 (predictive).
+#[test]
+fn replicate_plans_power_as_replication_success() {
+    let zo = 2.807033768343811; // qnorm(1 - 0.005/2)
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--original",
+        &format!("{},0.1", zo * 0.1),
+        "--original-n",
+        "100",
+        "--replication-n",
+        "200",
+        "--format",
+        "json",
+    ]);
+    let e = |t: &str| row(&out, t)["estimate"].as_f64().unwrap();
+    assert!((e("power.conditional") - 0.9777728).abs() < 5e-8);
+    assert!((e("power.predictive") - 0.8770464).abs() < 5e-8);
+    // sampleSizeSignificance(zo = p2z(0.005), power = 0.8) = 0.9961217 → N = ceil(99.61) = 100.
+    assert!((e("n.conditional") - 100.0).abs() < 1e-12);
+}
+
+#[test]
+fn replicate_reads_an_effect_from_a_fit_result() {
+    let fit = write_temp(
+        r#"{"n": 278, "parameters": [{"lhs":"wfc","op":"~","rhs":"is","label":"a","free":true,"est":-0.3,"se":0.06}],
+            "effects": [{"name":"is->wfc->perf","est":-0.045,"se":0.015}]}"#,
+        ".json",
+    );
+    let f = fit.path().to_str().unwrap();
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--from",
+        f,
+        "--effect",
+        "wfc~is",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(row(&out, "original")["estimate"], serde_json::json!(-0.3));
+    assert_eq!(out["settings"]["original_n"], 278);
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--from",
+        f,
+        "--effect",
+        "is->wfc->perf",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(row(&out, "original")["std.error"], serde_json::json!(0.015));
+    let o = balans(&["transport", "replicate", "--from", f, "--effect", "wfc~isx"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "unknown effect 'wfc~isx'");
+    assert_clean_failure(&o, "did you mean 'wfc~is'?");
+}
+
+#[test]
+fn replicate_bad_input_fails_cleanly() {
+    let o = balans(&["transport", "replicate", "--original", "0.3,-0.1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "standard error of the original estimate = -0.1");
+    let o = balans(&["transport", "replicate", "--original", "0.3"]);
+    assert_clean_failure(&o, "--original expects EST,SE");
+    let o = balans(&[
+        "transport",
+        "replicate",
+        "--original",
+        "0.3,0.1",
+        "--replication-n",
+        "100",
+    ]);
+    assert_clean_failure(&o, "original sample size");
+    let o = balans(&[
+        "transport",
+        "replicate",
+        "--original",
+        "0.3,0.1",
+        "--tau",
+        "-1",
+    ]);
+    assert_clean_failure(&o, "--tau");
+}
