@@ -16,10 +16,10 @@ mod power;
 mod report;
 mod simulate;
 mod source;
-mod trial;
-mod trial_data;
 mod threads;
 mod transport;
+mod trial;
+mod trial_data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -91,6 +91,7 @@ impl Command {
         match self {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
+            Command::Trial(args) => args.threads(),
             _ => None,
         }
     }

@@ -41,6 +41,16 @@ enum TrialCommand {
     Power(PowerArgs),
 }
 
+impl TrialArgs {
+    /// The command's `--threads` (only `trial power` has the flag).
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            TrialCommand::Power(a) => a.threads,
+            _ => None,
+        }
+    }
+}
+
 /// Runs `balans trial …`.
 pub fn run(args: &TrialArgs) -> Result<()> {
     match &args.command {
@@ -765,7 +775,7 @@ pub struct PowerArgs {
     /// Write an SVG plot of power against the number of leaders.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// Worker threads (default: one per core); results do not depend on it.
+    /// Worker threads (default or 0: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
 }
@@ -778,15 +788,11 @@ fn power(args: &PowerArgs) -> Result<()> {
             args.reps
         );
     }
-    if args.threads == Some(0) {
-        bail!("--threads 0 is out of range: at least 1");
-    }
     let config = TrialPowerConfig {
         outcome: args.outcome.clone(),
         reps: args.reps,
         seed: args.seed,
         alpha: args.alpha,
-        threads: args.threads,
         employee_level: args.employee_level,
         mask: analysis_mask(&args.analyses).map_err(|e| anyhow!("--analyses: {e}"))?,
     };
@@ -810,7 +816,6 @@ fn power(args: &PowerArgs) -> Result<()> {
         balans_trial::power::TrialPowerError::Setting { setting, .. } => {
             anyhow!("--{setting}: {e}")
         }
-        _ => anyhow!("{e}"),
     };
     let (rows, search) = match args.target_power {
         Some(target) => {

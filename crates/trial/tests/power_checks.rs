@@ -15,7 +15,6 @@ fn config(reps: usize, seed: u64) -> TrialPowerConfig {
         reps,
         seed,
         alpha: 0.05,
-        threads: None,
         employee_level: false,
         mask: ALL_ANALYSES,
     }
@@ -183,29 +182,17 @@ fn direct_leader_statistics_match_employee_rows() {
 #[test]
 fn thread_count_does_not_change_results() {
     let d = DesignSpec::default().resolve().unwrap();
-    let one = trial_power(
-        &d,
-        &TrialPowerConfig {
-            threads: Some(1),
-            ..config(100, 3)
-        },
-        &[12, 20],
-        &[Some(5), None],
-        &|_| {},
-    )
-    .unwrap();
-    let many = trial_power(
-        &d,
-        &TrialPowerConfig {
-            threads: Some(4),
-            ..config(100, 3)
-        },
-        &[12, 20],
-        &[Some(5), None],
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!(format!("{one:?}"), format!("{many:?}"));
+    // 300 replications: more than one block of the engine, so the block merge is exercised.
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            trial_power(&d, &config(300, 3), &[12, 20], &[Some(5), None], &|_| {}).unwrap()
+        })
+    };
+    assert_eq!(format!("{:?}", run(1)), format!("{:?}", run(4)));
 }
 
 /// The power loop fits from per-leader sums; on the same data they must give the arm rows of the
