@@ -105,6 +105,7 @@ impl Command {
         match self {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
+            Command::Trial(args) => args.threads(),
             _ => None,
         }
     }
