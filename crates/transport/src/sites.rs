@@ -335,6 +335,15 @@ pub struct TermOutcome {
     pub pi_width: f64,
 }
 
+/// A site's estimate and SE of a meta-analysed term.
+fn site_estimate(source: &Source, f: &FitOutput) -> (f64, f64) {
+    match source {
+        Source::Parameter(i) => (f.estimates[*i], f.std_err[*i]),
+        Source::Effect(j) => (f.effects[*j], f.effect_std_err[*j]),
+        Source::Product(_) => (f64::NAN, f64::NAN),
+    }
+}
+
 /// Site estimates `(y, v)` of every term from the K fits, then one meta-analysis per term.
 ///
 /// # Errors
@@ -348,18 +357,7 @@ pub fn analyse_sites(
     let z_alpha = qnorm(1.0 - config.alpha / 2.0);
     let mut out: Vec<TermOutcome> = Vec::with_capacity(problem.terms.len());
     for t in &problem.terms {
-        let (y_of, product): (Box<dyn Fn(&FitOutput) -> (f64, f64)>, _) = match &t.source {
-            Source::Parameter(i) => (
-                Box::new(move |f: &FitOutput| (f.estimates[*i], f.std_err[*i])),
-                None,
-            ),
-            Source::Effect(j) => (
-                Box::new(move |f: &FitOutput| (f.effects[*j], f.effect_std_err[*j])),
-                None,
-            ),
-            Source::Product(paths) => (Box::new(|_: &FitOutput| (0.0, 0.0)), Some(paths)),
-        };
-        if let Some(paths) = product {
+        if let Source::Product(paths) = &t.source {
             // μ = Π μ_i, SE² = Σ_j (Π_{i≠j} μ_i)² SE_j² (pooled paths from the same sites, taken
             // as independent: ML path estimates along a route are asymptotically uncorrelated).
             let mu: f64 = paths.iter().map(|&i| out[i].mu).product();
@@ -391,7 +389,7 @@ pub fn analyse_sites(
             .iter()
             .enumerate()
             .map(|(k, f)| {
-                let (y, se) = y_of(f);
+                let (y, se) = site_estimate(&t.source, f);
                 crate::Study {
                     label: format!("site {}", k + 1),
                     yi: y,
