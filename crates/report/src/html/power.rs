@@ -376,7 +376,11 @@ fn sample_size_table(sizes: &[SampleSize], replications: Option<&Value>) -> Tabl
 
 fn curves(p: &PowerJson) -> (LinePlot, usize) {
     let all = series(&p.rows);
-    let drawn: Vec<_> = all.iter().filter(|(_, r)| r[0].hypothesised()).collect();
+    let mut drawn: Vec<_> = all.iter().filter(|(_, r)| r[0].hypothesised()).collect();
+    if drawn.len() > MAX_CURVES {
+        // The study's named (`:=`) effects first, then the rest in the run's order.
+        drawn.sort_by_key(|(_, r)| r[0].kind != "defined");
+    }
     let omitted = drawn.len().saturating_sub(MAX_CURVES);
     let plot = LinePlot {
         title: String::new(),
