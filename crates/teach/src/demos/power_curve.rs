@@ -26,7 +26,6 @@ pub(super) fn render(c: &DemoConfig, page: &mut Page) -> Result<(), TeachError> 
         tests: vec![Test::Joint, Test::Sobel],
         data: DataMode::Normal,
         sampling: Sampling::Auto,
-        threads: Some(1),
         ..PowerConfig::default()
     };
     let ns: Vec<usize> = (1..=10).map(|k| 50 * k).collect();
