@@ -62,6 +62,33 @@ fn report_of_a_power_run_and_a_fit_is_one_offline_html_file() {
 }
 
 #[test]
+fn report_of_a_power_run_on_a_model_file_draws_that_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("my.lav"),
+        "#!balans standardized\nm ~ 0.4*a*x\ny ~ 0.3*b*m + 0.1*x\nind := a*b\n",
+    )
+    .unwrap();
+    let power = balans_in(
+        dir.path(),
+        &[
+            "power", "--model", "my.lav", "--n", "100", "--reps", "100", "--format", "json",
+        ],
+    );
+    assert!(power.status.success(), "{}", common::stderr(&power));
+    std::fs::write(dir.path().join("power.json"), &power.stdout).unwrap();
+    let out = balans_in(dir.path(), &["report", "power.json", "--out", "r.html"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("Path diagram of the population model"));
+    assert_eq!(
+        html.matches(r#"class="path""#).count(),
+        3,
+        "x->m, m->y, x->y"
+    );
+}
+
+#[test]
 fn report_of_a_meta_analysis_and_a_replication() {
     let dir = tempfile::tempdir().unwrap();
     let data = concat!(
