@@ -9,13 +9,17 @@
 mod data;
 mod diagram;
 mod fit;
+mod fit_latent;
 mod groups;
 mod meta;
 mod model_cmd;
 mod output;
+mod paths;
 mod power;
 mod report;
+mod signals;
 mod simulate;
+mod sizes;
 mod source;
 mod teach;
 mod threads;
@@ -44,6 +48,11 @@ Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estim
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Let outputs replace an input of the same run, a file of another kind (e.g. `--plot` over
+    /// a CSV file) or a symbolic link (the link, not its target). Directories are never replaced;
+    /// devices and FIFOs (`--out /dev/null`) are written into.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +112,8 @@ impl Command {
 
 /// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
+    paths::set_force(cli.force);
+    signals::install();
     let pool = threads::pool(cli.command.threads())?;
     pool.install(|| dispatch(cli))
 }
@@ -132,7 +143,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            // Control and invisible characters from file names, headers or cells are escaped.
+            let message = format!("{:#}", f.error);
+            eprintln!(
+                "error: {}",
+                balans_model::limits::escape_invisible(&message)
+            );
             ExitCode::from(f.code)
         }
     }
