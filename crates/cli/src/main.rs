@@ -10,6 +10,7 @@ mod data;
 mod diagram;
 mod fit;
 mod fit_latent;
+mod groups;
 mod meta;
 mod model_cmd;
 mod output;
@@ -17,7 +18,10 @@ mod power;
 mod report;
 mod simulate;
 mod source;
+mod threads;
 mod transport;
+mod trial;
+mod trial_data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -55,6 +59,8 @@ enum Command {
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
+    Trial(Box<trial::TrialArgs>),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -81,7 +87,24 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl Command {
+    /// The command's `--threads` (commands without the flag use all cores).
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Simulate(args) => args.threads,
+            Command::Power(args) => args.threads,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
+    let pool = threads::pool(cli.command.threads())?;
+    pool.install(|| dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
@@ -89,6 +112,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
+        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
