@@ -15,6 +15,7 @@ mod meta;
 mod model_cmd;
 mod output;
 mod power;
+mod power_latent;
 mod report;
 mod simulate;
 mod source;
