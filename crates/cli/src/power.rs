@@ -333,6 +333,17 @@ impl PowerArgs {
     pub(crate) fn model_origin(&self) -> String {
         self.source.origin()
     }
+    /// `--effects` as names (empty for `all`).
+    pub(crate) fn effect_names(&self) -> Vec<String> {
+        if self.effects.trim() == "all" {
+            return Vec::new();
+        }
+        self.effects
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
 }
 
 /// Routes a run with a latent-variable analysis model to `power_latent`; `None` otherwise.

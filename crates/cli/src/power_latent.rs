@@ -27,7 +27,25 @@ pub fn run(args: &PowerArgs, model: &Model, analysis: Option<&Model>, ns: &[usiz
         seed: args.seed(),
         alpha: args.alpha(),
     };
-    let rows = latent_power_curve(&study, &config, ns, &|_| {})?;
+    let mut rows = latent_power_curve(&study, &config, ns, &|_| {})?;
+    let wanted = args.effect_names();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !study.targets().iter().any(|t| &t.name == *w))
+    {
+        bail!(
+            "unknown effect '{unknown}' for --effects; the latent analysis model has: {}",
+            study
+                .targets()
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !wanted.is_empty() {
+        rows.retain(|r| wanted.contains(&r.effect));
+    }
     let text = match args.format() {
         Format::Json => format!(
             "{}\n",
