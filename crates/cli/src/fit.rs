@@ -2,6 +2,7 @@
 
 use crate::data::{read_csv, CsvOptions};
 use crate::output::{emit, Format};
+use crate::sizes;
 use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
@@ -77,7 +78,7 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub(crate) level: f64,
     /// Iteration limit of the iterative ML fitter (Fisher scoring); a fit that needs more exits with
     /// code 3 and its diagnostics.
@@ -202,6 +203,11 @@ pub fn run(args: &FitArgs) -> Result<(), Failure> {
 }
 
 fn fit_report(args: &FitArgs) -> Result<Value> {
+    let inputs: Vec<&std::path::Path> = std::iter::once(&args.data)
+        .chain(&args.source.model)
+        .map(|p| p.as_path())
+        .collect();
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     if !(0.0..=1.0).contains(&args.min_items) {
         bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
     }
@@ -217,6 +223,9 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     if args.ci == CiMethod::Mc && args.mc_draws < 100 {
         bail!("--mc-draws must be at least 100, got {}", args.mc_draws);
     }
+    if let Some(d) = args.decimal.filter(|d| !matches!(d, '.' | ',')) {
+        bail!("--decimal '{d}' is not a decimal mark: use '.' or ','");
+    }
     let model = args.source.load()?;
     if crate::fit_latent::applies(args, &model) {
         return crate::fit_latent::fit_report(args, &model);
@@ -224,6 +233,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     let spec = AnalysisSpec::from_model(&model)
         .map_err(|e| anyhow!(e))
         .context("failed to set up the analysis model")?;
+    check_draws(args, &spec)?;
     let opts = CsvOptions {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
@@ -236,6 +246,18 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
+    // Refuse too few rows before the estimator allocates its npar × npar matrices.
+    let p = spec.variables().len();
+    let needed = spec.npar().max(p + 1);
+    if data.n < needed {
+        return Err(anyhow!(EvalError::TooFewObservations {
+            n: data.n,
+            npar: spec.npar(),
+            p,
+            needed,
+        }))
+        .with_context(|| format!("failed to fit the model to {origin}"));
+    }
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;
@@ -250,6 +272,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     if args.cluster.is_none() {
         warn_if_nested(&data.columns);
     }
+    let fit_started = std::time::Instant::now();
     let fitted = match &data.clusters {
         Some(c) => estimate_clustered(&spec, &data.values, c, &config),
         None => estimate_with(&spec, &moments, &config),
@@ -280,9 +303,16 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 level: args.level,
                 seed: args.seed,
             };
+            announce_monte_carlo(&spec, &fit.output, &mc);
             effect_ci = monte_carlo_ci(&spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
+            // Each resample is one refit, run in parallel.
+            let per_fit = fit_started.elapsed();
+            sizes::announce(
+                &format!("the bootstrap ({} resamples)", args.boot),
+                per_fit.mul_f64(args.boot as f64 / rayon::current_num_threads() as f64),
+            );
             let bc = BootstrapConfig {
                 resamples: args.boot,
                 seed: args.seed,
@@ -311,6 +341,16 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         param_ci.as_deref(),
         boot_info,
     );
+    if !data.scales.is_empty() {
+        report["scales"] = json!(data
+            .scales
+            .iter()
+            .map(
+                |r| json!({"name": r.variable, "items": r.items, "min_answered": r.min_answered,
+                            "partial_rows": r.partial_rows, "missing_rows": r.missing_rows})
+            )
+            .collect::<Vec<_>>());
+    }
     if let (Some(c), Some(col)) = (&data.clusters, &args.cluster) {
         let g = c.iter().copied().max().map_or(0, |m| m + 1);
         report["se"] = json!("robust.cluster");
@@ -348,6 +388,60 @@ fn run_groups(args: &FitArgs, column: &str) -> Result<(), Failure> {
         format: args.format,
         out: args.out.as_deref(),
     })
+}
+
+/// Refuses `--boot` and `--mc-draws` values whose draws would not fit in memory at once.
+fn check_draws(args: &FitArgs, spec: &AnalysisSpec) -> Result<()> {
+    let effects = spec.effects().len();
+    match args.ci {
+        CiMethod::Percentile | CiMethod::Bc => {
+            sizes::at_most(
+                "--boot",
+                args.boot,
+                sizes::MAX_BOOT,
+                "lavaan's examples use 1000 to 5000",
+            )?;
+            sizes::within_memory(
+                "--boot",
+                args.boot,
+                spec.npar() + effects,
+                "bootstrap estimates",
+            )
+        }
+        CiMethod::Mc => {
+            sizes::at_most(
+                "--mc-draws",
+                args.mc_draws,
+                sizes::MAX_MC_DRAWS,
+                "20000 is semTools' default",
+            )?;
+            sizes::within_memory("--mc-draws", args.mc_draws, effects, "Monte Carlo draws")
+        }
+        CiMethod::Delta => Ok(()),
+    }
+}
+
+/// Times a pilot of 2,000 Monte Carlo draws and announces a long run.
+fn announce_monte_carlo(
+    spec: &AnalysisSpec,
+    fit: &balans_estimate::FitOutput,
+    mc: &MonteCarloConfig,
+) {
+    const PILOT: usize = 2000;
+    if mc.draws <= 10 * PILOT {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let pilot = MonteCarloConfig {
+        draws: PILOT,
+        ..*mc
+    };
+    if monte_carlo_ci(spec, fit, &pilot).is_ok() {
+        sizes::announce(
+            &format!("the Monte Carlo interval ({} draws)", mc.draws),
+            started.elapsed().mul_f64(mc.draws as f64 / PILOT as f64),
+        );
+    }
 }
 
 pub(crate) fn model_origin(args: &FitArgs) -> String {

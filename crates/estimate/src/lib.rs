@@ -83,4 +83,4 @@ pub use multigroup::{
     GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
 };
 pub use robust::estimate_clustered;
-pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind};
+pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS};
