@@ -140,7 +140,7 @@ pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
 }
 
 /// The field and decimal separators of a file whose first line is `header_line`.
-fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
+pub(crate) fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
     let sep = opts.separator.unwrap_or_else(|| {
         if header_line.contains(';') {
             b';'
@@ -282,7 +282,14 @@ fn cluster_id(cell: &str, is_na: &dyn Fn(&str) -> bool, labels: &mut Vec<String>
     Some(k as u64)
 }
 
-fn number(origin: &str, line: u64, header: &str, c: usize, cell: &str, decimal: u8) -> Result<f64> {
+pub(crate) fn number(
+    origin: &str,
+    line: u64,
+    header: &str,
+    c: usize,
+    cell: &str,
+    decimal: u8,
+) -> Result<f64> {
     let parsed = if decimal == b',' {
         cell.replace(',', ".").parse::<f64>()
     } else {

@@ -113,6 +113,14 @@ pub struct FitArgs {
     /// (lavaan's `cluster =`, `se = "robust.cluster"`); estimates are unchanged.
     #[arg(long, value_name = "COLUMN")]
     cluster: Option<String>,
+    /// Column naming each respondent's group (context, sector, country): multi-group path analysis
+    /// (lavaan's `group =`), with the likelihood-ratio test of equal regressions and per-path Wald
+    /// tests of equality across groups.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "cluster")]
+    group: Option<String>,
+    /// With --group: hold these parameters equal across groups (lavaan's `group.equal`).
+    #[arg(long, value_enum, requires = "group")]
+    equal: Option<crate::groups::EqualArg>,
 }
 
 fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
@@ -145,7 +153,7 @@ fn warn_if_nested(columns: &[String]) {
 
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
 fn known_ranges() -> Vec<crate::data::KnownRange> {
-    balans_sim::STUDY_SCALES
+    balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
             scale: s.name.to_string(),
@@ -157,6 +165,9 @@ fn known_ranges() -> Vec<crate::data::KnownRange> {
 
 /// Runs `balans fit`.
 pub fn run(args: &FitArgs) -> Result<(), Failure> {
+    if let Some(column) = &args.group {
+        return run_groups(args, column);
+    }
     let report = fit_report(args).map_err(|e| {
         let code = match e.downcast_ref::<EvalError>() {
             Some(EvalError::NotConverged { .. }) => 3,
@@ -287,7 +298,6 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 resamples: args.boot,
                 seed: args.seed,
                 level: args.level,
-                ..BootstrapConfig::default()
             };
             let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {
@@ -372,6 +382,36 @@ fn announce_monte_carlo(
             started.elapsed().mul_f64(mc.draws as f64 / PILOT as f64),
         );
     }
+}
+
+/// `--group`: the multi-group analysis (crates/cli/src/groups.rs).
+fn run_groups(args: &FitArgs, column: &str) -> Result<(), Failure> {
+    if !(args.level > 0.0 && args.level < 1.0) {
+        return Err(anyhow!("--level must lie in (0, 1), got {}", args.level).into());
+    }
+    if args.ci != CiMethod::Delta {
+        return Err(anyhow!("--group supports Wald (delta) intervals only; drop --ci").into());
+    }
+    let csv = CsvOptions {
+        separator: ascii(args.sep, "--sep")?,
+        decimal: ascii(args.decimal, "--decimal")?,
+        na: args.na.clone(),
+        min_item_share: args.min_items,
+        accept_codes: args.accept_codes,
+        known_ranges: known_ranges(),
+        cluster: None,
+    };
+    crate::groups::run(&crate::groups::GroupRequest {
+        data: &args.data,
+        source: &args.source,
+        csv,
+        column,
+        equal: args.equal,
+        level: args.level,
+        max_iter: args.max_iter,
+        format: args.format,
+        out: args.out.as_deref(),
+    })
 }
 
 fn model_origin(args: &FitArgs) -> String {

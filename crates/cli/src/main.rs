@@ -9,6 +9,7 @@
 mod data;
 mod diagram;
 mod fit;
+mod groups;
 mod meta;
 mod model_cmd;
 mod output;
@@ -19,7 +20,11 @@ mod signals;
 mod simulate;
 mod sizes;
 mod source;
+mod threads;
+mod teach;
 mod transport;
+mod trial;
+mod trial_data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +39,7 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans teach class --students 30 --seed 7 --out kit   a class kit for teaching mediation
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -62,6 +68,10 @@ enum Command {
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
+    Trial(Box<trial::TrialArgs>),
+    /// Class kits and demonstrations for teaching mediation.
+    Teach(teach::TeachArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -88,9 +98,26 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl Command {
+    /// The command's `--threads` (commands without the flag use all cores).
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Simulate(args) => args.threads,
+            Command::Power(args) => args.threads,
+            _ => None,
+        }
+    }
+}
+
+/// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
     paths::set_force(cli.force);
     signals::install();
+    let pool = threads::pool(cli.command.threads())?;
+    pool.install(|| dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
@@ -98,6 +125,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Power(args) => power::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
+        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
+        Command::Teach(args) => teach::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());

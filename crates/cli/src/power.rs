@@ -122,9 +122,9 @@ pub struct PowerArgs {
     /// Also draw the power curve as an SVG plot to this file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// Worker threads (default: one per core); results do not depend on it.
+    /// Worker threads (default or 0: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
-    threads: Option<usize>,
+    pub threads: Option<usize>,
 }
 
 /// `--data`.
@@ -296,7 +296,7 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
             SamplingArg::Wishart => Sampling::Wishart,
         },
         survey: survey_options(args)?,
-        threads: args.threads,
+        design: balans_study::survey_design(),
     };
     config.validate()?;
     let model = args.source.load()?;
