@@ -21,8 +21,8 @@
 use balans_trial::analyse::ancova::{satterthwaite_test, unit};
 use balans_trial::analyse::ols::Cr2Fit;
 use balans_trial::analyse::{
-    analyse_all, fit_random_intercept_with, AnalyseConfig, RiScratch, AnalysisPlan, ClusterStats, Outcome,
-    WideData,
+    analyse_all, fit_random_intercept_with, AnalyseConfig, AnalysisPlan, ClusterStats, Outcome,
+    RiScratch, WideData,
 };
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -86,7 +86,9 @@ impl ValueFormatter for CpuFormatter {
     }
     fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
         let n = match t {
-            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                *n as f64
+            }
         };
         values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
         "elem/s (CPU)"
@@ -176,11 +178,19 @@ fn per_replication(c: &mut Criterion<ThreadCpu>) {
     });
     group.bench_function("t_cdf", |b| {
         use statrs::distribution::{ContinuousCDF, StudentsT};
-        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").cdf(-2.1))
+        b.iter(|| {
+            StudentsT::new(0.0, 1.0, black_box(27.3))
+                .expect("t")
+                .cdf(-2.1)
+        })
     });
     group.bench_function("t_quantile", |b| {
         use statrs::distribution::{ContinuousCDF, StudentsT};
-        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").inverse_cdf(0.975))
+        b.iter(|| {
+            StudentsT::new(0.0, 1.0, black_box(27.3))
+                .expect("t")
+                .inverse_cdf(0.975)
+        })
     });
     group.finish();
 }
@@ -214,9 +224,18 @@ fn simulate_rows(rng: &mut Xoshiro256PlusPlus) -> Rows {
             let y_post = 0.35 * m_post + 0.4 * y_pre + 0.85 * z();
             r.leader.push(j);
             r.treated.push(arm);
-            for (c, v) in [pre, post, m_pre, m_post, y_pre, y_post, (i % 2) as f64, took]
-                .into_iter()
-                .enumerate()
+            for (c, v) in [
+                pre,
+                post,
+                m_pre,
+                m_post,
+                y_pre,
+                y_post,
+                (i % 2) as f64,
+                took,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 r.cols[c].push(v);
             }
@@ -234,9 +253,21 @@ fn all_analyses(c: &mut Criterion<ThreadCpu>) {
         n_leaders: LEADERS,
         treated: &rows.treated,
     };
-    let fssb = Outcome { name: "fssb", pre: &rows.cols[0], post: &rows.cols[1] };
-    let eng = Outcome { name: "eng", pre: &rows.cols[2], post: &rows.cols[3] };
-    let perf = Outcome { name: "perf", pre: &rows.cols[4], post: &rows.cols[5] };
+    let fssb = Outcome {
+        name: "fssb",
+        pre: &rows.cols[0],
+        post: &rows.cols[1],
+    };
+    let eng = Outcome {
+        name: "eng",
+        pre: &rows.cols[2],
+        post: &rows.cols[3],
+    };
+    let perf = Outcome {
+        name: "perf",
+        pre: &rows.cols[4],
+        post: &rows.cols[5],
+    };
     let plan = AnalysisPlan {
         data,
         outcomes: vec![fssb],
@@ -248,7 +279,11 @@ fn all_analyses(c: &mut Criterion<ThreadCpu>) {
     group.bench_function("all_analyses", |b| {
         b.iter(|| analyse_all(black_box(&plan), &config).expect("report"))
     });
-    let med = balans_trial::analyse::MediationConfig { alpha: 0.05, draws: 1000, seed: 1 };
+    let med = balans_trial::analyse::MediationConfig {
+        alpha: 0.05,
+        draws: 1000,
+        seed: 1,
+    };
     group.bench_function("mediation_mc_1000", |b| {
         b.iter(|| balans_trial::analyse::mediation(&data, &fssb, &eng, &perf, &med).expect("med"))
     });
