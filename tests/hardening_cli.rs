@@ -813,3 +813,131 @@ fn bad_flag_values_get_the_flag_named() {
         assert_failure_code(&out, *code, message);
     }
 }
+
+// ---- Fuzzed flag values ------------------------------------------------------------------------
+
+mod flag_fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const VALUES: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "-0.1",
+        "0.5",
+        "1e9",
+        "1000000000",
+        "18446744073709551616",
+        "nan",
+        "inf",
+        "-inf",
+        "",
+        "x",
+        "0.9999999",
+        "1e-9",
+        "1:2:0",
+        "5:1:1",
+        "1:1000000000:1",
+        ",",
+        ";",
+        "'",
+        "\u{200b}",
+        "-",
+        "mcar:2",
+        "mar:-1",
+        "es=2",
+        "joint,bogus",
+        "a,,b",
+    ];
+
+    /// (command prefix, flag) pairs whose runs stay cheap for any accepted value.
+    const FLAGS: &[(&[&str], &str)] = &[
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--level"),
+        (
+            &[
+                "fit",
+                "--data",
+                "d.csv",
+                "--model",
+                "m.lav",
+                "--ci",
+                "percentile",
+            ],
+            "--boot",
+        ),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav", "--ci", "mc"],
+            "--mc-draws",
+        ),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--decimal"),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--sep"),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--na"),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav"],
+            "--max-iter",
+        ),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav"],
+            "--min-items",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--alpha",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--teams",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--missing",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--tests",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--threads",
+        ),
+        (&["power", "--model", "m.lav", "--reps", "20"], "--n"),
+        (&["power", "--model", "m.lav", "--reps", "20"], "--n-range"),
+        (
+            &[
+                "power", "--model", "m.lav", "--reps", "20", "--n-max", "400",
+            ],
+            "--target-power",
+        ),
+        (&["power", "--model", "m.lav", "--n", "50"], "--reps"),
+        (
+            &["simulate", "--model", "m.lav", "--n", "10"],
+            "--response-rate",
+        ),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--teams"),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--missing"),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--icc"),
+        (&["simulate", "--model", "m.lav"], "--n"),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Any value of any flag: exit 0, 1 or 2 with a message, never a panic, in bounded time
+        /// and memory.
+        #[test]
+        fn any_flag_value_ends_cleanly((prefix, flag) in select(FLAGS), value in select(VALUES)) {
+            let dir = study_folder();
+            let mut args: Vec<&str> = prefix.to_vec();
+            args.push(flag);
+            args.push(value);
+            let out = quick(dir.path(), &args);
+            let err = stderr(&out);
+            prop_assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {:?}\n{err}", out.status);
+            prop_assert!(!err.contains("panicked"), "{args:?}: {err}");
+            if !out.status.success() {
+                prop_assert!(err.contains("error"), "{args:?}: {err}");
+            }
+        }
+    }
+}
