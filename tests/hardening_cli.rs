@@ -807,6 +807,35 @@ fn bad_flag_values_get_the_flag_named() {
             1,
             "alpha",
         ),
+        // One thread per worker is made at once: a billion would take the machine down.
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n",
+                "100",
+                "--reps",
+                "20",
+                "--threads",
+                "1000000000",
+            ],
+            1,
+            "--threads 1000000000 is out of range: at most 1024",
+        ),
+        (
+            &[
+                "simulate",
+                "--model",
+                "m.lav",
+                "--n",
+                "10",
+                "--threads",
+                "1000000000",
+            ],
+            1,
+            "--threads 1000000000 is out of range",
+        ),
     ];
     for (args, code, message) in cases {
         let out = quick(dir.path(), args);
