@@ -338,7 +338,7 @@ fn flag_values_that_would_allocate_gigabytes_are_refused_at_once() {
 /// Runs `args` until stderr shows `wanted` (then kills it), failing after `seconds`.
 fn stderr_shows(dir: &Path, args: &[&str], wanted: &str, seconds: u64) -> String {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+    let mut child = std::process::Command::new(common::bin())
         .current_dir(dir)
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -523,7 +523,7 @@ fn new_files_follow_the_umask() {
     let dir = dir_with(&[("m.lav", MODEL)]);
     let script = format!(
         "umask 077; exec '{}' simulate --model m.lav --n 10 --seed 1 --out private.csv",
-        env!("CARGO_BIN_EXE_balans")
+        common::bin()
     );
     let out = std::process::Command::new("sh")
         .current_dir(dir.path())
@@ -576,7 +576,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 #[test]
 fn an_interrupted_write_leaves_no_temporary_file() {
     let dir = dir_with(&[("m.lav", MODEL)]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+    let mut child = std::process::Command::new(common::bin())
         .current_dir(dir.path())
         .args([
             "simulate",
