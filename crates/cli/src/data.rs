@@ -22,6 +22,9 @@ pub struct CsvOptions {
     pub known_ranges: Vec<KnownRange>,
     /// A column naming each row's cluster (team, supervisor), for cluster-robust SEs.
     pub cluster: Option<String>,
+    /// Keep rows with missing values (NaN in `values`) instead of dropping them (FIML); rows
+    /// without any value are still dropped.
+    pub keep_incomplete: bool,
 }
 
 impl Default for CsvOptions {
@@ -34,6 +37,7 @@ impl Default for CsvOptions {
             accept_codes: false,
             known_ranges: Vec::new(),
             cluster: None,
+            keep_incomplete: false,
         }
     }
 }
@@ -508,10 +512,15 @@ fn assemble(
             }
             match score {
                 Some(x) => row[j] = x,
-                None => complete = false,
+                None => {
+                    row[j] = f64::NAN;
+                    complete = false;
+                }
             }
         }
-        if complete {
+        let any_value = row.iter().any(|v| !v.is_nan());
+        let keep_partial = opts.keep_incomplete && cluster != Some(None) && any_value;
+        if complete || keep_partial {
             values.extend_from_slice(&row);
             n += 1;
             if let (Some(k), Some(Some(id))) = (kept_clusters.as_mut(), cluster) {

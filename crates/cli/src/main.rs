@@ -9,6 +9,7 @@
 mod data;
 mod diagram;
 mod fit;
+mod fit_latent;
 mod groups;
 mod meta;
 mod model_cmd;
