@@ -336,12 +336,8 @@ fn fit_core<'s>(
     } else {
         em::saturated(data, &names)?
     };
-    if let Some(j) = (0..p).find(|&j| saturated.cov[(j, j)] <= 1e-12 * saturated.cov.amax()) {
-        return Err(EvalError::ConstantVariable {
-            name: names[j].to_string(),
-            variance: saturated.cov[(j, j)],
-        });
-    }
+    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    crate::variances::check_variances(&owned, |j| saturated.cov[(j, j)])?;
     let mut engine = Engine::new(spec);
     engine.set_fixed_x(&saturated.cov, &saturated.mean);
     let mut theta = start::start_values(spec, &saturated.cov, &saturated.mean);
