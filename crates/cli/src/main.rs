@@ -18,6 +18,7 @@ mod paths;
 mod power;
 mod power_latent;
 mod report;
+mod shard;
 mod signals;
 mod simulate;
 mod sizes;
@@ -29,6 +30,7 @@ mod trial;
 mod trial_data;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Plan, simulate and analyse path/mediation studies of work–life balance at work.
@@ -54,6 +56,25 @@ pub struct Cli {
     /// devices and FIFOs (`--out /dev/null`) are written into.
     #[arg(long, global = true)]
     force: bool,
+    /// Run only shard k of K (e.g. `--shard 3/8`, a Slurm array task) of a Monte Carlo command and
+    /// write its exact block tallies to `--part FILE` instead of the output; `balans merge` joins
+    /// the K parts into output byte-identical to the single run.
+    #[arg(long, global = true, value_name = "k/K")]
+    shard: Option<String>,
+    /// With `--shard`: the part file to write.
+    #[arg(long, global = true, value_name = "FILE")]
+    part: Option<PathBuf>,
+}
+
+/// `balans merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The part files of shards 1/K … K/K of one run (any order).
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+    /// Where the merged output goes (format as chosen in the run's command line); default stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +105,9 @@ enum Command {
     Transport(transport::TransportArgs),
     /// Random-effects meta-analysis of study results (metafor-equal).
     Meta(meta::MetaArgs),
+    /// Merge the part files of a sharded Monte Carlo run (`--shard k/K --part FILE`) into the
+    /// output the single run writes, byte for byte.
+    Merge(MergeArgs),
 }
 
 /// A failure with its exit code.
@@ -113,9 +137,34 @@ impl Command {
 }
 
 /// Runs the command inside the one thread pool ([`threads::pool`]).
-fn run(cli: Cli) -> Result<(), Failure> {
-    paths::set_force(cli.force);
+fn run(cli: Cli, argv: &[String]) -> Result<(), Failure> {
     signals::install();
+    if let Command::Merge(m) = &cli.command {
+        let argv = shard::prepare_merge(&m.parts, m.out.as_deref())?;
+        let inner = Cli::try_parse_from(&argv).map_err(|e| Failure {
+            code: 1,
+            error: anyhow::anyhow!("the parts' command line does not parse any more: {e}"),
+        })?;
+        return execute(inner);
+    }
+    let part = cli.part.clone();
+    let sharded = match (&cli.shard, &part) {
+        (Some(spec), _) => Some(shard::start_shard(argv, spec, part.as_deref())?),
+        (None, Some(_)) => {
+            return Err(anyhow::anyhow!("--part FILE is only used with --shard k/K").into())
+        }
+        (None, None) => None,
+    };
+    execute(cli)?;
+    if let (Some(s), Some(part)) = (sharded, part) {
+        shard::finish_shard(argv, s, &part)?;
+    }
+    Ok(())
+}
+
+/// Runs one command (not `merge`).
+fn execute(cli: Cli) -> Result<(), Failure> {
+    paths::set_force(cli.force);
     let pool = threads::pool(cli.command.threads())?;
     pool.install(|| dispatch(cli))
 }
@@ -137,12 +186,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         Command::Transport(args) => transport::run(&args).map_err(Failure::from),
         Command::Meta(args) => meta::run(&args).map_err(Failure::from),
+        Command::Merge(_) => {
+            Err(anyhow::anyhow!("balans merge: part files cannot hold a merge").into())
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match run(cli, &argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             // Control and invisible characters from file names, headers or cells are escaped.

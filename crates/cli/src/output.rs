@@ -15,6 +15,15 @@ pub enum Format {
     Csv,
 }
 
+/// Set while a shard runs (`--shard`, see [`crate::shard`]): its results are partial, so the
+/// command's outputs are discarded and only the part file is written.
+static DISCARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Discards (or again writes) every output written through this module.
+pub fn set_discard(on: bool) {
+    DISCARD.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file `.balans-tmp-<pid>-<n>-<name>` in the same
 /// folder, then a rename, so a failed or interrupted run never leaves a half-written file (the
 /// temporary file is removed on SIGINT/SIGTERM, see [`crate::signals`]). The path is checked first
@@ -31,6 +40,9 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
+    if DISCARD.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
     if crate::paths::check_output("the output", path)? == crate::paths::OutputKind::Special {
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -87,6 +99,9 @@ fn write_then_rename(
 
 /// Writes to `path` atomically, or to stdout when `path` is `None` or `-`.
 pub fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    if DISCARD.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
     match path {
         Some(p) if p.as_os_str() != "-" => write_atomic(p, bytes),
         _ => {

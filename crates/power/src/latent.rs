@@ -180,7 +180,7 @@ struct Workspace {
 }
 
 /// Counts per target.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Counts {
     runs: usize,
     converged: usize,

@@ -34,6 +34,7 @@ pub mod montecarlo;
 mod oracle;
 mod report;
 mod search;
+pub mod shard;
 mod stream;
 mod study;
 

@@ -38,7 +38,7 @@
 //! /// Per-thread buffers: the current data set and its decision.
 //! struct Buffers { data: Vec<f64>, reject: bool }
 //! /// Rejections so far.
-//! #[derive(Default)]
+//! #[derive(Default, serde::Serialize, serde::Deserialize)]
 //! struct Count { rejected: u64, runs: u64 }
 //!
 //! impl Tally for Count {
@@ -106,7 +106,7 @@ pub struct Streams {
 
 /// What is counted over replications: sums, counts, running means. Built empty by
 /// [`Replication::tally`], filled by [`Replication::record`].
-pub trait Tally: Send {
+pub trait Tally: Send + serde::Serialize + serde::de::DeserializeOwned {
     /// Empties the tally (as freshly made by [`Replication::tally`]) without freeing its buffers.
     fn reset(&mut self);
     /// Adds `later`, the tally of the replications that directly follow this tally's, to this one.
@@ -165,38 +165,70 @@ pub fn run<R: Replication>(
     replications: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> R::Tally {
+    if let Some(tally) = crate::shard::ambient_run(study, streams, replications, progress) {
+        return tally;
+    }
+    let mut total = study.tally();
+    run_blocks(
+        study,
+        streams,
+        replications,
+        0..blocks_of(replications),
+        progress,
+        &mut |_, part| total.merge(part),
+    );
+    total
+}
+
+/// The number of blocks of [`BLOCK`] replications in a run of `replications` (the last may be
+/// short).
+pub fn blocks_of(replications: usize) -> usize {
+    replications.div_ceil(BLOCK)
+}
+
+/// Runs the blocks `blocks` (block `b` = replications `b·BLOCK … min((b+1)·BLOCK, R) − 1`) of a
+/// run of `replications` replications and hands each block's tally to `sink(b, tally)` in block
+/// order, on the calling thread. [`run`] is this with a sink that merges into the total; a shard
+/// ([`crate::shard`]) keeps the block tallies so that a merge can replay the same sequence.
+pub fn run_blocks<R: Replication>(
+    study: &R,
+    streams: Streams,
+    replications: usize,
+    blocks: std::ops::Range<usize>,
+    progress: &(dyn Fn(u64) + Sync),
+    sink: &mut dyn FnMut(usize, &R::Tally),
+) {
     let threads = rayon::current_num_threads();
     let workspaces: Vec<Mutex<Option<R::Workspace>>> =
         (0..threads).map(|_| Mutex::new(None)).collect();
-    let mut partials: Vec<R::Tally> = (0..CHUNK.div_ceil(BLOCK)).map(|_| study.tally()).collect();
-    let mut total = study.tally();
-    let mut start = 0;
-    while start < replications {
-        let len = CHUNK.min(replications - start);
-        let blocks = len.div_ceil(BLOCK);
-        partials[..blocks]
+    let per_chunk = CHUNK / BLOCK;
+    let mut partials: Vec<R::Tally> = (0..per_chunk).map(|_| study.tally()).collect();
+    let mut block = blocks.start;
+    while block < blocks.end {
+        let count = per_chunk.min(blocks.end - block);
+        partials[..count]
             .par_iter_mut()
             .enumerate()
-            .for_each(|(b, part)| {
+            .for_each(|(i, part)| {
                 let t = rayon::current_thread_index().unwrap_or(0) % threads;
                 let mut guard = workspaces[t]
                     .lock()
                     .expect("workspace lock is never poisoned");
                 let ws = guard.get_or_insert_with(|| study.workspace());
                 part.reset();
-                let first = start + b * BLOCK;
-                let last = start + ((b + 1) * BLOCK).min(len);
+                let first = (block + i) * BLOCK;
+                let last = ((block + i + 1) * BLOCK).min(replications);
                 for r in first..last {
                     replicate(study, streams, r as u64, ws, part);
                 }
             });
-        for part in &partials[..blocks] {
-            total.merge(part);
+        for (i, part) in partials[..count].iter().enumerate() {
+            sink(block + i, part);
         }
-        start += len;
-        progress(len as u64);
+        let done = ((block + count) * BLOCK).min(replications) - block * BLOCK;
+        block += count;
+        progress(done as u64);
     }
-    total
 }
 
 /// Replication `r`: generate, analyse, record.
@@ -220,7 +252,7 @@ mod tests {
 
     /// Records the first draw of every replication, in the order tallied.
     struct Draws;
-    #[derive(Default)]
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
     struct Seen(Vec<u64>);
     impl Tally for Seen {
         fn reset(&mut self) {

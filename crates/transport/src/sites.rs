@@ -315,7 +315,7 @@ pub fn generate_site<R: Rng + ?Sized>(
 }
 
 /// The per-term outcome of one replication's meta-analyses (`None` when the replication failed).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TermOutcome {
     /// μ̂.
     pub mu: f64,
@@ -433,7 +433,7 @@ struct SitesWorkspace {
 }
 
 /// The replications' outcomes in replication order, and the failures.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct SitesTally {
     outcomes: Vec<Vec<TermOutcome>>,
     failed_replications: usize,

@@ -571,7 +571,7 @@ struct Workspace {
 }
 
 /// What one analysis counts over replications.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct AnalysisTally {
     reject: usize,
     cover: usize,
@@ -584,7 +584,7 @@ struct AnalysisTally {
 }
 
 /// The tallies of every selected analysis.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Tallies(Vec<AnalysisTally>);
 
 impl montecarlo::Tally for Tallies {

@@ -14,6 +14,7 @@ pub(crate) const COVERED: u8 = 2;
 pub(crate) const HAS_CI: u8 = 4;
 
 /// Running sums over replications, in replication order.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct PowerTally {
     converged: usize,
     /// Per effect: count, mean and M2 of the estimates (Welford), sum of SEs.
