@@ -16,6 +16,7 @@ mod model_cmd;
 mod output;
 mod paths;
 mod power;
+mod power_latent;
 mod report;
 mod signals;
 mod simulate;
@@ -105,6 +106,7 @@ impl Command {
         match self {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
+            Command::Trial(args) => args.threads(),
             _ => None,
         }
     }
