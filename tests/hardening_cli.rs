@@ -124,3 +124,523 @@ fn invisible_characters_are_shown_escaped_in_messages() {
     assert_failure_code(&out, 1, "m.lav:1:6: unexpected character '\\u{200b}'");
     assert!(!stderr(&out).contains('\u{200b}'), "{}", stderr(&out));
 }
+
+// ---- Runaway memory and time -------------------------------------------------------------------
+
+/// `v1 ~ v0`, `v2 ~ v0 + v1`, …: every variable predicts every later one.
+fn fully_connected(k: usize) -> String {
+    (1..k)
+        .map(|i| {
+            let terms: Vec<String> = (0..i).map(|j| format!("0.01*v{j}")).collect();
+            format!("v{i} ~ {}\n", terms.join(" + "))
+        })
+        .collect()
+}
+
+#[test]
+fn a_fully_connected_30_variable_model_counts_its_routes_instead_of_listing_them() {
+    let dir = dir_with(&[("m.lav", &fully_connected(30)), ("d.csv", "v0,v1\n1,2\n")]);
+    let out = quick(dir.path(), &["model", "show", "--model", "m.lav"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 2^30 − 1 − 30 − 435 routes of two or more arrows.
+    assert!(
+        stdout(&out).contains("1073741358 routes, too many to list (balans lists at most 10000)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).len() < 1_000_000);
+    for args in [
+        &["fit", "--model", "m.lav", "--data", "d.csv"][..],
+        &["power", "--model", "m.lav", "--n", "100", "--reps", "10"][..],
+    ] {
+        let out = quick(dir.path(), args);
+        assert_failure_code(&out, 1, "the model has 1073741358 specific indirect routes");
+    }
+}
+
+fn outcomes(k: usize) -> String {
+    (0..k).map(|i| format!("y{i} ~ 0.2*x\n")).collect()
+}
+
+#[test]
+fn power_refuses_a_500_outcome_model_at_once() {
+    let dir = dir_with(&[("m.lav", &outcomes(500))]);
+    let out = quick(
+        dir.path(),
+        &["power", "--model", "m.lav", "--n", "50", "--reps", "10"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "the analysis model has 125750 free parameters; balans estimates at most 2000",
+    );
+}
+
+#[test]
+fn fit_refuses_too_few_rows_before_allocating() {
+    let header: Vec<String> = std::iter::once("x".to_string())
+        .chain((0..200).map(|i| format!("y{i}")))
+        .collect();
+    let row = |r: usize| -> String {
+        (0..201)
+            .map(|i| ((r * 7 + i * 3) % 11).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let csv = format!("{}\n{}\n{}\n{}\n", header.join(","), row(0), row(1), row(2));
+    let dir = dir_with(&[
+        ("big.lav", &outcomes(200)),
+        ("small.lav", &outcomes(40)),
+        ("d.csv", &csv),
+    ]);
+    let out = quick(
+        dir.path(),
+        &["fit", "--model", "big.lav", "--data", "d.csv"],
+    );
+    assert_failure_code(&out, 1, "the analysis model has 20300 free parameters");
+    let out = quick(
+        dir.path(),
+        &["fit", "--model", "small.lav", "--data", "d.csv"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "too few observations: 3 rows for 860 free parameters",
+    );
+}
+
+#[test]
+fn flag_values_that_would_allocate_gigabytes_are_refused_at_once() {
+    let dir = dir_with(&[
+        ("m.lav", "m ~ 0.3*x\ny ~ 0.3*m\n"),
+        ("d.csv", "x,m,y\n1,2,3\n2,1,3\n3,3,1\n4,2,2\n5,5,4\n"),
+    ]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "fit",
+                "--data",
+                "d.csv",
+                "--model",
+                "m.lav",
+                "--ci",
+                "percentile",
+                "--boot",
+                "1000000000",
+            ],
+            "--boot 1000000000 is out of range: at most 100000",
+        ),
+        (
+            &[
+                "fit", "--data", "d.csv", "--model", "m.lav", "--ci", "bc", "--boot", "10000000",
+            ],
+            "--boot 10000000 is out of range",
+        ),
+        (
+            &[
+                "fit",
+                "--data",
+                "d.csv",
+                "--model",
+                "m.lav",
+                "--ci",
+                "mc",
+                "--mc-draws",
+                "1000000000",
+            ],
+            "--mc-draws 1000000000 is out of range: at most 10000000",
+        ),
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n",
+                "1000000000",
+                "--reps",
+                "10",
+            ],
+            "--n 1000000000 is out of range: at most 200000",
+        ),
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n",
+                "1000000000",
+                "--reps",
+                "10",
+                "--data",
+                "items",
+            ],
+            "--n 1000000000 is out of range",
+        ),
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n-range",
+                "1:1000000000:1",
+                "--reps",
+                "10",
+            ],
+            "gives 1000000000 sample sizes",
+        ),
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n",
+                "100",
+                "--reps",
+                "1000000000",
+            ],
+            "--reps 1000000000 is out of range: at most 1000000",
+        ),
+        (
+            &["simulate", "--builtin", "seed", "--n", "10000000"],
+            "--n 10000000 would hold about",
+        ),
+        (
+            &["simulate", "--builtin", "seed", "--n", "5000000"],
+            "balans simulates at most 2 GB at once",
+        ),
+        (
+            &[
+                "simulate",
+                "--builtin",
+                "seed",
+                "--n",
+                "278",
+                "--response-rate",
+                "1e-9",
+            ],
+            "means inviting about 2.8e11 employees",
+        ),
+        (
+            &["fit", "--data", "/dev/zero", "--model", "m.lav"],
+            "/dev/zero: the data file is not a text file",
+        ),
+        (
+            &["model", "show", "--model", "/dev/zero"],
+            "/dev/zero: the model file is not a text file",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = quick(dir.path(), args);
+        assert_failure_code(&out, 1, message);
+    }
+}
+
+/// Runs `args` until stderr shows `wanted` (then kills it), failing after `seconds`.
+fn stderr_shows(dir: &Path, args: &[&str], wanted: &str, seconds: u64) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("balans runs");
+    let err = child.stderr.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut seen = String::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(wanted) {
+                    child.kill().ok();
+                    child.wait().ok();
+                    return seen;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("balans {args:?} did not say {wanted:?} within {seconds} s; stderr:\n{seen}");
+}
+
+#[test]
+fn a_long_power_run_announces_its_run_time_first() {
+    let dir = dir_with(&[]);
+    let seen = stderr_shows(
+        dir.path(),
+        &[
+            "power",
+            "--builtin",
+            "seed",
+            "--n",
+            "278",
+            "--reps",
+            "1000000",
+            "--sampling",
+            "rows",
+        ],
+        "note: the power analysis will take about",
+        30,
+    );
+    assert!(seen.contains("Ctrl-C stops it"), "{seen}");
+}
+
+// ---- Outputs over inputs -----------------------------------------------------------------------
+
+const MODEL: &str = "m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n";
+
+/// A folder with `m.lav` and 200 simulated rows in `d.csv`.
+fn study_folder() -> tempfile::TempDir {
+    let dir = dir_with(&[("m.lav", MODEL)]);
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "200", "--seed", "1", "--out", "d.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir
+}
+
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).expect("file exists")
+}
+
+#[test]
+fn an_output_never_replaces_an_input_of_the_same_run() {
+    let dir = study_folder();
+    let (data, model) = (read(dir.path(), "d.csv"), read(dir.path(), "m.lav"));
+    let out = quick(
+        dir.path(),
+        &[
+            "fit", "--data", "d.csv", "--model", "m.lav", "--out", "d.csv",
+        ],
+    );
+    assert_failure_code(&out, 1, "--out d.csv is an input of this run");
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "10", "--out", "m.lav",
+        ],
+    );
+    assert_failure_code(&out, 1, "--out m.lav is an input of this run");
+    let out = quick(
+        dir.path(),
+        &[
+            "power", "--model", "m.lav", "--n", "100", "--reps", "10", "--plot", "d.csv",
+        ],
+    );
+    assert_failure_code(&out, 1, "--plot d.csv exists and is not an SVG image");
+    assert_eq!(read(dir.path(), "d.csv"), data);
+    assert_eq!(read(dir.path(), "m.lav"), model);
+    // With --force the user takes responsibility.
+    let out = quick(
+        dir.path(),
+        &[
+            "fit", "--data", "d.csv", "--model", "m.lav", "--out", "d.csv", "--force",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(read(dir.path(), "d.csv"), data);
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_directories_and_fifos_are_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = study_folder();
+    std::os::unix::fs::symlink("d.csv", dir.path().join("link.csv")).expect("symlink");
+    let data = read(dir.path(), "d.csv");
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "10", "--out", "link.csv",
+        ],
+    );
+    assert_failure_code(&out, 1, "--out link.csv is a symbolic link");
+    assert_eq!(
+        read(dir.path(), "d.csv"),
+        data,
+        "the link's target is untouched"
+    );
+    std::fs::create_dir(dir.path().join("folder")).expect("dir");
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "10", "--out", "folder",
+        ],
+    );
+    assert_failure_code(&out, 1, "--out folder is a directory");
+    // A FIFO (like a device) is written into and stays what it was.
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read the fifo"))
+    };
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "10", "--seed", "1", "--out", "pipe",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = reader.join().expect("reader");
+    assert!(
+        String::from_utf8_lossy(&text)
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with("x,m,y")),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .expect("exists")
+        .file_type()
+        .is_fifo());
+}
+
+#[cfg(unix)]
+#[test]
+fn new_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dir_with(&[("m.lav", MODEL)]);
+    let script = format!(
+        "umask 077; exec '{}' simulate --model m.lav --n 10 --seed 1 --out private.csv",
+        env!("CARGO_BIN_EXE_balans")
+    );
+    let out = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", &script])
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(dir.path().join("private.csv"))
+        .expect("written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+}
+
+#[test]
+fn a_bad_plot_path_fails_before_the_simulation() {
+    let dir = dir_with(&[("m.lav", MODEL)]);
+    // 100,000 replications would take minutes: the path must be refused first.
+    let out = quick(
+        dir.path(),
+        &[
+            "power",
+            "--model",
+            "m.lav",
+            "--n",
+            "100",
+            "--reps",
+            "100000",
+            "--plot",
+            "no/such/folder/p.svg",
+        ],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "--plot no/such/folder/p.svg: the folder no/such/folder does not exist",
+    );
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".balans-tmp-") || n.starts_with(".tmp"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_write_leaves_no_temporary_file() {
+    let dir = dir_with(&[("m.lav", MODEL)]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+        .current_dir(dir.path())
+        .args([
+            "simulate",
+            "--builtin",
+            "seed",
+            "--n",
+            "150000",
+            "--seed",
+            "1",
+            "--out",
+            "big.csv",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("balans runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Wait until the temporary file exists, then interrupt.
+    while temp_files(dir.path()).is_empty() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished before its temporary file was seen"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary file within 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let name = temp_files(dir.path())[0].clone();
+    assert!(
+        name.starts_with(&format!(".balans-tmp-{}-", child.id())),
+        "{name}"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "{:?}",
+        temp_files(dir.path())
+    );
+    assert!(!dir.path().join("big.csv").exists());
+}
+
+#[test]
+fn stale_temporary_files_of_dead_runs_are_recognised_and_removed() {
+    let dir = dir_with(&[
+        ("m.lav", MODEL),
+        (".balans-tmp-4194999-0-out.csv", "half a file"),
+    ]);
+    let out = quick(
+        dir.path(),
+        &[
+            "simulate", "--model", "m.lav", "--n", "10", "--out", "out.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "{:?}",
+        temp_files(dir.path())
+    );
+}

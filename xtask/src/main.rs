@@ -12,9 +12,13 @@
 //!   Carlo error. Skipped with a message when `Rscript` or the packages are missing.
 //! * `power-type1 [--reps R] [--boot B] [--seed S]` — the type I error of each indirect-effect test
 //!   when one path of the route is zero; writes `tests/reference/power_type1_indirect.md`.
+//! * `fuzz [--cases N] [--csv-cases M] [--seed S]` — hostile model texts and CSV files through the
+//!   library entry points (see `fuzz.rs`); the CI share runs as its unit tests.
 //! * `tidy` — the dependency rule of ARCHITECTURE.md, checked on every crate's manifest.
 //! * `validate` — every test including the long ones marked `#[ignore]`, in release mode.
 
+mod fuzz;
+mod fuzz_gen;
 mod peer_power;
 mod peer_trial;
 mod power_type1;
@@ -33,6 +37,9 @@ commands:
   power-type1 [--reps R] [--boot B] [--seed S]
       type I error of each indirect-effect test when one path is zero
       (writes tests/reference/power_type1_indirect.md)
+  fuzz [--cases N] [--csv-cases M] [--seed S] [--timeout SECONDS]
+      N hostile model texts and M CSV files through the library entry points: panics, hangs,
+      slowest case, peak memory (failing inputs in target/fuzz/)
   tidy
       checks that every crate depends only on the layers below it (ARCHITECTURE.md)
   validate
@@ -46,6 +53,7 @@ fn main() -> ExitCode {
         Some("power-type1") => power_type1::run(&args[1..]),
         Some("validate") => validate::run(&args[1..]),
         Some("tidy") => tidy::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -22,6 +22,9 @@ pub struct CsvOptions {
     pub known_ranges: Vec<KnownRange>,
     /// A column naming each row's cluster (team, supervisor), for cluster-robust SEs.
     pub cluster: Option<String>,
+    /// Keep rows with missing values (NaN in `values`) instead of dropping them (FIML); rows
+    /// without any value are still dropped.
+    pub keep_incomplete: bool,
 }
 
 impl Default for CsvOptions {
@@ -34,6 +37,7 @@ impl Default for CsvOptions {
             accept_codes: false,
             known_ranges: Vec::new(),
             cluster: None,
+            keep_incomplete: false,
         }
     }
 }
@@ -90,8 +94,7 @@ pub struct DataMatrix {
 /// named `<variable><k>` (k = 1, 2, …) by the one scale-score rule ([`balans_sim::scale_score`]:
 /// the mean of the answered items when at least `min_item_share` of them are answered).
 pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<DataMatrix> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("failed to read data file {}", path.display()))?;
+    let bytes = read_bounded(path, MAX_DATA_BYTES, "data file")?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -100,6 +103,44 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
         }
     };
     parse_csv(&path.display().to_string(), &text, variables, opts)
+}
+
+/// Largest data file read: `/dev/zero` or a runaway export is refused after this many bytes.
+pub const MAX_DATA_BYTES: u64 = 1 << 30;
+
+/// Reads a text file of at most `max` bytes: a device such as `/dev/zero` or a huge file is refused
+/// after `max` bytes instead of filling memory, and a file with NUL bytes is refused as not text.
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read {what} {}", path.display()))?;
+    let mut bytes = Vec::new();
+    let mut limited = file.take(max + 1);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let k = limited
+            .read(&mut chunk)
+            .with_context(|| format!("failed to read {what} {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        if let Some(at) = chunk[..k].iter().position(|&b| b == 0) {
+            bail!(
+                "{}: the {what} is not a text file (NUL byte at offset {})",
+                path.display(),
+                bytes.len() + at
+            );
+        }
+        bytes.extend_from_slice(&chunk[..k]);
+        if bytes.len() as u64 > max {
+            bail!(
+                "{}: the {what} is larger than {} MB; balans reads at most that much",
+                path.display(),
+                max >> 20
+            );
+        }
+    }
+    Ok(bytes)
 }
 
 /// The field and decimal separators of a file whose first line is `header_line`.
@@ -417,10 +458,15 @@ fn assemble(
             }
             match score {
                 Some(x) => row[j] = x,
-                None => complete = false,
+                None => {
+                    row[j] = f64::NAN;
+                    complete = false;
+                }
             }
         }
-        if complete {
+        let any_value = row.iter().any(|v| !v.is_nan());
+        let keep_partial = opts.keep_incomplete && cluster != Some(None) && any_value;
+        if complete || keep_partial {
             values.extend_from_slice(&row);
             n += 1;
             if let (Some(k), Some(Some(id))) = (kept_clusters.as_mut(), cluster) {

@@ -2,6 +2,7 @@
 
 use crate::data::{read_csv, CsvOptions};
 use crate::output::{emit, Format};
+use crate::sizes;
 use crate::source::ModelSource;
 use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
@@ -47,51 +48,54 @@ Examples:
 Data: a CSV file with a header row. Each model variable is a column of that name, or else the mean
 of item columns named <variable>1, <variable>2, … (as written by `balans simulate`). Missing values:
 empty, NA, '.', NaN and the codes given with --na; rows with a missing value are dropped (listwise
-deletion, reported). FIML is not available yet.
+deletion, reported), or with --missing ml every row enters the likelihood (FIML, lavaan's
+missing = \"ml\"; rows missing a fixed covariate are dropped, as lavaan).
 
 Estimation: normal-theory ML with lavaan's sem() defaults (fixed.x = TRUE, N in the denominator,
 expected information). Numbers in the model text are population values and are ignored here: every
-path is estimated. Latent variables (=~) are not estimated yet.
+path is estimated. Latent variables (f =~ item1 + item2 + item3): the items are columns; the first
+loading is fixed to 1 (or, with --std-lv, the latent variances); negative variance estimates
+(Heywood cases) are reported.
 
 Exit codes: 0 success, 1 bad input, 2 usage error, 3 the ML fit did not converge.")]
 pub struct FitArgs {
     /// CSV data file.
     #[arg(long, value_name = "FILE")]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     #[command(flatten)]
-    source: ModelSource,
+    pub(crate) source: ModelSource,
     /// Interval method for indirect effects and defined parameters (bootstrap methods also give
     /// bootstrap intervals for the paths).
     #[arg(long, value_enum, default_value_t = CiMethod::Delta)]
-    ci: CiMethod,
+    pub(crate) ci: CiMethod,
     /// Number of bootstrap resamples (with --ci percentile or bc).
     #[arg(long, value_name = "B", default_value_t = 1000)]
-    boot: usize,
+    pub(crate) boot: usize,
     /// Number of Monte Carlo draws (with --ci mc).
     #[arg(long, value_name = "D", default_value_t = 20_000)]
-    mc_draws: usize,
+    pub(crate) mc_draws: usize,
     /// Seed of the Monte Carlo and bootstrap draws.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
-    level: f64,
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
+    pub(crate) level: f64,
     /// Iteration limit of the iterative ML fitter (Fisher scoring); a fit that needs more exits with
     /// code 3 and its diagnostics.
     #[arg(long, value_name = "N", default_value_t = 500)]
-    max_iter: usize,
+    pub(crate) max_iter: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    pub(crate) format: Format,
     /// Write the results to FILE instead of stdout (atomically).
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Field separator (detected from the header when absent: ';', tab or ',').
     #[arg(long, value_name = "CHAR")]
-    sep: Option<char>,
+    pub(crate) sep: Option<char>,
     /// Decimal separator ('.' by default; ',' when the separator is ';').
     #[arg(long, value_name = "CHAR")]
-    decimal: Option<char>,
+    pub(crate) decimal: Option<char>,
     /// Extra missing-value codes, comma separated (e.g. -99,999).
     #[arg(
         long,
@@ -99,22 +103,42 @@ pub struct FitArgs {
         value_delimiter = ',',
         allow_hyphen_values = true
     )]
-    na: Vec<String>,
+    pub(crate) na: Vec<String>,
     /// The minimum share of a scale's items that must be answered for its score (the mean of the
     /// answered items); otherwise the score is missing.
     #[arg(long, value_name = "SHARE", default_value_t = balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE)]
-    min_items: f64,
+    pub(crate) min_items: f64,
     /// Analyse values that look like missing-value codes (-9, -99, 999, …) or lie outside a scale's
     /// known range as they are, instead of stopping.
     #[arg(long)]
-    accept_codes: bool,
+    pub(crate) accept_codes: bool,
     /// Column naming each respondent's cluster (team, supervisor): cluster-robust standard errors
     /// (lavaan's `cluster =`, `se = "robust.cluster"`); estimates are unchanged.
     #[arg(long, value_name = "COLUMN")]
-    cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
+    /// Column naming each respondent's group (context, sector, country): multi-group path analysis
+    /// (lavaan's `group =`), with the likelihood-ratio test of equal regressions and per-path Wald
+    /// tests of equality across groups.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "cluster")]
+    group: Option<String>,
+    /// With --group: hold these parameters equal across groups (lavaan's `group.equal`).
+    #[arg(long, value_enum, requires = "group")]
+    equal: Option<crate::groups::EqualArg>,
+    /// Missing values: drop incomplete rows (listwise) or full-information ML (ml, lavaan's
+    /// missing = "ml", with a mean structure).
+    #[arg(long, value_enum, default_value_t = crate::fit_latent::MissingArg::Listwise)]
+    pub(crate) missing: crate::fit_latent::MissingArg,
+    /// Scale latent variables by fixing their (residual) variances to 1 and freeing every loading
+    /// (lavaan's std.lv = TRUE).
+    #[arg(long)]
+    pub(crate) std_lv: bool,
+    /// Information matrix of the standard errors for latent-variable and FIML fits (FIML always
+    /// uses the observed information, as lavaan).
+    #[arg(long, value_enum, default_value_t = crate::fit_latent::InformationArg::Expected)]
+    pub(crate) information: crate::fit_latent::InformationArg,
 }
 
-fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
+pub(crate) fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
     match c {
         None => Ok(None),
         Some(c) if c.is_ascii() => Ok(Some(c as u8)),
@@ -133,7 +157,7 @@ const CLUSTER_COLUMNS: &[&str] = &[
 ];
 
 /// Warns when the data have a column that looks like a cluster and `--cluster` was not given.
-fn warn_if_nested(columns: &[String]) {
+pub(crate) fn warn_if_nested(columns: &[String]) {
     if let Some(col) = columns
         .iter()
         .find(|h| CLUSTER_COLUMNS.contains(&h.as_str()))
@@ -143,7 +167,7 @@ fn warn_if_nested(columns: &[String]) {
 }
 
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
-fn known_ranges() -> Vec<crate::data::KnownRange> {
+pub(crate) fn known_ranges() -> Vec<crate::data::KnownRange> {
     balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
@@ -156,6 +180,9 @@ fn known_ranges() -> Vec<crate::data::KnownRange> {
 
 /// Runs `balans fit`.
 pub fn run(args: &FitArgs) -> Result<(), Failure> {
+    if let Some(column) = &args.group {
+        return run_groups(args, column);
+    }
     let report = fit_report(args).map_err(|e| {
         let code = match e.downcast_ref::<EvalError>() {
             Some(EvalError::NotConverged { .. }) => 3,
@@ -176,6 +203,11 @@ pub fn run(args: &FitArgs) -> Result<(), Failure> {
 }
 
 fn fit_report(args: &FitArgs) -> Result<Value> {
+    let inputs: Vec<&std::path::Path> = std::iter::once(&args.data)
+        .chain(&args.source.model)
+        .map(|p| p.as_path())
+        .collect();
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     if !(0.0..=1.0).contains(&args.min_items) {
         bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
     }
@@ -191,10 +223,17 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     if args.ci == CiMethod::Mc && args.mc_draws < 100 {
         bail!("--mc-draws must be at least 100, got {}", args.mc_draws);
     }
+    if let Some(d) = args.decimal.filter(|d| !matches!(d, '.' | ',')) {
+        bail!("--decimal '{d}' is not a decimal mark: use '.' or ','");
+    }
     let model = args.source.load()?;
+    if crate::fit_latent::applies(args, &model) {
+        return crate::fit_latent::fit_report(args, &model);
+    }
     let spec = AnalysisSpec::from_model(&model)
         .map_err(|e| anyhow!(e))
         .context("failed to set up the analysis model")?;
+    check_draws(args, &spec)?;
     let opts = CsvOptions {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
@@ -203,9 +242,22 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         accept_codes: args.accept_codes,
         known_ranges: known_ranges(),
         cluster: args.cluster.clone(),
+        keep_incomplete: false,
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let origin = args.data.display().to_string();
+    // Refuse too few rows before the estimator allocates its npar × npar matrices.
+    let p = spec.variables().len();
+    let needed = spec.npar().max(p + 1);
+    if data.n < needed {
+        return Err(anyhow!(EvalError::TooFewObservations {
+            n: data.n,
+            npar: spec.npar(),
+            p,
+            needed,
+        }))
+        .with_context(|| format!("failed to fit the model to {origin}"));
+    }
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;
@@ -220,6 +272,7 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     if args.cluster.is_none() {
         warn_if_nested(&data.columns);
     }
+    let fit_started = std::time::Instant::now();
     let fitted = match &data.clusters {
         Some(c) => estimate_clustered(&spec, &data.values, c, &config),
         None => estimate_with(&spec, &moments, &config),
@@ -250,9 +303,16 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
                 level: args.level,
                 seed: args.seed,
             };
+            announce_monte_carlo(&spec, &fit.output, &mc);
             effect_ci = monte_carlo_ci(&spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
+            // Each resample is one refit, run in parallel.
+            let per_fit = fit_started.elapsed();
+            sizes::announce(
+                &format!("the bootstrap ({} resamples)", args.boot),
+                per_fit.mul_f64(args.boot as f64 / rayon::current_num_threads() as f64),
+            );
             let bc = BootstrapConfig {
                 resamples: args.boot,
                 seed: args.seed,
@@ -281,6 +341,16 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
         param_ci.as_deref(),
         boot_info,
     );
+    if !data.scales.is_empty() {
+        report["scales"] = json!(data
+            .scales
+            .iter()
+            .map(
+                |r| json!({"name": r.variable, "items": r.items, "min_answered": r.min_answered,
+                            "partial_rows": r.partial_rows, "missing_rows": r.missing_rows})
+            )
+            .collect::<Vec<_>>());
+    }
     if let (Some(c), Some(col)) = (&data.clusters, &args.cluster) {
         let g = c.iter().copied().max().map_or(0, |m| m + 1);
         report["se"] = json!("robust.cluster");
@@ -289,7 +359,92 @@ fn fit_report(args: &FitArgs) -> Result<Value> {
     Ok(report)
 }
 
-fn model_origin(args: &FitArgs) -> String {
+/// `--group`: the multi-group analysis (crates/cli/src/groups.rs).
+fn run_groups(args: &FitArgs, column: &str) -> Result<(), Failure> {
+    if !(args.level > 0.0 && args.level < 1.0) {
+        return Err(anyhow!("--level must lie in (0, 1), got {}", args.level).into());
+    }
+    if args.ci != CiMethod::Delta {
+        return Err(anyhow!("--group supports Wald (delta) intervals only; drop --ci").into());
+    }
+    let csv = CsvOptions {
+        separator: ascii(args.sep, "--sep")?,
+        decimal: ascii(args.decimal, "--decimal")?,
+        na: args.na.clone(),
+        min_item_share: args.min_items,
+        accept_codes: args.accept_codes,
+        known_ranges: known_ranges(),
+        cluster: None,
+        keep_incomplete: false,
+    };
+    crate::groups::run(&crate::groups::GroupRequest {
+        data: &args.data,
+        source: &args.source,
+        csv,
+        column,
+        equal: args.equal,
+        level: args.level,
+        max_iter: args.max_iter,
+        format: args.format,
+        out: args.out.as_deref(),
+    })
+}
+
+/// Refuses `--boot` and `--mc-draws` values whose draws would not fit in memory at once.
+fn check_draws(args: &FitArgs, spec: &AnalysisSpec) -> Result<()> {
+    let effects = spec.effects().len();
+    match args.ci {
+        CiMethod::Percentile | CiMethod::Bc => {
+            sizes::at_most(
+                "--boot",
+                args.boot,
+                sizes::MAX_BOOT,
+                "lavaan's examples use 1000 to 5000",
+            )?;
+            sizes::within_memory(
+                "--boot",
+                args.boot,
+                spec.npar() + effects,
+                "bootstrap estimates",
+            )
+        }
+        CiMethod::Mc => {
+            sizes::at_most(
+                "--mc-draws",
+                args.mc_draws,
+                sizes::MAX_MC_DRAWS,
+                "20000 is semTools' default",
+            )?;
+            sizes::within_memory("--mc-draws", args.mc_draws, effects, "Monte Carlo draws")
+        }
+        CiMethod::Delta => Ok(()),
+    }
+}
+
+/// Times a pilot of 2,000 Monte Carlo draws and announces a long run.
+fn announce_monte_carlo(
+    spec: &AnalysisSpec,
+    fit: &balans_estimate::FitOutput,
+    mc: &MonteCarloConfig,
+) {
+    const PILOT: usize = 2000;
+    if mc.draws <= 10 * PILOT {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let pilot = MonteCarloConfig {
+        draws: PILOT,
+        ..*mc
+    };
+    if monte_carlo_ci(spec, fit, &pilot).is_ok() {
+        sizes::announce(
+            &format!("the Monte Carlo interval ({} draws)", mc.draws),
+            started.elapsed().mul_f64(mc.draws as f64 / PILOT as f64),
+        );
+    }
+}
+
+pub(crate) fn model_origin(args: &FitArgs) -> String {
     args.source.origin()
 }
 
@@ -376,7 +531,7 @@ fn text(v: &Value) -> String {
 }
 
 /// lavaan `summary()`-like text.
-fn table(r: &Value) -> String {
+pub(crate) fn table(r: &Value) -> String {
     let mut o = String::new();
     let f = &r["fit"];
     let line = |o: &mut String, label: &str, value: String| {
@@ -397,11 +552,14 @@ fn table(r: &Value) -> String {
     line(&mut o, "Optimization method", text(&r["method"]));
     line(&mut o, "Number of model parameters", f["npar"].to_string());
     line(&mut o, "Number of observations", r["n"].to_string());
-    line(
-        &mut o,
-        "Rows dropped (listwise deletion)",
-        r["n_dropped"].to_string(),
-    );
+    let dropped_label = match r["missing"].as_str() {
+        Some("ml") => "Rows dropped (no value or missing a fixed x)",
+        _ => "Rows dropped (listwise deletion)",
+    };
+    line(&mut o, dropped_label, r["n_dropped"].to_string());
+    if let Some(k) = r["missing_patterns"].as_u64() {
+        line(&mut o, "Missing-data patterns (FIML)", k.to_string());
+    }
     if let Some(c) = r.get("cluster") {
         line(&mut o, "Standard errors", "robust.cluster".into());
         line(
@@ -458,7 +616,11 @@ fn table(r: &Value) -> String {
     line(&mut o, "SRMR", num(&f["srmr"], 0, 3));
     o.push_str("\nParameter Estimates:\n");
     line(&mut o, "Standard errors", "Standard".into());
-    line(&mut o, "Information", "Expected".into());
+    line(
+        &mut o,
+        "Information",
+        r["information"].as_str().unwrap_or("Expected").to_string(),
+    );
     let ci_method = text(&r["ci"]["method"]);
     let header = format!(
         "  {:<22}{:>10}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
@@ -490,6 +652,20 @@ fn table(r: &Value) -> String {
             format!("{name} ({l})")
         }
     };
+    let loadings: Vec<&Value> = params.iter().filter(|p| p["op"] == "=~").collect();
+    if !loadings.is_empty() {
+        o.push_str("\nLatent Variables:\n");
+        o.push_str(&header);
+        let mut last = String::new();
+        for p in loadings {
+            let lhs = text(&p["lhs"]);
+            if lhs != last {
+                o.push_str(&format!("  {lhs} =~\n"));
+                last = lhs;
+            }
+            row(&mut o, labelled(p, &text(&p["rhs"])), p);
+        }
+    }
     o.push_str("\nRegressions:\n");
     o.push_str(&header);
     let mut last = String::new();
@@ -520,6 +696,15 @@ fn table(r: &Value) -> String {
             );
         }
     }
+    let intercepts: Vec<&Value> = params.iter().filter(|p| p["op"] == "~1").collect();
+    if !intercepts.is_empty() {
+        o.push_str("\nIntercepts:\n");
+        o.push_str(&header);
+        for p in intercepts {
+            let dot = if p["free"] == true { "." } else { " " };
+            row(&mut o, labelled(p, &format!("{dot}{}", text(&p["lhs"]))), p);
+        }
+    }
     o.push_str("\nVariances:\n");
     o.push_str(&header);
     for p in params
@@ -528,6 +713,16 @@ fn table(r: &Value) -> String {
     {
         let dot = if p["free"] == true { "." } else { " " };
         row(&mut o, labelled(p, &format!("{dot}{}", text(&p["lhs"]))), p);
+    }
+    if let Some(improper) = r["improper"].as_array().filter(|v| !v.is_empty()) {
+        o.push_str("\nImproper solution (Heywood case): negative variance estimates:\n");
+        for v in improper {
+            o.push_str(&format!(
+                "    {:<20}{}\n",
+                text(&v["variable"]),
+                num(&v["est"], 10, 3)
+            ));
+        }
     }
     o.push_str("\nR-Square:\n");
     if let Some(r2) = r["r2"].as_object() {
@@ -569,7 +764,7 @@ fn table(r: &Value) -> String {
 }
 
 /// Long-form CSV: the parameter rows, then the effect rows, with lavaan's column names.
-fn csv_text(r: &Value) -> String {
+pub(crate) fn csv_text(r: &Value) -> String {
     let mut o = String::from(
         "section,lhs,op,rhs,label,est,se,z,pvalue,ci.lower,ci.upper,std.all,ci.method\n",
     );

@@ -9,13 +9,19 @@
 mod data;
 mod diagram;
 mod fit;
+mod fit_latent;
+mod groups;
 mod meta;
 mod model_cmd;
 mod output;
+mod paths;
 mod power;
 mod report;
+mod signals;
 mod simulate;
+mod sizes;
 mod source;
+mod teach;
 mod threads;
 mod transport;
 mod trial;
@@ -34,6 +40,7 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans teach class --students 30 --seed 7 --out kit   a class kit for teaching mediation
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -41,6 +48,11 @@ Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estim
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Let outputs replace an input of the same run, a file of another kind (e.g. `--plot` over
+    /// a CSV file) or a symbolic link (the link, not its target). Directories are never replaced;
+    /// devices and FIFOs (`--out /dev/null`) are written into.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,12 +65,14 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
-    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
-    Trial(Box<trial::TrialArgs>),
     /// Draw the path diagram of a model or a fit (SVG).
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
+    Trial(Box<trial::TrialArgs>),
+    /// Class kits and demonstrations for teaching mediation.
+    Teach(teach::TeachArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -99,6 +113,8 @@ impl Command {
 
 /// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli) -> Result<(), Failure> {
+    paths::set_force(cli.force);
+    signals::install();
     let pool = threads::pool(cli.command.threads())?;
     pool.install(|| dispatch(cli))
 }
@@ -109,9 +125,10 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args).map_err(Failure::from),
-        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
         Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
         Command::Report(args) => report::run(&args).map_err(Failure::from),
+        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
+        Command::Teach(args) => teach::run(&args).map_err(Failure::from),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
@@ -127,7 +144,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            // Control and invisible characters from file names, headers or cells are escaped.
+            let message = format!("{:#}", f.error);
+            eprintln!(
+                "error: {}",
+                balans_model::limits::escape_invisible(&message)
+            );
             ExitCode::from(f.code)
         }
     }

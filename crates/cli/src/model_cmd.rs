@@ -196,7 +196,7 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Result<Value> {
             })
         })
         .collect();
-    Ok(json!({
+    let mut report = json!({
         "model": origin,
         "measurement": measurement,
         "semantics": model.semantics(),
@@ -207,7 +207,12 @@ fn report(origin: &str, model: &Model, pop: &Population) -> Result<Value> {
         "effects": pairs,
         "indirect_effects": specific,
         "defined": defined,
-    }))
+    });
+    // A dense model has too many routes to list (2^(k−1) for k fully connected variables).
+    if let Some(count) = effects.routes_not_listed {
+        report["indirect_routes_not_listed"] = json!(count.min(u64::MAX as u128) as u64);
+    }
+    Ok(report)
 }
 
 fn f3(v: &Value) -> String {
@@ -351,6 +356,13 @@ fn table(r: &Value) -> String {
         for e in specific {
             out.push_str(&format!("  {:<28} {:>8}\n", s(&e["name"]), f3(&e["value"])));
         }
+    }
+    if let Some(count) = r["indirect_routes_not_listed"].as_u64() {
+        out.push_str(&format!(
+            "\nSpecific indirect effects: {} routes, too many to list (balans lists at most {}); the indirect and total effects above include them all\n",
+            if count == u64::MAX { "more than 1.8e19".to_string() } else { count.to_string() },
+            balans_model::limits::MAX_ROUTES
+        ));
     }
     let defined = r["defined"].as_array().expect("array");
     if !defined.is_empty() {

@@ -90,6 +90,22 @@ pub enum EvalError {
         /// those earlier ones), comma separated.
         names: String,
     },
+    /// The analysis model has more free parameters than balans estimates.
+    #[error("the analysis model has {npar} free parameters; balans estimates at most {max} (lavaan adds a residual covariance for every pair of outcomes that predict nothing): use fewer outcomes or scale scores")]
+    TooLarge {
+        /// Free parameters.
+        npar: usize,
+        /// The limit, [`crate::spec::MAX_FREE_PARAMETERS`].
+        max: usize,
+    },
+    /// The model has more specific indirect routes than can be estimated one by one.
+    #[error("the model has {routes} specific indirect routes; balans estimates at most {max} (a densely connected model has about 2^k routes among k variables): remove some paths")]
+    TooManyRoutes {
+        /// The number of routes (saturating).
+        routes: u128,
+        /// The limit, [`balans_model::limits::MAX_ROUTES`].
+        max: usize,
+    },
     /// The iterative fitter did not converge.
     #[error("the ML fit did not converge after {} iterations (largest gradient element {:.3e}); the model may be empirically under-identified", .diagnostics.iterations, .diagnostics.gradient_norm)]
     NotConverged {

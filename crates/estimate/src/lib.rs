@@ -58,6 +58,7 @@ mod intervals;
 mod linalg;
 mod measures;
 mod moments;
+mod multigroup;
 mod robust;
 pub mod sem;
 mod spec;
@@ -77,5 +78,9 @@ pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
+pub use multigroup::{
+    estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,
+    GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
+};
 pub use robust::estimate_clustered;
-pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind};
+pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS};
