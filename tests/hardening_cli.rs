@@ -338,7 +338,7 @@ fn flag_values_that_would_allocate_gigabytes_are_refused_at_once() {
 /// Runs `args` until stderr shows `wanted` (then kills it), failing after `seconds`.
 fn stderr_shows(dir: &Path, args: &[&str], wanted: &str, seconds: u64) -> String {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+    let mut child = std::process::Command::new(common::bin())
         .current_dir(dir)
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -523,7 +523,7 @@ fn new_files_follow_the_umask() {
     let dir = dir_with(&[("m.lav", MODEL)]);
     let script = format!(
         "umask 077; exec '{}' simulate --model m.lav --n 10 --seed 1 --out private.csv",
-        env!("CARGO_BIN_EXE_balans")
+        common::bin()
     );
     let out = std::process::Command::new("sh")
         .current_dir(dir.path())
@@ -576,7 +576,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 #[test]
 fn an_interrupted_write_leaves_no_temporary_file() {
     let dir = dir_with(&[("m.lav", MODEL)]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balans"))
+    let mut child = std::process::Command::new(common::bin())
         .current_dir(dir.path())
         .args([
             "simulate",
@@ -643,4 +643,330 @@ fn stale_temporary_files_of_dead_runs_are_recognised_and_removed() {
         "{:?}",
         temp_files(dir.path())
     );
+}
+
+// ---- Messages that mislead (continued) ---------------------------------------------------------
+
+#[test]
+fn an_intercept_only_variable_is_not_said_to_be_in_a_covariance() {
+    let dir = dir_with(&[("m.lav", "y ~ 1\nm ~ x\n")]);
+    let out = quick(dir.path(), &["model", "show", "--model", "m.lav"]);
+    assert_failure_code(
+        &out,
+        1,
+        "'y' appears only in an intercept statement ('~ 1')",
+    );
+    assert!(!stderr(&out).contains("'~~'"), "{}", stderr(&out));
+}
+
+/// `d.csv` with column `x` multiplied by `factor`, as `name`.
+fn scaled_copy(dir: &Path, name: &str, factor: f64) {
+    let text = String::from_utf8(read(dir, "d.csv")).expect("utf-8");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let x = header.iter().position(|h| *h == "x").expect("x column");
+    let mut scaled = format!("{}\n", header.join(","));
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        cells[x] = format!("{}", cells[x].parse::<f64>().expect("number") * factor);
+        scaled.push_str(&cells.join(","));
+        scaled.push('\n');
+    }
+    std::fs::write(dir.join(name), scaled).expect("written");
+}
+
+#[test]
+fn a_column_scaled_by_a_million_is_not_called_constant() {
+    let dir = study_folder();
+    scaled_copy(dir.path(), "e6.csv", 1e6);
+    let out = quick(dir.path(), &["fit", "--data", "e6.csv", "--model", "m.lav"]);
+    assert!(!stderr(&out).contains("constant"), "{}", stderr(&out));
+    // Far enough apart that ML cannot be trusted: the message names the scales, not a constant.
+    scaled_copy(dir.path(), "e7.csv", 1e7);
+    let out = quick(dir.path(), &["fit", "--data", "e7.csv", "--model", "m.lav"]);
+    assert_failure_code(&out, 1, "more than 10¹² times smaller than that of 'x'");
+    assert!(
+        stderr(&out).contains("divide 'x' by 1e7"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("constant"), "{}", stderr(&out));
+}
+
+#[test]
+fn csv_errors_carry_one_line_number_counted_over_blank_lines_and_quoted_newlines() {
+    let dir = dir_with(&[
+        ("m.lav", MODEL),
+        ("short.csv", "x,m,y\n1,2,3\n\n2,3,1\n4,1\n"),
+        (
+            "quoted.csv",
+            "x,m,y\n1,2,3\n\n2,3,1\n\"4\n\",1,2\n3,abc,1\n",
+        ),
+    ]);
+    let out = quick(
+        dir.path(),
+        &["fit", "--data", "short.csv", "--model", "m.lav"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "short.csv:5: this row has 2 fields but the header has 3",
+    );
+    assert!(!stderr(&out).contains("record"), "{}", stderr(&out));
+    let out = quick(
+        dir.path(),
+        &["fit", "--data", "quoted.csv", "--model", "m.lav"],
+    );
+    assert_failure_code(
+        &out,
+        1,
+        "quoted.csv:7: column 'm' (column 2): cannot read 'abc'",
+    );
+}
+
+#[test]
+fn duplicate_column_names_are_refused() {
+    let dir = dir_with(&[("m.lav", MODEL), ("d.csv", "x,m,y,x\n1,2,3,4\n")]);
+    let out = quick(dir.path(), &["fit", "--data", "d.csv", "--model", "m.lav"]);
+    assert_failure_code(&out, 1, "the column 'x' appears twice (columns 1 and 4)");
+}
+
+#[test]
+fn a_missing_item_column_is_reported_not_skipped() {
+    let dir = dir_with(&[
+        ("m.lav", "y ~ es\n"),
+        ("d.csv", "es1,es3,es4,y\n1,2,3,4\n2,3,4,5\n"),
+    ]);
+    let out = quick(dir.path(), &["fit", "--data", "d.csv", "--model", "m.lav"]);
+    assert_failure_code(
+        &out,
+        1,
+        "the item column 'es2' is missing, but es3, es4 exist",
+    );
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped_in_csv_files() {
+    let dir = study_folder();
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    bytes.extend(read(dir.path(), "d.csv"));
+    std::fs::write(dir.path().join("bom.csv"), bytes).expect("written");
+    let out = quick(
+        dir.path(),
+        &["fit", "--data", "bom.csv", "--model", "m.lav"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_flag_values_get_the_flag_named() {
+    let dir = study_folder();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &[
+                "fit",
+                "--data",
+                "d.csv",
+                "--model",
+                "m.lav",
+                "--decimal",
+                "x",
+            ],
+            1,
+            "--decimal 'x' is not a decimal mark",
+        ),
+        (
+            &[
+                "fit", "--data", "d.csv", "--model", "m.lav", "--level", "-0.1",
+            ],
+            1,
+            "--level must lie in (0, 1), got -0.1",
+        ),
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--target-power",
+                "0.8",
+                "--n-max",
+                "0",
+            ],
+            1,
+            "--n-max 0 is out of range",
+        ),
+        (
+            &["power", "--model", "m.lav", "--target-power", "0.9999999"],
+            1,
+            "--target-power 0.9999999 cannot be resolved with --reps 1000",
+        ),
+        (
+            &[
+                "power", "--model", "m.lav", "--n", "100", "--alpha", "-0.05",
+            ],
+            1,
+            "alpha",
+        ),
+        // One thread per worker is made at once: a billion would take the machine down.
+        (
+            &[
+                "power",
+                "--model",
+                "m.lav",
+                "--n",
+                "100",
+                "--reps",
+                "20",
+                "--threads",
+                "1000000000",
+            ],
+            1,
+            "--threads 1000000000 is out of range: at most 1024",
+        ),
+        (
+            &[
+                "simulate",
+                "--model",
+                "m.lav",
+                "--n",
+                "10",
+                "--threads",
+                "1000000000",
+            ],
+            1,
+            "--threads 1000000000 is out of range",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = quick(dir.path(), args);
+        assert_failure_code(&out, *code, message);
+    }
+}
+
+// ---- Fuzzed flag values ------------------------------------------------------------------------
+
+mod flag_fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const VALUES: &[&str] = &[
+        "0",
+        "1",
+        "-1",
+        "-0.1",
+        "0.5",
+        "1e9",
+        "1000000000",
+        "18446744073709551616",
+        "nan",
+        "inf",
+        "-inf",
+        "",
+        "x",
+        "0.9999999",
+        "1e-9",
+        "1:2:0",
+        "5:1:1",
+        "1:1000000000:1",
+        ",",
+        ";",
+        "'",
+        "\u{200b}",
+        "-",
+        "mcar:2",
+        "mar:-1",
+        "es=2",
+        "joint,bogus",
+        "a,,b",
+    ];
+
+    /// (command prefix, flag) pairs whose runs stay cheap for any accepted value.
+    const FLAGS: &[(&[&str], &str)] = &[
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--level"),
+        (
+            &[
+                "fit",
+                "--data",
+                "d.csv",
+                "--model",
+                "m.lav",
+                "--ci",
+                "percentile",
+            ],
+            "--boot",
+        ),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav", "--ci", "mc"],
+            "--mc-draws",
+        ),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--decimal"),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--sep"),
+        (&["fit", "--data", "d.csv", "--model", "m.lav"], "--na"),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav"],
+            "--max-iter",
+        ),
+        (
+            &["fit", "--data", "d.csv", "--model", "m.lav"],
+            "--min-items",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--alpha",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--teams",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--missing",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--tests",
+        ),
+        (
+            &["power", "--model", "m.lav", "--reps", "20", "--n", "100"],
+            "--threads",
+        ),
+        (&["power", "--model", "m.lav", "--reps", "20"], "--n"),
+        (&["power", "--model", "m.lav", "--reps", "20"], "--n-range"),
+        (
+            &[
+                "power", "--model", "m.lav", "--reps", "20", "--n-max", "400",
+            ],
+            "--target-power",
+        ),
+        (&["power", "--model", "m.lav", "--n", "50"], "--reps"),
+        (
+            &["simulate", "--model", "m.lav", "--n", "10"],
+            "--response-rate",
+        ),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--teams"),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--missing"),
+        (&["simulate", "--model", "m.lav", "--n", "10"], "--icc"),
+        (&["simulate", "--model", "m.lav"], "--n"),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Any value of any flag: exit 0, 1 or 2 with a message, never a panic, in bounded time
+        /// and memory.
+        #[test]
+        fn any_flag_value_ends_cleanly((prefix, flag) in select(FLAGS), value in select(VALUES)) {
+            let dir = study_folder();
+            let mut args: Vec<&str> = prefix.to_vec();
+            args.push(flag);
+            args.push(value);
+            let out = quick(dir.path(), &args);
+            let err = stderr(&out);
+            prop_assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {:?}\n{err}", out.status);
+            prop_assert!(!err.contains("panicked"), "{args:?}: {err}");
+            if !out.status.success() {
+                prop_assert!(err.contains("error"), "{args:?}: {err}");
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod model_cmd;
 mod output;
 mod paths;
 mod power;
+mod power_latent;
 mod report;
 mod signals;
 mod simulate;

@@ -357,6 +357,90 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
     })
 }
 
+impl PowerArgs {
+    /// The first flag the latent-variable power path does not support, if given.
+    pub(crate) fn unsupported_for_latent(&self) -> Option<&'static str> {
+        if self.target_power.is_some() {
+            Some("--target-power")
+        } else if self.data != DataArg::Normal {
+            Some("--data items")
+        } else if self.teams.is_some() {
+            Some("--teams")
+        } else if self.missing.is_some() {
+            Some("--missing")
+        } else if self.tests.trim() != "joint,sobel" {
+            Some("--tests")
+        } else if self.plot.is_some() {
+            Some("--plot")
+        } else {
+            None
+        }
+    }
+    pub(crate) fn replications(&self) -> usize {
+        self.reps.max(1) as usize
+    }
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub(crate) fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+    pub(crate) fn out_path(&self) -> Option<&std::path::Path> {
+        self.out.as_deref()
+    }
+    pub(crate) fn model_origin(&self) -> String {
+        self.source.origin()
+    }
+    /// `--effects` as names (empty for `all`).
+    pub(crate) fn effect_names(&self) -> Vec<String> {
+        if self.effects.trim() == "all" {
+            return Vec::new();
+        }
+        self.effects
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Routes a run with a latent-variable analysis model to `power_latent`; `None` otherwise.
+fn run_latent_if_needed(args: &PowerArgs) -> Result<Option<()>> {
+    let model = args.source.load()?;
+    let analysis = match &args.analysis {
+        Some(path) => Some(
+            ModelSource {
+                model: Some(path.clone()),
+                builtin: None,
+                standardized: false,
+                strict: args.source.strict,
+            }
+            .load()
+            .context("failed to read the analysis model")?,
+        ),
+        None => None,
+    };
+    if !crate::power_latent::applies(&model, analysis.as_ref()) {
+        return Ok(None);
+    }
+    if args.reps < 1 {
+        bail!(
+            "--reps {} is out of range: use at least 1 replication",
+            args.reps
+        );
+    }
+    let ns = match (&args.n, &args.n_range) {
+        (Some(ns), _) => ns.clone(),
+        (_, Some(range)) => parse_range(range)?,
+        _ => bail!("say which sample sizes: --n 200,300 or --n-range 100:600:100 (--target-power is not available for latent-variable analysis models yet)"),
+    };
+    crate::power_latent::run(args, &model, analysis.as_ref(), &ns)?;
+    Ok(Some(()))
+}
+
 /// Runs `balans power`.
 pub fn run(args: &PowerArgs) -> Result<()> {
     let inputs: Vec<&std::path::Path> = args
@@ -375,6 +459,9 @@ pub fn run(args: &PowerArgs) -> Result<()> {
     )?;
     if let Some(plot) = &args.plot {
         crate::paths::check_svg_target("--plot", plot)?;
+    }
+    if run_latent_if_needed(args)?.is_some() {
+        return Ok(());
     }
     let plan = plan(args)?;
     let bar = progress_bar(&plan);

@@ -83,6 +83,18 @@ pub enum EvalError {
         /// Its sample variance.
         variance: f64,
     },
+    /// Two variables' sample variances differ by more than 10¹²: ML cannot be computed reliably.
+    #[error("variable '{name}' has variance {variance:.3e}, more than 10¹² times smaller than that of '{largest}' ({largest_variance:.3e}); rescale the variables to similar units (e.g. divide '{largest}' by {factor:.0e})", factor = (largest_variance / variance).sqrt())]
+    ScaleMismatch {
+        /// The small variable.
+        name: String,
+        /// Its sample variance.
+        variance: f64,
+        /// The variable with the largest variance.
+        largest: String,
+        /// Its sample variance.
+        largest_variance: f64,
+    },
     /// The sample covariance matrix is singular: some variables are perfectly collinear.
     #[error("the sample covariance matrix is not positive definite: {names} are perfectly collinear; remove one of them")]
     SingularCovariance {

@@ -62,6 +62,7 @@ mod multigroup;
 mod robust;
 pub mod sem;
 mod spec;
+mod variances;
 
 pub use error::{Convergence, EvalError, Method};
 pub use estimator::{Estimator, EstimatorConfig, FitOutput, Strategy};
