@@ -22,7 +22,10 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("--reps and --balans-reps must be at least 2");
     }
     let ok = Command::new("Rscript")
-        .args(["-e", "suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})"])
+        .args([
+            "-e",
+            "suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})",
+        ])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -43,7 +46,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let v = 0; // fssb, the exogenous outcome the training shifts directly
     let icc = design.icc()[v];
     let [r_e, r_l] = design.stability();
-    let attrition = spec.attrition.unwrap_or(balans_trial::design::DEFAULT_ATTRITION);
+    let attrition = spec
+        .attrition
+        .unwrap_or(balans_trial::design::DEFAULT_ATTRITION);
     let dir = std::env::temp_dir().join(format!("balans-peer-trial-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("lmer.json");
@@ -82,7 +87,7 @@ pub fn run(args: &[String]) -> Result<()> {
         seed,
         alpha: ALPHA,
         employee_level: false,
-        mask: [true, false, false, false],
+        mask: [true, false, false, false, false, false, false, false],
     };
     // One thread; trial_power runs the effect and the null condition, so a replication of the
     // effect condition costs half the elapsed time per replication.
@@ -102,7 +107,9 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let (r1, r2) = (balans_reps as f64, r_reps as f64);
     let pooled = (row.power * r1 + p_r * r2) / (r1 + r2);
-    let se = (pooled * (1.0 - pooled) * (1.0 / r1 + 1.0 / r2)).sqrt().max(1.0 / r2);
+    let se = (pooled * (1.0 - pooled) * (1.0 / r1 + 1.0 / r2))
+        .sqrt()
+        .max(1.0 / r2);
     let agree = (row.power - p_r).abs() <= 3.0 * se;
     println!(
         "\npower of the arm effect (Satterthwaite t test):\n  R/lmerTest {:.4} ({} of {r_reps} fitted, {} singular)\n  balans     {:.4} ± {:.4} (failed {}, singular {} of {} fits incl. the null condition)\n  difference {:+.4}, 3·SE {:.4}: {}",
