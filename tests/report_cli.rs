@@ -147,3 +147,69 @@ fn report_refuses_unknown_json_with_the_file_named() {
     let out = balans_in(dir.path(), &["diagram", "--fit", "x.json"]);
     assert_clean_failure(&out, "x.json: --fit expects");
 }
+
+#[test]
+fn report_of_a_trial_power_run_and_plan_shows_every_power_with_its_mc_se() {
+    let dir = tempfile::tempdir().unwrap();
+    let power = balans(&[
+        "trial",
+        "power",
+        "--builtin",
+        "dutch",
+        "--effect",
+        "0.3",
+        "--reps",
+        "60",
+        "--seed",
+        "1",
+        "--leaders",
+        "20,30",
+        "--format",
+        "json",
+    ]);
+    assert!(power.status.success(), "{}", common::stderr(&power));
+    std::fs::write(dir.path().join("tp.json"), &power.stdout).unwrap();
+    let plan = balans(&[
+        "trial",
+        "plan",
+        "--leaders",
+        "20",
+        "--team-size",
+        "15",
+        "--icc",
+        "0.17",
+        "--power",
+        "0.8",
+        "--format",
+        "json",
+    ]);
+    assert!(plan.status.success(), "{}", common::stderr(&plan));
+    std::fs::write(dir.path().join("plan.json"), &plan.stdout).unwrap();
+    let out = balans_in(
+        dir.path(),
+        &["report", "tp.json", "plan.json", "--out", "r.html"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(
+        html.contains("Trial power (simulation)")
+            && html.contains("Trial plan (analytic, PowerUpR cra2r2)")
+    );
+    assert!(
+        html.contains("minimum detectable effect is 0.629 SD (95% interval 0.183 to 1.075)"),
+        "PowerUpR's cross-check"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&power.stdout).unwrap();
+    for r in json["rows"].as_array().unwrap() {
+        let row = format!(
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td>{}</td><td>{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3}</td>",
+            r["leaders"], r["team_size"].as_f64().unwrap(), r["analysis"].as_str().unwrap(), r["outcome"].as_str().unwrap(),
+            r["effect"].as_f64().unwrap(), r["power"].as_f64().unwrap(), r["mc_se"].as_f64().unwrap()
+        );
+        assert!(html.contains(&row), "row missing from the report: {row}");
+    }
+    assert!(
+        !html.contains("https://") && !html.contains("src=\"http"),
+        "no network resources"
+    );
+}

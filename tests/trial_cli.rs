@@ -648,7 +648,9 @@ fn help_examples_run_as_written() {
             if line.ends_with('\\') {
                 continue;
             }
-            let cmd = command.replace("--reps 1000", "--reps 100");
+            let cmd = command
+                .replace("--reps 1000", "--reps 100")
+                .replace("--reps 100 ", "--reps 30 ");
             let o = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(&cmd)

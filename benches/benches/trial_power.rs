@@ -20,7 +20,7 @@ use balans_trial::analyse::{fit_random_intercept, ClusterStats};
 use balans_trial::design::DesignSpec;
 use balans_trial::power::{
     analyse_replication, ancova_cluster_stats, draw_leader_stats, employee_leader_stats,
-    AnalysisScratch, GenerateScratch, LeaderStats, ALL_ANALYSES,
+    AnalysisScratch, GenerateScratch, LeaderStats, LEADER_ANALYSES,
 };
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
@@ -63,7 +63,7 @@ fn replication(c: &mut Criterion) {
             let mut rng = replication_rng(1, 30, r);
             draw_leader_stats(&design, 0, &mut rng, &mut stats, &mut gen);
             out.clear();
-            analyse_replication(&stats, 0.05, &ALL_ANALYSES, &mut scratch, &mut out);
+            analyse_replication(&stats, 0.05, &LEADER_ANALYSES, &mut scratch, &mut out);
             black_box(out.len())
         })
     });

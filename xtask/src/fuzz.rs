@@ -115,7 +115,7 @@ where
             std::fs::write(&path, current.lock().expect("not poisoned").as_bytes()).ok();
             eprintln!("panic on {what} case {k}: input in {}", path.display());
         }
-        if (k + 1) % 100_000 == 0 {
+        if (k + 1) % 10_000 == 0 {
             eprintln!("  {what}: {} cases", k + 1);
         }
     }

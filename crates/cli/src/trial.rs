@@ -714,6 +714,9 @@ Examples:
   balans trial power --builtin dutch --effect 0.3 --reps 500 --seed 2 --leaders 20,40,60 \\
       --team-size-grid 5,10,20 --format csv --plot power.svg
 
+  # Every analysis, incl. the long model, the CACE (70% uptake) and the moderated effects
+  balans trial power --builtin hammer2011 --uptake 0.7 --reps 100 --seed 4 --analyses all
+
   # How many leaders for 80% power with the mixed ANCOVA (REML, Satterthwaite df)?
   balans trial power --builtin dutch --effect 0.3 --reps 1000 --seed 3 --target-power 0.8
 
@@ -794,7 +797,7 @@ fn power(args: &PowerArgs) -> Result<()> {
         seed: args.seed,
         alpha: args.alpha,
         employee_level: args.employee_level,
-        mask: analysis_mask(&args.analyses).map_err(|e| anyhow!("--analyses: {e}"))?,
+        mask: analysis_mask(&args.analyses, &design).map_err(|e| anyhow!("--analyses: {e}"))?,
     };
     let grid: Vec<Option<usize>> = match &args.team_size_grid {
         Some(v) => {

@@ -815,6 +815,27 @@ impl Design {
             .collect()
     }
 
+    /// The intention-to-treat effect on variable `v` in the moderator's low and the high level
+    /// (`(I − B)⁻¹` applied to the level's FSSB effect, × uptake × the shock's survival); the
+    /// design's ITT effect in both when there is no moderator.
+    pub fn expected_level_effects(&self, v: usize) -> (f64, f64) {
+        let t = self.population.inverse_i_minus_beta();
+        let mut factor = self.uptake;
+        if let Some(s) = self.shock {
+            factor *= 1.0 - s.share_after + s.share_after * s.effect_survives;
+        }
+        match &self.moderator {
+            None => {
+                let itt = self.expected_itt_effects()[v];
+                (itt, itt)
+            }
+            Some((m, _)) => {
+                let level = |d: f64| self.fssb.iter().map(|&f| t[(v, f)] * d * factor).sum();
+                (level(m.effects[0]), level(m.effects[1]))
+            }
+        }
+    }
+
     /// The intention-to-treat expected effects: [`Self::expected_effects`] × uptake, with the
     /// moderator's level-weighted effect and the shock's survival.
     pub fn expected_itt_effects(&self) -> Vec<f64> {

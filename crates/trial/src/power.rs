@@ -21,7 +21,10 @@
 
 use crate::analyse::ancova::{kenward_roger_test, satterthwaite_test, unit};
 use crate::analyse::ols::Cr2Fit;
-use crate::analyse::{fit_random_intercept, ClusterStats, Estimate};
+use crate::analyse::{
+    cace, fit_random_intercept, long_mixed, moderation, wide_to_long, AncovaScratch, ClusterStats,
+    Estimate, Outcome, TidyRow, WideData,
+};
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
 use balans_power::montecarlo;
@@ -96,9 +99,19 @@ pub struct TestResult {
 /// The analyses of the power loop, in output order: (a) the mixed ANCOVA `post ~ arm + pre +
 /// (1 | leader)` by REML with Satterthwaite df and with Kenward–Roger covariance and df, (b) OLS
 /// with CR2 standard errors and Satterthwaite df, (c) the leader-means ANCOVA — all fitted from
-/// the same per-leader statistics of the same replication ([`crate::analyse`]).
-pub const POWER_ANALYSES: [&str; 4] =
-    ["mixed_ancova", "mixed_ancova_kr", "ols_cr2", "leader_means"];
+/// the same per-leader statistics of the same replication ([`crate::analyse`]); then the analyses
+/// that need employee rows: (d) the long model's `time:arm`, (g) the CACE (2SLS, CR2) and (e) the
+/// simple effect of arm in the moderator's low and high level.
+pub const POWER_ANALYSES: [&str; 8] = [
+    "mixed_ancova",
+    "mixed_ancova_kr",
+    "ols_cr2",
+    "leader_means",
+    "long_mixed",
+    "cace",
+    "moderation_low",
+    "moderation_high",
+];
 
 /// Per-thread buffers of the analyses.
 #[derive(Debug, Default)]
@@ -144,33 +157,49 @@ pub fn ancova_cluster_stats(stats: &LeaderStats, out: &mut ClusterStats) {
     }
 }
 
-/// Which analyses of [`POWER_ANALYSES`] to run (all by default).
-pub type AnalysisMask = [bool; 4];
+/// Which analyses of [`POWER_ANALYSES`] to run.
+pub type AnalysisMask = [bool; 8];
 
-/// Every analysis.
-pub const ALL_ANALYSES: AnalysisMask = [true; 4];
+/// The four analyses fitted from per-leader statistics (the default; no employee rows needed when
+/// the design allows drawing the statistics directly).
+pub const LEADER_ANALYSES: AnalysisMask = [true, true, true, true, false, false, false, false];
 
-/// The mask of analyses named in `names` (`all` = every one).
+/// The mask of analyses named in `names`: `ancova` = [`LEADER_ANALYSES`], `all` = every analysis
+/// the design supports (moderation needs a moderator), or names from [`POWER_ANALYSES`].
 ///
 /// # Errors
-/// An unknown name.
-pub fn analysis_mask(names: &[String]) -> Result<AnalysisMask, TrialPowerError> {
-    let mut mask = [false; 4];
+/// An unknown name; moderation without a moderator in the design.
+pub fn analysis_mask(names: &[String], design: &Design) -> Result<AnalysisMask, TrialPowerError> {
+    let mut mask = [false; 8];
+    let moderated = design.moderator().is_some();
     for n in names {
-        if n == "all" {
-            return Ok(ALL_ANALYSES);
-        }
-        let i =
-            POWER_ANALYSES
-                .iter()
-                .position(|a| a == n)
-                .ok_or_else(|| TrialPowerError::Setting {
+        match n.as_str() {
+            "ancova" => mask
+                .iter_mut()
+                .zip(LEADER_ANALYSES)
+                .for_each(|(m, l)| *m |= l),
+            "all" => {
+                mask = [true; 8];
+                mask[6] = moderated;
+                mask[7] = moderated;
+            }
+            name => {
+                let i = POWER_ANALYSES.iter().position(|a| *a == name).ok_or_else(|| TrialPowerError::Setting {
                     setting: "analyses",
                     value: n.clone(),
-                    expected:
-                        "all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
+                    expected: "ancova, all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means, long_mixed, cace, moderation_low, moderation_high",
                 })?;
-        mask[i] = true;
+                if i >= 6 && !moderated {
+                    return Err(TrialPowerError::Setting {
+                        setting: "analyses",
+                        value: n.clone(),
+                        expected:
+                            "a design with a moderator (--moderator) for the moderation analyses",
+                    });
+                }
+                mask[i] = true;
+            }
+        }
     }
     if mask.iter().all(|m| !m) {
         return Err(TrialPowerError::Setting {
@@ -180,6 +209,26 @@ pub fn analysis_mask(names: &[String]) -> Result<AnalysisMask, TrialPowerError> 
         });
     }
     Ok(mask)
+}
+
+/// Whether any analysis of `mask` needs employee rows.
+pub fn needs_rows(mask: &AnalysisMask) -> bool {
+    mask[4..].iter().any(|m| *m)
+}
+
+/// The true value each analysis of [`POWER_ANALYSES`] estimates under `design` for variable `v`:
+/// the intention-to-treat effect (ANCOVAs, long model), the effect among employees of leaders who
+/// completed the training (CACE: ITT / uptake), and the ITT effect in the moderator's low and high
+/// level.
+pub fn analysis_truths(design: &Design, v: usize) -> [f64; 8] {
+    let itt = design.expected_itt_effects()[v];
+    let cace = if design.uptake() > 0.0 {
+        itt / design.uptake()
+    } else {
+        f64::NAN
+    };
+    let (low, high) = design.expected_level_effects(v);
+    [itt, itt, itt, itt, itt, cace, low, high]
 }
 
 /// Runs the analyses of `mask` (in [`POWER_ANALYSES`] order) on one replication's statistics,
@@ -559,7 +608,21 @@ struct TrialReplication<'a> {
     alpha: f64,
     mask: AnalysisMask,
     fast: bool,
-    truth: f64,
+    /// The true value of each selected analysis, in order.
+    truths: Vec<f64>,
+}
+
+/// Employee-level columns of one replication (the row-level analyses' input).
+#[derive(Debug, Default)]
+struct Rows {
+    leader: Vec<usize>,
+    arm: Vec<u8>,
+    treated: Vec<bool>,
+    pre: Vec<f64>,
+    post: Vec<f64>,
+    uptake: Vec<f64>,
+    moderator: Vec<f64>,
+    employee: Vec<usize>,
 }
 
 /// Per-thread buffers of a replication.
@@ -567,7 +630,71 @@ struct Workspace {
     stats: LeaderStats,
     gen: GenerateScratch,
     an: AnalysisScratch,
+    rows: Rows,
+    ancova: AncovaScratch,
     out: Vec<Option<TestResult>>,
+}
+
+/// The arm rows of the row-level analyses selected in `mask[4..]`, pushed onto `out`.
+fn row_analyses(
+    rows: &Rows,
+    leaders: usize,
+    alpha: f64,
+    mask: &AnalysisMask,
+    scratch: &mut AncovaScratch,
+    out: &mut Vec<Option<TestResult>>,
+) {
+    let data = WideData {
+        leader: &rows.leader,
+        n_leaders: leaders,
+        treated: &rows.treated,
+    };
+    let outcome = Outcome {
+        name: "y",
+        pre: &rows.pre,
+        post: &rows.post,
+    };
+    let pick = |rows: &[TidyRow], term: &str| {
+        rows.iter().find(|r| r.term == term).map(|r| TestResult {
+            estimate: r.estimate,
+            std_error: r.std_error,
+            p_value: r.p_value,
+            conf_low: r.conf_low,
+            conf_high: r.conf_high,
+            df: r.df,
+            singular: false,
+        })
+    };
+    if mask[4] {
+        let long = wide_to_long(&data, &outcome, &rows.employee);
+        out.push(
+            long_mixed(&long.as_data(leaders), "y", alpha)
+                .ok()
+                .and_then(|l| pick(&l.rows, "time:arm")),
+        );
+    }
+    if mask[5] {
+        out.push(
+            cace(
+                &data,
+                &outcome,
+                "uptake",
+                &rows.uptake,
+                alpha,
+                &mut scratch.cr2,
+            )
+            .ok()
+            .and_then(|c| pick(&c.rows, "uptake")),
+        );
+    }
+    if mask[6] || mask[7] {
+        let m = moderation(&data, &outcome, "m", &rows.moderator, alpha, scratch).ok();
+        for (k, term) in [(6, "arm|m=0"), (7, "arm|m=1")] {
+            if mask[k] {
+                out.push(m.as_ref().and_then(|(r, _)| pick(r, term)));
+            }
+        }
+    }
 }
 
 /// What one analysis counts over replications.
@@ -616,6 +743,8 @@ impl montecarlo::Replication for TrialReplication<'_> {
             stats: LeaderStats::default(),
             gen: GenerateScratch::default(),
             an: AnalysisScratch::default(),
+            rows: Rows::default(),
+            ancova: AncovaScratch::default(),
             out: Vec::with_capacity(POWER_ANALYSES.len()),
         }
     }
@@ -628,7 +757,17 @@ impl montecarlo::Replication for TrialReplication<'_> {
     }
 
     fn generate(&self, ws: &mut Workspace, rng: &mut ReplicationRng) -> bool {
-        if self.fast {
+        if needs_rows(&self.mask) {
+            fill_rows(self.design, self.v, rng, &mut ws.rows);
+            let r = &ws.rows;
+            ws.stats = leader_stats_from_rows(
+                &r.leader,
+                &r.arm,
+                &r.pre,
+                &r.post,
+                self.design.total_leaders(),
+            );
+        } else if self.fast {
             draw_leader_stats(self.design, self.v, rng, &mut ws.stats, &mut ws.gen);
         } else {
             employee_leader_stats(self.design, self.v, rng, &mut ws.stats);
@@ -639,6 +778,16 @@ impl montecarlo::Replication for TrialReplication<'_> {
     fn analyse(&self, ws: &mut Workspace, _rng: &mut ReplicationRng) -> bool {
         ws.out.clear();
         analyse_replication(&ws.stats, self.alpha, &self.mask, &mut ws.an, &mut ws.out);
+        if needs_rows(&self.mask) {
+            row_analyses(
+                &ws.rows,
+                self.design.total_leaders(),
+                self.alpha,
+                &self.mask,
+                &mut ws.ancova,
+                &mut ws.out,
+            );
+        }
         true
     }
 
@@ -649,7 +798,8 @@ impl montecarlo::Replication for TrialReplication<'_> {
                 Some(r) => {
                     t.fitted += 1;
                     t.reject += usize::from(r.p_value < self.alpha);
-                    t.cover += usize::from(r.conf_low <= self.truth && self.truth <= r.conf_high);
+                    let truth = self.truths[a];
+                    t.cover += usize::from(r.conf_low <= truth && truth <= r.conf_high);
                     t.singular += usize::from(r.singular);
                     t.sum += r.estimate;
                     t.sum2 += r.estimate * r.estimate;
@@ -660,6 +810,26 @@ impl montecarlo::Replication for TrialReplication<'_> {
     }
 }
 
+/// Employee rows of outcome `v` simulated under the design (all employees; posts NaN after
+/// attrition), with uptake and moderator columns.
+fn fill_rows<R: Rng + ?Sized>(design: &Design, v: usize, rng: &mut R, rows: &mut Rows) {
+    let data = simulate(design, rng);
+    *rows = Rows::default();
+    for (i, e) in data.employees.iter().enumerate() {
+        rows.leader.push(e.leader as usize - 1);
+        rows.arm.push(e.arm);
+        rows.treated.push(e.arm == 1);
+        rows.pre.push(data.score(i, 0, v));
+        rows.post.push(data.score(i, 1, v));
+        rows.uptake.push(f64::from(u8::from(e.uptake)));
+        rows.moderator.push(
+            e.moderator_high
+                .map_or(f64::NAN, |h| f64::from(u8::from(h))),
+        );
+        rows.employee.push(i);
+    }
+}
+
 /// One condition's tallies, by the generic replication engine
 /// ([`balans_power::montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
 fn run_condition(
@@ -667,7 +837,7 @@ fn run_condition(
     v: usize,
     config: &TrialPowerConfig,
     key: u64,
-    truth: f64,
+    truths: &[f64; 8],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Tallies {
     let rep = TrialReplication {
@@ -676,7 +846,12 @@ fn run_condition(
         alpha: config.alpha,
         mask: config.mask,
         fast: has_fast_path(design) && !config.employee_level,
-        truth,
+        truths: truths
+            .iter()
+            .zip(config.mask)
+            .filter(|(_, m)| *m)
+            .map(|(t, _)| *t)
+            .collect(),
     };
     montecarlo::run(
         &rep,
@@ -716,16 +891,30 @@ pub fn trial_power(
         for &n in team_sizes_grid {
             let d = design.with_size(j, n);
             let null = d.scaled_effect(0.0);
-            let truth = d.expected_itt_effects()[v];
-            let res = run_condition(&d, v, config, condition_key(j, n, false), truth, progress);
-            let res0 = run_condition(&null, v, config, condition_key(j, n, true), 0.0, progress);
+            let truths = analysis_truths(&d, v);
+            let res = run_condition(&d, v, config, condition_key(j, n, false), &truths, progress);
+            let res0 = run_condition(
+                &null,
+                v,
+                config,
+                condition_key(j, n, true),
+                &[0.0; 8],
+                progress,
+            );
             let selected: Vec<&'static str> = POWER_ANALYSES
                 .iter()
                 .zip(config.mask)
                 .filter(|(_, m)| *m)
                 .map(|(a, _)| *a)
                 .collect();
+            let selected_truths: Vec<f64> = truths
+                .iter()
+                .zip(config.mask)
+                .filter(|(_, m)| *m)
+                .map(|(t, _)| *t)
+                .collect();
             for (a, analysis) in selected.into_iter().enumerate() {
+                let truth = selected_truths[a];
                 let (t, t0) = (&res.0[a], &res0.0[a]);
                 let reps = config.reps as f64;
                 let power = t.reject as f64 / reps;

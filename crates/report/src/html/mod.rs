@@ -10,6 +10,7 @@ mod model;
 pub mod page;
 mod power;
 mod transport;
+mod trial;
 
 pub use fit::fit_diagram;
 pub use model::model_diagram;
@@ -87,6 +88,8 @@ pub trait ResultKind: Sync {
 
 /// Every kind the report knows, tried in order.
 pub const KINDS: &[&dyn ResultKind] = &[
+    &trial::TrialPowerKind,
+    &trial::TrialPlanKind,
     &power::PowerKind,
     &fit::FitKind,
     &model::ModelKind,

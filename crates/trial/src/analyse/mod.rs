@@ -1,12 +1,17 @@
 //! Analyses of a cluster-randomised pre/post trial of leader training.
 //!
 //! Main types:
-//! - [`ClusterStats`] and [`fit_random_intercept`]: REML for `y ~ X + (1 | leader)` from
-//!   per-leader sufficient statistics (the power loop's fast path; no employee rows).
+//! - [`ClusterStats`] and [`fit_random_intercept_with`] (reusing a [`RiScratch`]): REML for
+//!   `y ~ X + (1 | leader)` from per-leader sufficient statistics (the power loop's fast path; no
+//!   employee rows); [`ancova::satterthwaite_test`], [`ancova::kenward_roger_test`],
+//!   [`ols::Cr2Fit`] and [`ancova::leader_means_arm_test`] test the arm from the same statistics.
+//! - [`nested`]: REML for the long layout's nested intercepts from per-employee statistics;
+//!   [`dense`] fits the same model with dense per-leader algebra (an independent cross-check).
 //! - [`VcInference`]: Satterthwaite (lmerTest) and Kenward–Roger (pbkrtest) df for any contrast.
 //! - [`ols`]: OLS, and CR2 cluster-robust covariance with Satterthwaite df (clubSandwich).
 //! - [`WideData`] / [`LongData`] and one function per analysis (`mixed_ancova`, `cr2_ancova`,
-//!   `leader_means_ancova`, `long_mixed`, `moderation`, `mediation`, `cace`, `effect_sizes`),
+//!   `leader_means_ancova`, `long_mixed`, `moderation`, `mediation`, `cace`, `effect_size`,
+//!   `iccs`, `baseline_balance`),
 //!   each returning [`TidyRow`]s with broom's column names, and [`analyse_all`] that runs them.
 //!
 //! Rows with a missing value (NaN) in a variable an analysis needs are dropped from that
