@@ -8,6 +8,7 @@
 
 mod data;
 mod fit;
+mod flags;
 mod meta;
 mod model_cmd;
 mod output;
@@ -16,7 +17,9 @@ mod simulate;
 mod source;
 mod transport;
 
+use balans_estimate::EvalError;
 use clap::{Parser, Subcommand};
+use flags::CommandKind;
 use std::process::ExitCode;
 
 /// Plan, simulate and analyse path/mediation studies of work–life balance at work.
@@ -58,43 +61,66 @@ enum Command {
     Meta(meta::MetaArgs),
 }
 
-/// A failure with its exit code.
-pub struct Failure {
-    /// The exit code.
-    pub code: u8,
-    /// The error.
-    pub error: anyhow::Error,
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        Failure { code: 1, error }
+impl Command {
+    /// Which subcommand this is, for mapping errors to flags.
+    fn subcommand(&self) -> CommandKind {
+        match self {
+            Command::Model(_) => CommandKind::Model,
+            Command::Simulate(_) => CommandKind::Simulate,
+            Command::Fit(_) => CommandKind::Fit,
+            Command::Power(_) => CommandKind::Power,
+            _ => CommandKind::Other,
+        }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
-        Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
-        Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Model(args) => model_cmd::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
-        Command::Power(args) => power::run(&args).map_err(Failure::from),
+        Command::Power(args) => power::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
             Ok(())
         }
-        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
-        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
+        Command::Transport(args) => transport::run(&args),
+        Command::Meta(args) => meta::run(&args),
+    }
+}
+
+/// The exit code of a failed command: 3 when an ML fit did not converge, 1 for every other error
+/// (usage errors exit with 2 from clap before anything runs).
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let not_converged = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<EvalError>(),
+            Some(EvalError::NotConverged { .. })
+        )
+    });
+    if not_converged {
+        3
+    } else {
+        1
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let subcommand = cli.command.subcommand();
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            eprintln!("error: {:#}", f.error);
-            ExitCode::from(f.code)
+        Err(error) => {
+            let advice = flags::advice(subcommand, &error);
+            match advice.flag {
+                Some(flag) => eprintln!("error: invalid {flag}: {error:#}"),
+                None => eprintln!("error: {error:#}"),
+            }
+            if let Some(help) = advice.help {
+                eprintln!(" = help: {help}");
+            }
+            ExitCode::from(exit_code(&error))
         }
     }
 }

@@ -348,12 +348,30 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         notes,
     };
     if let Some(path) = &args.plot {
-        write_atomic(path, report.to_svg().as_bytes())?;
+        let plot = balans_report::power_svg::power_curve(&report);
+        write_atomic(path, plot.svg.as_bytes())?;
+        if plot.omitted > 0 {
+            eprintln!(
+                "note: {} more series are not drawn in {}; select fewer with --effects",
+                plot.omitted,
+                path.display()
+            );
+        }
+    }
+    if report.sample_size.as_ref().is_some_and(|sizes| {
+        sizes
+            .iter()
+            .any(|e| e.status == balans_power::SearchStatus::AboveMaximum)
+    }) {
+        eprintln!(
+            "note: some targets are not reached below --n-max {}; raise --n-max",
+            args.n_max
+        );
     }
     let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
+        Format::Table => balans_report::table::power(&report),
+        Format::Json => balans_report::json::pretty(&report),
+        Format::Csv => balans_report::csv::power(&report),
     };
     emit(args.out.as_deref(), text.as_bytes())
 }

@@ -60,6 +60,7 @@ mod measures;
 mod moments;
 mod robust;
 mod spec;
+mod summary;
 
 pub use error::{Convergence, EvalError, Method};
 pub use estimator::{Estimator, EstimatorConfig, FitOutput, Strategy};
@@ -77,4 +78,9 @@ pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
 pub use robust::estimate_clustered;
-pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind};
+pub use spec::{AnalysisSpec, Effect, EffectClass, EffectKind, Parameter, ParameterKind};
+pub use summary::{
+    method_label_text, BootstrapCount, ClusterInfo, EffectRow, EstimatorName, FitContext,
+    FitReport, IntervalMethod, IntervalSettings, MeasuresRow, ParameterRow, StandardErrors,
+    VariableSource,
+};

@@ -10,7 +10,7 @@
 use crate::config::MissingData;
 use crate::config::{DataMode, PowerConfig, Sampling};
 use crate::error::PowerError;
-use crate::report::PowerRow;
+use crate::report::{PowerRow, RowKind};
 use crate::stream::replication_rng;
 use crate::study::{EffectKind, Study, Test};
 use crate::wishart::WishartSampler;
@@ -888,8 +888,8 @@ fn rows(cond: &Condition<'_>, tally: &Tally) -> Vec<PowerRow> {
             PowerRow {
                 n: cond.n,
                 effect: effect.name.clone(),
-                kind: effect.kind_name(),
-                test: cell.test.name(),
+                kind: RowKind::of(&effect.kind),
+                test: cell.test,
                 power,
                 mc_se: (power * (1.0 - power) / r).sqrt(),
                 population_value: effect.population_value,

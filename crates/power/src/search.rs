@@ -26,7 +26,7 @@ use crate::config::PowerConfig;
 use crate::engine::{run_condition, Cell};
 use crate::error::PowerError;
 use crate::report::PowerRow;
-use crate::study::{EffectKind, Study};
+use crate::study::{EffectKind, Study, Test};
 use serde::Serialize;
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use std::collections::BTreeMap;
@@ -72,8 +72,8 @@ pub enum SearchStatus {
 pub struct SampleSizeEstimate {
     /// Effect name.
     pub effect: String,
-    /// Test name.
-    pub test: &'static str,
+    /// The test.
+    pub test: Test,
     /// How the search ended.
     pub status: SearchStatus,
     /// The smallest N whose fitted power reaches the target.
@@ -87,31 +87,6 @@ pub struct SampleSizeEstimate {
     /// Observed power at the two sample sizes of the doubling phase that bracket the target:
     /// `(n, power)`.
     pub bracket: Option<((usize, f64), (usize, f64))>,
-}
-
-impl SampleSizeEstimate {
-    /// One line for the table.
-    pub fn describe(&self) -> String {
-        match self.status {
-            SearchStatus::Found => format!(
-                "N = {} (95% MC interval {}–{}; observed power {:.3} at N = {}, {:.3} at N = {})",
-                self.n.unwrap_or(0),
-                self.n_lower.map_or("?".into(), |v| v.to_string()),
-                self.n_upper.map_or("?".into(), |v| v.to_string()),
-                self.bracket.map_or(f64::NAN, |b| b.0 .1),
-                self.bracket.map_or(0, |b| b.0 .0),
-                self.bracket.map_or(f64::NAN, |b| b.1 .1),
-                self.bracket.map_or(0, |b| b.1 .0),
-            ),
-            SearchStatus::AtMinimum => format!(
-                "N = {} (the smallest usable N already reaches the target)",
-                self.n.unwrap_or(0)
-            ),
-            SearchStatus::AboveMaximum => {
-                "not reached by the largest N searched (raise --n-max)".to_string()
-            }
-        }
-    }
 }
 
 /// Searches the smallest N reaching `search.target` for every hypothesised (effect, test). Returns
@@ -131,9 +106,7 @@ pub(crate) fn search(
         })
         .collect();
     if targets.is_empty() {
-        return Err(PowerError::Incompatible(
-            "no effect to plan for: every selected effect has population value 0 (choose others with --effects)".into(),
-        ));
+        return Err(PowerError::NothingToPlan);
     }
     let n_min = study.min_sample_size();
     let n_max = search.n_max.max(n_min);
@@ -195,7 +168,7 @@ pub(crate) fn search(
         .map(|(&c, b)| {
             let cell = cells[c];
             let effect = study.effects[cell.effect].name.clone();
-            let test = cell.test.name();
+            let test = cell.test;
             let lo_n = *evaluated.keys().next().expect("evaluated");
             let hi_n = *evaluated.keys().next_back().expect("evaluated");
             let empty = |status, n| SampleSizeEstimate {
