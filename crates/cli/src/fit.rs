@@ -1,13 +1,13 @@
 //! `balans fit`: estimate a path model on CSV data, lavaan-style.
 
-use crate::data::{read_csv, CsvOptions};
+use crate::data::{read_csv, CsvOptions, DataMatrix};
 use crate::output::{emit, Format};
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
     bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
-    BootstrapCount, ClusterInfo, EstimateConfig, FitContext, FitReport, Interval, IntervalMethod,
-    IntervalSettings, MonteCarloConfig, SampleMoments, VariableSource,
+    BootstrapCount, ClusterInfo, EstimateConfig, Fit, FitContext, FitReport, Interval,
+    IntervalMethod, IntervalSettings, MonteCarloConfig, SampleMoments, VariableSource,
 };
 use std::path::PathBuf;
 
@@ -164,7 +164,8 @@ pub fn run(args: &FitArgs) -> Result<()> {
     emit(args.out.as_deref(), bytes.as_bytes())
 }
 
-fn fit_report(args: &FitArgs) -> Result<FitReport> {
+/// The flag values `clap` cannot check on its own.
+fn check_args(args: &FitArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.min_items) {
         bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
     }
@@ -180,6 +181,12 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
     if args.ci == CiMethod::Mc && args.mc_draws < 100 {
         bail!("--mc-draws must be at least 100, got {}", args.mc_draws);
     }
+    Ok(())
+}
+
+/// Reads the model and the data, fits, draws the intervals, and collects the report.
+fn fit_report(args: &FitArgs) -> Result<FitReport> {
+    check_args(args)?;
     let model = args.source.load()?;
     let spec = AnalysisSpec::from_model(&model)
         .map_err(|e| anyhow!(e))
@@ -194,6 +201,18 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
         cluster: args.cluster.clone(),
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
+    let fit = fit_data(args, &spec, &data)?;
+    let intervals = intervals(args, &spec, &data, &fit)?;
+    Ok(FitReport::new(
+        &fit,
+        context(args, &data, intervals.bootstrap),
+        &intervals.effects,
+        intervals.parameters.as_deref(),
+    ))
+}
+
+/// The ML fit of `data` (cluster-robust standard errors with `--cluster`).
+fn fit_data(args: &FitArgs, spec: &AnalysisSpec, data: &DataMatrix) -> Result<Fit> {
     let origin = args.data.display().to_string();
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
@@ -210,27 +229,47 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
         warn_if_nested(&data.columns);
     }
     let fitted = match &data.clusters {
-        Some(c) => estimate_clustered(&spec, &data.values, c, &config),
-        None => estimate_with(&spec, &moments, &config),
+        Some(c) => estimate_clustered(spec, &data.values, c, &config),
+        None => estimate_with(spec, &moments, &config),
     };
-    let fit = fitted.map_err(anyhow::Error::new).with_context(|| {
+    fitted.map_err(anyhow::Error::new).with_context(|| {
         format!(
             "failed to fit the model to {origin} ({} complete rows)",
             data.n
         )
-    })?;
+    })
+}
 
-    // Intervals of the effects (and, for bootstrap, of the paths).
-    let mut effect_ci: Vec<Interval> = fit
-        .effects
-        .iter()
-        .map(|e| Interval {
-            lower: e.ci_lower,
-            upper: e.ci_upper,
-        })
-        .collect();
-    let mut param_ci: Option<Vec<Interval>> = None;
-    let mut bootstrap_count = None;
+/// The intervals `--ci` asks for.
+struct Intervals {
+    /// Per effect.
+    effects: Vec<Interval>,
+    /// Per free parameter (bootstrap methods only).
+    parameters: Option<Vec<Interval>>,
+    /// Bootstrap resamples drawn and successful (bootstrap methods only).
+    bootstrap: Option<BootstrapCount>,
+}
+
+/// The effects' intervals (delta method, Monte Carlo or bootstrap) and, for bootstrap, the
+/// paths' intervals.
+fn intervals(
+    args: &FitArgs,
+    spec: &AnalysisSpec,
+    data: &DataMatrix,
+    fit: &Fit,
+) -> Result<Intervals> {
+    let mut out = Intervals {
+        effects: fit
+            .effects
+            .iter()
+            .map(|e| Interval {
+                lower: e.ci_lower,
+                upper: e.ci_upper,
+            })
+            .collect(),
+        parameters: None,
+        bootstrap: None,
+    };
     match args.ci {
         CiMethod::Delta => {}
         CiMethod::Mc => {
@@ -239,7 +278,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
                 level: args.level,
                 seed: args.seed,
             };
-            effect_ci = monte_carlo_ci(&spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
+            out.effects = monte_carlo_ci(spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
             let bc = BootstrapConfig {
@@ -248,7 +287,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
                 level: args.level,
                 ..BootstrapConfig::default()
             };
-            let b = bootstrap(&spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
+            let b = bootstrap(spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {
                 if args.ci == CiMethod::Bc {
                     i.bias_corrected
@@ -256,16 +295,21 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
                     i.percentile
                 }
             };
-            effect_ci = b.effects.iter().map(pick).collect();
-            param_ci = Some(b.parameters.iter().map(pick).collect());
-            bootstrap_count = Some(BootstrapCount {
+            out.effects = b.effects.iter().map(pick).collect();
+            out.parameters = Some(b.parameters.iter().map(pick).collect());
+            out.bootstrap = Some(BootstrapCount {
                 resamples: args.boot,
                 successful: b.n_successful,
             });
         }
     }
-    let context = FitContext {
-        data: origin,
+    Ok(out)
+}
+
+/// What the report says besides the fit: origins, counts, interval settings, clusters.
+fn context(args: &FitArgs, data: &DataMatrix, bootstrap: Option<BootstrapCount>) -> FitContext {
+    FitContext {
+        data: args.data.display().to_string(),
         model: args.source.origin(),
         n: data.n,
         n_dropped: data.n_dropped,
@@ -279,7 +323,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
             })
             .collect(),
         intervals: IntervalSettings {
-            bootstrap: bootstrap_count,
+            bootstrap,
             level: args.level,
             mc_draws: (args.ci == CiMethod::Mc).then_some(args.mc_draws),
             method: args.ci.into(),
@@ -292,11 +336,5 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
             }),
             _ => None,
         },
-    };
-    Ok(FitReport::new(
-        &fit,
-        context,
-        &effect_ci,
-        param_ci.as_deref(),
-    ))
+    }
 }

@@ -204,7 +204,29 @@ fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
     )
 }
 
+/// The validated settings: models, effects, Monte Carlo configuration and sample sizes.
 fn plan(args: &PowerArgs) -> Result<Plan> {
+    let config = config(args)?;
+    let study = study(args)?;
+    let design = design(args)?;
+    if let Design::Curve(ns) = &design {
+        balans_power::check_sample_sizes(&study, ns)?;
+    }
+    Ok(Plan {
+        study,
+        config,
+        design,
+        settings_model: args.source.origin(),
+        settings_analysis: args
+            .analysis
+            .as_ref()
+            .map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
+        effects: args.effects.clone(),
+    })
+}
+
+/// The Monte Carlo settings (validated).
+fn config(args: &PowerArgs) -> Result<PowerConfig> {
     if args.reps < 1 {
         bail!("--reps {} is out of range: use at least 1 replication (1000 or more for a power estimate with MC SE ≤ .016)", args.reps);
     }
@@ -212,9 +234,8 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         .tests
         .split(',')
         .filter(|t| !t.trim().is_empty())
-        .map(|t| Test::parse(t).map_err(anyhow::Error::from))
-        .collect::<Result<Vec<_>>>()
-        .context("bad --tests")?;
+        .map(Test::parse)
+        .collect::<Result<Vec<_>, _>>()?;
     if tests.is_empty() {
         bail!("--tests is empty: give at least one of joint, sobel, mc, percentile, bc");
     }
@@ -238,6 +259,11 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         threads: args.threads,
     };
     config.validate()?;
+    Ok(config)
+}
+
+/// The population model, the analysis model and the selected effects.
+fn study(args: &PowerArgs) -> Result<Study> {
     let model = args.source.load()?;
     let analysis = match &args.analysis {
         Some(path) => {
@@ -262,8 +288,12 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
                 .collect(),
         )
     };
-    let study = Study::new(&model, analysis.as_ref(), &selection)?;
-    let design = match (&args.n, &args.n_range, args.target_power) {
+    Ok(Study::new(&model, analysis.as_ref(), &selection)?)
+}
+
+/// A power curve over the given sample sizes, or a sample-size search.
+fn design(args: &PowerArgs) -> Result<Design> {
+    Ok(match (&args.n, &args.n_range, args.target_power) {
         (Some(ns), _, _) => Design::Curve(ns.clone()),
         (_, Some(range), _) => Design::Curve(parse_range(range)?),
         (_, _, Some(target)) => {
@@ -279,20 +309,6 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         _ => bail!(
             "say which sample sizes: --n 100,200,278, --n-range 50:1000:50 or --target-power 0.8"
         ),
-    };
-    if let Design::Curve(ns) = &design {
-        balans_power::check_sample_sizes(&study, ns)?;
-    }
-    Ok(Plan {
-        study,
-        config,
-        design,
-        settings_model: args.source.origin(),
-        settings_analysis: args
-            .analysis
-            .as_ref()
-            .map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
-        effects: args.effects.clone(),
     })
 }
 

@@ -3,7 +3,7 @@
 //! `fitMeasures()`, and where the data and the model came from. Serialised by serde (the JSON
 //! keys are lavaan's names, in sorted order); rendered as a table or CSV by `balans-report`.
 
-use crate::{EffectClass, Fit, Interval, Method};
+use crate::{EffectClass, Fit, FitMeasures, Interval, Method};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -283,32 +283,7 @@ impl FitReport {
         effect_ci: &[Interval],
         parameter_ci: Option<&[Interval]>,
     ) -> FitReport {
-        let n_free = fit.parameters.iter().filter(|p| p.free).count();
-        let parameters = fit
-            .parameters
-            .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                let (lo, hi) = match parameter_ci {
-                    Some(ci) if k < n_free && p.free => (ci[k].lower, ci[k].upper),
-                    _ => (p.ci_lower, p.ci_upper),
-                };
-                ParameterRow {
-                    ci_lower: lo,
-                    ci_upper: hi,
-                    est: p.est,
-                    free: p.free,
-                    label: p.label.clone(),
-                    lhs: p.lhs.clone(),
-                    op: p.op.clone(),
-                    pvalue: p.pvalue,
-                    rhs: p.rhs.clone(),
-                    se: p.std_err,
-                    std_all: p.std_all,
-                    z: p.z,
-                }
-            })
-            .collect();
+        let parameters = parameter_rows(fit, parameter_ci);
         let method = context.intervals.method;
         let effects = fit
             .effects
@@ -328,7 +303,6 @@ impl FitReport {
                 z: e.z,
             })
             .collect();
-        let m = &fit.measures;
         FitReport {
             se: context
                 .cluster
@@ -339,25 +313,7 @@ impl FitReport {
             data: context.data,
             effects,
             estimator: EstimatorName::Ml,
-            fit: MeasuresRow {
-                aic: m.aic,
-                baseline_chisq: m.baseline_chisq,
-                baseline_df: m.baseline_df,
-                bic: m.bic,
-                cfi: m.cfi,
-                chisq: m.chisq,
-                df: m.df,
-                logl: m.logl,
-                npar: m.npar,
-                pvalue: m.pvalue,
-                rmsea: m.rmsea,
-                rmsea_ci_lower: m.rmsea_ci_lower,
-                rmsea_ci_upper: m.rmsea_ci_upper,
-                rmsea_pvalue: m.rmsea_pvalue,
-                srmr: m.srmr,
-                tli: m.tli,
-                unrestricted_logl: m.unrestricted_logl,
-            },
+            fit: MeasuresRow::from(&fit.measures),
             iterations: fit.convergence.iterations,
             method: fit.convergence.method,
             model: context.model,
@@ -370,6 +326,59 @@ impl FitReport {
                 .map(|r| (r.variable.clone(), r.r_squared))
                 .collect(),
             variables: context.variables,
+        }
+    }
+}
+
+/// The parameter rows, with the bootstrap intervals of the free parameters when given.
+fn parameter_rows(fit: &Fit, parameter_ci: Option<&[Interval]>) -> Vec<ParameterRow> {
+    let n_free = fit.parameters.iter().filter(|p| p.free).count();
+    fit.parameters
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let (lo, hi) = match parameter_ci {
+                Some(ci) if k < n_free && p.free => (ci[k].lower, ci[k].upper),
+                _ => (p.ci_lower, p.ci_upper),
+            };
+            ParameterRow {
+                ci_lower: lo,
+                ci_upper: hi,
+                est: p.est,
+                free: p.free,
+                label: p.label.clone(),
+                lhs: p.lhs.clone(),
+                op: p.op.clone(),
+                pvalue: p.pvalue,
+                rhs: p.rhs.clone(),
+                se: p.std_err,
+                std_all: p.std_all,
+                z: p.z,
+            }
+        })
+        .collect()
+}
+
+impl From<&FitMeasures> for MeasuresRow {
+    fn from(m: &FitMeasures) -> MeasuresRow {
+        MeasuresRow {
+            aic: m.aic,
+            baseline_chisq: m.baseline_chisq,
+            baseline_df: m.baseline_df,
+            bic: m.bic,
+            cfi: m.cfi,
+            chisq: m.chisq,
+            df: m.df,
+            logl: m.logl,
+            npar: m.npar,
+            pvalue: m.pvalue,
+            rmsea: m.rmsea,
+            rmsea_ci_lower: m.rmsea_ci_lower,
+            rmsea_ci_upper: m.rmsea_ci_upper,
+            rmsea_pvalue: m.rmsea_pvalue,
+            srmr: m.srmr,
+            tli: m.tli,
+            unrestricted_logl: m.unrestricted_logl,
         }
     }
 }
