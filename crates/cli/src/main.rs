@@ -7,12 +7,14 @@
 //! * 3 — the estimator did not converge (`balans fit`).
 
 mod data;
+mod diagram;
 mod fit;
 mod flags;
 mod meta;
 mod model_cmd;
 mod output;
 mod power;
+mod report;
 mod simulate;
 mod source;
 mod transport;
@@ -30,6 +32,8 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1
   balans fit --data survey.csv --builtin seed
   balans power --builtin seed --n-range 100:600:100
+  balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
+  balans report power.json --out report.html    one offline HTML report of JSON results
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -49,6 +53,10 @@ enum Command {
     Fit(fit::FitArgs),
     /// Monte Carlo power analysis and sample-size planning.
     Power(power::PowerArgs),
+    /// Draw the path diagram of a model or a fit (SVG).
+    Diagram(diagram::DiagramArgs),
+    /// Write one self-contained HTML report of JSON results.
+    Report(report::ReportArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -80,6 +88,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Power(args) => power::run(&args),
+        Command::Diagram(args) => diagram::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());

@@ -58,7 +58,7 @@ pub fn run(args: &ModelArgs) -> Result<()> {
         ModelCommand::Show { source, format } => {
             let model = source.load()?;
             let pop = model.population()?;
-            let summary = ModelSummary::new(&source.origin(), &model, &pop);
+            let summary = ModelSummary::new(&source.origin(), &model, &pop)?;
             match format {
                 Format::Json => emit(None, balans_report::json::pretty(&summary).as_bytes()),
                 Format::Table => emit(None, balans_report::table::model(&summary).as_bytes()),

@@ -96,4 +96,16 @@ pub enum EvalError {
         /// Where the fitter stopped.
         diagnostics: Convergence,
     },
+    /// A latent-variable model that cannot be identified as written (see `sem::identify`).
+    #[error("the model is not identified: {reason}")]
+    Unidentified {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Too few observations (per missing-data pattern, or in total) for FIML.
+    #[error("too few observations for FIML: {reason}")]
+    TooFewCases {
+        /// Which variables or patterns lack data.
+        reason: String,
+    },
 }

@@ -59,6 +59,7 @@ mod linalg;
 mod measures;
 mod moments;
 mod robust;
+pub mod sem;
 mod spec;
 mod summary;
 

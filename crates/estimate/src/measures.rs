@@ -227,7 +227,7 @@ pub fn noncentral_chisq_cdf(x: f64, df: f64, lambda: f64) -> f64 {
 }
 
 /// The noncentrality `λ ≥ 0` with `P(χ²_df(λ) ≤ x) = prob` (0 when even λ = 0 gives less).
-fn noncentrality_for(x: f64, df: f64, prob: f64) -> f64 {
+pub(crate) fn noncentrality_for(x: f64, df: f64, prob: f64) -> f64 {
     let f = |l: f64| noncentral_chisq_cdf(x, df, l) - prob;
     if f(0.0) <= 0.0 {
         return 0.0;

@@ -450,7 +450,11 @@ fn psi_index(parameters: &[Parameter], a: usize, b: usize) -> Option<usize> {
     })
 }
 
-fn build_effects(model: &Model, names: &[String], parameters: &[Parameter]) -> Vec<Effect> {
+pub(crate) fn build_effects(
+    model: &Model,
+    names: &[String],
+    parameters: &[Parameter],
+) -> Vec<Effect> {
     let p = names.len();
     let pattern = path_pattern(p, parameters);
     let mut effects = Vec::new();

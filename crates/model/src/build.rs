@@ -2,8 +2,8 @@
 //! parameters, and the checks that give located errors (cycles, duplicate labels, unknown labels).
 
 use crate::spec::{
-    Covariance, DefinedParameter, Indicator, Intercept, LatentVariable, Model, Regression,
-    Semantics,
+    Covariance, DefinedParameter, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
+    Regression, Semantics,
 };
 use crate::syntax::{self, Modifier, Op, ParseError, Rhs, Span, Statement, Term};
 use crate::{suggest, ModelError};
@@ -34,6 +34,7 @@ struct Parts<'a> {
     covariances: Vec<Covariance>,
     intercepts: Vec<Intercept>,
     latent_variables: Vec<LatentVariable>,
+    item_covariances: Vec<ItemCovariance>,
     /// Every label: (label, what it labels, span).
     labels: Vec<(String, String, Span)>,
     defined: Vec<Definition>,
@@ -67,6 +68,7 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
         covariances: Vec::new(),
         intercepts: Vec::new(),
         latent_variables: Vec::new(),
+        item_covariances: Vec::new(),
         labels: Vec::new(),
         defined: Vec::new(),
     };
@@ -164,12 +166,14 @@ fn structural_variables(
             (Op::Covariance, Rhs::Terms(terms)) => {
                 let lhs = &st.lhs[0];
                 for t in terms {
-                    if is_item(&lhs.0) && lhs.0 == t.variable {
+                    let is_item_var = is_item(&lhs.0) && lhs.0 == t.variable;
+                    let both_items = is_item(&lhs.0) && is_item(&t.variable);
+                    if is_item_var || both_items {
                         continue;
                     }
                     for (name, span) in [(&lhs.0, lhs.1), (&t.variable, t.variable_span)] {
                         if is_item(name) {
-                            return Err(at.err(span, format!("covariances involving item '{name}' are not supported yet (only its residual variance '{name} ~~ {name}')")).into());
+                            return Err(at.err(span, format!("covariances between item '{name}' and a structural variable are not supported (only residual (co)variances among items: '{name} ~~ {name}', '{name} ~~ other_item')")).into());
                         }
                         add_var(name, span);
                     }
@@ -264,6 +268,10 @@ impl Parts<'_> {
                 self.residual_variance(lhs, t.span, value, label)?;
                 continue;
             }
+            if self.item_names.contains(lhs) && self.item_names.contains(&t.variable) {
+                self.item_covariance(st, t, lhs, value, label)?;
+                continue;
+            }
             let (a, b) = (self.idx(lhs), self.idx(&t.variable));
             if self
                 .covariances
@@ -283,6 +291,34 @@ impl Parts<'_> {
                 span: t.span,
             });
         }
+        Ok(())
+    }
+
+    /// A residual covariance between two items, given once.
+    fn item_covariance(
+        &mut self,
+        st: &Statement,
+        t: &Term,
+        lhs: &str,
+        value: Option<f64>,
+        label: Option<String>,
+    ) -> Result<(), ModelError> {
+        if self
+            .item_covariances
+            .iter()
+            .any(|c| (c.a == lhs && c.b == t.variable) || (c.a == t.variable && c.b == lhs))
+        {
+            let msg = format!("the covariance '{lhs} ~~ {}' is given twice", t.variable);
+            return Err(self.at.err(t.span, msg).into());
+        }
+        self.register_label(&label, format!("{lhs} ~~ {}", t.variable), t.span)?;
+        self.item_covariances.push(ItemCovariance {
+            a: lhs.to_string(),
+            b: t.variable.clone(),
+            label,
+            value,
+            source: st.source,
+        });
         Ok(())
     }
 
@@ -526,6 +562,7 @@ impl Parts<'_> {
             covariances: self.covariances,
             intercepts: self.intercepts,
             latent_variables: self.latent_variables,
+            item_covariances: self.item_covariances,
             defined,
             semantics: if standardized {
                 Semantics::Standardized

@@ -16,6 +16,7 @@
 mod build;
 mod builtin;
 mod expr;
+pub mod limits;
 mod lint;
 mod population;
 mod print;
@@ -36,8 +37,8 @@ pub use print::number as format_number;
 /// The dense matrix type used throughout (nalgebra `DMatrix<f64>`).
 pub type Matrix = nalgebra::DMatrix<f64>;
 pub use spec::{
-    Covariance, DefinedParameter, Indicator, Intercept, LatentVariable, Model, Regression,
-    Semantics, Source,
+    Covariance, DefinedParameter, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
+    Regression, Semantics, Source,
 };
 pub use summary::{
     CovarianceKind, DefinedValue, EffectPair, MeasurementRow, ModelSummary, NamedMatrix, Operator,
@@ -181,6 +182,16 @@ impl Model {
                 source: src(c.source),
             });
         }
+        for c in &self.item_covariances {
+            rows.push(ParameterRow {
+                lhs: c.a.clone(),
+                op: "~~".into(),
+                rhs: c.b.clone(),
+                label: c.label.clone().unwrap_or_default(),
+                value: c.value,
+                source: src(c.source),
+            });
+        }
         for i in &self.intercepts {
             rows.push(ParameterRow {
                 lhs: v(i.variable),
@@ -227,6 +238,11 @@ impl Model {
                 if let Some(l) = &i.residual_label {
                     out.push((l.clone(), i.residual_variance.unwrap_or(1.0)));
                 }
+            }
+        }
+        for c in &self.item_covariances {
+            if let Some(l) = &c.label {
+                out.push((l.clone(), c.value.unwrap_or(0.0)));
             }
         }
         for i in &self.intercepts {

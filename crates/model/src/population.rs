@@ -44,7 +44,22 @@ pub enum PopulationError {
         /// The variables involved, comma separated.
         names: String,
     },
+    /// Population values so large (or so small) that the implied variances cannot be computed in
+    /// floating point, or are beyond [`MAX_IMPLIED_VARIANCE`].
+    #[error("the implied variance of '{variable}' is {variance:e}, out of the computable range (population values must keep every implied variance between 1e-100 and 1e100); rescale the values in the model")]
+    OutOfRange {
+        /// The variable.
+        variable: String,
+        /// Its implied variance (may be infinite or NaN).
+        variance: f64,
+    },
 }
+
+/// Largest implied variance accepted: squares and products of standard deviations must stay finite
+/// (standardizing divides by `sd_i · sd_j`).
+pub const MAX_IMPLIED_VARIANCE: f64 = 1e100;
+/// Smallest positive implied variance accepted (see [`MAX_IMPLIED_VARIANCE`]).
+pub const MIN_IMPLIED_VARIANCE: f64 = 1e-100;
 
 /// A specific indirect effect: the product of the direct effects along one directed route of two or
 /// more arrows from a predictor to an outcome.
@@ -112,7 +127,9 @@ impl Population {
             .ok_or_else(|| PopulationError::Shape("I - B is singular".into()))?;
         lower_tri.fill(0.0);
         let sigma = &inverse_i_minus_beta * &psi * inverse_i_minus_beta.transpose();
-        let sigma = (&sigma + sigma.transpose()) * 0.5;
+        // Halve before adding: `(a + b) / 2` overflows for huge finite a and b.
+        let sigma = (&sigma * 0.5) + (sigma.transpose() * 0.5);
+        check_range(&sigma, &names)?;
         let exo: Vec<usize> = (0..p).filter(|&i| exogenous[i]).collect();
         check_pd(&psi, &exo, &names, "exogenous")?;
         let endo: Vec<usize> = (0..p).filter(|&i| !exogenous[i]).collect();
@@ -225,13 +242,15 @@ impl Population {
 
     /// Standardizes the population: divides every variable by its implied standard deviation. The
     /// result has unit implied variances and standardized paths (`std.all` in lavaan's terms).
-    pub fn standardized(&self) -> Population {
+    ///
+    /// Fails only when rounding makes the rescaled matrices unusable (population values near the
+    /// limits of [`MAX_IMPLIED_VARIANCE`]).
+    pub fn standardized(&self) -> Result<Population, PopulationError> {
         let p = self.len();
         let sd: Vec<f64> = (0..p).map(|i| self.sigma[(i, i)].sqrt()).collect();
         let beta = DMatrix::from_fn(p, p, |i, j| self.beta[(i, j)] * sd[j] / sd[i]);
-        let psi = DMatrix::from_fn(p, p, |i, j| self.psi[(i, j)] / (sd[i] * sd[j]));
+        let psi = DMatrix::from_fn(p, p, |i, j| self.psi[(i, j)] / sd[i] / sd[j]);
         Population::new(self.names.clone(), self.exogenous.clone(), beta, psi)
-            .expect("rescaling keeps a valid population valid")
     }
 }
 
@@ -301,6 +320,22 @@ fn walk(pattern: &DMatrix<bool>, stack: &mut Vec<usize>, found: &mut Vec<Vec<usi
             stack.pop();
         }
     }
+}
+
+/// Refuses implied variances outside [[`MIN_IMPLIED_VARIANCE`], [`MAX_IMPLIED_VARIANCE`]] or any
+/// non-finite implied covariance.
+fn check_range(sigma: &DMatrix<f64>, names: &[String]) -> Result<(), PopulationError> {
+    for i in 0..sigma.nrows() {
+        let v = sigma[(i, i)];
+        let row_finite = sigma.row(i).iter().all(|c| c.is_finite());
+        if !(MIN_IMPLIED_VARIANCE..=MAX_IMPLIED_VARIANCE).contains(&v) || !row_finite {
+            return Err(PopulationError::OutOfRange {
+                variable: names[i].clone(),
+                variance: v,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_pd(

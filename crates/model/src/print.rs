@@ -100,6 +100,15 @@ impl fmt::Display for Model {
                 tag(c.source)
             )?;
         }
+        for c in &self.item_covariances {
+            writeln!(
+                f,
+                "{} ~~ {}{}",
+                c.a,
+                term(c.value, c.label.as_deref(), &c.b),
+                tag(c.source)
+            )?;
+        }
         for d in &self.defined {
             writeln!(f, "{} := {}", d.name, d.expr)?;
         }

@@ -118,6 +118,22 @@ pub struct LatentVariable {
     pub indicators: Vec<Indicator>,
 }
 
+/// A residual covariance between two items of latent variables (`y1 ~~ y5`), kept by name because
+/// items are not structural variables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemCovariance {
+    /// First item.
+    pub a: String,
+    /// Second item.
+    pub b: String,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Population value (a residual correlation under [`Semantics::Standardized`]), if any.
+    pub value: Option<f64>,
+    /// `[R]`/`[E]` tag, if any.
+    pub source: Option<Source>,
+}
+
 /// A defined parameter `name := expression`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DefinedParameter {
@@ -140,6 +156,7 @@ pub struct Model {
     pub(crate) covariances: Vec<Covariance>,
     pub(crate) intercepts: Vec<Intercept>,
     pub(crate) latent_variables: Vec<LatentVariable>,
+    pub(crate) item_covariances: Vec<ItemCovariance>,
     pub(crate) defined: Vec<DefinedParameter>,
     pub(crate) semantics: Semantics,
 }
@@ -183,6 +200,11 @@ impl Model {
     /// Latent variables with their items.
     pub fn latent_variables(&self) -> &[LatentVariable] {
         &self.latent_variables
+    }
+
+    /// Residual covariances between items (`y1 ~~ y5`), in the order written.
+    pub fn item_covariances(&self) -> &[ItemCovariance] {
+        &self.item_covariances
     }
 
     /// Defined parameters (`:=`), in the order written.

@@ -4,7 +4,7 @@
 //! `:=` values and the measurement part. Serialised by serde (fields in the order of their JSON
 //! keys); rendered as a table by `balans-report`.
 
-use crate::{reachability, Matrix, Model, Population, Semantics, Source};
+use crate::{reachability, Matrix, Model, Population, PopulationError, Semantics, Source};
 use serde::Serialize;
 
 /// The operator of a population parameter.
@@ -206,12 +206,20 @@ pub struct ModelSummary {
 
 impl ModelSummary {
     /// The summary of `model` (named `origin`) and its population `pop`.
-    pub fn new(origin: &str, model: &Model, pop: &Population) -> ModelSummary {
+    ///
+    /// # Errors
+    /// When the standardized population cannot be formed.
+    pub fn new(
+        origin: &str,
+        model: &Model,
+        pop: &Population,
+    ) -> Result<ModelSummary, PopulationError> {
+        let std = pop.standardized()?;
         let names = pop.names();
         let r2 = pop.r_squared();
         let effects = pop.effects_along(&model.arrow_pattern());
         let values = model.label_values(pop);
-        ModelSummary {
+        Ok(ModelSummary {
             defined: model
                 .defined()
                 .iter()
@@ -240,7 +248,7 @@ impl ModelSummary {
                 .collect(),
             measurement: measurement(model),
             model: origin.to_string(),
-            parameters: [paths(model, pop), covariances(model, pop)].concat(),
+            parameters: [paths(model, pop, &std), covariances(model, pop, &std)].concat(),
             semantics: model.semantics(),
             variables: (0..pop.len())
                 .map(|i| VariableSummary {
@@ -251,7 +259,7 @@ impl ModelSummary {
                     variance: pop.implied_covariance()[(i, i)],
                 })
                 .collect(),
-        }
+        })
     }
 }
 
@@ -265,9 +273,8 @@ fn named(names: &[String], m: &Matrix) -> NamedMatrix {
 }
 
 /// The regression paths with their population and standardized values.
-fn paths(model: &Model, pop: &Population) -> Vec<PopulationParameter> {
+fn paths(model: &Model, pop: &Population, std: &Population) -> Vec<PopulationParameter> {
     let names = pop.names();
-    let std = pop.standardized();
     model
         .regressions()
         .iter()
@@ -288,9 +295,8 @@ fn paths(model: &Model, pop: &Population) -> Vec<PopulationParameter> {
 
 /// Every variance and covariance of the population: written ones, derived ones and defaults
 /// (covariances only when written or non-zero between exogenous variables).
-fn covariances(model: &Model, pop: &Population) -> Vec<PopulationParameter> {
+fn covariances(model: &Model, pop: &Population, std: &Population) -> Vec<PopulationParameter> {
     let names = pop.names();
-    let std = pop.standardized();
     let exogenous = pop.exogenous();
     let mut out = Vec::new();
     for i in 0..pop.len() {

@@ -20,6 +20,9 @@
 //! as a comment. Tags `[R]` or `[E]` in a trailing comment give the source of the values on that line.
 
 use crate::expr::{BinaryOp, Expr, Function};
+use crate::limits::{
+    escape_invisible, MAX_EXPR_DEPTH, MAX_MODEL_BYTES, MAX_NAME_CHARS, MAX_VARIABLES,
+};
 use crate::spec::Source;
 use std::fmt;
 
@@ -65,7 +68,9 @@ impl ParseError {
     /// Builds an error at `span` of `src`.
     pub fn at(origin: &str, src: &str, span: Span, message: impl Into<String>) -> ParseError {
         let start = span.start.min(src.len());
-        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        // A leading byte order mark is not part of the first line.
+        let bom = if src.starts_with('\u{feff}') { 3 } else { 0 };
+        let line_start = src[..start].rfind('\n').map_or(bom.min(start), |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let line = src[..start].matches('\n').count() + 1;
         let column = src[line_start..start].chars().count() + 1;
@@ -88,19 +93,50 @@ impl ParseError {
         self
     }
 
+    /// The message with the offending line and a caret; invisible characters are shown escaped
+    /// (`\u{200b}`), with the caret under the escape.
     fn render(&self) -> String {
         let mut s = format!(
             "{}:{}:{}: {}",
-            self.origin, self.line, self.column, self.message
+            escape_invisible(&self.origin),
+            self.line,
+            self.column,
+            escape_invisible(&self.message)
         );
         if !self.line_text.is_empty() {
             let gutter = format!("{}", self.line);
-            s.push_str(&format!("\n {} | {}", gutter, self.line_text));
+            let chars: Vec<char> = self.line_text.chars().collect();
+            let split = (self.column - 1).min(chars.len());
+            // A long line is shown as a window of about 80 characters around the caret.
+            let lo = if chars.len() > 120 {
+                split.saturating_sub(40)
+            } else {
+                0
+            };
+            let hi = if chars.len() > 120 {
+                (split + self.width.min(40) + 40).min(chars.len())
+            } else {
+                chars.len()
+            };
+            let (open, close) = (
+                if lo > 0 { "…" } else { "" },
+                if hi < chars.len() { "…" } else { "" },
+            );
+            let before: String = chars[lo..split].iter().collect();
+            let under: String = chars[split..(split + self.width).min(hi)].iter().collect();
+            let shown: String = chars[lo..hi].iter().collect();
+            let indent = escape_invisible(&before).chars().count() + open.chars().count();
+            let width = escape_invisible(&under).chars().count().max(1);
+            s.push_str(&format!(
+                "\n {} | {open}{}{close}",
+                gutter,
+                escape_invisible(&shown)
+            ));
             s.push_str(&format!(
                 "\n {} | {}{}",
                 " ".repeat(gutter.len()),
-                " ".repeat(self.column - 1),
-                "^".repeat(self.width)
+                " ".repeat(indent),
+                "^".repeat(width)
             ));
         }
         if let Some(help) = &self.help {
@@ -249,7 +285,20 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
     let mut toks = Vec::new();
     let mut line_tags = vec![None];
     let mut standardized = false;
-    let mut i = 0;
+    if src.len() > MAX_MODEL_BYTES {
+        return Err(ParseError::at(
+            origin,
+            src,
+            Span::new(0, 0),
+            format!(
+                "the model text is {} bytes long; balans reads models of at most {} bytes",
+                src.len(),
+                MAX_MODEL_BYTES
+            ),
+        ));
+    }
+    // A leading byte order mark (some Windows editors write one) is skipped.
+    let mut i = if src.starts_with('\u{feff}') { 3 } else { 0 };
     while i < bytes.len() {
         let c = bytes[i];
         let start = i;
@@ -322,6 +371,15 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
                         format!("malformed number '{text}'"),
                     )
                 })?;
+                if !v.is_finite() {
+                    return Err(ParseError::at(
+                        origin,
+                        src,
+                        Span::new(i, j),
+                        format!("number out of range '{text}'"),
+                    )
+                    .with_help("numbers must be below 1.8e308 in magnitude"));
+                }
                 toks.push((Tok::Number(v), Span::new(i, j)));
                 i = j;
             }
@@ -332,6 +390,7 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
                 {
                     j += 1;
                 }
+                check_name_length(origin, src, Span::new(i, j))?;
                 toks.push((Tok::Ident(src[i..j].to_string()), Span::new(i, j)));
                 i = j;
             }
@@ -339,6 +398,7 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
                 let close = src[i + 1..].find(c as char).map(|k| i + 1 + k);
                 match close {
                     Some(k) if !src[i + 1..k].contains('\n') => {
+                        check_name_length(origin, src, Span::new(i + 1, k))?;
                         toks.push((Tok::Str(src[i + 1..k].to_string()), Span::new(i, k + 1)));
                         i = k + 1;
                     }
@@ -411,6 +471,60 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
     })
 }
 
+/// Refuses a name (or quoted label) longer than [`MAX_NAME_CHARS`] characters.
+fn check_name_length(origin: &str, src: &str, span: Span) -> Result<(), ParseError> {
+    let n = src[span.start..span.end].chars().count();
+    if n <= MAX_NAME_CHARS {
+        return Ok(());
+    }
+    Err(ParseError::at(
+        origin,
+        src,
+        Span::new(span.start, span.start),
+        format!("a name of {n} characters; names may have at most {MAX_NAME_CHARS}"),
+    )
+    .with_help("use a shorter variable name or label"))
+}
+
+/// Refuses a model with more than [`MAX_VARIABLES`] distinct variables (left sides and terms),
+/// before any quadratic or cubic work is done on it.
+fn check_variable_count(
+    origin: &str,
+    src: &str,
+    statements: &[Statement],
+) -> Result<(), ParseError> {
+    let mut names = std::collections::HashSet::new();
+    for st in statements {
+        if st.op == Op::Define {
+            continue;
+        }
+        for (name, span) in &st.lhs {
+            names.insert(name.as_str());
+            if names.len() > MAX_VARIABLES {
+                return Err(too_many_variables(origin, src, *span));
+            }
+        }
+        if let Rhs::Terms(terms) = &st.rhs {
+            for t in terms {
+                names.insert(t.variable.as_str());
+                if names.len() > MAX_VARIABLES {
+                    return Err(too_many_variables(origin, src, t.variable_span));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn too_many_variables(origin: &str, src: &str, span: Span) -> ParseError {
+    ParseError::at(
+        origin,
+        src,
+        span,
+        format!("more than {MAX_VARIABLES} variables; balans handles models of at most {MAX_VARIABLES} variables"),
+    )
+}
+
 /// Parses model text into statements. `origin` names the text in error messages (a file name or
 /// `builtin:seed`).
 pub fn parse(origin: &str, src: &str) -> Result<Syntax, ParseError> {
@@ -455,6 +569,7 @@ pub fn parse(origin: &str, src: &str) -> Result<Syntax, ParseError> {
             src,
             toks: &group,
             pos: 0,
+            depth: 0,
         };
         let mut st = p.statement()?;
         let last_line = src[..st.span.end.saturating_sub(1).max(st.span.start)]
@@ -463,6 +578,7 @@ pub fn parse(origin: &str, src: &str) -> Result<Syntax, ParseError> {
         st.source = lexed.line_tags.get(last_line).copied().flatten();
         statements.push(st);
     }
+    check_variable_count(origin, src, &statements)?;
     Ok(Syntax {
         statements,
         standardized: lexed.standardized,
@@ -474,6 +590,8 @@ struct Parser<'a> {
     src: &'a str,
     toks: &'a [(Tok, Span)],
     pos: usize,
+    /// Current recursion depth of `expr`, bounded by [`MAX_EXPR_DEPTH`].
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -770,9 +888,46 @@ impl<'a> Parser<'a> {
         Ok(m)
     }
 
-    /// Precedence climbing: + - (1), * / (2), unary - (3), ^ (4, right-assoc).
+    /// Parses a `:=` expression and refuses one nested deeper than [`MAX_EXPR_DEPTH`] (the
+    /// evaluator, printer and destructor of [`Expr`] recurse over the tree).
     fn expr(&mut self, min_prec: u8, labels: &mut Vec<(String, Span)>) -> Result<Expr, ParseError> {
-        let mut lhs = self.unary(labels)?;
+        let start = self.span();
+        self.nested(start, |p| p.binary(min_prec, labels))
+            .map(|(e, _)| e)
+    }
+
+    /// Runs `f` one recursion level deeper; `f` returns the expression and its tree depth. Fails
+    /// when either the recursion or the tree is deeper than [`MAX_EXPR_DEPTH`].
+    fn nested(
+        &mut self,
+        start: Span,
+        f: impl FnOnce(&mut Self) -> Result<(Expr, usize), ParseError>,
+    ) -> Result<(Expr, usize), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_EXPR_DEPTH {
+            return Err(self.too_deep(start));
+        }
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    fn too_deep(&self, at: Span) -> ParseError {
+        self.err(
+            at,
+            format!("the expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
+        )
+        .with_help("split it into several ':=' parameters, e.g. 'ab := a*b' then 'abc := ab*c'")
+    }
+
+    /// Precedence climbing: + - (1), * / (2), unary - (3), ^ (4, right-assoc). Returns the
+    /// expression and the depth of its tree.
+    fn binary(
+        &mut self,
+        min_prec: u8,
+        labels: &mut Vec<(String, Span)>,
+    ) -> Result<(Expr, usize), ParseError> {
+        let (mut lhs, mut depth) = self.unary(labels)?;
         loop {
             let op = match self.peek() {
                 Some(Tok::Plus) => BinaryOp::Add,
@@ -790,37 +945,43 @@ impl<'a> Parser<'a> {
             if prec < min_prec {
                 break;
             }
+            let op_span = self.span();
             self.pos += 1;
             let next_min = if op == BinaryOp::Pow { prec } else { prec + 1 };
-            let rhs = self.expr(next_min, labels)?;
+            let (rhs, rhs_depth) = self.nested(op_span, |p| p.binary(next_min, labels))?;
+            depth = depth.max(rhs_depth) + 1;
+            if depth > MAX_EXPR_DEPTH {
+                return Err(self.too_deep(op_span));
+            }
             lhs = Expr::Binary {
                 op,
                 lhs: Box::new(lhs),
                 rhs: Box::new(rhs),
             };
         }
-        Ok(lhs)
+        Ok((lhs, depth))
     }
 
-    fn unary(&mut self, labels: &mut Vec<(String, Span)>) -> Result<Expr, ParseError> {
+    fn unary(&mut self, labels: &mut Vec<(String, Span)>) -> Result<(Expr, usize), ParseError> {
+        let span = self.span();
         if self.peek() == Some(&Tok::Minus) {
             self.pos += 1;
-            let arg = self.expr(3, labels)?;
-            return Ok(Expr::Neg { arg: Box::new(arg) });
+            let (arg, depth) = self.nested(span, |p| p.binary(3, labels))?;
+            return Ok((Expr::Neg { arg: Box::new(arg) }, depth + 1));
         }
         if self.peek() == Some(&Tok::Plus) {
             self.pos += 1;
-            return self.expr(3, labels);
+            return self.nested(span, |p| p.binary(3, labels));
         }
         self.atom(labels)
     }
 
-    fn atom(&mut self, labels: &mut Vec<(String, Span)>) -> Result<Expr, ParseError> {
+    fn atom(&mut self, labels: &mut Vec<(String, Span)>) -> Result<(Expr, usize), ParseError> {
         let span = self.span();
         match self.peek().cloned() {
             Some(Tok::Number(v)) => {
                 self.pos += 1;
-                Ok(Expr::Number { value: v })
+                Ok((Expr::Number { value: v }, 1))
             }
             Some(Tok::Ident(name)) => {
                 self.pos += 1;
@@ -831,22 +992,25 @@ impl<'a> Parser<'a> {
                             .with_help("functions allowed in ':=' are sqrt, exp, log, abs"));
                     };
                     self.pos += 1;
-                    let arg = self.expr(0, labels)?;
+                    let (arg, depth) = self.nested(span, |p| p.binary(0, labels))?;
                     if self.peek() != Some(&Tok::RParen) {
                         return Err(self.unclosed(span));
                     }
                     self.pos += 1;
-                    return Ok(Expr::Call {
-                        func,
-                        arg: Box::new(arg),
-                    });
+                    return Ok((
+                        Expr::Call {
+                            func,
+                            arg: Box::new(arg),
+                        },
+                        depth + 1,
+                    ));
                 }
                 labels.push((name.clone(), span));
-                Ok(Expr::Label { name })
+                Ok((Expr::Label { name }, 1))
             }
             Some(Tok::LParen) => {
                 self.pos += 1;
-                let e = self.expr(0, labels)?;
+                let e = self.nested(span, |p| p.binary(0, labels))?;
                 if self.peek() != Some(&Tok::RParen) {
                     return Err(self.unclosed(span));
                 }

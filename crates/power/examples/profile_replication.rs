@@ -3,8 +3,8 @@
 
 use balans_estimate::{covariance_into, AnalysisSpec, Estimator};
 use balans_model::Model;
-use balans_power::{replication_rng, WishartSampler};
-use balans_sim::ConstructSampler;
+use balans_power::replication_rng;
+use balans_sim::{ConstructSampler, WishartSampler};
 use nalgebra::DMatrix;
 use std::time::Instant;
 

@@ -10,7 +10,7 @@
 //! * [`PowerConfig`] — replications, seed, α, the [`Test`]s (Wald for paths; joint significance,
 //!   Sobel, Monte Carlo CI, percentile and bias-corrected bootstrap for indirect effects), the
 //!   [`DataMode`] (normal construct scores or Likert items) and the [`Sampling`] (rows, or the
-//!   sample covariance matrix drawn directly from its Wishart distribution, [`WishartSampler`]).
+//!   sample covariance matrix drawn directly from its Wishart distribution, `balans_sim::WishartSampler`).
 //! * [`power_curve`] → [`PowerRow`]s, one per (N, effect, test): power, its Monte Carlo SE, mean
 //!   estimate, bias, mean SE vs empirical SD, coverage, convergence.
 //! * [`required_sample_size`] with a [`SearchConfig`] → [`SampleSizeEstimate`]s: the smallest N
@@ -27,12 +27,12 @@
 mod config;
 mod engine;
 mod error;
+pub mod montecarlo;
 mod oracle;
 mod report;
 mod search;
 mod stream;
 mod study;
-mod wishart;
 
 pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
 pub use error::PowerError;
@@ -43,7 +43,6 @@ pub use stream::{replication_rng, splitmix64, stream_key, ReplicationRng, MAX_RE
 pub use study::{
     Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
 };
-pub use wishart::WishartSampler;
 
 /// Power at each of `sample_sizes` (rows sorted by N, then effect, then test). `progress(k)` is
 /// called after every `k` finished replications.
@@ -65,9 +64,7 @@ pub fn power_curve(
     ns.dedup();
     let mut rows = Vec::new();
     for n in ns {
-        rows.extend(engine::run_condition(
-            study, config, &cells, n, &pool, progress,
-        )?);
+        rows.extend(pool.install(|| engine::run_condition(study, config, &cells, n, progress))?);
     }
     Ok(rows)
 }
@@ -93,7 +90,7 @@ pub fn required_sample_size(
     }
     let pool = thread_pool(config.threads)?;
     let cells = engine::cells(study, &config.tests);
-    search::search(study, config, &cells, search, &pool, progress)
+    pool.install(|| search::search(study, config, &cells, search, progress))
 }
 
 /// Checks that every sample size can be fitted.

@@ -96,7 +96,6 @@ pub(crate) fn search(
     config: &PowerConfig,
     cells: &[Cell],
     search: &SearchConfig,
-    pool: &rayon::ThreadPool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Vec<PowerRow>, Vec<SampleSizeEstimate>), PowerError> {
     let targets: Vec<usize> = (0..cells.len())
@@ -113,7 +112,6 @@ pub(crate) fn search(
         study,
         config,
         cells,
-        pool,
         progress,
         targets,
         target: search.target,
@@ -147,7 +145,6 @@ struct Search<'a> {
     study: &'a Study,
     config: &'a PowerConfig,
     cells: &'a [Cell],
-    pool: &'a rayon::ThreadPool,
     progress: &'a (dyn Fn(u64) + Sync),
     /// The cells searched for (hypothesised effects and the joint row).
     targets: Vec<usize>,
@@ -161,14 +158,7 @@ impl Search<'_> {
     /// Runs the condition at `n` unless it has been run.
     fn eval(&mut self, n: usize) -> Result<(), PowerError> {
         if let std::collections::btree_map::Entry::Vacant(slot) = self.evaluated.entry(n) {
-            let rows = run_condition(
-                self.study,
-                self.config,
-                self.cells,
-                n,
-                self.pool,
-                self.progress,
-            )?;
+            let rows = run_condition(self.study, self.config, self.cells, n, self.progress)?;
             slot.insert(rows);
         }
         Ok(())

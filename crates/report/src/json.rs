@@ -74,10 +74,10 @@ mod tests {
     fn model_summary_keys_are_sorted() {
         let model = Model::builtin("seed").unwrap();
         let pop = model.population().unwrap();
-        assert_sorted(&ModelSummary::new("builtin:seed", &model, &pop));
+        assert_sorted(&ModelSummary::new("builtin:seed", &model, &pop).unwrap());
         let latent = parse_model("t", "f =~ a1 + l2*a2\ny ~ 0.3*f + b*x\nd := b*2").unwrap();
         let pop = latent.population().unwrap();
-        assert_sorted(&ModelSummary::new("t", &latent, &pop));
+        assert_sorted(&ModelSummary::new("t", &latent, &pop).unwrap());
     }
 
     #[test]

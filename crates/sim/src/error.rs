@@ -23,6 +23,14 @@ pub enum SimError {
         /// The requested N.
         n: usize,
     },
+    /// Too few rows for a non-singular sample covariance matrix.
+    #[error("{n} rows of {} variables give a singular sample covariance matrix: use at least {needed} rows", needed - 1)]
+    TooFewRows {
+        /// The rows asked for.
+        n: usize,
+        /// The smallest usable number of rows (variables + 1).
+        needed: usize,
+    },
     /// A per-construct setting names a construct the model does not have.
     #[error("{setting} given for unknown construct '{name}'{}; the model's constructs are {known}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
     UnknownConstruct {

@@ -6,6 +6,12 @@
 //! Main types:
 //! * [`ConstructSampler`] — the fast path: rows of continuous construct scores with covariance `Σ`
 //!   written into a caller's buffer without allocating (for power analysis).
+//! * [`RowCovarianceSampler`] — the sample covariance matrix of N normal rows of selected
+//!   variables, without writing the rows down; [`WishartSampler`] — the same statistic drawn
+//!   directly from its Wishart distribution (Bartlett decomposition), without any rows.
+//! * [`Likert`] — calibrated response scales; [`Likert::response`] and [`Likert::scale_score`]
+//!   answer items (the one place where latent responses are cut into categories is
+//!   [`Likert::categorise`]).
 //! * [`Simulator`] — a prepared survey from a [`balans_model::Model`] and a [`SurveyDesign`]: Likert
 //!   items calibrated to target reliabilities and item means ([`Likert`]), teams with per-construct
 //!   ICCs, background variables ([`BACKGROUND`]), nonresponse with self-selection, the study's
@@ -20,9 +26,11 @@ mod constructs;
 mod design;
 mod error;
 pub mod likert;
+mod moments;
 pub mod normal;
 pub mod scale_score;
 mod survey;
+mod wishart;
 
 pub use background::{BackgroundVariable, BACKGROUND, CONSTRUCT_LINKS, INCLUSION_SHARE, LINKS};
 pub use constructs::ConstructSampler;
@@ -32,6 +40,8 @@ pub use design::{
 };
 pub use error::SimError;
 pub use likert::{Likert, LikertTarget};
+pub use moments::{covariance_of_columns_into, RowCovarianceSampler, RowCovarianceScratch};
 pub use survey::{
     simulate, Column, ColumnKind, ConstructInfo, Measurement, Simulator, SurveyData, SurveyScratch,
 };
+pub use wishart::WishartSampler;

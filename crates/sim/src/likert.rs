@@ -28,6 +28,8 @@
 
 use crate::normal::{bisect, bivariate_excess, cdf};
 use crate::SimError;
+use rand::Rng;
+use rand_distr::StandardNormal;
 
 /// Distance between neighbouring thresholds, in standard deviations of the latent response.
 pub const THRESHOLD_SPACING: f64 = 0.7;
@@ -69,6 +71,8 @@ pub struct Likert {
     pub expected_item_sd: f64,
     /// Population Cronbach's α of the categorised items.
     pub expected_alpha: f64,
+    /// `√(1 − λₖ²)` per item: the weight of the item's own noise in its latent response.
+    noise: Vec<f64>,
 }
 
 impl Likert {
@@ -169,10 +173,12 @@ impl Likert {
             k as f64 / (k as f64 - 1.0) * (1.0 - k as f64 * var / total)
         };
         let expected_item_mean = f64::from(min) + thresholds.iter().map(|t| cdf(-t)).sum::<f64>();
+        let noise = loadings.iter().map(|l| (1.0 - l * l).sqrt()).collect();
         Ok(Likert {
             min,
             max,
             thresholds,
+            noise,
             loadings,
             expected_item_mean,
             expected_item_sd: var.sqrt(),
@@ -180,11 +186,31 @@ impl Likert {
         })
     }
 
-    /// The category of a latent response `y*`.
+    /// The category of a latent response `y*`: `min + #{j : y* > τⱼ}`. The one place where items
+    /// are cut into categories.
     #[inline]
     pub fn categorise(&self, latent: f64) -> f64 {
         let above = self.thresholds.iter().filter(|&&t| latent > t).count();
         f64::from(self.min) + above as f64
+    }
+
+    /// One answer to item `item` of a person with standardized construct score `z`: the latent
+    /// response `λz + √(1 − λ²) e` (`e` one standard normal drawn from `rng`), categorised.
+    #[inline]
+    pub fn response<R: Rng + ?Sized>(&self, item: usize, z: f64, rng: &mut R) -> f64 {
+        let e: f64 = rng.sample(StandardNormal);
+        self.categorise(self.loadings[item] * z + self.noise[item] * e)
+    }
+
+    /// The scale score (mean of every item's [`Likert::response`], items in order) of a person
+    /// with standardized construct score `z`: complete answers, no missing items.
+    #[inline]
+    pub fn scale_score<R: Rng + ?Sized>(&self, z: f64, rng: &mut R) -> f64 {
+        let mut sum = 0.0;
+        for item in 0..self.loadings.len() {
+            sum += self.response(item, z, rng);
+        }
+        sum / self.loadings.len() as f64
     }
 }
 

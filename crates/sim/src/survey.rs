@@ -166,14 +166,11 @@ impl SurveyData {
     }
 }
 
-/// Items of one Likert construct, flattened for the hot loop.
+/// The items of one Likert construct.
 #[derive(Debug, Clone)]
 struct ItemBlock {
     construct: usize,
-    loadings: Vec<f64>,
-    noise: Vec<f64>,
-    thresholds: Vec<f64>,
-    min: f64,
+    scale: Likert,
 }
 
 /// A prepared simulation: calibrated scales, factored covariances and solved intercepts. Build once
@@ -436,14 +433,7 @@ impl Simulator {
                     }
                     likert.push(ItemBlock {
                         construct: i,
-                        loadings: scale.loadings.clone(),
-                        noise: scale
-                            .loadings
-                            .iter()
-                            .map(|l| (1.0 - l * l).sqrt())
-                            .collect(),
-                        thresholds: scale.thresholds.clone(),
-                        min: f64::from(scale.min),
+                        scale: scale.clone(),
                     });
                     continuous.push(None);
                 }
@@ -878,10 +868,8 @@ impl Simulator {
         for items in &self.likert {
             let zc = z[items.construct];
             let (mut sum, mut count) = (0.0, 0u32);
-            for (l, e) in items.loadings.iter().zip(&items.noise) {
-                let latent = l * zc + e * rng.sample::<f64, _>(StandardNormal);
-                let above = items.thresholds.iter().filter(|&&t| latent > t).count();
-                let mut v = items.min + above as f64;
+            for item in 0..items.scale.loadings.len() {
+                let mut v = items.scale.response(item, zc, rng);
                 if miss > 0.0 && missing_rng.gen::<f64>() < miss {
                     v = f64::NAN;
                 } else {

@@ -14,7 +14,7 @@
 //! Bartlett (1933); Anderson (2003), *An Introduction to Multivariate Statistical Analysis*, 3rd ed.,
 //! Theorem 7.2.1 and Corollary 7.2.1.
 
-use crate::error::PowerError;
+use crate::SimError;
 use nalgebra::DMatrix;
 use rand::Rng;
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
@@ -34,19 +34,18 @@ impl WishartSampler {
     /// A sampler for sample size `n` from the population covariance `sigma`.
     ///
     /// Fails when `sigma` is not positive definite or `n ≤ p` (S would be singular).
-    pub fn new(sigma: &DMatrix<f64>, n: usize) -> Result<WishartSampler, PowerError> {
+    pub fn new(sigma: &DMatrix<f64>, n: usize) -> Result<WishartSampler, SimError> {
         let p = sigma.nrows();
         if n <= p {
-            return Err(PowerError::SampleTooSmall {
-                n,
-                needed: p + 1,
-                reason: format!("{p} variables"),
-            });
+            return Err(SimError::TooFewRows { n, needed: p + 1 });
         }
         let chol = sigma
             .clone()
             .cholesky()
-            .ok_or(PowerError::PopulationNotPositiveDefinite)?;
+            .ok_or_else(|| SimError::NotPositiveDefinite {
+                what: "population",
+                names: format!("its {p} variables"),
+            })?;
         let l = chol.l();
         let mut lower = vec![0.0; p * p];
         for i in 0..p {
@@ -137,60 +136,8 @@ impl WishartSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::replication_rng;
-
-    /// The sampler's factor reproduces S, and a fit with it agrees with the fit that factorises
-    /// S (to rounding: relative 1e-12 of the estimate or its standard error, whichever is larger).
-    #[test]
-    fn factor_of_last_is_the_cholesky_factor_and_fits_agree() {
-        let model = balans_model::Model::builtin("seed").unwrap();
-        let spec = balans_estimate::AnalysisSpec::from_model(&model).unwrap();
-        let sigma = model.population().unwrap().implied_covariance().clone();
-        let p = sigma.nrows();
-        let w = WishartSampler::new(&sigma, 278).unwrap();
-        let (mut scratch, mut factor) = (vec![0.0; p * p], vec![0.0; p * p]);
-        let mut s = DMatrix::zeros(p, p);
-        let mut est = balans_estimate::Estimator::new(&spec);
-        let (mut a, mut b) = (est.new_output(), est.new_output());
-        for r in 0..50 {
-            let mut rng = replication_rng(5, 278, r);
-            w.sample_covariance(&mut rng, &mut scratch, s.as_mut_slice());
-            w.factor_of_last(&scratch, &mut factor);
-            for i in 0..p {
-                for j in i..p {
-                    let utu: f64 = (0..=i).map(|k| factor[i * p + k] * factor[j * p + k]).sum();
-                    assert!((utu - s[(i, j)]).abs() <= 1e-13 * s[(i, i)].max(s[(j, j)]));
-                }
-            }
-            est.fit_moments_lean(&s, 278, &mut a).unwrap();
-            est.fit_moments_lean_factored(&s, &factor, 278, &mut b)
-                .unwrap();
-            let close = |x: f64, y: f64, scale: f64| (x - y).abs() <= 1e-12 * x.abs().max(scale);
-            for k in 0..a.estimates.len() {
-                assert!(
-                    close(a.estimates[k], b.estimates[k], a.std_err[k]),
-                    "estimate {k}"
-                );
-                assert!(close(a.std_err[k], b.std_err[k], 0.0), "se {k}");
-            }
-            for k in 0..a.effects.len() {
-                let se = a.effect_std_err[k];
-                assert!(close(a.effects[k], b.effects[k], se), "effect {k}");
-                assert!(close(se, b.effect_std_err[k], 0.0), "effect se {k}");
-            }
-        }
-        // A singular S (a repeated variable) is an error, not NaN.
-        let mut singular = s.clone();
-        for i in 0..p {
-            singular[(p - 1, i)] = s[(p - 2, i)];
-            singular[(i, p - 1)] = s[(i, p - 2)];
-        }
-        singular[(p - 1, p - 1)] = s[(p - 2, p - 2)];
-        factor[(p - 1) * p + p - 1] = 0.0;
-        assert!(est
-            .fit_moments_lean_factored(&singular, &factor, 278, &mut b)
-            .is_err());
-    }
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     /// E[S] = (N − 1)/N · Σ and Var(S_ij) = (N − 1)(σ_ij² + σ_ii σ_jj)/N²; the mean over R draws is
     /// within 4 standard errors of its expectation.
@@ -203,7 +150,7 @@ mod tests {
         let mut sum = [0.0; 9];
         let (mut scratch, mut s) = (vec![0.0; 9], vec![0.0; 9]);
         for r in 0..reps {
-            let mut rng = replication_rng(3, n as u64, r);
+            let mut rng = ChaCha8Rng::seed_from_u64(r);
             sampler.sample_covariance(&mut rng, &mut scratch, &mut s);
             for (a, b) in sum.iter_mut().zip(&s) {
                 *a += b;
@@ -219,7 +166,7 @@ mod tests {
                 let se = (var / reps as f64).sqrt();
                 assert!(
                     (mean - expected).abs() <= 4.0 * se,
-                    "S[{i},{j}]: mean {mean:.5}, expected {expected:.5}, se {se:.5}, R {reps}, seed 3"
+                    "S[{i},{j}]: mean {mean:.5}, expected {expected:.5}, se {se:.5}, R {reps}, ChaCha8 seeds 0..R"
                 );
             }
         }

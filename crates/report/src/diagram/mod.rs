@@ -1,0 +1,229 @@
+//! Path diagrams in the style of the study's Figure 2: boxes for variables laid out left to right in
+//! causal order, straight arrows for regression paths with their coefficient, curved two-headed
+//! arrows for (residual) covariances, R² inside the boxes of endogenous variables.
+//!
+//! A [`PathDiagram`] is built from population values ([`PathDiagram::from_population`]) or from
+//! estimates ([`PathDiagram::from_estimates`]: coefficients with significance stars, paths with
+//! p ≥ α dashed). [`layout`] places it (layers by longest path from the exogenous variables,
+//! order within layers by the barycenter heuristic to reduce crossings, label positions chosen so
+//! that no two labels overlap) and [`PathDiagram::to_svg`] draws it.
+//!
+//! # References
+//! Sugiyama, Tagawa & Toda (1981), "Methods for visual understanding of hierarchical system
+//! structures", IEEE SMC 11(2): layering, dummy nodes for long edges, barycenter ordering.
+
+mod layout;
+mod svg;
+
+pub use layout::{layout, Layout, Point, Rect};
+
+use balans_model::{Model, Population, Semantics};
+
+/// One variable (a box, or an ellipse when latent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagramVariable {
+    /// Its name.
+    pub name: String,
+    /// R² shown in the box (endogenous variables).
+    pub r_squared: Option<f64>,
+    /// Drawn as an ellipse.
+    pub latent: bool,
+}
+
+/// One regression arrow `from → to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagramPath {
+    /// Index of the predictor in [`PathDiagram::variables`].
+    pub from: usize,
+    /// Index of the outcome.
+    pub to: usize,
+    /// The coefficient shown.
+    pub value: f64,
+    /// Its p-value (estimates); `None` for population values (no stars, solid).
+    pub pvalue: Option<f64>,
+}
+
+/// One curved two-headed arrow: a covariance between exogenous variables or a residual covariance
+/// between endogenous ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagramCovariance {
+    /// Index of the first variable.
+    pub a: usize,
+    /// Index of the second variable.
+    pub b: usize,
+    /// The value shown (a correlation when the diagram is standardized).
+    pub value: f64,
+    /// Its p-value, if estimated and tested.
+    pub pvalue: Option<f64>,
+}
+
+/// A path diagram, ready to lay out and draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathDiagram {
+    /// Variables, in the model's (topological) order.
+    pub variables: Vec<DiagramVariable>,
+    /// Regression arrows.
+    pub paths: Vec<DiagramPath>,
+    /// Curved arrows.
+    pub covariances: Vec<DiagramCovariance>,
+    /// Significance level below which an estimated path is drawn solid.
+    pub alpha: f64,
+    /// One line under the diagram saying what the numbers are.
+    pub caption: String,
+    /// Prefix of the SVG element ids (arrow markers), so several diagrams can share one HTML page.
+    pub id_prefix: String,
+}
+
+/// One estimated parameter, as in lavaan's `parameterEstimates()` (`~` or `~~` rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EstimateRow {
+    /// Left side (outcome of `~`).
+    pub lhs: String,
+    /// `~` or `~~`.
+    pub op: String,
+    /// Right side (predictor of `~`).
+    pub rhs: String,
+    /// The value to show (e.g. `std.all`).
+    pub value: f64,
+    /// Its p-value; `None` for fixed parameters (the `fixed.x` covariances).
+    pub pvalue: Option<f64>,
+}
+
+impl PathDiagram {
+    /// The diagram of a model's population: every non-zero path with its population value, every
+    /// non-zero covariance (a correlation under standardized semantics), R² of endogenous variables.
+    pub fn from_population(model: &Model, population: &Population) -> PathDiagram {
+        let names = population.names();
+        let r2 = population.r_squared();
+        let standardized = model.semantics() == Semantics::Standardized;
+        let variables = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| DiagramVariable {
+                name: name.clone(),
+                r_squared: r2[i],
+                latent: model.index_of(name).is_some_and(|k| model.is_latent(k)),
+            })
+            .collect();
+        let beta = population.beta();
+        let psi = population.psi();
+        let mut paths = Vec::new();
+        for to in 0..names.len() {
+            for from in 0..names.len() {
+                if beta[(to, from)] != 0.0 {
+                    paths.push(DiagramPath {
+                        from,
+                        to,
+                        value: beta[(to, from)],
+                        pvalue: None,
+                    });
+                }
+            }
+        }
+        let mut covariances = Vec::new();
+        for a in 0..names.len() {
+            for b in (a + 1)..names.len() {
+                let v = psi[(a, b)];
+                if v != 0.0 {
+                    let value = if standardized {
+                        v / (psi[(a, a)] * psi[(b, b)]).sqrt()
+                    } else {
+                        v
+                    };
+                    covariances.push(DiagramCovariance {
+                        a,
+                        b,
+                        value,
+                        pvalue: None,
+                    });
+                }
+            }
+        }
+        let caption = if standardized {
+            "Population values (standardized): paths are standardized coefficients, curved arrows (residual) correlations; R² in the boxes."
+        } else {
+            "Population values (raw): paths are unstandardized coefficients, curved arrows (residual) covariances; R² in the boxes."
+        };
+        PathDiagram {
+            variables,
+            paths,
+            covariances,
+            alpha: 0.05,
+            caption: caption.to_string(),
+            id_prefix: "pd".to_string(),
+        }
+    }
+
+    /// The diagram of a fit: `~` rows become arrows (dashed when p ≥ `alpha`, stars otherwise),
+    /// `~~` rows between two different variables curved arrows, `r_squared` goes into the boxes.
+    /// Variables are taken in the order of `variables`; names only used in `rows` are appended.
+    pub fn from_estimates(
+        variables: &[String],
+        rows: &[EstimateRow],
+        r_squared: &[(String, f64)],
+        alpha: f64,
+        caption: &str,
+    ) -> PathDiagram {
+        let mut names: Vec<String> = variables.to_vec();
+        for r in rows {
+            for n in [&r.lhs, &r.rhs] {
+                if (r.op == "~" || r.op == "~~") && !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        let index = |n: &str| names.iter().position(|m| m == n).expect("added above");
+        let mut paths = Vec::new();
+        let mut covariances = Vec::new();
+        for r in rows {
+            match r.op.as_str() {
+                "~" => paths.push(DiagramPath {
+                    from: index(&r.rhs),
+                    to: index(&r.lhs),
+                    value: r.value,
+                    pvalue: r.pvalue,
+                }),
+                "~~" if r.lhs != r.rhs => covariances.push(DiagramCovariance {
+                    a: index(&r.lhs),
+                    b: index(&r.rhs),
+                    value: r.value,
+                    pvalue: r.pvalue,
+                }),
+                _ => {}
+            }
+        }
+        let variables = names
+            .iter()
+            .map(|n| DiagramVariable {
+                name: n.clone(),
+                r_squared: r_squared.iter().find(|(v, _)| v == n).map(|(_, r)| *r),
+                latent: false,
+            })
+            .collect();
+        PathDiagram {
+            variables,
+            paths,
+            covariances,
+            alpha,
+            caption: caption.to_string(),
+            id_prefix: "pd".to_string(),
+        }
+    }
+
+    /// Returns the diagram with another SVG id prefix (letters, digits, `-`, `_`).
+    pub fn with_id_prefix(mut self, prefix: &str) -> PathDiagram {
+        self.id_prefix = prefix
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        if self.id_prefix.is_empty() {
+            self.id_prefix = "pd".into();
+        }
+        self
+    }
+
+    /// The diagram as a standalone SVG document (also valid inline in HTML).
+    pub fn to_svg(&self) -> String {
+        svg::render(self, &layout(self))
+    }
+}

@@ -1,0 +1,255 @@
+//! Path diagrams: one arrow per non-zero path, well-formed SVG, and no overlapping labels for the
+//! built-in models and for random models of up to 15 variables.
+
+use balans_model::Model;
+use balans_report::diagram::{
+    layout, DiagramCovariance, DiagramPath, DiagramVariable, EstimateRow, PathDiagram,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn builtin(name: &str) -> PathDiagram {
+    let model = Model::builtin(name).unwrap();
+    let population = model.population().unwrap();
+    PathDiagram::from_population(&model, &population)
+}
+
+fn assert_no_overlap(d: &PathDiagram, what: &str) {
+    let boxes = layout(d).label_boxes();
+    for i in 0..boxes.len() {
+        for j in (i + 1)..boxes.len() {
+            assert!(
+                !boxes[i].overlaps(&boxes[j]),
+                "{what}: label boxes {i} {:?} and {j} {:?} overlap",
+                boxes[i],
+                boxes[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn builtin_model_has_one_arrow_per_non_zero_path() {
+    for name in ["seed", "seed-composite"] {
+        let model = Model::builtin(name).unwrap();
+        let population = model.population().unwrap();
+        let non_zero = population.beta().iter().filter(|v| **v != 0.0).count();
+        let svg = PathDiagram::from_population(&model, &population).to_svg();
+        let doc = roxmltree::Document::parse(&svg).expect("the SVG parses as XML");
+        let arrows: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("path"))
+            .collect();
+        assert_eq!(
+            arrows.len(),
+            non_zero,
+            "{name}: one arrow per non-zero path"
+        );
+        // Every arrow joins the right pair of variables.
+        let beta = population.beta();
+        for a in &arrows {
+            let from = population
+                .index_of(a.attribute("data-from").unwrap())
+                .unwrap();
+            let to = population
+                .index_of(a.attribute("data-to").unwrap())
+                .unwrap();
+            assert!(
+                beta[(to, from)] != 0.0,
+                "{name}: arrow {from}->{to} has no path"
+            );
+        }
+        let boxes = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("variable"))
+            .count();
+        assert_eq!(boxes, population.len(), "{name}: one box per variable");
+    }
+    // The seed model: 17 non-zero paths, 6 correlations among the FSSB dimensions and 3 residual
+    // correlations among the mediators.
+    let d = builtin("seed");
+    assert_eq!(d.paths.len(), 17);
+    assert_eq!(d.covariances.len(), 9);
+}
+
+#[test]
+fn builtin_model_flows_left_to_right_in_causal_order() {
+    let d = builtin("seed");
+    let l = layout(&d);
+    let layer = |name: &str| l.layers[d.variables.iter().position(|v| v.name == name).unwrap()];
+    assert_eq!(layer("es"), 0);
+    assert_eq!(layer("cm"), 0);
+    assert_eq!(layer("wfc"), 1);
+    assert_eq!(layer("eng"), 1);
+    assert_eq!(layer("perf"), 2);
+    assert_eq!(layer("amb"), 2);
+    for (p, line) in d.paths.iter().zip(&l.paths) {
+        let (a, b) = (line.first().unwrap(), line.last().unwrap());
+        assert!(b.x > a.x, "arrow {}->{} points left", p.from, p.to);
+    }
+    // R² of the endogenous variables is shown.
+    let svg = d.to_svg();
+    assert!(svg.contains("R\u{b2} = .19"), "R² of eng in its box");
+    assert_no_overlap(&d, "seed");
+    assert_no_overlap(&builtin("seed-composite"), "seed-composite");
+}
+
+#[test]
+fn estimates_get_stars_and_non_significant_paths_are_dashed() {
+    let rows = vec![
+        EstimateRow {
+            lhs: "m".into(),
+            op: "~".into(),
+            rhs: "x".into(),
+            value: 0.41,
+            pvalue: Some(0.0001),
+        },
+        EstimateRow {
+            lhs: "y".into(),
+            op: "~".into(),
+            rhs: "m".into(),
+            value: 0.3,
+            pvalue: Some(0.02),
+        },
+        EstimateRow {
+            lhs: "y".into(),
+            op: "~".into(),
+            rhs: "x".into(),
+            value: -0.04,
+            pvalue: Some(0.6),
+        },
+        EstimateRow {
+            lhs: "x".into(),
+            op: "~~".into(),
+            rhs: "x".into(),
+            value: 1.0,
+            pvalue: None,
+        },
+    ];
+    let vars: Vec<String> = ["x", "m", "y"].iter().map(|s| s.to_string()).collect();
+    let d = PathDiagram::from_estimates(
+        &vars,
+        &rows,
+        &[("m".into(), 0.17), ("y".into(), 0.09)],
+        0.05,
+        "std.all",
+    );
+    let svg = d.to_svg();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let arrows: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("path"))
+        .collect();
+    assert_eq!(arrows.len(), 3);
+    let dashed: Vec<_> = arrows
+        .iter()
+        .filter(|a| a.attribute("stroke-dasharray").is_some())
+        .map(|a| {
+            (
+                a.attribute("data-from").unwrap(),
+                a.attribute("data-to").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dashed,
+        vec![("x", "y")],
+        "only the non-significant path is dashed"
+    );
+    assert!(svg.contains(">.41***<"));
+    assert!(svg.contains(">.30*<"));
+    assert!(svg.contains(">\u{2212}.04<"));
+    assert!(svg.contains("R\u{b2} = .17"));
+    assert_eq!(d.covariances.len(), 0, "variances are not drawn");
+}
+
+/// A random acyclic model: `p` variables with random names, each forward pair joined with
+/// probability `density`, residual covariances among endogenous variables, random p-values.
+fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
+    let mut variables = Vec::new();
+    for i in 0..p {
+        let len = rng.gen_range(2..=9);
+        let name: String = (0..len)
+            .map(|_| (b'a' + rng.gen_range(0..26u8)) as char)
+            .collect();
+        variables.push(DiagramVariable {
+            name: format!("{name}{i}"),
+            r_squared: None,
+            latent: rng.gen_bool(0.1),
+        });
+    }
+    let mut paths = Vec::new();
+    for to in 0..p {
+        for from in 0..to {
+            if rng.gen_bool(density) {
+                paths.push(DiagramPath {
+                    from,
+                    to,
+                    value: rng.gen_range(-0.9..0.9),
+                    pvalue: Some(rng.gen_range(0.0..0.2f64).powi(3)),
+                });
+            }
+        }
+    }
+    let endogenous: Vec<usize> = (0..p)
+        .filter(|i| paths.iter().any(|q| q.to == *i))
+        .collect();
+    let mut covariances = Vec::new();
+    for (k, &i) in endogenous.iter().enumerate() {
+        variables[i].r_squared = Some(rng.gen_range(0.0..1.0));
+        for &j in &endogenous[k + 1..] {
+            if rng.gen_bool(0.15) {
+                covariances.push(DiagramCovariance {
+                    a: i,
+                    b: j,
+                    value: rng.gen_range(-0.5..0.5),
+                    pvalue: Some(rng.gen_range(0.0..0.1)),
+                });
+            }
+        }
+    }
+    // Correlated exogenous variables, as in the study's four FSSB dimensions.
+    let exogenous: Vec<usize> = (0..p).filter(|i| !endogenous.contains(i)).collect();
+    for (k, &i) in exogenous.iter().enumerate() {
+        for &j in &exogenous[k + 1..] {
+            if rng.gen_bool(0.5) {
+                covariances.push(DiagramCovariance {
+                    a: i,
+                    b: j,
+                    value: rng.gen_range(-0.7..0.7),
+                    pvalue: None,
+                });
+            }
+        }
+    }
+    PathDiagram {
+        variables,
+        paths,
+        covariances,
+        alpha: 0.05,
+        caption: "random model".into(),
+        id_prefix: "r".into(),
+    }
+}
+
+#[test]
+fn random_models_up_to_15_variables_have_no_overlapping_labels() {
+    let mut rng = ChaCha8Rng::seed_from_u64(20261130);
+    for case in 0..60 {
+        let p = rng.gen_range(2..=15);
+        let density = rng.gen_range(0.1..0.6);
+        let d = random_diagram(&mut rng, p, density);
+        let what = format!("case {case}: {p} variables, {} paths", d.paths.len());
+        assert_no_overlap(&d, &what);
+        let svg = d.to_svg();
+        roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|e| panic!("{what}: SVG does not parse: {e}"));
+        let l = layout(&d);
+        assert!(
+            l.width < 20_000.0 && l.height < 20_000.0,
+            "{what}: {}x{}",
+            l.width,
+            l.height
+        );
+    }
+}
