@@ -314,10 +314,11 @@ fn fewer_rows_than_parameters() {
 }
 
 #[test]
-fn latent_variables_are_refused_for_now() {
+fn latent_model_on_one_row_fails_cleanly() {
+    // Latent variables are estimated (tests/latent_cli.rs); one row cannot identify anything.
     assert_clean_failure(
         &fit_text("x1,x2,x3,y\n1,2,3,4\n", "f =~ x1 + x2 + x3\ny ~ f", &[]),
-        "latent variables are not estimated yet",
+        "too few observations",
     );
 }
 

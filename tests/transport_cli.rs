@@ -34,7 +34,14 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 #[test]
 fn meta_equals_metafor_for_every_method_on_every_set() {
-    for set in ["bcg", "molloy2014", "normand1999", "homogeneous", "three"] {
+    for set in [
+        "bcg",
+        "molloy2014",
+        "normand1999",
+        "homogeneous",
+        "three",
+        "cycling",
+    ] {
         let reference: Value = serde_json::from_str(
             &std::fs::read_to_string(reference_dir().join(format!("metafor_{set}.json"))).unwrap(),
         )
@@ -262,6 +269,33 @@ fn replicate_reads_an_effect_from_a_fit_result() {
     assert_clean_failure(&o, "did you mean 'wfc~is'?");
 }
 
+/// From the model's population: the value and the expected ML SE at the original N (the same
+/// numbers `transport difference` uses for context A).
+#[test]
+fn replicate_takes_a_population_value_and_its_expected_se() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let out = json_of(&[
+        "transport",
+        "replicate",
+        "--model",
+        m,
+        "--effect",
+        "m~x",
+        "--original-n",
+        "200",
+        "--replication-n",
+        "300",
+        "--format",
+        "json",
+    ]);
+    let o = row(&out, "original");
+    assert!((o["estimate"].as_f64().unwrap() - 0.4).abs() < 1e-12);
+    // Var(x) = 1, residual variance 1: SE = √(1/200).
+    assert!((o["std.error"].as_f64().unwrap() - (1.0f64 / 200.0).sqrt()).abs() < 1e-12);
+    assert_eq!(out["settings"]["original_n"], 200);
+}
+
 #[test]
 fn replicate_bad_input_fails_cleanly() {
     let o = balans(&["transport", "replicate", "--original", "0.3,-0.1"]);
@@ -287,4 +321,282 @@ fn replicate_bad_input_fails_cleanly() {
         "-1",
     ]);
     assert_clean_failure(&o, "--tau");
+}
+
+/// INTERVENTIONS.md D3: Hammer's disordinal pattern, δ = 0.25, π* = .3 → ATE* = −0.4δ = −0.1.
+#[test]
+fn reweight_carries_hammers_pattern_to_a_low_conflict_workplace() {
+    let out = json_of(&[
+        "transport",
+        "reweight",
+        "--stratum",
+        "high=0.25,0.1,0.3,0.5",
+        "--stratum",
+        "low=-0.25,0.1,0.7,0.5",
+        "--format",
+        "json",
+    ]);
+    let t = row(&out, "ate.target");
+    assert!((t["estimate"].as_f64().unwrap() + 0.1).abs() < 1e-15);
+    assert!((t["std.error"].as_f64().unwrap() - 0.1 * 0.58f64.sqrt()).abs() < 1e-15);
+    assert!(row(&out, "ate.source")["estimate"].as_f64().unwrap().abs() < 1e-15);
+    let o = balans(&[
+        "transport",
+        "reweight",
+        "--stratum",
+        "a=0.2,0.1,0.5",
+        "--stratum",
+        "b=0.1,0.1,0.6",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "sum of the target shares = 1.1");
+    let o = balans(&["transport", "reweight", "--stratum", "a=0.2,0.1"]);
+    assert_clean_failure(&o, "expected EST,SE,TARGET[,SOURCE]");
+}
+
+#[test]
+fn sites_runs_reproducibly_and_reports_heterogeneity_power() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let args = |threads: &'static str| {
+        vec![
+            "transport",
+            "sites",
+            "--model",
+            m,
+            "--sites",
+            "12",
+            "--n",
+            "200",
+            "--tau",
+            "m~x=0.15",
+            "--reps",
+            "60",
+            "--seed",
+            "9",
+            "--threads",
+            threads,
+            "--format",
+            "csv",
+        ]
+    };
+    let one = balans(&args("1"));
+    let two = balans(&args("2"));
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert_eq!(one.stdout, two.stdout, "thread count changed the output");
+    let text = stdout(&one);
+    let line = text.lines().find(|l| l.starts_with("m~x,")).unwrap();
+    let cols: Vec<&str> = line.split(',').collect();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let power_q: f64 = cols[header.iter().position(|h| *h == "power.Q").unwrap()]
+        .parse()
+        .unwrap();
+    assert!(power_q > 0.8, "{line}");
+    assert!(text.contains("x->m->y,indirect"));
+    let o = balans(&[
+        "transport",
+        "sites",
+        "--model",
+        m,
+        "--sites",
+        "1",
+        "--n",
+        "100",
+        "--reps",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "--sites");
+    let o = balans(&[
+        "transport",
+        "sites",
+        "--model",
+        m,
+        "--sites",
+        "5",
+        "--n",
+        "100",
+        "--tau",
+        "y~z=0.1",
+        "--reps",
+        "5",
+    ]);
+    assert_clean_failure(&o, "unknown effect 'y~z'");
+}
+
+/// `balans fit --group` equals lavaan 0.6-14 (tests/reference/multigroup_*.json from
+/// scripts/reference/multigroup_reference.R): estimates and SEs 1e-6 relative, χ² 1e-4.
+#[test]
+fn fit_group_equals_lavaan_free_and_equal_regressions() {
+    for set in ["mediation", "parallel"] {
+        let reference: Value = serde_json::from_str(
+            &std::fs::read_to_string(reference_dir().join(format!("multigroup_{set}.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        let model = write_temp(reference["model"].as_str().unwrap(), ".lav");
+        let data = reference_dir()
+            .join("data")
+            .join(reference["data"].as_str().unwrap());
+        for (equal, key) in [(false, "free"), (true, "equal")] {
+            let mut args = vec![
+                "fit",
+                "--data",
+                data.to_str().unwrap(),
+                "--model",
+                model.path().to_str().unwrap(),
+                "--group",
+                "context",
+                "--format",
+                "json",
+            ];
+            if equal {
+                args.extend(["--equal", "regressions"]);
+            }
+            let out = json_of(&args);
+            let want = &reference[key];
+            let chisq = out["fit"]["chisq"].as_f64().unwrap();
+            assert!(
+                (chisq - want["chisq"].as_f64().unwrap()).abs() < 1e-4,
+                "{set} {key}: chisq {chisq}"
+            );
+            assert_eq!(out["fit"]["df"], want["df"]);
+            for p in out["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["free"] == true)
+            {
+                let w = want["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|w| {
+                        w["group"] == p["group"]
+                            && w["op"] == p["op"]
+                            && ((w["lhs"] == p["lhs"] && w["rhs"] == p["rhs"])
+                                || (w["lhs"] == p["rhs"] && w["rhs"] == p["lhs"]))
+                    })
+                    .unwrap();
+                let (e, s) = (w["est"].as_f64().unwrap(), w["se"].as_f64().unwrap());
+                let (pe, ps) = (p["est"].as_f64().unwrap(), p["se"].as_f64().unwrap());
+                assert!(
+                    (pe - e).abs() <= 1e-6 * e.abs().max(s),
+                    "{set} {key} {p}: est vs {e}"
+                );
+                assert!((ps - s).abs() <= 1e-6 * s, "{set} {key} {p}: se vs {s}");
+            }
+            let lrt = &out["comparison"]["lrt"];
+            let d = lrt["chisq.diff"].as_f64().unwrap()
+                - reference["lrt"]["chisq.diff"].as_f64().unwrap();
+            assert!(d.abs() < 1e-4, "{set}: LRT {lrt}");
+            for w in reference["wald"].as_array().unwrap() {
+                let ours = out["wald"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["path"] == w["path"])
+                    .unwrap();
+                let d = ours["statistic"].as_f64().unwrap() - w["stat"].as_f64().unwrap();
+                assert!(d.abs() < 1e-4, "{set}: Wald {ours} vs {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fit_group_bad_input_fails_cleanly() {
+    let model = write_temp("m ~ x\ny ~ m + x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let mut rows = String::from("context,x,m,y\n");
+    for i in 0..40 {
+        let x = (i as f64 * 0.7).sin();
+        rows.push_str(&format!(
+            "a,{x},{},{}\n",
+            0.5 * x + (i as f64).cos(),
+            (i as f64 * 1.1).sin()
+        ));
+    }
+    rows.push_str("b,0.1,0.2,0.3\nb,0.2,0.1,0.5\nb,0.4,0.3,0.1\n");
+    let data = write_temp(&rows, ".csv");
+    let d = data.path().to_str().unwrap();
+    let o = balans(&["fit", "--data", d, "--model", m, "--group", "context"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(
+        &o,
+        "group 'b' has 3 complete cases, fewer than the 5 needed",
+    );
+    let o = balans(&["fit", "--data", d, "--model", m, "--group", "contxt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "did you mean 'context'?");
+    let o = balans(&["fit", "--data", d, "--model", m, "--equal", "regressions"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn difference_reports_power_and_n_per_context() {
+    let model = write_temp("m ~ 0.4*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let m = model.path().to_str().unwrap();
+    let out = json_of(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--shift",
+        "m~x=-0.2",
+        "--effect",
+        "m~x,x->m->y",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+        "--format",
+        "json",
+    ]);
+    let d = row(&out, "m~x.difference");
+    assert!((d["estimate"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    let power = row(&out, "m~x.power")["estimate"].as_f64().unwrap();
+    assert!(power > 0.05 && power < 1.0);
+    assert!(
+        row(&out, "x->m->y.n.per.context")["estimate"]
+            .as_f64()
+            .unwrap()
+            > 150.0
+    );
+    // Context B as a second model with the same shift gives the same answer.
+    let model_b = write_temp("m ~ 0.2*x\ny ~ 0.3*m + 0.1*x\n", ".lav");
+    let out_b = json_of(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--model-b",
+        model_b.path().to_str().unwrap(),
+        "--effect",
+        "m~x",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+        "--format",
+        "json",
+    ]);
+    let pb = row(&out_b, "m~x.power")["estimate"].as_f64().unwrap();
+    assert!((pb - power).abs() < 1e-9, "{pb} vs {power}");
+    let o = balans(&[
+        "transport",
+        "difference",
+        "--model",
+        m,
+        "--shift",
+        "m~x=-0.2",
+        "--effect",
+        "m~z",
+        "--n-a",
+        "150",
+        "--n-b",
+        "120",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "--effect: unknown effect 'm~z'");
 }

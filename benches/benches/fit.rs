@@ -120,21 +120,23 @@ fn bench_resampling(c: &mut Criterion) {
         resamples: 2000,
         seed: 1,
         level: 0.95,
-        threads: 2,
     };
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
+    };
+    let (two, one) = (pool(2), pool(1));
     let mut group = c.benchmark_group("bootstrap");
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
     group.bench_function("seed_2000_2threads", |b| {
-        b.iter(|| bootstrap(&spec, black_box(&data), &out, &config).unwrap())
+        b.iter(|| two.install(|| bootstrap(&spec, black_box(&data), &out, &config).unwrap()))
     });
-    let one = BootstrapConfig {
-        threads: 1,
-        ..config
-    };
     group.bench_function("seed_2000_1thread", |b| {
-        b.iter(|| bootstrap(&spec, black_box(&data), &out, &one).unwrap())
+        b.iter(|| one.install(|| bootstrap(&spec, black_box(&data), &out, &config).unwrap()))
     });
     group.finish();
     let mut sampler = MonteCarloSampler::new(&spec, 20_000);

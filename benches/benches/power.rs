@@ -11,8 +11,10 @@ use balans_model::Model;
 use balans_power::{power_curve, EffectSelection, PowerConfig, Sampling, Study, Test};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-/// Replications per measured run: enough that the per-condition set-up (thread pool, estimator,
-/// Wishart factor, workspaces: about 0.1 ms) is amortised to a few ns per replication.
+/// Replications per measured run: enough that the per-condition set-up (estimator, Wishart
+/// factor, workspaces: about 0.1 ms) is amortised to a few ns per replication.
+///
+/// Every run is on one thread: the engine runs in the ambient rayon pool, here a 1-thread pool.
 const REPS: usize = 20_000;
 
 fn replication_cost(c: &mut Criterion) {
@@ -21,17 +23,17 @@ fn replication_cost(c: &mut Criterion) {
     let mut group = c.benchmark_group("power_replication_seed_n278");
     group.throughput(Throughput::Elements(REPS as u64));
     group.sample_size(20);
+    let pool = one_thread();
     for (name, sampling) in [("rows", Sampling::Rows), ("wishart", Sampling::Wishart)] {
         let config = PowerConfig {
             replications: REPS,
             seed: 1,
             sampling,
             tests: vec![Test::Joint, Test::Sobel],
-            threads: Some(1),
             ..PowerConfig::default()
         };
         group.bench_function(name, |b| {
-            b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs"))
+            b.iter(|| pool.install(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs")))
         });
     }
     group.finish();
@@ -55,13 +57,20 @@ fn bootstrap_run(c: &mut Criterion) {
         seed: 1,
         tests: vec![Test::Percentile, Test::Bc],
         bootstrap_draws: 1000,
-        threads: Some(1),
         ..PowerConfig::default()
     };
+    let pool = one_thread();
     group.bench_function("rows", |b| {
-        b.iter(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs"))
+        b.iter(|| pool.install(|| power_curve(&study, &config, &[278], &|_| {}).expect("runs")))
     });
     group.finish();
+}
+
+fn one_thread() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("thread pool")
 }
 
 criterion_group!(benches, replication_cost, bootstrap_run);

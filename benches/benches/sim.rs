@@ -18,7 +18,7 @@ fn survey(c: &mut Criterion) {
     let n = 20_000;
     let design = SurveyDesign {
         n,
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let simulator = Simulator::new(&model, &design).expect("the study design is feasible");
     let mut group = c.benchmark_group("survey");

@@ -6,8 +6,10 @@
 #   Rscript scripts/reference/trial_reference.R
 #
 # Convergence: every random-intercept model is fitted by minimising lme4's profiled REML
-# deviance (devFunOnly = TRUE) with optimize(tol = 1e-12) and rebuilt with mkMerMod, then handed
-# to lmerTest (as_lmerModLmerTest) for Satterthwaite and Kenward-Roger (pbkrtest) df. The
+# deviance (devFunOnly = TRUE) with optimize(tol = 1e-12), polished by the stationary point of a
+# local cubic fit (polish_theta: the deviance is flat to its rounding error near the optimum);
+# lmerTest::lmer is then run with an optimizer that keeps that theta (keep_start), so lmerTest's
+# Satterthwaite and pbkrtest's Kenward-Roger df are computed at it. The
 # two-component long model uses bobyqa with rhoend = 1e-12 started at the default fit's theta.
 # Versions: lme4 1.1-31, lmerTest 3.1-3, pbkrtest 0.5.2, clubSandwich 0.5.8, AER 1.2-10.
 suppressPackageStartupMessages({
@@ -46,18 +48,37 @@ simulate_trial <- function(seed, team_sizes, icc = 0.15, effect = 0.3, miss = 0)
   d
 }
 
+# lme4 accepts an optimizer function; this one keeps the start value (optimize's minimum), so
+# the returned fit sits exactly at the optimum found with optimize(tol = 1e-12).
+keep_start <- function(par, fn, lower, upper, control = list(), ...) {
+  list(par = par, fval = fn(par), conv = 0, message = "theta from optimize(tol = 1e-12)")
+}
+
 tight_lmer <- function(formula, data) {
   devf <- lmer(formula, data = data, REML = TRUE, devFunOnly = TRUE)
   opt <- optimize(devf, c(0, 20), tol = 1e-12)
-  ctrl <- lmerControl(optimizer = "nloptwrap",
-                      optCtrl = list(xtol_rel = 1e-14, ftol_rel = 1e-15, ftol_abs = 1e-15,
-                                     xtol_abs = 1e-14, maxeval = 1e5))
-  fit <- lmerTest::lmer(formula, data = data, REML = TRUE, control = ctrl,
-                        start = list(theta = opt$minimum))
-  gap <- abs(getME(fit, "theta") - opt$minimum)
-  if (gap > 1e-7) warning(sprintf("theta: nloptwrap %.12g vs optimize %.12g", getME(fit, "theta"), opt$minimum))
-  attr(fit, "theta_gap") <- gap
+  theta <- polish_theta(devf, opt$minimum)
+  fit <- lmerTest::lmer(formula, data = data, REML = TRUE,
+                        control = lmerControl(optimizer = keep_start, calc.derivs = FALSE),
+                        start = list(theta = theta))
+  attr(fit, "theta_gap") <- abs(theta - opt$minimum)
   fit
+}
+
+# Near its minimum the deviance is flat to its rounding error (|f| eps ~ 1e-13), so a minimiser
+# cannot place theta closer than ~sqrt(eps |f| / f'') (up to 1e-6 relative when the ICC is
+# small). The stationary point of a cubic least-squares fit of the deviance at 41 points on
+# theta +- 3% is not limited by that floor; it is used when it lies inside the window.
+polish_theta <- function(devf, theta0) {
+  if (theta0 < 1e-4) return(theta0)
+  h <- 0.03 * theta0
+  th <- seq(theta0 - h, theta0 + h, length.out = 41)
+  x <- th - theta0
+  co <- coef(lm(sapply(th, devf) ~ x + I(x^2) + I(x^3)))
+  r <- Re(polyroot(c(co[[2]], 2 * co[[3]], 3 * co[[4]])))
+  r <- r[abs(r) < h]
+  if (length(r) != 1) return(theta0)
+  theta0 + r
 }
 
 coef_rows <- function(tab, est = "Estimate", se = "Std. Error", df = "df") {
@@ -124,6 +145,11 @@ analyse <- function(d) {
     fpost <- tight_lmer(post ~ 1 + (1 | leader), dd[!is.na(dd$post), ])
     res$icc_pre <- vc(fpre); res$icc_post <- vc(fpost); res$icc_adjusted <- res$mixed_varcomp
     res$sd_pre <- sd(dd$pre, na.rm = TRUE)
+    res$d <- fixef(fa)[["arm"]] / res$sd_pre
+    # baseline balance of the pre-test by arm among completers (post observed)
+    comp <- dd[!is.na(dd$post) & !is.na(dd$pre), ]
+    res$balance <- list(mean = tapply(comp$pre, comp$arm, mean), sd = tapply(comp$pre, comp$arm, sd),
+                        n = as.numeric(table(comp$arm)))
     out[[y]] <- res
   }
   # (d) long layout
@@ -179,3 +205,28 @@ for (name in names(sets)) {
              sprintf("tests/reference/trial_%s.json", name))
   cat(name, "done\n")
 }
+
+# A singular fit: no leader variance in the data-generating model; lme4 puts theta on its
+# boundary 0 (isSingular). Reference values at theta = 0 exactly (keep_start), where lmerTest's
+# Satterthwaite df reduce to N - p and pbkrtest's Kenward-Roger df stay small.
+for (seed in 1:100) {
+  set.seed(seed)
+  J <- 30; n <- 8; leader <- rep(1:J, each = n); arm <- rep(rep(0:1, length.out = J), each = n)
+  pre <- rnorm(J * n); post <- 0.5 * pre + 0.2 * arm + rnorm(J * n)
+  d <- data.frame(leader, arm, fssb_pre = pre, fssb_post = post)
+  devf <- lmer(fssb_post ~ arm + fssb_pre + (1 | leader), data = d, REML = TRUE, devFunOnly = TRUE)
+  if (devf(0) <= optimize(devf, c(0, 20), tol = 1e-12)$objective) break
+}
+write.csv(d, "tests/reference/data/trial_singular.csv", row.names = FALSE)
+fs <- lmerTest::lmer(fssb_post ~ arm + fssb_pre + (1 | leader), data = d,
+                     control = lmerControl(optimizer = keep_start, calc.derivs = FALSE),
+                     start = list(theta = 0))
+sing <- list(seed = seed, theta = as.numeric(getME(fs, "theta")),
+             mixed_satterthwaite = mixed_rows(fs, "Satterthwaite"),
+             mixed_kr = mixed_rows(fs, "Kenward-Roger"), mixed_varcomp = vc(fs),
+             source = "scripts/reference/trial_reference.R")
+sing$mixed_satterthwaite$term <- sub("fssb_", "", sing$mixed_satterthwaite$term)
+sing$mixed_kr$term <- sub("fssb_", "", sing$mixed_kr$term)
+writeLines(toJSON(sing, digits = I(15), auto_unbox = TRUE, pretty = TRUE),
+           "tests/reference/trial_singular.json")
+cat("singular done (seed", seed, ")\n")

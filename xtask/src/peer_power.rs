@@ -91,18 +91,20 @@ pub fn run(args: &[String]) -> Result<()> {
         alpha: ALPHA,
         tests: vec![Test::Joint, Test::Sobel],
         sampling: Sampling::Rows,
-        threads: Some(1),
         ..PowerConfig::default()
     };
+    // Per-replication cost on one thread: the engine runs in the ambient pool, here of 1 thread.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let start = Instant::now();
-    let rows = power_curve(&study, &config, &[N], &|_| {})?;
+    let rows =
+        one.install(|| power_curve(&study, &config, &[N], &|_| {}).map_err(anyhow::Error::from))?;
     let balans_rows_cost = start.elapsed().as_secs_f64() / balans_reps as f64;
     let wishart = PowerConfig {
         sampling: Sampling::Wishart,
         ..config.clone()
     };
     let start = Instant::now();
-    power_curve(&study, &wishart, &[N], &|_| {})?;
+    one.install(|| power_curve(&study, &wishart, &[N], &|_| {}).map_err(anyhow::Error::from))?;
     let balans_wishart_cost = start.elapsed().as_secs_f64() / balans_reps as f64;
 
     let r_cost = lavaan["seconds_per_replication"]

@@ -22,7 +22,11 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
         "report",
         &["model", "estimate", "power", "trial", "transport"],
     ),
-    ("teach", &["model", "sim", "study", "estimate", "report"]),
+    // teach uses power for the power-curve demonstration (the same engine as `balans power`).
+    (
+        "teach",
+        &["model", "sim", "study", "estimate", "power", "report"],
+    ),
     (
         "cli",
         &[

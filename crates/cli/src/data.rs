@@ -22,6 +22,9 @@ pub struct CsvOptions {
     pub known_ranges: Vec<KnownRange>,
     /// A column naming each row's cluster (team, supervisor), for cluster-robust SEs.
     pub cluster: Option<String>,
+    /// Keep rows with missing values (NaN in `values`) instead of dropping them (FIML); rows
+    /// without any value are still dropped.
+    pub keep_incomplete: bool,
 }
 
 impl Default for CsvOptions {
@@ -34,6 +37,7 @@ impl Default for CsvOptions {
             accept_codes: false,
             known_ranges: Vec::new(),
             cluster: None,
+            keep_incomplete: false,
         }
     }
 }
@@ -103,7 +107,7 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
 }
 
 /// The field and decimal separators of a file whose first line is `header_line`.
-fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
+pub(crate) fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Result<(u8, u8)> {
     let sep = opts.separator.unwrap_or_else(|| {
         if header_line.contains(';') {
             b';'
@@ -245,7 +249,14 @@ fn cluster_id(cell: &str, is_na: &dyn Fn(&str) -> bool, labels: &mut Vec<String>
     Some(k as u64)
 }
 
-fn number(origin: &str, line: u64, header: &str, c: usize, cell: &str, decimal: u8) -> Result<f64> {
+pub(crate) fn number(
+    origin: &str,
+    line: u64,
+    header: &str,
+    c: usize,
+    cell: &str,
+    decimal: u8,
+) -> Result<f64> {
     let parsed = if decimal == b',' {
         cell.replace(',', ".").parse::<f64>()
     } else {
@@ -410,10 +421,15 @@ fn assemble(
             }
             match score {
                 Some(x) => row[j] = x,
-                None => complete = false,
+                None => {
+                    row[j] = f64::NAN;
+                    complete = false;
+                }
             }
         }
-        if complete {
+        let any_value = row.iter().any(|v| !v.is_nan());
+        let keep_partial = opts.keep_incomplete && cluster != Some(None) && any_value;
+        if complete || keep_partial {
             values.extend_from_slice(&row);
             n += 1;
             if let (Some(k), Some(Some(id))) = (kept_clusters.as_mut(), cluster) {

@@ -46,51 +46,54 @@ Examples:
 Data: a CSV file with a header row. Each model variable is a column of that name, or else the mean
 of item columns named <variable>1, <variable>2, … (as written by `balans simulate`). Missing values:
 empty, NA, '.', NaN and the codes given with --na; rows with a missing value are dropped (listwise
-deletion, reported). FIML is not available yet.
+deletion, reported), or with --missing ml every row enters the likelihood (FIML, lavaan's
+missing = \"ml\"; rows missing a fixed covariate are dropped, as lavaan).
 
 Estimation: normal-theory ML with lavaan's sem() defaults (fixed.x = TRUE, N in the denominator,
 expected information). Numbers in the model text are population values and are ignored here: every
-path is estimated. Latent variables (=~) are not estimated yet.
+path is estimated. Latent variables (f =~ item1 + item2 + item3): the items are columns; the first
+loading is fixed to 1 (or, with --std-lv, the latent variances); negative variance estimates
+(Heywood cases) are reported.
 
 Exit codes: 0 success, 1 bad input, 2 usage error, 3 the ML fit did not converge.")]
 pub struct FitArgs {
     /// CSV data file.
     #[arg(long, value_name = "FILE")]
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     #[command(flatten)]
-    source: ModelSource,
+    pub(crate) source: ModelSource,
     /// Interval method for indirect effects and defined parameters (bootstrap methods also give
     /// bootstrap intervals for the paths).
     #[arg(long, value_enum, default_value_t = CiMethod::Delta)]
-    ci: CiMethod,
+    pub(crate) ci: CiMethod,
     /// Number of bootstrap resamples (with --ci percentile or bc).
     #[arg(long, value_name = "B", default_value_t = 1000)]
-    boot: usize,
+    pub(crate) boot: usize,
     /// Number of Monte Carlo draws (with --ci mc).
     #[arg(long, value_name = "D", default_value_t = 20_000)]
-    mc_draws: usize,
+    pub(crate) mc_draws: usize,
     /// Seed of the Monte Carlo and bootstrap draws.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Confidence level of the intervals.
     #[arg(long, default_value_t = 0.95)]
-    level: f64,
+    pub(crate) level: f64,
     /// Iteration limit of the iterative ML fitter (Fisher scoring); a fit that needs more exits with
     /// code 3 and its diagnostics.
     #[arg(long, value_name = "N", default_value_t = 500)]
-    max_iter: usize,
+    pub(crate) max_iter: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    pub(crate) format: Format,
     /// Write the results to FILE instead of stdout (atomically).
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Field separator (detected from the header when absent: ';', tab or ',').
     #[arg(long, value_name = "CHAR")]
-    sep: Option<char>,
+    pub(crate) sep: Option<char>,
     /// Decimal separator ('.' by default; ',' when the separator is ';').
     #[arg(long, value_name = "CHAR")]
-    decimal: Option<char>,
+    pub(crate) decimal: Option<char>,
     /// Extra missing-value codes, comma separated (e.g. -99,999).
     #[arg(
         long,
@@ -98,22 +101,42 @@ pub struct FitArgs {
         value_delimiter = ',',
         allow_hyphen_values = true
     )]
-    na: Vec<String>,
+    pub(crate) na: Vec<String>,
     /// The minimum share of a scale's items that must be answered for its score (the mean of the
     /// answered items); otherwise the score is missing.
     #[arg(long, value_name = "SHARE", default_value_t = balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE)]
-    min_items: f64,
+    pub(crate) min_items: f64,
     /// Analyse values that look like missing-value codes (-9, -99, 999, …) or lie outside a scale's
     /// known range as they are, instead of stopping.
     #[arg(long)]
-    accept_codes: bool,
+    pub(crate) accept_codes: bool,
     /// Column naming each respondent's cluster (team, supervisor): cluster-robust standard errors
     /// (lavaan's `cluster =`, `se = "robust.cluster"`); estimates are unchanged.
     #[arg(long, value_name = "COLUMN")]
-    cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
+    /// Column naming each respondent's group (context, sector, country): multi-group path analysis
+    /// (lavaan's `group =`), with the likelihood-ratio test of equal regressions and per-path Wald
+    /// tests of equality across groups.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "cluster")]
+    group: Option<String>,
+    /// With --group: hold these parameters equal across groups (lavaan's `group.equal`).
+    #[arg(long, value_enum, requires = "group")]
+    equal: Option<crate::groups::EqualArg>,
+    /// Missing values: drop incomplete rows (listwise) or full-information ML (ml, lavaan's
+    /// missing = "ml", with a mean structure).
+    #[arg(long, value_enum, default_value_t = crate::fit_latent::MissingArg::Listwise)]
+    pub(crate) missing: crate::fit_latent::MissingArg,
+    /// Scale latent variables by fixing their (residual) variances to 1 and freeing every loading
+    /// (lavaan's std.lv = TRUE).
+    #[arg(long)]
+    pub(crate) std_lv: bool,
+    /// Information matrix of the standard errors for latent-variable and FIML fits (FIML always
+    /// uses the observed information, as lavaan).
+    #[arg(long, value_enum, default_value_t = crate::fit_latent::InformationArg::Expected)]
+    pub(crate) information: crate::fit_latent::InformationArg,
 }
 
-fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
+pub(crate) fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
     match c {
         None => Ok(None),
         Some(c) if c.is_ascii() => Ok(Some(c as u8)),
@@ -132,7 +155,7 @@ const CLUSTER_COLUMNS: &[&str] = &[
 ];
 
 /// Warns when the data have a column that looks like a cluster and `--cluster` was not given.
-fn warn_if_nested(columns: &[String]) {
+pub(crate) fn warn_if_nested(columns: &[String]) {
     if let Some(col) = columns
         .iter()
         .find(|h| CLUSTER_COLUMNS.contains(&h.as_str()))
@@ -142,8 +165,8 @@ fn warn_if_nested(columns: &[String]) {
 }
 
 /// The response ranges of the study's item scales (1–7; engagement 0–6).
-fn known_ranges() -> Vec<crate::data::KnownRange> {
-    balans_sim::STUDY_SCALES
+pub(crate) fn known_ranges() -> Vec<crate::data::KnownRange> {
+    balans_study::SCALES
         .iter()
         .map(|s| crate::data::KnownRange {
             scale: s.name.to_string(),
@@ -155,6 +178,9 @@ fn known_ranges() -> Vec<crate::data::KnownRange> {
 
 /// Runs `balans fit`.
 pub fn run(args: &FitArgs) -> Result<()> {
+    if let Some(column) = &args.group {
+        return run_groups(args, column);
+    }
     let report = fit_report(args)?;
     let bytes = match args.format {
         Format::Json => balans_report::json::pretty(&report),
@@ -188,6 +214,9 @@ fn check_args(args: &FitArgs) -> Result<()> {
 fn fit_report(args: &FitArgs) -> Result<FitReport> {
     check_args(args)?;
     let model = args.source.load()?;
+    if crate::fit_latent::applies(args, &model) {
+        return crate::fit_latent::fit_report(args, &model);
+    }
     let spec = AnalysisSpec::from_model(&model)
         .map_err(|e| anyhow!(e))
         .context("failed to set up the analysis model")?;
@@ -199,6 +228,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
         accept_codes: args.accept_codes,
         known_ranges: known_ranges(),
         cluster: args.cluster.clone(),
+        keep_incomplete: false,
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let fit = fit_data(args, &spec, &data)?;
@@ -285,7 +315,6 @@ fn intervals(
                 resamples: args.boot,
                 seed: args.seed,
                 level: args.level,
-                ..BootstrapConfig::default()
             };
             let b = bootstrap(spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {
@@ -337,4 +366,35 @@ fn context(args: &FitArgs, data: &DataMatrix, bootstrap: Option<BootstrapCount>)
             _ => None,
         },
     }
+}
+
+/// `--group`: the multi-group analysis (crates/cli/src/groups.rs).
+fn run_groups(args: &FitArgs, column: &str) -> Result<()> {
+    if !(args.level > 0.0 && args.level < 1.0) {
+        bail!("--level must lie in (0, 1), got {}", args.level);
+    }
+    if args.ci != CiMethod::Delta {
+        bail!("--group supports Wald (delta) intervals only; drop --ci");
+    }
+    let csv = CsvOptions {
+        separator: ascii(args.sep, "--sep")?,
+        decimal: ascii(args.decimal, "--decimal")?,
+        na: args.na.clone(),
+        min_item_share: args.min_items,
+        accept_codes: args.accept_codes,
+        known_ranges: known_ranges(),
+        cluster: None,
+        keep_incomplete: false,
+    };
+    crate::groups::run(&crate::groups::GroupRequest {
+        data: &args.data,
+        source: &args.source,
+        csv,
+        column,
+        equal: args.equal,
+        level: args.level,
+        max_iter: args.max_iter,
+        format: args.format,
+        out: args.out.as_deref(),
+    })
 }

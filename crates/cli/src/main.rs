@@ -9,7 +9,9 @@
 mod data;
 mod diagram;
 mod fit;
+mod fit_latent;
 mod flags;
+mod groups;
 mod meta;
 mod model_cmd;
 mod output;
@@ -17,7 +19,11 @@ mod power;
 mod report;
 mod simulate;
 mod source;
+mod teach;
+mod threads;
 mod transport;
+mod trial;
+mod trial_data;
 
 use balans_estimate::EvalError;
 use clap::{Parser, Subcommand};
@@ -34,6 +40,7 @@ Examples:
   balans power --builtin seed --n-range 100:600:100
   balans diagram --builtin seed --out seed.svg  the path diagram (SVG)
   balans report power.json --out report.html    one offline HTML report of JSON results
+  balans teach class --students 30 --seed 7 --out kit   a class kit for teaching mediation
   balans transport replicate --original 0.31,0.06 --replication 0.15,0.083
   balans meta --data studies.csv --method REML --forest forest.svg
 
@@ -57,6 +64,10 @@ enum Command {
     Diagram(diagram::DiagramArgs),
     /// Write one self-contained HTML report of JSON results.
     Report(report::ReportArgs),
+    /// Plan, simulate, analyse and power cluster-randomised pre/post leader-training trials.
+    Trial(Box<trial::TrialArgs>),
+    /// Class kits and demonstrations for teaching mediation.
+    Teach(teach::TeachArgs),
     /// Print a shell completion script, e.g. `balans completions bash > ~/.local/share/bash-completion/completions/balans`.
     Completions {
         /// The shell.
@@ -80,9 +91,24 @@ impl Command {
             _ => CommandKind::Other,
         }
     }
+
+    /// The command's `--threads` (commands without the flag use all cores).
+    fn threads(&self) -> Option<usize> {
+        match self {
+            Command::Simulate(args) => args.threads,
+            Command::Power(args) => args.threads,
+            _ => None,
+        }
+    }
 }
 
+/// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(command: Command) -> anyhow::Result<()> {
+    let pool = threads::pool(command.threads())?;
+    pool.install(|| dispatch(command))
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Model(args) => model_cmd::run(&args),
         Command::Simulate(args) => simulate::run(&args),
@@ -90,6 +116,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Power(args) => power::run(&args),
         Command::Diagram(args) => diagram::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Trial(args) => trial::run(&args),
+        Command::Teach(args) => teach::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());

@@ -111,9 +111,9 @@ pub struct PowerArgs {
     /// Also draw the power curve as an SVG plot to this file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// Worker threads (default: one per core); results do not depend on it.
+    /// Worker threads (default or 0: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
-    threads: Option<usize>,
+    pub threads: Option<usize>,
 }
 
 /// `--data`.
@@ -256,7 +256,7 @@ fn config(args: &PowerArgs) -> Result<PowerConfig> {
             SamplingArg::Wishart => Sampling::Wishart,
         },
         survey: survey_options(args)?,
-        threads: args.threads,
+        design: balans_study::survey_design(),
     };
     config.validate()?;
     Ok(config)

@@ -6,7 +6,7 @@
 
 use crate::output::emit;
 use crate::source::ModelSource;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use balans_report::{
     ConstructSummary, DataColumn, DataTable, DesignSummary, MissingItems, SimulationRun,
 };
@@ -72,7 +72,7 @@ pub struct SimulateArgs {
     pub level: Level,
     /// Mean number of invited employees per supervisor (team sizes 1 + Poisson(MEAN_SIZE − 1));
     /// 1 = no teams.
-    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_sim::STUDY_TEAM_SIZE, allow_negative_numbers = true)]
+    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_study::TEAM_SIZE, allow_negative_numbers = true)]
     pub teams: f64,
     /// Make every team exactly --teams employees instead of drawing sizes around it.
     #[arg(long)]
@@ -114,7 +114,7 @@ pub struct SimulateArgs {
     /// Also write each construct's true score (true_<name>).
     #[arg(long)]
     pub true_scores: bool,
-    /// Worker threads (default: all cores); the output does not depend on it.
+    /// Worker threads (default or 0: all cores); the output does not depend on it.
     #[arg(long, value_name = "T")]
     pub threads: Option<usize>,
 }
@@ -190,6 +190,7 @@ fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
         inclusion: args.inclusion,
         missing: missingness(&args.missing)?,
         true_scores: args.true_scores,
+        ..balans_study::survey_design()
     })
 }
 
@@ -200,15 +201,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let simulator = Simulator::new(&model, &design)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
     eprintln!("seed: {seed}");
-    let data = match args.threads {
-        Some(0) => bail!("invalid --threads 0: use at least 1"),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .context("failed to start worker threads")?
-            .install(|| simulator.simulate(seed)),
-        None => simulator.simulate(seed),
-    };
+    let data = simulator.simulate(seed);
     let table = data_table(&data, args.level);
     let bytes = match args.format {
         DataFormat::Csv => balans_report::csv::data(&table),

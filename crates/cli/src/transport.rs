@@ -20,6 +20,426 @@ enum TransportCommand {
     /// Replication statistics for one effect: replication power and N, sceptical p-value,
     /// prediction interval, Q-test, small telescopes, TOST.
     Replicate(ReplicateArgs),
+    /// Simulate K contexts whose paths vary, fit each, meta-analyse every path and indirect
+    /// effect across them; repeated R times: power to detect heterogeneity, expected width of the
+    /// prediction interval.
+    Sites(SitesArgs),
+    /// Carry a moderated effect to a target population with another mix of the effect modifiers:
+    /// ATE* = Σ CATE(z) P*(z), with its delta-method SE.
+    Reweight(ReweightArgs),
+    /// Power to detect that a path or indirect effect differs between two contexts of given
+    /// sizes (and the N per context for a target power).
+    Difference(DifferenceArgs),
+}
+
+/// Arguments of `balans transport difference`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans transport difference --builtin seed --shift 'wfc~is=0.1' --effect wfc~is --n-a 278 --n-b 150
+  balans transport difference --model office.lav --model-b remote.lav --effect is->wfc->perf --n-a 300 --n-b 300
+
+Context A is the model (--model or --builtin); context B is a second model file (--model-b, same
+variables) or context A with some paths shifted (--shift NAME=D, comma separated). Each context's
+standard error is the ML expected-information SE at its N; the test is the two-sided Wald z-test
+of the difference of two independent estimates (what `balans fit --group` reports as the Wald
+equality test for two groups).
+
+Exit codes: 0 success, 1 bad input, 2 usage error.")]
+pub struct DifferenceArgs {
+    #[command(flatten)]
+    source: crate::source::ModelSource,
+    /// Model of context B (lavaan syntax, same variables).
+    #[arg(long, value_name = "FILE", conflicts_with = "shift")]
+    model_b: Option<PathBuf>,
+    /// Context B = context A with these paths shifted: NAME=D, comma separated.
+    #[arg(
+        long,
+        value_name = "NAME=D",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    shift: Vec<String>,
+    /// Effects to compare: paths (`wfc~is`), routes (`is->wfc->perf`) or `:=` names, comma
+    /// separated.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', required = true)]
+    effect: Vec<String>,
+    /// Respondents in context A.
+    #[arg(long, value_name = "N")]
+    n_a: usize,
+    /// Respondents in context B.
+    #[arg(long, value_name = "N")]
+    n_b: usize,
+    /// Two-sided significance level.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Target power of the N-per-context row.
+    #[arg(long, value_name = "P", default_value_t = 0.8)]
+    target_power: f64,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn run_difference(args: &DifferenceArgs) -> Result<()> {
+    use balans_transport::contrast::{difference_power, shifted_covariance};
+    let model = args.source.load()?;
+    let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    let sigma_b = match &args.model_b {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read model file {}", path.display()))?;
+            let model_b = balans_model::parse_model(&path.display().to_string(), &text)?;
+            let model_b = if args.source.standardized {
+                model_b.with_semantics(balans_model::Semantics::Standardized)
+            } else {
+                model_b
+            };
+            let study_b = balans_power::Study::new(
+                &model_b,
+                Some(&model),
+                &balans_power::EffectSelection::All,
+            )
+            .context("--model-b")?;
+            study_b.analysis_covariance()
+        }
+        None => {
+            if args.shift.is_empty() {
+                bail!("give context B: --model-b FILE or --shift NAME=D");
+            }
+            let shifts = assignments("--shift", &args.shift)?;
+            shifted_covariance(&study, &shifts).context("--shift")?
+        }
+    };
+    let mut rows = Vec::new();
+    for name in &args.effect {
+        let d = difference_power(
+            &study,
+            &sigma_b,
+            name.trim(),
+            args.n_a,
+            args.n_b,
+            args.alpha,
+            args.target_power,
+        )
+        .map_err(|e| {
+            let flag = match &e {
+                balans_transport::TransportError::UnknownEffect { .. } => "--effect",
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("context A") =>
+                {
+                    "--n-a"
+                }
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("context B") =>
+                {
+                    "--n-b"
+                }
+                balans_transport::TransportError::Invalid { what, .. }
+                    if what.contains("target") =>
+                {
+                    "--target-power"
+                }
+                balans_transport::TransportError::Invalid { .. } => "--alpha",
+                _ => "transport difference",
+            };
+            anyhow::Error::new(e).context(flag)
+        })?;
+        let mut diff = TidyRow::value(
+            format!("{}.difference", d.effect),
+            d.difference,
+            format!(
+                "A {:.4} (SE {:.4} at N {}) − B {:.4} (SE {:.4} at N {})",
+                d.value_a, d.se_a, args.n_a, d.value_b, d.se_b, args.n_b
+            ),
+        );
+        diff.std_error = Some(d.se_difference);
+        diff.statistic = Some(d.difference / d.se_difference);
+        rows.push(diff);
+        rows.push(TidyRow::value(
+            format!("{}.power", d.effect),
+            d.power,
+            format!("two-sided Wald z-test of the difference at {}", args.alpha),
+        ));
+        rows.push(TidyRow::value(
+            format!("{}.n.per.context", d.effect),
+            d.n_per_context.map_or(f64::NAN, f64::ceil),
+            format!("equal N per context for power {}", args.target_power),
+        ));
+    }
+    let header = format!(
+        "balans {} — difference of effects between two contexts ({} vs {})",
+        env!("CARGO_PKG_VERSION"),
+        args.source.origin(),
+        args.model_b.as_ref().map_or_else(
+            || format!("shifted: {}", args.shift.join(", ")),
+            |p| p.display().to_string()
+        )
+    );
+    let text = render_tidy(
+        &rows,
+        args.output.format,
+        &header,
+        json!({"n_a": args.n_a, "n_b": args.n_b, "alpha": args.alpha, "effects": args.effect}),
+    )?;
+    emit(args.output.out.as_deref(), text.as_bytes())
+}
+
+/// Arguments of `balans transport reweight`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans transport reweight --stratum 'high FWC=0.25,0.1,0.3,0.5' --stratum 'low FWC=-0.25,0.1,0.7,0.5'
+  balans transport reweight --stratum a=0.2,0.05,0.6 --stratum b=0.05,0.08,0.4 --target-n 400
+
+Each --stratum is NAME=EST,SE,TARGET[,SOURCE]: the conditional effect in that level of the effect
+modifiers (from a fit with an interaction, a trial analysis or a paper), its standard error, the
+share of the target population in that level and, optionally, the share in the source population.
+Target (and source) shares must sum to 1. The strata are taken as independent estimates; with
+--target-n M the target shares count as estimated from M people (multinomial variance added).
+
+Hammer et al. (2011) found the training helped employees with high family→work conflict and
+harmed those with low; the first example carries that pattern to a workplace where 30% have high
+conflict: ATE* = 0.25 × 0.3 − 0.25 × 0.7 = −0.10.
+
+Exit codes: 0 success, 1 bad input, 2 usage error.")]
+pub struct ReweightArgs {
+    /// A stratum: NAME=EST,SE,TARGET[,SOURCE] (repeat the flag for each stratum).
+    #[arg(
+        long,
+        value_name = "NAME=EST,SE,TARGET[,SOURCE]",
+        required = true,
+        allow_hyphen_values = true
+    )]
+    stratum: Vec<String>,
+    /// Size of the target sample the target shares were estimated from.
+    #[arg(long, value_name = "M")]
+    target_n: Option<usize>,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    level: f64,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn parse_stratum(text: &str) -> Result<balans_transport::reweight::Stratum> {
+    let (name, rest) = text
+        .split_once('=')
+        .with_context(|| format!("--stratum expects NAME=EST,SE,TARGET[,SOURCE], got '{text}'"))?;
+    let numbers: Result<Vec<f64>, _> = rest.split(',').map(|p| p.trim().parse::<f64>()).collect();
+    match numbers.as_deref() {
+        Ok([e, s, t]) => Ok(balans_transport::reweight::Stratum {
+            label: name.trim().into(),
+            cate: *e,
+            std_error: *s,
+            target_share: *t,
+            source_share: None,
+        }),
+        Ok([e, s, t, src]) => Ok(balans_transport::reweight::Stratum {
+            label: name.trim().into(),
+            cate: *e,
+            std_error: *s,
+            target_share: *t,
+            source_share: Some(*src),
+        }),
+        _ => bail!(
+            "--stratum {name}: expected EST,SE,TARGET[,SOURCE] (3 or 4 numbers), got '{rest}'"
+        ),
+    }
+}
+
+fn run_reweight(args: &ReweightArgs) -> Result<()> {
+    if !(args.level > 0.0 && args.level < 1.0) {
+        bail!("--level must lie in (0, 1), got {}", args.level);
+    }
+    let strata = args
+        .stratum
+        .iter()
+        .map(|s| parse_stratum(s))
+        .collect::<Result<Vec<_>>>()?;
+    let config = balans_transport::reweight::ReweightConfig {
+        covariance: None,
+        target_n: args.target_n,
+        level: args.level,
+    };
+    let rows = balans_transport::reweight::reweight_rows(&strata, &config).context("--stratum")?;
+    let header = format!(
+        "balans {} — transport by reweighting ({} strata)",
+        env!("CARGO_PKG_VERSION"),
+        strata.len()
+    );
+    let text = render_tidy(
+        &rows,
+        args.output.format,
+        &header,
+        json!({"strata": strata, "target_n": args.target_n, "level": args.level}),
+    )?;
+    emit(args.output.out.as_deref(), text.as_bytes())
+}
+
+/// Arguments of `balans transport sites`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  balans transport sites --builtin seed --sites 20 --n 150 --tau 'wfc~is=0.13' --reps 500 --seed 1
+  balans transport sites --model m.lav --sites 10 --n 100,200,300,100,200,300,100,200,300,100 \\
+      --moderator 'eng~cwfm=0.1' --method DL --knha --format csv
+
+Each site draws its own value of every varied path: beta + tau * u + slope * z, u standard normal
+per path and z a standard-normal context variable (e.g. a sector's remote-work share) shared by
+the moderated paths of the site. Residual variances stay at the model's values. The site's sample
+covariance matrix (n normal rows) is fitted with the ML estimator and every path, specific
+indirect effect and := parameter is meta-analysed across the K sites.
+
+Rows per term: true value, mean pooled estimate (mu) with the CI's coverage and the power for mu,
+true and mean estimated tau2, mean I2, power.Q (share of replications whose Q-test rejects
+homogeneity: the power to detect heterogeneity; its type I error when tau = 0) with its Monte
+Carlo SE, and the mean width of the prediction interval for a new context.
+
+Exit codes: 0 success, 1 bad input, 2 usage error.")]
+pub struct SitesArgs {
+    #[command(flatten)]
+    source: crate::source::ModelSource,
+    /// Number of sites K.
+    #[arg(long, value_name = "K")]
+    sites: usize,
+    /// Respondents per site: one N for all, or K comma-separated values.
+    #[arg(long, value_name = "N", value_delimiter = ',', required = true)]
+    n: Vec<usize>,
+    /// Between-site SD of paths: NAME=T, comma separated (NAME as `wfc~is`).
+    #[arg(long, value_name = "NAME=T", value_delimiter = ',')]
+    tau: Vec<String>,
+    /// Slopes of paths on a standardized context-level moderator: NAME=SLOPE, comma separated.
+    #[arg(
+        long,
+        value_name = "NAME=SLOPE",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    moderator: Vec<String>,
+    /// Replications R.
+    #[arg(long, value_name = "R", default_value_t = 500)]
+    reps: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Estimator of tau2 in each meta-analysis.
+    #[arg(long, value_enum, default_value_t = crate::meta::MethodArg::Reml)]
+    method: crate::meta::MethodArg,
+    /// Knapp–Hartung adjustment.
+    #[arg(long)]
+    knha: bool,
+    /// Significance level of the Q-test and of the test of mu.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Worker threads (results do not depend on it).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Parses `NAME=VALUE` items of `flag`.
+fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
+    items
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|item| {
+            let (name, value) = item.split_once('=').with_context(|| {
+                format!("{flag} expects NAME=VALUE (e.g. 'wfc~is=0.1'), got '{item}'")
+            })?;
+            let v: f64 = value
+                .trim()
+                .parse()
+                .with_context(|| format!("{flag} {name}: cannot read '{value}' as a number"))?;
+            Ok((name.trim().to_string(), v))
+        })
+        .collect()
+}
+
+fn run_sites(args: &SitesArgs) -> Result<()> {
+    use balans_transport::sites::{
+        simulate_sites, sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
+    };
+    let model = args.source.load()?;
+    let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    let mut variation: Vec<PathVariation> = Vec::new();
+    for (name, tau) in assignments("--tau", &args.tau)? {
+        if tau < 0.0 {
+            bail!("--tau {name}={tau}: tau is a standard deviation and cannot be negative");
+        }
+        variation.push(PathVariation {
+            path: name,
+            tau,
+            moderator_slope: 0.0,
+        });
+    }
+    for (name, slope) in assignments("--moderator", &args.moderator)? {
+        match variation.iter_mut().find(|v| v.path == name) {
+            Some(v) => v.moderator_slope = slope,
+            None => variation.push(PathVariation {
+                path: name,
+                tau: 0.0,
+                moderator_slope: slope,
+            }),
+        }
+    }
+    if args.n.len() != 1 && args.n.len() != args.sites {
+        bail!(
+            "--n: give one sample size for all sites or one per site ({} values for --sites {})",
+            args.n.len(),
+            args.sites
+        );
+    }
+    let design = SiteDesign {
+        sites: args.sites,
+        n: args.n.clone(),
+        variation,
+    };
+    let config = SitesConfig {
+        replications: args.reps,
+        seed: args.seed,
+        meta: balans_transport::MetaConfig {
+            method: args.method.method(),
+            knapp_hartung: args.knha,
+            ..balans_transport::MetaConfig::default()
+        },
+        alpha: args.alpha,
+        threads: args.threads,
+    };
+    let report = simulate_sites(&study, &design, &config).map_err(|e| {
+        let flag = match &e {
+            balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator",
+            balans_transport::TransportError::TooFewStudies { .. } => "--sites",
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("sample size") =>
+            {
+                "--n"
+            }
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("replications") =>
+            {
+                "--reps"
+            }
+            balans_transport::TransportError::Invalid { what, .. }
+                if what.contains("significance") =>
+            {
+                "--alpha"
+            }
+            _ => "transport sites",
+        };
+        anyhow::Error::new(e).context(flag)
+    })?;
+    let text = match args.output.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        Format::Csv => sites_csv(&report.rows),
+        Format::Table => format!(
+            "balans {} — many sites ({})\n{}",
+            env!("CARGO_PKG_VERSION"),
+            args.source.origin(),
+            sites_table(&report)
+        ),
+    };
+    emit(args.output.out.as_deref(), text.as_bytes())
 }
 
 /// Output flags shared by the transport subcommands.
@@ -40,10 +460,13 @@ Examples:
   balans transport replicate --original 0.31,0.060 --replication 0.15,0.083
   balans transport replicate --original 0.31,0.060 --original-n 278 --replication-n 150 --tau 0.1
   balans transport replicate --from fit.json --effect is->wfc->perf --sesoi 0.02
+  balans transport replicate --builtin seed --effect wfc~is --original-n 278 --replication-n 150
 
-The original estimate comes from --original EST,SE or from a `balans fit --format json` result
+The original estimate comes from --original EST,SE, from a `balans fit --format json` result
 (--from FIT.json --effect NAME, where NAME is a path 'wfc~is', a label, or an effect name such as
-'is->wfc->perf'; the fit's N becomes the original N). Give the replication's estimate
+'is->wfc->perf'; the fit's N becomes the original N), or from a model's population values
+(--effect NAME with --model/--builtin, default the study's model 'seed': the value and the
+expected ML standard error at --original-n, default 278, the Dutch study's N). Give the replication's estimate
 (--replication EST,SE) or its planned size (--replication-n with --original-n).
 
 Output rows (broom names): original and replication Wald tests; power.conditional /
@@ -60,16 +483,18 @@ pub struct ReplicateArgs {
         long,
         value_name = "EST,SE",
         allow_hyphen_values = true,
-        required_unless_present = "from",
-        conflicts_with = "from"
+        conflicts_with_all = ["from", "effect"]
     )]
     original: Option<String>,
     /// A `balans fit --format json` result holding the original estimate.
     #[arg(long, value_name = "FIT.json", requires = "effect")]
     from: Option<PathBuf>,
-    /// The effect in --from: a path (`wfc~is`), a label, or an effect name (`is->wfc->perf`).
-    #[arg(long, value_name = "NAME", requires = "from")]
+    /// The effect in --from (or in the model's population): a path (`wfc~is`), a label, or an
+    /// effect name (`is->wfc->perf`).
+    #[arg(long, value_name = "NAME")]
     effect: Option<String>,
+    #[command(flatten)]
+    source: crate::source::ModelSource,
     /// Replication estimate and its standard error.
     #[arg(
         long,
@@ -107,6 +532,9 @@ pub struct ReplicateArgs {
     #[command(flatten)]
     output: OutputArgs,
 }
+
+/// The Dutch study's sample size, the default original N for a model's population values.
+const DUTCH_N: usize = 278;
 
 /// Parses `EST,SE`.
 fn pair(flag: &str, text: &str) -> Result<(f64, f64)> {
@@ -182,7 +610,24 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
             (e, s, None)
         }
         (None, Some(path), Some(name)) => from_fit(path, name)?,
-        _ => bail!("give --original EST,SE or --from FIT.json --effect NAME"),
+        (None, None, Some(name)) => {
+            let n = args.original_n.unwrap_or(DUTCH_N);
+            let model = args.source.load()?;
+            let study =
+                balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+            if n < study.min_sample_size() {
+                bail!("--original-n {n}: the model needs at least {} respondents", study.min_sample_size());
+            }
+            let (e, s) = balans_transport::contrast::value_and_se(
+                &study,
+                &study.analysis_covariance(),
+                n,
+                name,
+            )
+            .context("--effect")?;
+            (e, s, Some(n))
+        }
+        _ => bail!("give --original EST,SE, --from FIT.json --effect NAME, or --effect NAME (with --model or --builtin)"),
     };
     let original = Estimate::new(est, se, "original").context("--original")?;
     let mut config = ReplicationConfig::new(original);
@@ -231,7 +676,7 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
         anyhow::Error::new(e).context(flag)
     })?;
     let header = format!(
-        "balans {} — replication of an effect (original {} ± {}{})",
+        "balans {} — replication of an effect (original {:.4} ± {:.4}{})",
         env!("CARGO_PKG_VERSION"),
         config.original.estimate(),
         config.original.std_error(),
@@ -252,5 +697,8 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
 pub fn run(args: &TransportArgs) -> Result<()> {
     match &args.command {
         TransportCommand::Replicate(a) => run_replicate(a),
+        TransportCommand::Sites(a) => run_sites(a),
+        TransportCommand::Reweight(a) => run_reweight(a),
+        TransportCommand::Difference(a) => run_difference(a),
     }
 }

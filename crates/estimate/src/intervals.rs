@@ -261,8 +261,6 @@ pub struct BootstrapConfig {
     pub seed: u64,
     /// Confidence level.
     pub level: f64,
-    /// Worker threads; 0 uses the current rayon pool. The draws do not depend on it.
-    pub threads: usize,
 }
 
 impl Default for BootstrapConfig {
@@ -271,7 +269,6 @@ impl Default for BootstrapConfig {
             resamples: 1000,
             seed: 1,
             level: 0.95,
-            threads: 0,
         }
     }
 }
@@ -411,7 +408,8 @@ const RESAMPLES_PER_TASK: usize = 32;
 /// Nonparametric bootstrap of respondents: `config.resamples` resamples of the rows of row-major
 /// `data` (columns in [`AnalysisSpec::variables`] order), each refitted; percentile and
 /// bias-corrected intervals for every free parameter and effect. `fit` is the fit to the full data.
-/// Parallel over resamples (rayon); the result does not depend on the number of threads.
+/// Parallel over resamples in the ambient rayon pool (the caller's `ThreadPool::install`, else the
+/// global pool; a library builds no pools); the result does not depend on the number of threads.
 ///
 /// # Errors
 /// Bad data shapes or values.
@@ -444,17 +442,7 @@ pub fn bootstrap(
             })
             .sum()
     };
-    let ok = if config.threads == 0 {
-        run(&mut draws)
-    } else {
-        match rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
-            .build()
-        {
-            Ok(pool) => pool.install(|| run(&mut draws)),
-            Err(_) => run(&mut draws),
-        }
-    };
+    let ok = run(&mut draws);
     let estimates: Vec<f64> = fit.estimates.iter().chain(&fit.effects).copied().collect();
     let names: Vec<String> = spec
         .parameters

@@ -58,6 +58,7 @@ mod intervals;
 mod linalg;
 mod measures;
 mod moments;
+mod multigroup;
 mod robust;
 pub mod sem;
 mod spec;
@@ -78,10 +79,14 @@ pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
+pub use multigroup::{
+    estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,
+    GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
+};
 pub use robust::estimate_clustered;
 pub use spec::{AnalysisSpec, Effect, EffectClass, EffectKind, Parameter, ParameterKind};
 pub use summary::{
     method_label_text, BootstrapCount, ClusterInfo, EffectRow, EstimatorName, FitContext,
-    FitReport, IntervalMethod, IntervalSettings, MeasuresRow, ParameterRow, StandardErrors,
-    VariableSource,
+    FitReport, ImproperRow, InformationName, IntervalMethod, IntervalSettings, MeasuresRow,
+    MissingRule, ParameterRow, StandardErrors, VariableSource,
 };

@@ -3,6 +3,7 @@
 //! `fitMeasures()`, and where the data and the model came from. Serialised by serde (the JSON
 //! keys are lavaan's names, in sorted order); rendered as a table or CSV by `balans-report`.
 
+use crate::sem::{Information, SemFit};
 use crate::{EffectClass, Fit, FitMeasures, Interval, Method};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -107,6 +108,9 @@ pub struct ParameterRow {
     /// Completely standardized estimate.
     #[serde(rename = "std.all")]
     pub std_all: f64,
+    /// Latent-variable fits: standardized on the latent variables only (`std.lv`).
+    #[serde(rename = "std.lv", skip_serializing_if = "Option::is_none")]
+    pub std_lv: Option<f64>,
     /// Wald z (`None` for fixed parameters).
     pub z: Option<f64>,
 }
@@ -212,11 +216,23 @@ pub struct FitReport {
     pub estimator: EstimatorName,
     /// Fit measures.
     pub fit: MeasuresRow,
+    /// Latent-variable fits: negative variance estimates (Heywood cases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub improper: Option<Vec<ImproperRow>>,
+    /// Latent-variable fits: the information matrix of the standard errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub information: Option<InformationName>,
     /// Fisher-scoring iterations (0 for the closed form).
     pub iterations: usize,
     /// How the estimates were found.
     #[serde(serialize_with = "method_label")]
     pub method: Method,
+    /// Latent-variable fits: how missing values are handled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<MissingRule>,
+    /// Latent-variable fits: missing-data patterns (FIML only, else `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_patterns: Option<Option<usize>>,
     /// The model's origin (`builtin:seed` or a file name).
     pub model: String,
     /// Rows analysed.
@@ -230,8 +246,49 @@ pub struct FitReport {
     /// Non-standard standard errors, when used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub se: Option<StandardErrors>,
+    /// Latent-variable fits: whether the latent variances are fixed to 1 (`std.lv`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std_lv: Option<bool>,
     /// Where each variable came from.
     pub variables: Vec<VariableSource>,
+}
+
+/// A variance estimated below zero (a Heywood case).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImproperRow {
+    /// The estimate.
+    pub est: f64,
+    /// The variable whose (residual) variance is negative.
+    pub variable: String,
+}
+
+/// The information matrix of the standard errors, as the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InformationName {
+    /// Expected information.
+    Expected,
+    /// Observed information.
+    Observed,
+}
+
+impl InformationName {
+    /// `Expected` or `Observed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            InformationName::Expected => "Expected",
+            InformationName::Observed => "Observed",
+        }
+    }
+}
+
+/// How missing values are handled in a latent-variable fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingRule {
+    /// Rows with a missing value are dropped.
+    Listwise,
+    /// Full-information ML (lavaan's `missing = "ml"`).
+    Ml,
 }
 
 /// The estimator's name in results.
@@ -284,25 +341,7 @@ impl FitReport {
         parameter_ci: Option<&[Interval]>,
     ) -> FitReport {
         let parameters = parameter_rows(fit, parameter_ci);
-        let method = context.intervals.method;
-        let effects = fit
-            .effects
-            .iter()
-            .zip(effect_ci)
-            .map(|(e, ci)| EffectRow {
-                ci_lower: ci.lower,
-                ci_method: method,
-                ci_upper: ci.upper,
-                est: e.est,
-                joint_significant: e.joint_significant,
-                kind: e.kind,
-                name: e.name.clone(),
-                pvalue: e.pvalue,
-                se: e.std_err,
-                std_all: e.std_all,
-                z: e.z,
-            })
-            .collect();
+        let effects = effect_rows(&fit.effects, effect_ci, context.intervals.method);
         FitReport {
             se: context
                 .cluster
@@ -314,20 +353,122 @@ impl FitReport {
             effects,
             estimator: EstimatorName::Ml,
             fit: MeasuresRow::from(&fit.measures),
+            improper: None,
+            information: None,
             iterations: fit.convergence.iterations,
             method: fit.convergence.method,
+            missing: None,
+            missing_patterns: None,
             model: context.model,
             n: context.n,
             n_dropped: context.n_dropped,
             parameters,
-            r2: fit
-                .r_squared
-                .iter()
-                .map(|r| (r.variable.clone(), r.r_squared))
-                .collect(),
+            r2: r_squared(&fit.r_squared),
+            std_lv: None,
             variables: context.variables,
         }
     }
+
+    /// The report of a latent-variable or FIML fit (delta-method intervals, Fisher scoring):
+    /// `fiml` for `missing = "ml"`, `std_lv` when the latent variances are fixed to 1.
+    pub fn latent(fit: &SemFit, context: FitContext, fiml: bool, std_lv: bool) -> FitReport {
+        let parameters = fit
+            .parameters
+            .iter()
+            .map(|p| ParameterRow {
+                ci_lower: p.ci_lower,
+                ci_upper: p.ci_upper,
+                est: p.est,
+                free: p.free,
+                label: p.label.clone(),
+                lhs: p.lhs.clone(),
+                op: p.op.clone(),
+                pvalue: p.pvalue,
+                rhs: p.rhs.clone(),
+                se: p.std_err,
+                std_all: p.std_all,
+                std_lv: Some(p.std_lv),
+                z: p.z,
+            })
+            .collect();
+        let intervals: Vec<Interval> = fit
+            .effects
+            .iter()
+            .map(|e| Interval {
+                lower: e.ci_lower,
+                upper: e.ci_upper,
+            })
+            .collect();
+        let effects = effect_rows(&fit.effects, &intervals, IntervalMethod::Delta);
+        FitReport {
+            ci: context.intervals,
+            cluster: None,
+            data: context.data,
+            effects,
+            estimator: EstimatorName::Ml,
+            fit: MeasuresRow::from(&fit.measures),
+            improper: Some(
+                fit.improper
+                    .iter()
+                    .map(|i| ImproperRow {
+                        est: i.est,
+                        variable: i.variable.clone(),
+                    })
+                    .collect(),
+            ),
+            information: Some(match fit.information {
+                Information::Expected => InformationName::Expected,
+                Information::Observed => InformationName::Observed,
+            }),
+            iterations: fit.convergence.iterations,
+            method: Method::FisherScoring,
+            missing: Some(if fiml {
+                MissingRule::Ml
+            } else {
+                MissingRule::Listwise
+            }),
+            missing_patterns: Some(fiml.then_some(fit.n_patterns)),
+            model: context.model,
+            n: context.n,
+            n_dropped: context.n_dropped,
+            parameters,
+            r2: r_squared(&fit.r_squared),
+            se: None,
+            std_lv: Some(std_lv),
+            variables: context.variables,
+        }
+    }
+}
+
+fn r_squared(r2: &[crate::RSquared]) -> BTreeMap<String, f64> {
+    r2.iter()
+        .map(|r| (r.variable.clone(), r.r_squared))
+        .collect()
+}
+
+/// The effect rows with their intervals (made by `method`).
+fn effect_rows(
+    effects: &[crate::EffectEstimate],
+    intervals: &[Interval],
+    method: IntervalMethod,
+) -> Vec<EffectRow> {
+    effects
+        .iter()
+        .zip(intervals)
+        .map(|(e, ci)| EffectRow {
+            ci_lower: ci.lower,
+            ci_method: method,
+            ci_upper: ci.upper,
+            est: e.est,
+            joint_significant: e.joint_significant,
+            kind: e.kind,
+            name: e.name.clone(),
+            pvalue: e.pvalue,
+            se: e.std_err,
+            std_all: e.std_all,
+            z: e.z,
+        })
+        .collect()
 }
 
 /// The parameter rows, with the bootstrap intervals of the free parameters when given.
@@ -353,6 +494,7 @@ fn parameter_rows(fit: &Fit, parameter_ci: Option<&[Interval]>) -> Vec<Parameter
                 rhs: p.rhs.clone(),
                 se: p.std_err,
                 std_all: p.std_all,
+                std_lv: None,
                 z: p.z,
             }
         })

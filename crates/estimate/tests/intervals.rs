@@ -137,7 +137,6 @@ fn bootstrap_matches_lavaan() {
             resamples: B,
             seed: 2026,
             level: 0.95,
-            threads: 0,
         };
         let boot = bootstrap(&c.spec, &c.data, &fit.output, &config).unwrap();
         assert_eq!(boot.n_successful, B);
@@ -216,16 +215,13 @@ fn bootstrap_is_deterministic_whatever_the_thread_count() {
         resamples: 300,
         seed: 5,
         level: 0.95,
-        threads: 0,
     };
     let run = |threads: usize| {
-        bootstrap(
-            &c.spec,
-            &c.data,
-            &fit.output,
-            &BootstrapConfig { threads, ..config },
-        )
-        .unwrap()
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| bootstrap(&c.spec, &c.data, &fit.output, &config).unwrap())
     };
     let one = run(1);
     let two = run(2);

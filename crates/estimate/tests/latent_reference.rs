@@ -234,9 +234,10 @@ fn t_rule_violation_is_reported_with_counts() {
 
 #[test]
 fn empirically_unidentified_model_is_an_error_not_a_panic() {
-    // A two-item factor uncorrelated with anything: df ≥ 0 overall but its loading is not
-    // identified (information singular) — must be an error value.
-    let model = parse_model("m", "f =~ x1 + x2 + x3\ng =~ x4 + x5\nf ~~ 0*g").unwrap();
+    // Four items with two pairs of correlated residuals: df = 0, but the four cross-pair
+    // covariances identify only three of λ2, λ3, λ4, φ (tetrad constraint): the information is
+    // singular — an error value, not a panic.
+    let model = parse_model("m", "f =~ x1 + x2 + x3 + x4\nx1 ~~ x2\nx3 ~~ x4").unwrap();
     let spec = SemSpec::from_model(&model, SemOptions::default()).unwrap();
     let data = load_columns("holzinger.csv", &spec.observed());
     let result = fit_sem_rows(&spec, &data, &SemConfig::default());

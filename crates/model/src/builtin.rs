@@ -27,6 +27,11 @@ pub const BUILTINS: &[Builtin] = &[
         description: "the study's model with FSSB as one composite variable (fssb -> wfc, wfe, eng -> perf, amb), standardized",
         text: include_str!("../models/seed-composite.lav"),
     },
+    Builtin {
+        name: "seed-latent",
+        description: "the study's model with latent constructs: FSSB as four correlated factors of 14 items, each outcome a factor of its items (51 items), standardized",
+        text: include_str!("../models/seed-latent.lav"),
+    },
 ];
 
 /// Looks up a built-in model's text.
@@ -46,7 +51,7 @@ pub fn builtin_text(name: &str) -> Result<&'static Builtin, ModelError> {
 }
 
 impl Model {
-    /// Parses a built-in model by name (`seed`, `seed-composite`).
+    /// Parses a built-in model by name (`seed`, `seed-composite`, `seed-latent`).
     pub fn builtin(name: &str) -> Result<Model, ModelError> {
         let b = builtin_text(name)?;
         crate::parse_model(&format!("builtin:{}", b.name), b.text)

@@ -18,6 +18,7 @@ mod builtin;
 mod expr;
 pub mod limits;
 mod lint;
+mod measurement;
 mod population;
 mod print;
 mod semantics;
@@ -29,6 +30,7 @@ pub use build::parse_model;
 pub use builtin::{builtin_text, Builtin, BUILTINS};
 pub use expr::{BinaryOp, Expr, Function};
 pub use lint::{lint, Lint, LintKind};
+pub use measurement::ObservedPopulation;
 pub use population::{
     enumerate_routes, reachability, specific_indirect_effects, Effects, Population,
     PopulationError, SpecificIndirect,

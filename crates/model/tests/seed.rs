@@ -1,9 +1,10 @@
-//! The built-in seed model against the values listed in STUDY.md ("Default population values").
+//! The built-in seed model against the values listed in docs/STUDY.md ("Population values of the
+//! built-in models").
 
 use balans_model::{Model, Semantics};
 use nalgebra::DMatrix;
 
-/// STUDY.md lists implied values to two decimals, so they are checked to 0.01.
+/// docs/STUDY.md lists implied values to two decimals, so they are checked to 0.01.
 const STUDY_TOLERANCE: f64 = 0.01;
 
 #[test]

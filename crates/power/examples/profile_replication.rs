@@ -9,6 +9,11 @@ use nalgebra::DMatrix;
 use std::time::Instant;
 
 fn main() {
+    // One thread: the engine runs in the ambient (here the global) rayon pool.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global()
+        .expect("one-thread pool");
     let model = Model::builtin("seed").unwrap();
     // `profile_replication wishart R`: only the Wishart power curve with R replications (for
     // callgrind: instructions per replication = (total − setup) / R).
@@ -68,7 +73,6 @@ fn main() {
         let config = balans_power::PowerConfig {
             replications: reps,
             sampling: balans_power::Sampling::Wishart,
-            threads: Some(1),
             ..Default::default()
         };
         let rows = balans_power::power_curve(&study, &config, &[278], &|_| {}).unwrap();
@@ -132,7 +136,6 @@ fn main() {
         let config = balans_power::PowerConfig {
             replications: reps as usize,
             sampling,
-            threads: Some(1),
             ..Default::default()
         };
         let t = Instant::now();

@@ -2,6 +2,7 @@
 
 use crate::error::PowerError;
 use crate::study::Test;
+use balans_sim::SurveyDesign;
 use serde::Serialize;
 
 /// What the simulated data look like.
@@ -72,9 +73,13 @@ pub struct PowerConfig {
     pub sampling: Sampling,
     /// Teams and missing items (the survey simulator); `None`: independent complete rows.
     pub survey: Option<SurveyOptions>,
-    /// Worker threads (`None`: rayon's default, one per core). Results do not depend on it.
+    /// How the data are measured in items mode and on the survey path: the scale table (which
+    /// variables are Likert scale scores, and their targets), ICCs and background variables (a
+    /// study's facts, e.g. `balans_study::survey_design()`). N, teams, missingness and true scores
+    /// are set per condition from the settings above. The default knows no scales: every variable
+    /// is analysed as its construct score.
     #[serde(skip)]
-    pub threads: Option<usize>,
+    pub design: SurveyDesign,
 }
 
 impl Default for PowerConfig {
@@ -89,7 +94,7 @@ impl Default for PowerConfig {
             data: DataMode::Normal,
             sampling: Sampling::Auto,
             survey: None,
-            threads: None,
+            design: SurveyDesign::default(),
         }
     }
 }
@@ -134,9 +139,6 @@ impl PowerConfig {
                 self.mc_draws.to_string(),
                 "use at least 10 Monte Carlo draws (1000 or more is usual)",
             ));
-        }
-        if self.threads == Some(0) {
-            return Err(setting("threads", "0".into(), "use at least 1 thread"));
         }
         if let Some(survey) = &self.survey {
             if let Some(t) = survey.teams {

@@ -69,12 +69,4 @@ pub enum PowerError {
     /// The simulator refused the request (e.g. an infeasible reliability in `items` mode).
     #[error(transparent)]
     Sim(#[from] balans_sim::SimError),
-    /// The thread pool could not be built.
-    #[error("failed to start {threads} worker threads: {reason}")]
-    Threads {
-        /// Threads asked for.
-        threads: usize,
-        /// The system's reason.
-        reason: String,
-    },
 }

@@ -22,7 +22,10 @@
 //!
 //! **Reproducibility**: replication r at sample size N draws from the Xoshiro256++ stream
 //! `(seed, N, r)` ([`replication_rng`]) and results are reduced in replication order, so they are
-//! identical for any number of threads. The inner loop allocates nothing per replication.
+//! identical for any number of threads. The inner loop allocates nothing per replication. The
+//! replications run in the ambient rayon pool (a caller's `ThreadPool::install`, else the global
+//! pool): the library builds no thread pools. [`montecarlo`] is the engine, generic over what a
+//! replication generates, analyses and records, for other Monte Carlo studies to reuse.
 
 mod config;
 mod engine;
@@ -57,14 +60,13 @@ pub fn power_curve(
 ) -> Result<Vec<PowerRow>, PowerError> {
     config.validate()?;
     check_sample_sizes(study, sample_sizes)?;
-    let pool = thread_pool(config.threads)?;
     let cells = engine::cells(study, &config.tests);
     let mut ns = sample_sizes.to_vec();
     ns.sort_unstable();
     ns.dedup();
     let mut rows = Vec::new();
     for n in ns {
-        rows.extend(pool.install(|| engine::run_condition(study, config, &cells, n, progress))?);
+        rows.extend(engine::run_condition(study, config, &cells, n, progress)?);
     }
     Ok(rows)
 }
@@ -88,9 +90,8 @@ pub fn required_sample_size(
             expected: "the target power must be strictly between 0 and 1, e.g. 0.8".into(),
         });
     }
-    let pool = thread_pool(config.threads)?;
     let cells = engine::cells(study, &config.tests);
-    pool.install(|| search::search(study, config, &cells, search, progress))
+    search::search(study, config, &cells, search, progress)
 }
 
 /// Checks that every sample size can be fitted.
@@ -118,17 +119,4 @@ pub fn check_sample_sizes(study: &Study, sample_sizes: &[usize]) -> Result<(), P
         }),
         None => Ok(()),
     }
-}
-
-/// The one place where threads are made: a local rayon pool of `threads` workers (default: one
-/// per core).
-fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, PowerError> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = threads {
-        builder = builder.num_threads(t);
-    }
-    builder.build().map_err(|e| PowerError::Threads {
-        threads: threads.unwrap_or(0),
-        reason: e.to_string(),
-    })
 }

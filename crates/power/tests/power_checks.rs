@@ -142,13 +142,16 @@ fn results_do_not_depend_on_the_thread_count() {
         let config = PowerConfig {
             replications: 300,
             seed,
-            threads: Some(threads),
             sampling,
             tests: vec![Test::Joint, Test::Sobel, Test::Mc],
             mc_draws: 200,
             ..PowerConfig::default()
         };
-        power_curve(&study, &config, &[120, 278], &quiet).unwrap()
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| power_curve(&study, &config, &[120, 278], &quiet).unwrap())
     };
     for sampling in [Sampling::Rows, Sampling::Wishart] {
         assert_eq!(run(1, 9, sampling), run(2, 9, sampling), "{sampling:?}");
@@ -209,6 +212,7 @@ fn item_data_lower_power() {
             replications: 1000,
             seed: 2,
             data,
+            design: balans_study::survey_design(),
             ..PowerConfig::default()
         };
         power_curve(&study, &config, &[150], &quiet).unwrap()

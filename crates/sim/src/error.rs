@@ -125,6 +125,34 @@ pub enum SimError {
         /// The constructs involved.
         names: String,
     },
+    /// A background setting names a background variable the design does not have.
+    #[error("the {role} names background variable '{name}', which the design does not have; background variables: {known}")]
+    UnknownBackground {
+        /// The variable named.
+        name: String,
+        /// Where it was named ("link", "construct link", "inclusion rule", "MAR").
+        role: &'static str,
+        /// The design's background variables, comma separated.
+        known: String,
+    },
+    /// A background variable of the wrong kind for its role.
+    #[error("background variable '{name}' of the {role} must be {expected}")]
+    BackgroundKind {
+        /// The variable.
+        name: String,
+        /// Its role ("inclusion rule", "MAR").
+        role: &'static str,
+        /// "binary" or "numeric".
+        expected: &'static str,
+    },
+    /// The inclusion rule is asked for, but the design has none.
+    #[error("the design has no inclusion rule to apply")]
+    NoInclusionRule,
+    /// MAR missingness is asked for, but the design names no background variable it depends on.
+    #[error(
+        "MAR missingness needs a numeric background variable to depend on; the design has none"
+    )]
+    NoMarVariable,
     /// Two output columns with the same name (e.g. an item named like a background variable).
     #[error(
         "two output columns would be named '{name}'; rename the item or variable in the model"

@@ -13,9 +13,11 @@
 //!   answer items (the one place where latent responses are cut into categories is
 //!   [`Likert::categorise`]).
 //! * [`Simulator`] — a prepared survey from a [`balans_model::Model`] and a [`SurveyDesign`]: Likert
-//!   items calibrated to target reliabilities and item means ([`Likert`]), teams with per-construct
-//!   ICCs, background variables ([`BACKGROUND`]), nonresponse with self-selection, the study's
-//!   inclusion rule and item missingness. [`Simulator::simulate`] gives a [`SurveyData`].
+//!   items calibrated to target reliabilities and item means ([`Likert`]; the design's [`Scale`]
+//!   table for named constructs), teams with per-construct ICCs, background variables
+//!   ([`Background`]), nonresponse with self-selection, an inclusion rule and item missingness.
+//!   [`Simulator::simulate`] gives a [`SurveyData`]. The design carries every fact of a particular
+//!   study; `balans_study` supplies the Dutch study's.
 //! * [`SimError`] — why a request cannot be simulated (bad value, infeasible target).
 //!
 //! Reproducibility: every stream of random numbers is ChaCha8 derived from `(seed, block index)`
@@ -32,11 +34,11 @@ pub mod scale_score;
 mod survey;
 mod wishart;
 
-pub use background::{BackgroundVariable, BACKGROUND, CONSTRUCT_LINKS, INCLUSION_SHARE, LINKS};
+pub use background::{Background, BackgroundVariable, InclusionRule, Link};
 pub use constructs::ConstructSampler;
 pub use design::{
-    Missingness, StudyScale, SurveyDesign, TeamSizes, DEFAULT_ICC, DEFAULT_ITEM_MEAN,
-    DEFAULT_RELIABILITY, MAX_N, MAX_TEAM_SIZE, STUDY_RESPONSE_RATE, STUDY_SCALES, STUDY_TEAM_SIZE,
+    Missingness, Scale, SurveyDesign, TeamSizes, DEFAULT_ICC, DEFAULT_ITEM_MEAN,
+    DEFAULT_RELIABILITY, MAX_N, MAX_TEAM_SIZE,
 };
 pub use error::SimError;
 pub use likert::{Likert, LikertTarget};

@@ -22,7 +22,7 @@
 //! separate stream, so the same seed with and without missingness gives the same answers, some of
 //! them hidden.
 
-use crate::background::{self, BackgroundModel, BACKGROUND};
+use crate::background::BackgroundModel;
 use crate::constructs::LowerFactor;
 use crate::design::*;
 use crate::likert::{categorised_covariance, categorised_variance, Likert, LikertTarget};
@@ -90,7 +90,7 @@ pub enum ColumnKind {
     Id,
     /// Team (supervisor) number 1.., in order of appearance.
     Team,
-    /// A background variable ([`crate::BACKGROUND`]).
+    /// A background variable ([`crate::Background`]).
     Background,
     /// A Likert item.
     Item,
@@ -229,9 +229,6 @@ fn lookup(overrides: &[(String, f64)], name: &str) -> Option<f64> {
         .map(|(_, v)| *v)
 }
 
-/// FSSB constructs the self-selection depends on.
-const FSSB: &[&str] = &["es", "is", "rm", "cm", "fssb"];
-
 impl Simulator {
     /// Validates the design against the model, calibrates the scales and factors the covariances.
     pub fn new(model: &Model, design: &SurveyDesign) -> Result<Simulator, SimError> {
@@ -287,7 +284,7 @@ impl Simulator {
         // Measurement and ICC per construct.
         let mut constructs = Vec::with_capacity(p);
         for (i, name) in names.iter().enumerate() {
-            let study = STUDY_SCALES.iter().find(|s| s.name == name);
+            let study = design.scales.iter().find(|s| s.name == name.as_str());
             let icc = lookup(&design.icc, name).unwrap_or(study.map_or(DEFAULT_ICC, |s| s.icc));
             if !(0.0..1.0).contains(&icc) {
                 return Err(SimError::Icc {
@@ -398,7 +395,10 @@ impl Simulator {
             })?;
             (None, f)
         };
-        let background = BackgroundModel::new(&names, &correlation)?;
+        let background = BackgroundModel::new(&design.background, &names, &correlation)?;
+        if design.inclusion && background.kept_share().is_none() {
+            return Err(SimError::NoInclusionRule);
+        }
 
         // Columns.
         let mut columns = vec![
@@ -413,8 +413,8 @@ impl Simulator {
                 construct: None,
             },
         ];
-        columns.extend(BACKGROUND.iter().map(|b| Column {
-            name: b.name.into(),
+        columns.extend(design.background.variables.iter().map(|b| Column {
+            name: b.name.to_string(),
             kind: ColumnKind::Background,
             construct: None,
         }));
@@ -473,9 +473,9 @@ impl Simulator {
             }
         }
 
-        // Self-selection on the FSSB score.
+        // Self-selection on the mean score of the selection constructs.
         let mut selection: Vec<usize> = (0..p)
-            .filter(|&i| FSSB.contains(&names[i].as_str()))
+            .filter(|&i| design.selection.contains(&names[i]))
             .collect();
         if selection.is_empty() {
             selection.push(0);
@@ -513,11 +513,14 @@ impl Simulator {
         };
         let mar_intercept = match design.missing {
             Missingness::Mar(rate) if rate > 0.0 => {
-                let ages = background::age_distribution();
+                let values = background
+                    .mar_distribution()
+                    .ok_or(SimError::NoMarVariable)?;
                 bisect(
                     |b| {
-                        ages.iter()
-                            .map(|(a, w)| w * logistic(b + background::age_z(*a)))
+                        values
+                            .iter()
+                            .map(|(a, w)| w * logistic(b + background.mar_z_of(*a)))
                             .sum::<f64>()
                             - rate
                     },
@@ -645,10 +648,9 @@ impl Simulator {
     }
 
     fn expected_rows_per_block(&self) -> f64 {
-        let inclusion = if self.design.inclusion {
-            background::INCLUSION_SHARE
-        } else {
-            1.0
+        let inclusion = match self.background.kept_share() {
+            Some(kept) if self.design.inclusion => kept,
+            _ => 1.0,
         };
         (self.teams_per_block as f64
             * self.design.teams.mean()
@@ -661,7 +663,7 @@ impl Simulator {
     pub fn new_scratch(&self) -> SurveyScratch {
         SurveyScratch {
             block: Block::with_capacity(self.design.n + 1, self.columns.len()),
-            draws: Draws::new(self.sd.len(), BACKGROUND.len()),
+            draws: Draws::new(self.sd.len(), self.background.len()),
         }
     }
 
@@ -711,7 +713,7 @@ impl Simulator {
             self.assemble_sequential(
                 seed,
                 &mut out,
-                &mut Draws::new(self.sd.len(), BACKGROUND.len()),
+                &mut Draws::new(self.sd.len(), self.background.len()),
             )
         };
         let mut values = out.values;
@@ -743,7 +745,7 @@ impl Simulator {
                 .into_par_iter()
                 .map(|b| {
                     let mut block = Block::with_capacity((per_block * 1.2) as usize + 8, width);
-                    let mut draws = Draws::new(self.sd.len(), BACKGROUND.len());
+                    let mut draws = Draws::new(self.sd.len(), self.background.len());
                     self.block(seed, b, &mut block, usize::MAX, &mut draws);
                     block
                 })
@@ -814,7 +816,7 @@ impl Simulator {
                     }
                 }
                 block.responded += 1;
-                if self.design.inclusion && !BackgroundModel::included(bg) {
+                if self.design.inclusion && !self.background.included(bg) {
                     continue;
                 }
                 let start = block.values.len();
@@ -860,9 +862,7 @@ impl Simulator {
         let miss = match self.design.missing {
             Missingness::None => 0.0,
             Missingness::Mcar(p) => p,
-            Missingness::Mar(_) => {
-                logistic(self.mar_intercept + background::age_z(bg[background::AGE]))
-            }
+            Missingness::Mar(_) => logistic(self.mar_intercept + self.background.mar_z(bg)),
         };
         let mut col = self.items_start;
         for items in &self.likert {

@@ -181,7 +181,10 @@ mod tests {
             .collect();
         let r = meta_analyse(&tight, &MetaConfig::default()).unwrap();
         let svg = forest_svg(&tight, &r, "T", 0.95);
-        assert!(svg.contains("p = &lt;.0001") && !svg.contains("= <"), "{svg}");
+        assert!(
+            svg.contains("p = &lt;.0001") && !svg.contains("= <"),
+            "{svg}"
+        );
     }
 
     #[test]

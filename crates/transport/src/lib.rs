@@ -7,14 +7,21 @@
 //! * [`replication`] — replication power and sample size, sceptical p-value, prediction interval,
 //!   Q-test, small telescopes and TOST, closed forms as ReplicationSuccess.
 //! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
+//! * [`sites`] — K simulated contexts with varying paths, fitted and meta-analysed, R times:
+//!   power to detect heterogeneity, expected prediction-interval width.
+//! * [`reweight`] — a moderated effect carried to a target population (ATE* = Σ CATE(z) P*(z)).
+//! * [`contrast`] — power to detect that an effect differs between two contexts of given sizes.
 //! * [`TransportError`] — every failure, as a value.
 
+pub mod contrast;
 mod dist;
 mod error;
 mod forest;
 pub mod meta;
 pub mod replication;
+pub mod reweight;
 mod rows;
+pub mod sites;
 
 pub use dist::{p2z, pchisq_upper, pnorm, qnorm, qt};
 pub use error::TransportError;

@@ -6,7 +6,9 @@
 //! * DerSimonian–Laird (`DL`): `τ² = max(0, (Q − (k−1)) / (Σw − Σw²/Σw))` with `w = 1/v`;
 //! * restricted ML (`REML`): Fisher scoring from the Hedges estimator, step
 //!   `Δ = (y'PPy − tr P) / tr(PP)` halved while it would make τ² negative, as metafor (Viechtbauer
-//!   2005), iterated to a change below 1e-12 (metafor's default threshold is 1e-5).
+//!   2005), iterated to a change below 1e-12 (metafor's default threshold is 1e-5); when scoring
+//!   has not settled after 100 steps (it can cycle), the root of the REML estimating equation
+//!   `y'PPy = tr P` is found by bisection instead.
 //!
 //! Then `μ̂ = Σw*y/Σw*`, `w* = 1/(v + τ̂²)`, `SE = 1/√Σw*`, Wald z (or Knapp–Hartung: SE scaled by
 //! `√(Σw*(y−μ̂)²/(k−1))`, t(k−1)); heterogeneity `Q_E = Σw(y − μ̂_FE)²` against χ²(k−1);
@@ -259,10 +261,11 @@ fn tau2_he(studies: &[Study]) -> f64 {
     (var - mv).max(0.0)
 }
 
-/// REML τ² by Fisher scoring (metafor's algorithm, tighter threshold).
+/// REML τ² by Fisher scoring (metafor's algorithm, tighter threshold), falling back to bisection
+/// on the REML estimating equation when scoring does not settle within 100 steps.
 fn tau2_reml(studies: &[Study], max_iterations: usize) -> Result<(f64, usize), TransportError> {
     let mut tau2 = tau2_he(studies);
-    for it in 1..=max_iterations {
+    for it in 1..=max_iterations.min(SCORING_STEPS) {
         let m = p_moments(studies, tau2);
         let mut step = (m.yppy - m.trace) / m.trace_pp;
         while tau2 + step < 0.0 {
@@ -278,10 +281,55 @@ fn tau2_reml(studies: &[Study], max_iterations: usize) -> Result<(f64, usize), T
             return Ok((tau2, it));
         }
     }
-    Err(TransportError::NotConverged {
-        method: "REML",
-        iterations: max_iterations,
-    })
+    tau2_reml_bisection(studies, max_iterations)
+}
+
+/// Fisher-scoring steps before the bisection fallback (metafor's default `maxiter`).
+const SCORING_STEPS: usize = 100;
+
+/// The REML estimate as the root of the estimating equation `y'PPy − tr P = 0` (the derivative of
+/// the restricted log-likelihood, times 2): 0 when the score is not positive at 0, else the root
+/// bracketed by doubling and found by bisection to 1e-15 relative. Scoring can fall into a
+/// two-cycle near a small τ² (metafor then stops with "Fisher scoring algorithm did not
+/// converge"); the bisection cannot.
+fn tau2_reml_bisection(
+    studies: &[Study],
+    max_iterations: usize,
+) -> Result<(f64, usize), TransportError> {
+    let score = |t: f64| {
+        let m = p_moments(studies, t);
+        m.yppy - m.trace
+    };
+    if score(0.0) <= 0.0 {
+        return Ok((0.0, SCORING_STEPS));
+    }
+    let mut hi = studies.iter().map(|s| s.vi).sum::<f64>() / studies.len() as f64;
+    let mut lo = 0.0;
+    let mut it = SCORING_STEPS;
+    while score(hi) > 0.0 {
+        lo = hi;
+        hi *= 2.0;
+        it += 1;
+        if it > max_iterations.max(SCORING_STEPS) + 2000 || !hi.is_finite() {
+            return Err(TransportError::NotConverged {
+                method: "REML",
+                iterations: it,
+            });
+        }
+    }
+    while hi - lo > 1e-15 * hi {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if score(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        it += 1;
+    }
+    Ok((0.5 * (lo + hi), it))
 }
 
 /// Fits the random-effects (or fixed-effect) model to `studies`.

@@ -110,6 +110,13 @@ fn three_studies_equal_metafor() {
     compare("three");
 }
 
+/// Scoring cycles on these 20 site estimates; the bisection fallback finds metafor's (step-halved)
+/// REML solution.
+#[test]
+fn cycling_scoring_falls_back_to_the_reml_root() {
+    compare("cycling");
+}
+
 /// The printed dat.bcg values (metafor README and its test file), to the digits given.
 #[test]
 fn bcg_printed_values() {

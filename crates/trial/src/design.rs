@@ -27,7 +27,7 @@
 //! `sᵢⱼₜ = (I − B)⁻¹ Δ` — the expected effect on every variable is its total effect from FSSB times
 //! the FSSB shift ([`Design::expected_effects`]).
 //!
-//! Defaults and their provenance: ICCs from the study's scale table (`balans_sim::STUDY_SCALES`:
+//! Defaults and their provenance: ICCs from the study's scale table (`balans_study::SCALES`:
 //! FSSB .15, engagement .08, others .05 [E], INTERVENTIONS.md A3); stability r_E = .5, r_L = .8 [E];
 //! effect SD .10 (INTERVENTIONS.md B: between-cluster SD .10–.15 [E]); uptake 1 (ITT of a fully
 //! delivered training; Odle-Dusseau et al. 2016 had .71 [R]); attrition .2 (20–30% [E]).
@@ -178,7 +178,7 @@ pub enum Measurement {
     /// Continuous standardized scale scores.
     #[default]
     Scores,
-    /// Likert items calibrated to the study's scales (`balans_sim::STUDY_SCALES`).
+    /// Likert items calibrated to the study's scales (`balans_study::SCALES`).
     Items,
 }
 
@@ -678,13 +678,10 @@ impl DesignSpec {
     }
 }
 
-/// The ICC of a variable by the study's scale table (`balans_sim::STUDY_SCALES`), else
+/// The ICC of a variable by the study's scale table (`balans_study::SCALES`), else
 /// `balans_sim::DEFAULT_ICC`.
 pub fn default_icc(name: &str) -> f64 {
-    balans_sim::STUDY_SCALES
-        .iter()
-        .find(|s| s.name == name)
-        .map_or(balans_sim::DEFAULT_ICC, |s| s.icc)
+    balans_study::scale(name).map_or(balans_sim::DEFAULT_ICC, |s| s.icc)
 }
 
 impl Design {

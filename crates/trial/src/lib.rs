@@ -11,10 +11,13 @@
 //!   from per-leader sufficient statistics.
 //! * [`plan::Cra2r2`] — analytic MDES, power, leaders for a target power and the cost-optimal
 //!   allocation of a two-level cluster-randomised design (PowerUpR's `cra2r2`).
+//! * [`power::trial_power`] — simulation power of the analyses over leaders × team sizes
+//!   ([`power_report::TrialPowerReport`] renders it).
 
 pub mod analyse;
 pub mod builtin;
 pub mod design;
 pub mod plan;
 pub mod power;
+pub mod power_report;
 pub mod simulate;

@@ -443,6 +443,87 @@ impl Cra2r2 {
     }
 }
 
+/// The answer of `trial plan`: the design's inputs, the MDES with its CI, the power, the number of
+/// leaders and, for a budget, the cost-optimal allocation. Field names are PowerUpR's and broom's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    /// The design (without `J`).
+    pub design: Cra2r2,
+    /// Total leaders the numbers refer to.
+    pub leaders: f64,
+    /// The effect (SD units) the power refers to, when one was given.
+    pub effect: Option<f64>,
+    /// MDES at `mdes_power`.
+    pub mdes: f64,
+    /// Lower confidence limit of the MDES.
+    #[serde(rename = "conf.low")]
+    pub conf_low: f64,
+    /// Upper confidence limit of the MDES.
+    #[serde(rename = "conf.high")]
+    pub conf_high: f64,
+    /// The power the MDES is computed at.
+    pub mdes_power: f64,
+    /// Degrees of freedom.
+    pub df: f64,
+    /// Standardised standard error.
+    pub std_error: f64,
+    /// Power to detect `effect` (or `mdes_power` when no effect was given).
+    pub power: f64,
+    /// The target power of a search for the number of leaders.
+    pub target_power: Option<f64>,
+    /// The cost-optimal allocation.
+    pub allocation: Option<Allocation>,
+}
+
+impl PlanReport {
+    /// One JSON document.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("the report serialises");
+        s.push('\n');
+        s
+    }
+
+    /// CSV: a header and one row.
+    pub fn to_csv(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x}"));
+        let a = self.allocation;
+        format!(
+            "leaders,team_size,icc,r2_employee,r2_leader,leader_covariates,share_trained,alpha,effect,mdes,conf.low,conf.high,mdes_power,df,std_error,power,target_power,optimal_team_size,optimal_leaders,optimal_cost\n{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            self.leaders, self.design.team_size, self.design.icc, self.design.r2_employee, self.design.r2_leader,
+            self.design.leader_covariates, self.design.share_trained, self.design.alpha, opt(self.effect),
+            self.mdes, self.conf_low, self.conf_high, self.mdes_power, self.df, self.std_error, self.power,
+            opt(self.target_power), opt(a.map(|a| a.team_size as f64)), opt(a.map(|a| a.leaders as f64)), opt(a.map(|a| a.cost))
+        )
+    }
+
+    /// A table for the terminal.
+    pub fn to_table(&self) -> String {
+        let d = &self.design;
+        let mut out = format!(
+            "two-level cluster-randomised trial (PowerUpR cra2r2): {} leaders ({:.0}% trained) x {} employees, ICC {}, R2 employee {}, leader {}, {} leader covariates, alpha {} ({})\n",
+            self.leaders, d.share_trained * 100.0, d.team_size, d.icc, d.r2_employee, d.r2_leader,
+            d.leader_covariates, d.alpha, if d.two_tailed { "two-tailed" } else { "one-tailed" }
+        );
+        out += &format!(
+            "MDES at power {:.2}: {:.3}  95% CI [{:.3}, {:.3}]  df {}  SE {:.3}\n",
+            self.mdes_power, self.mdes, self.conf_low, self.conf_high, self.df, self.std_error
+        );
+        if let Some(e) = self.effect {
+            out += &format!("power to detect {e}: {:.3}\n", self.power);
+        }
+        if let Some(t) = self.target_power {
+            out += &format!("leaders for power {t}: {}\n", self.leaders);
+        }
+        if let Some(a) = self.allocation {
+            out += &format!(
+                "cost-optimal: {} leaders x {} employees (cost {}; continuous optimum n* = {:.1}), MDES {:.3}, power {:.3}\n",
+                a.leaders, a.team_size, a.cost, a.team_size_continuous, a.mdes, a.power
+            );
+        }
+        out
+    }
+}
+
 /// The quantile of Student's t with `df` degrees of freedom.
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     StudentsT::new(0.0, 1.0, df)

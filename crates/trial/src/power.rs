@@ -18,6 +18,9 @@
 //! `balans_power::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
 //! and reduced in order, so they are identical for any number of threads.
 
+use crate::analyse::ancova::{kenward_roger_test, satterthwaite_test, unit};
+use crate::analyse::ols::Cr2Fit;
+use crate::analyse::{fit_random_intercept, ClusterStats, Estimate};
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
 use balans_power::replication_rng;
@@ -82,32 +85,118 @@ pub struct TestResult {
     pub conf_low: f64,
     /// Upper confidence limit.
     pub conf_high: f64,
+    /// Degrees of freedom of the t reference.
+    pub df: f64,
     /// A singular fit (a variance component on its boundary, as lme4 reports it): the test is
     /// still made and counted, and the count is reported.
     pub singular: bool,
 }
 
-/// An analysis of the power loop: a name and a function from the leader statistics to a test of
-/// the arm effect (`None` = the fit failed: counted as failed, reported).
-pub struct PowerAnalysis {
-    /// Name in the output (`leader_means`, `mixed_ancova`, …).
-    pub name: &'static str,
-    /// The analysis.
-    pub run: fn(&LeaderStats, f64, &mut AnalysisScratch) -> Option<TestResult>,
-}
+/// The analyses of the power loop, in output order: (a) the mixed ANCOVA `post ~ arm + pre +
+/// (1 | leader)` by REML with Satterthwaite df and with Kenward–Roger covariance and df, (b) OLS
+/// with CR2 standard errors and Satterthwaite df, (c) the leader-means ANCOVA — all fitted from
+/// the same per-leader statistics of the same replication ([`crate::analyse`]).
+pub const POWER_ANALYSES: [&str; 4] =
+    ["mixed_ancova", "mixed_ancova_kr", "ols_cr2", "leader_means"];
 
 /// Per-thread buffers of the analyses.
 #[derive(Debug, Default)]
 pub struct AnalysisScratch {
     means: Vec<[f64; 3]>,
+    cluster: ClusterStats,
+    cr2: Cr2Fit,
 }
 
-/// The analyses the power loop runs, in output order.
-pub fn analyses() -> Vec<PowerAnalysis> {
-    vec![PowerAnalysis {
-        name: "leader_means",
-        run: leader_means_test,
-    }]
+fn from_estimate(e: Estimate, singular: bool) -> TestResult {
+    TestResult {
+        estimate: e.estimate,
+        std_error: e.std_error,
+        p_value: e.p_value,
+        conf_low: e.conf_low,
+        conf_high: e.conf_high,
+        df: e.df,
+        singular,
+    }
+}
+
+/// The per-leader statistics of `post ~ 1 + arm + pre` ([`ClusterStats`], p = 3) from the leader
+/// sums: `Σx = (n, a·n, Σpre)`, `Σxxᵀ` from `n, Σpre, Σpre²` and the arm `a`, `Σxy = (Σpost,
+/// a·Σpost, Σpre·post)`.
+pub fn ancova_cluster_stats(stats: &LeaderStats, out: &mut ClusterStats) {
+    out.reset(3, stats.leaders());
+    for j in 0..stats.leaders() {
+        let n = stats.n[j];
+        if n == 0.0 {
+            continue;
+        }
+        let a = f64::from(stats.arm[j]);
+        let (sx, sxx) = (stats.sx[j], stats.sxx[j]);
+        out.set_cluster(
+            j,
+            n,
+            &[n, a * n, sx],
+            &[n, a * n, sx, a * n, a * n, a * sx, sx, a * sx, sxx],
+            &[stats.sy[j], a * stats.sy[j], stats.sxy[j]],
+            stats.sy[j],
+            stats.syy[j],
+        );
+    }
+}
+
+/// Runs every analysis of [`POWER_ANALYSES`] on one replication's statistics, pushing one result
+/// per analysis (`None` = the fit failed) onto `out`.
+pub fn analyse_replication(
+    stats: &LeaderStats,
+    alpha: f64,
+    scratch: &mut AnalysisScratch,
+    out: &mut Vec<Option<TestResult>>,
+) {
+    ancova_cluster_stats(stats, &mut scratch.cluster);
+    let arm = unit(1);
+    match fit_random_intercept(&scratch.cluster) {
+        Ok(fit) => {
+            out.push(satterthwaite_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
+            out.push(kenward_roger_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
+        }
+        Err(_) => out.extend([None, None]),
+    }
+    out.push(match scratch.cr2.fit(&scratch.cluster) {
+        Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
+            let beta = scratch.cr2.ols.as_ref()?.beta[1];
+            (var > 0.0 && df > 0.0)
+                .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
+        }),
+        Err(_) => None,
+    });
+    out.push(leader_means_test(stats, alpha, scratch));
+}
+
+/// Sums per leader of one outcome over employees observed at pre and post, from employee rows
+/// (`leader` dense indices, `arm` 0/1 per row, NaN = missing): the leader-means ANCOVA's input.
+pub fn leader_stats_from_rows(
+    leader: &[usize],
+    arm: &[u8],
+    pre: &[f64],
+    post: &[f64],
+    leaders: usize,
+) -> LeaderStats {
+    let mut stats = LeaderStats::default();
+    stats.reset(leaders);
+    for i in 0..leader.len() {
+        let j = leader[i];
+        stats.arm[j] = arm[i];
+        let (x, y) = (pre[i], post[i]);
+        if x.is_nan() || y.is_nan() {
+            continue;
+        }
+        stats.n[j] += 1.0;
+        stats.sx[j] += x;
+        stats.sy[j] += y;
+        stats.sxx[j] += x * x;
+        stats.sxy[j] += x * y;
+        stats.syy[j] += y * y;
+    }
+    stats
 }
 
 /// (c) the leader-means ANCOVA: OLS of each leader's mean post-test on arm and its mean pre-test
@@ -171,6 +260,7 @@ pub fn t_result(estimate: f64, std_error: f64, df: f64, alpha: f64, singular: bo
         p_value: 2.0 * t.cdf(-(estimate / std_error).abs()),
         conf_low: estimate - q * std_error,
         conf_high: estimate + q * std_error,
+        df,
         singular,
     }
 }
@@ -408,7 +498,6 @@ fn run_condition(
     v: usize,
     config: &TrialPowerConfig,
     key: u64,
-    analyses: &[PowerAnalysis],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Vec<Option<TestResult>> {
     let fast = has_fast_path(design) && !config.employee_level;
@@ -420,7 +509,7 @@ fn run_condition(
             let mut gen = GenerateScratch::default();
             let mut an = AnalysisScratch::default();
             let end = ((c + 1) * CHUNK).min(config.reps);
-            let mut out = Vec::with_capacity((end - c * CHUNK) * analyses.len());
+            let mut out = Vec::with_capacity((end - c * CHUNK) * POWER_ANALYSES.len());
             for r in c * CHUNK..end {
                 let mut rng = replication_rng(config.seed, key, r as u64);
                 if fast {
@@ -428,11 +517,7 @@ fn run_condition(
                 } else {
                     employee_leader_stats(design, v, &mut rng, &mut stats);
                 }
-                out.extend(
-                    analyses
-                        .iter()
-                        .map(|a| (a.run)(&stats, config.alpha, &mut an)),
-                );
+                analyse_replication(&stats, config.alpha, &mut an, &mut out);
             }
             progress((end - c * CHUNK) as u64);
             out
@@ -495,7 +580,6 @@ pub fn trial_power(
         }
     }
     let pool = pool(config.threads)?;
-    let analyses = analyses();
     let mut rows = Vec::new();
     for &j in leaders {
         for &n in team_sizes_grid {
@@ -504,26 +588,12 @@ pub fn trial_power(
             let truth = d.expected_itt_effects()[v];
             let (res, res0) = pool.install(|| {
                 (
-                    run_condition(
-                        &d,
-                        v,
-                        config,
-                        condition_key(j, n, false),
-                        &analyses,
-                        progress,
-                    ),
-                    run_condition(
-                        &null,
-                        v,
-                        config,
-                        condition_key(j, n, true),
-                        &analyses,
-                        progress,
-                    ),
+                    run_condition(&d, v, config, condition_key(j, n, false), progress),
+                    run_condition(&null, v, config, condition_key(j, n, true), progress),
                 )
             });
-            let k = analyses.len();
-            for (a, analysis) in analyses.iter().enumerate() {
+            let k = POWER_ANALYSES.len();
+            for (a, analysis) in POWER_ANALYSES.iter().enumerate() {
                 let t = tally(&res, k, a, config.alpha, truth);
                 let t0 = tally(&res0, k, a, config.alpha, 0.0);
                 let reps = config.reps as f64;
@@ -534,7 +604,7 @@ pub fn trial_power(
                 rows.push(TrialPowerRow {
                     leaders: d.total_leaders(),
                     team_size: n.map_or_else(|| mean_team_size(d.team_sizes()), |n| n as f64),
-                    analysis: analysis.name,
+                    analysis,
                     outcome: config.outcome.clone(),
                     effect: truth,
                     reps: config.reps,
@@ -639,14 +709,14 @@ pub fn search_leaders(
             expected: "strictly between 0 and 1",
         });
     }
-    let name = analyses()
+    let name = POWER_ANALYSES
         .iter()
-        .find(|a| a.name == analysis)
-        .map(|a| a.name)
+        .copied()
+        .find(|a| *a == analysis)
         .ok_or(TrialPowerError::Setting {
             setting: "analysis",
             value: analysis.to_string(),
-            expected: "one of the power analyses",
+            expected: "one of mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
         })?;
     let mut rows: Vec<TrialPowerRow> = Vec::new();
     let eval = |j: usize, rows: &mut Vec<TrialPowerRow>| -> Result<f64, TrialPowerError> {

@@ -273,22 +273,19 @@ fn likert_items<R: Rng + ?Sized>(data: &TrialData, rng: &mut R) -> Items {
         .variables
         .iter()
         .map(|name| {
-            balans_sim::STUDY_SCALES
-                .iter()
-                .find(|s| s.name == name)
-                .and_then(|s| {
-                    Likert::calibrate(
-                        name,
-                        &LikertTarget {
-                            items: s.items,
-                            reliability: s.reliability,
-                            item_mean: s.item_mean,
-                            min: s.min,
-                            max: s.max,
-                        },
-                    )
-                    .ok()
-                })
+            balans_study::scale(name).and_then(|s| {
+                Likert::calibrate(
+                    name,
+                    &LikertTarget {
+                        items: s.items,
+                        reliability: s.reliability,
+                        item_mean: s.item_mean,
+                        min: s.min,
+                        max: s.max,
+                    },
+                )
+                .ok()
+            })
         })
         .collect();
     let counts: Vec<usize> = scales

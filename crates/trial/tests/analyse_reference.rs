@@ -171,38 +171,24 @@ fn moderation_equals_lmertest_contest1d() {
     });
 }
 
-/// The long layout of a wide reference data set (fssb): rows pre then post.
-fn long_of(d: &Data) -> (Vec<usize>, Vec<usize>, Vec<bool>, Vec<f64>, Vec<f64>) {
-    let (leader, treated) = (d.leader(), d.treated());
-    let n = leader.len();
-    let emp: Vec<usize> = d.col("employee").iter().map(|&v| v as usize).collect();
-    let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (t, col) in [(0.0, "fssb_pre"), (1.0, "fssb_post")] {
-        for i in 0..n {
-            out.0.push(leader[i]);
-            out.1.push(emp[i]);
-            out.2.push(treated[i]);
-            out.3.push(t);
-            out.4.push(d.col(col)[i]);
-        }
-    }
-    out
-}
-
 #[test]
 fn long_layout_equals_lmertest() {
     for set in SETS {
         let d = data(set);
         let r = &reference(set)["long"];
-        let (leader, employee, treated, time, y) = long_of(&d);
-        let long = balans_trial::analyse::LongData {
+        let (leader, treated) = (d.leader(), d.treated());
+        let wide = WideData {
             leader: &leader,
             n_leaders: d.n_leaders(),
-            employee: &employee,
             treated: &treated,
-            time: &time,
-            y: &y,
         };
+        let employee: Vec<usize> = d.col("employee").iter().map(|&v| v as usize).collect();
+        let cols = balans_trial::analyse::wide_to_long(
+            &wide,
+            &outcome(&d, "fssb", "fssb_pre", "fssb_post"),
+            &employee,
+        );
+        let long = cols.as_data(d.n_leaders());
         let out = balans_trial::analyse::long_mixed(&long, "fssb", 0.05).expect("fit");
         assert_eq!(Some(out.count.used as u64), r["n_used"].as_u64());
         let what = format!("{set} long");
@@ -231,6 +217,21 @@ fn long_layout_equals_lmertest() {
             num(&r["reml_criterion"]),
             1e-9,
             &format!("{what} REML"),
+        );
+        // the dense engine, an independent implementation, agrees with R too
+        let (dense_rows, dense) =
+            balans_trial::analyse::long_mixed_dense(&long, "fssb", 0.05).expect("dense fit");
+        compare_rows(
+            &dense_rows,
+            &r["rows"],
+            &same,
+            &format!("{what} (dense engine)"),
+        );
+        assert_rel(
+            dense.psi[1],
+            num(&vc["employee"]),
+            REL_TOL,
+            &format!("{what} dense σ²_u"),
         );
     }
 }
@@ -316,4 +317,157 @@ fn cace_equals_clubsandwich_on_ivreg() {
         .expect("cace");
         compare_rows(&out.rows, &r["cace"], &same, &format!("{set}/{y} CACE"));
     });
+}
+
+#[test]
+fn effect_sizes_iccs_and_balance_equal_r() {
+    use balans_trial::analyse::{analyse_all, AnalyseConfig, AnalysisPlan};
+    for set in SETS {
+        let d = data(set);
+        let r = reference(set);
+        let (leader, treated) = (d.leader(), d.treated());
+        let wide = WideData {
+            leader: &leader,
+            n_leaders: d.n_leaders(),
+            treated: &treated,
+        };
+        let plan = AnalysisPlan {
+            data: wide,
+            outcomes: vec![
+                outcome(&d, "fssb", "fssb_pre", "fssb_post"),
+                outcome(&d, "wfc", "wfc_pre", "wfc_post"),
+                outcome(&d, "eng", "eng_pre", "eng_post"),
+                outcome(&d, "perf", "perf_pre", "perf_post"),
+            ],
+            moderator: Some(("mod", d.col("mod"))),
+            uptake: Some(("uptake", d.col("uptake"))),
+            mediation: Some([0, 2, 3]),
+        };
+        let config = AnalyseConfig {
+            mediation_draws: 2000,
+            ..AnalyseConfig::default()
+        };
+        let report = analyse_all(&plan, &config).expect("report");
+        assert!(report.failures.is_empty(), "{set}: {:?}", report.failures);
+        for y in OUTCOMES {
+            let what = format!("{set}/{y}");
+            let ry = &r[y];
+            let d_row = report
+                .rows
+                .iter()
+                .find(|row| row.outcome == y && row.analysis == Analysis::EffectSize)
+                .expect("d row");
+            assert_rel(d_row.estimate, num(&ry["d"]), REL_TOL, &format!("{what} d"));
+            for (var, key) in [("pre", "icc_pre"), ("post", "icc_post")] {
+                let icc = report
+                    .iccs
+                    .iter()
+                    .find(|i| i.outcome == y && i.variable == var)
+                    .expect("icc");
+                assert_rel(
+                    icc.sigma2_leader,
+                    num(&ry[key]["leader"]),
+                    REL_TOL,
+                    &format!("{what} {key} σ²_b"),
+                );
+                assert_rel(
+                    icc.sigma2_resid,
+                    num(&ry[key]["Residual"]),
+                    REL_TOL,
+                    &format!("{what} {key} σ²_e"),
+                );
+            }
+            let bal = report
+                .balance
+                .iter()
+                .find(|b| b.outcome == y && b.variable == y)
+                .expect("balance");
+            let rb = &ry["balance"];
+            assert_rel(
+                bal.mean_control,
+                num(&rb["mean"][0]),
+                1e-12,
+                &format!("{what} mean control"),
+            );
+            assert_rel(
+                bal.mean_treated,
+                num(&rb["mean"][1]),
+                1e-12,
+                &format!("{what} mean treated"),
+            );
+            assert_rel(
+                bal.sd_control,
+                num(&rb["sd"][0]),
+                1e-12,
+                &format!("{what} sd control"),
+            );
+            assert_rel(
+                bal.sd_treated,
+                num(&rb["sd"][1]),
+                1e-12,
+                &format!("{what} sd treated"),
+            );
+            assert_eq!(Some(bal.n_control as u64), rb["n"][0].as_u64());
+            // every analysis reports its rows used and dropped
+            for a in [
+                Analysis::MixedAncova,
+                Analysis::OlsCr2,
+                Analysis::LeaderMeans,
+                Analysis::LongMixed,
+                Analysis::Moderation,
+                Analysis::Cace,
+            ] {
+                let c = report
+                    .counts
+                    .iter()
+                    .find(|c| c.outcome == y && c.analysis == a)
+                    .expect("count");
+                assert_eq!(
+                    c.used + c.dropped,
+                    d.leader().len() * if a == Analysis::LongMixed { 2 } else { 1 }
+                );
+            }
+        }
+        assert!(report
+            .rows
+            .iter()
+            .any(|r| r.analysis == Analysis::Mediation && r.term == "indirect"));
+    }
+}
+
+#[test]
+fn singular_fit_equals_lmertest_at_the_boundary() {
+    let d = data("singular");
+    let r = reference("singular");
+    let (leader, treated) = (d.leader(), d.treated());
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: d.n_leaders(),
+        treated: &treated,
+    };
+    let o = outcome(&d, "fssb", "fssb_pre", "fssb_post");
+    let out = mixed_ancova(&wide, &o, 0.05, &mut AncovaScratch::default()).expect("fit");
+    assert!(
+        out.fit.singular,
+        "the leader variance should be on its boundary"
+    );
+    let sat: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncova)
+        .cloned()
+        .collect();
+    let kr: Vec<_> = out
+        .rows
+        .iter()
+        .filter(|r| r.analysis == Analysis::MixedAncovaKr)
+        .cloned()
+        .collect();
+    compare_rows(
+        &sat,
+        &r["mixed_satterthwaite"],
+        &same,
+        "singular Satterthwaite",
+    );
+    compare_rows(&kr, &r["mixed_kr"], &same, "singular Kenward-Roger");
 }

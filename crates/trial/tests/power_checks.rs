@@ -177,3 +177,83 @@ fn thread_count_does_not_change_results() {
     .unwrap();
     assert_eq!(format!("{one:?}"), format!("{many:?}"));
 }
+
+/// The power loop fits from per-leader sums; on the same data they must give the arm rows of the
+/// row-level analyses (`analyse::mixed_ancova`, `cr2_ancova`, `leader_means_ancova`), which are
+/// themselves checked against lmerTest / pbkrtest / clubSandwich / lm.
+#[test]
+fn leader_sums_give_the_row_level_analyses() {
+    use balans_trial::analyse::{
+        cr2_ancova, leader_means_ancova, mixed_ancova, Analysis, AncovaScratch, Outcome, WideData,
+    };
+    use balans_trial::power::{
+        analyse_replication, leader_stats_from_rows, AnalysisScratch, POWER_ANALYSES,
+    };
+    use rand::SeedableRng;
+    let d = DesignSpec {
+        leaders: Some(14),
+        team_size: Some(6.0),
+        team_size_cv: Some(0.4),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let data = balans_trial::simulate::simulate(
+        &d,
+        &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(77),
+    );
+    let leader: Vec<usize> = data
+        .employees
+        .iter()
+        .map(|e| e.leader as usize - 1)
+        .collect();
+    let arm: Vec<u8> = data.employees.iter().map(|e| e.arm).collect();
+    let treated: Vec<bool> = arm.iter().map(|&a| a == 1).collect();
+    let pre: Vec<f64> = (0..leader.len()).map(|i| data.score(i, 0, 0)).collect();
+    let post: Vec<f64> = (0..leader.len()).map(|i| data.score(i, 1, 0)).collect();
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: 14,
+        treated: &treated,
+    };
+    let outcome = Outcome {
+        name: "fssb",
+        pre: &pre,
+        post: &post,
+    };
+    let mut sc = AncovaScratch::default();
+    let mixed = mixed_ancova(&wide, &outcome, 0.05, &mut sc).unwrap();
+    let cr2 = cr2_ancova(&wide, &outcome, 0.05, &mut sc).unwrap().0;
+    let means = leader_means_ancova(&wide, &outcome, 0.05, &mut sc)
+        .unwrap()
+        .0;
+    let arm_row = |rows: &[balans_trial::analyse::TidyRow], a: Analysis| {
+        rows.iter()
+            .find(|r| r.term == "arm" && r.analysis == a)
+            .unwrap()
+            .clone()
+    };
+    let want = [
+        arm_row(&mixed.rows, Analysis::MixedAncova),
+        arm_row(&mixed.rows, Analysis::MixedAncovaKr),
+        arm_row(&cr2, Analysis::OlsCr2),
+        arm_row(&means, Analysis::LeaderMeans),
+    ];
+    let stats = leader_stats_from_rows(&leader, &arm, &pre, &post, 14);
+    let mut out = Vec::new();
+    analyse_replication(&stats, 0.05, &mut AnalysisScratch::default(), &mut out);
+    for ((got, want), name) in out.iter().zip(&want).zip(POWER_ANALYSES) {
+        let got = got.unwrap_or_else(|| panic!("{name} failed"));
+        for (a, b, what) in [
+            (got.estimate, want.estimate, "estimate"),
+            (got.std_error, want.std_error, "se"),
+            (got.df, want.df, "df"),
+            (got.p_value, want.p_value, "p"),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                "{name} {what}: sums {a}, rows {b}"
+            );
+        }
+    }
+}

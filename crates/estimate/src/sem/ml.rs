@@ -32,8 +32,8 @@ use super::data::PatternData;
 use super::spec::{SemKind, SemSpec};
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
-    cholesky_in_place, cholesky_inverse, cholesky_logdet, cholesky_solve, implied_covariance,
-    inverse_i_minus_beta,
+    cholesky_in_place, cholesky_inverse, cholesky_logdet, gram_of_inverse, implied_covariance,
+    inverse_i_minus_beta, triangular_inverse,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -78,6 +78,10 @@ pub(crate) struct Engine<'s> {
     x_cov: DMatrix<f64>,
     x_mean: Vec<f64>,
     meanstructure: bool,
+    /// Per pattern `Σ_OO⁻¹` at the current state, valid after [`Engine::objective`].
+    inverses: Vec<DMatrix<f64>>,
+    inverses_valid: bool,
+    scratch: Vec<f64>,
 }
 
 impl<'s> Engine<'s> {
@@ -131,6 +135,9 @@ impl<'s> Engine<'s> {
             x_cov: DMatrix::zeros(m, m),
             x_mean: vec![0.0; m],
             meanstructure: spec.options.meanstructure,
+            inverses: Vec::new(),
+            inverses_valid: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -148,6 +155,7 @@ impl<'s> Engine<'s> {
 
     /// Fills `B`, `Ψ`, `α` from θ and the fixed rows, then `A`, `Σ_full`, `μ_full`, `Σ`, `μ`.
     pub(crate) fn set_theta(&mut self, theta: &[f64]) {
+        self.inverses_valid = false;
         let st = &mut self.state;
         st.beta.fill(0.0);
         st.psi.fill(0.0);
@@ -205,10 +213,13 @@ impl<'s> Engine<'s> {
 
     /// `F(θ)` at the current state (see the module docs), `None` when some `Σ_OO` is not positive
     /// definite.
-    pub(crate) fn objective(&self, data: &PatternData) -> Option<f64> {
+    pub(crate) fn objective(&mut self, data: &PatternData) -> Option<f64> {
         let nf = data.n as f64;
         let mut f = 0.0;
-        for g in &data.patterns {
+        self.inverses
+            .resize(data.patterns.len(), DMatrix::zeros(0, 0));
+        self.inverses_valid = false;
+        for (gi, g) in data.patterns.iter().enumerate() {
             let k = g.columns.len();
             let mut u =
                 DMatrix::from_fn(k, k, |a, b| self.state.sigma[(g.columns[a], g.columns[b])]);
@@ -216,42 +227,43 @@ impl<'s> Engine<'s> {
                 return None;
             }
             let logdet = cholesky_logdet(&u, k);
-            let mut w = DMatrix::zeros(k, k);
-            cholesky_inverse(&u, k, &mut w);
+            let w = &mut self.inverses[gi];
+            if w.nrows() != k {
+                *w = DMatrix::zeros(k, k);
+            }
+            self.scratch.resize(k * k, 0.0);
+            triangular_inverse(&u, k, &mut self.scratch);
+            gram_of_inverse(&self.scratch, k, k, w.as_mut_slice());
             let mut tr = 0.0;
-            for a in 0..k {
-                for b in 0..k {
-                    tr += w[(a, b)] * g.cov[(b, a)];
-                }
+            for (x, y) in w.as_slice().iter().zip(g.cov.as_slice()) {
+                tr += x * y;
             }
             if self.meanstructure {
-                let d: Vec<f64> = (0..k)
-                    .map(|a| g.mean[a] - self.state.mu[g.columns[a]])
-                    .collect();
                 for a in 0..k {
+                    let da = g.mean[a] - self.state.mu[g.columns[a]];
                     for b in 0..k {
-                        tr += d[a] * w[(a, b)] * d[b];
+                        tr += da * w[(a, b)] * (g.mean[b] - self.state.mu[g.columns[b]]);
                     }
                 }
             }
             f += g.n as f64 / nf * (logdet + tr);
         }
+        self.inverses_valid = true;
         Some(f)
     }
 
     /// `G` and `g_μ` of the module docs (Σ_OO positive definite assumed).
-    fn sigma_gradient(&self, data: &PatternData) -> (DMatrix<f64>, Vec<f64>) {
+    fn sigma_gradient(&mut self, data: &PatternData) -> (DMatrix<f64>, Vec<f64>) {
+        if !self.inverses_valid {
+            self.objective(data);
+        }
         let p = self.spec.observed.len();
         let nf = data.n as f64;
         let mut big_g = DMatrix::zeros(p, p);
         let mut g_mu = vec![0.0; p];
-        for g in &data.patterns {
+        for (gi, g) in data.patterns.iter().enumerate() {
             let k = g.columns.len();
-            let mut u =
-                DMatrix::from_fn(k, k, |a, b| self.state.sigma[(g.columns[a], g.columns[b])]);
-            cholesky_in_place(&mut u, k);
-            let mut w = DMatrix::zeros(k, k);
-            cholesky_inverse(&u, k, &mut w);
+            let w = &self.inverses[gi];
             let mut t = g.cov.clone();
             let mut d = DVector::zeros(k);
             if self.meanstructure {
@@ -260,8 +272,8 @@ impl<'s> Engine<'s> {
                 }
                 t += &d * d.transpose();
             }
-            let wtw = &w * &t * &w;
-            let wd = &w * &d;
+            let wtw = w * &t * w;
+            let wd = w * &d;
             let share = g.n as f64 / nf;
             for a in 0..k {
                 for b in 0..k {
@@ -274,7 +286,7 @@ impl<'s> Engine<'s> {
     }
 
     /// The analytic gradient `∂F/∂θ` at the current state.
-    pub(crate) fn gradient(&self, data: &PatternData, out: &mut [f64]) {
+    pub(crate) fn gradient(&mut self, data: &PatternData, out: &mut [f64]) {
         let (big_g, g_mu) = self.sigma_gradient(data);
         let fa = self.fa();
         let fs = self.fs();
@@ -302,12 +314,13 @@ impl<'s> Engine<'s> {
     /// `None` when `Σ` is not positive definite.
     pub(crate) fn expected_information(&self) -> Option<DMatrix<f64>> {
         let p = self.spec.observed.len();
-        let mut u = self.state.sigma.clone();
-        if cholesky_in_place(&mut u, p).is_some() {
-            return None;
-        }
-        let mut sinv = DMatrix::zeros(p, p);
-        cholesky_inverse(&u, p, &mut sinv);
+        let cached =
+            self.inverses_valid && self.inverses.len() == 1 && self.inverses[0].nrows() == p;
+        let sinv = if cached {
+            self.inverses[0].clone()
+        } else {
+            spd_inverse(&self.state.sigma)?
+        };
         let fa = self.fa();
         let fs = self.fs();
         let pa = &sinv * &fa;
@@ -357,6 +370,9 @@ impl<'s> Engine<'s> {
         let n = theta.len();
         let mut grad = vec![0.0; n];
         let mut trial = vec![0.0; n];
+        // Quasi-Newton phase: the inverse of the last expected information, BFGS-updated.
+        let mut h_inv: Option<DMatrix<f64>> = None;
+        let mut last: Option<(Vec<f64>, Vec<f64>)> = None; // (step taken, gradient before it)
         self.set_theta(theta);
         let mut f = self.objective(data).ok_or_else(not_positive_definite)?;
         for iteration in 0..max_iterations {
@@ -369,14 +385,23 @@ impl<'s> Engine<'s> {
                     gradient_norm: gnorm,
                 });
             }
-            let mut info = self
-                .expected_information()
-                .ok_or_else(not_positive_definite)?;
-            if cholesky_in_place(&mut info, n).is_some() {
-                return Err(singular());
+            match (&mut h_inv, &last) {
+                (Some(h), Some((s_step, g_old))) if gnorm < QUASI_NEWTON_BELOW => {
+                    let y: Vec<f64> = grad.iter().zip(g_old).map(|(a, b)| a - b).collect();
+                    bfgs_inverse_update(h, s_step, &y);
+                }
+                _ => {
+                    let info = self
+                        .expected_information()
+                        .ok_or_else(not_positive_definite)?;
+                    let two_info = info * 2.0;
+                    h_inv = Some(spd_inverse(&two_info).ok_or_else(singular)?);
+                }
             }
-            let mut step: Vec<f64> = grad.iter().map(|g| -0.5 * g).collect();
-            cholesky_solve(&info, n, &mut step);
+            let h = h_inv.as_ref().expect("set above");
+            let step: Vec<f64> = (0..n)
+                .map(|i| -(0..n).map(|j| h[(i, j)] * grad[j]).sum::<f64>())
+                .collect();
             let mut scale = 1.0;
             let mut accepted = false;
             for _ in 0..40 {
@@ -385,7 +410,7 @@ impl<'s> Engine<'s> {
                 }
                 self.set_theta(&trial);
                 if let Some(ft) = self.objective(data) {
-                    if ft <= f + 1e-14 * f.abs().max(1.0) {
+                    if ft <= f + 1e-10 * f.abs().max(1.0) {
                         f = ft;
                         accepted = true;
                         break;
@@ -411,6 +436,8 @@ impl<'s> Engine<'s> {
                     },
                 });
             }
+            let taken: Vec<f64> = step.iter().map(|v| v * scale).collect();
+            last = Some((taken, grad.clone()));
             theta.copy_from_slice(&trial);
         }
         self.set_theta(theta);
@@ -451,6 +478,35 @@ impl<'s> Engine<'s> {
         self.set_theta(theta);
         let scale = data.n as f64 / 2.0;
         DMatrix::from_fn(n, n, |i, j| scale * 0.5 * (hess[(i, j)] + hess[(j, i)]))
+    }
+}
+
+/// Below this largest gradient element the fitter keeps the inverse expected information of the
+/// last Fisher step and refines it by BFGS updates (superlinear instead of linear convergence,
+/// and no information matrix per iteration).
+const QUASI_NEWTON_BELOW: f64 = 1e-2;
+
+/// The BFGS update of an inverse Hessian `h` by the step `s` and gradient change `y`:
+/// `H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ`, `ρ = 1 / yᵀs`; skipped unless `yᵀs > 0`.
+///
+/// # References
+/// Nocedal & Wright (2006), *Numerical Optimization*, eq. 6.17.
+fn bfgs_inverse_update(h: &mut DMatrix<f64>, s: &[f64], y: &[f64]) {
+    let n = s.len();
+    let ys: f64 = y.iter().zip(s).map(|(a, b)| a * b).sum();
+    if ys <= 1e-300 {
+        return;
+    }
+    let rho = 1.0 / ys;
+    let hy: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| h[(i, j)] * y[j]).sum())
+        .collect();
+    let yhy: f64 = y.iter().zip(&hy).map(|(a, b)| a * b).sum();
+    for j in 0..n {
+        for i in 0..n {
+            h[(i, j)] +=
+                -rho * (s[i] * hy[j] + hy[i] * s[j]) + (rho * rho * yhy + rho) * s[i] * s[j];
+        }
     }
 }
 

@@ -174,6 +174,122 @@ pub fn fit_sem(
     data: &PatternData,
     config: &SemConfig,
 ) -> Result<SemFit, EvalError> {
+    let core = fit_core(spec, data, config)?;
+    let measures = measures_of(
+        spec,
+        data,
+        &core.engine,
+        &core.saturated,
+        data.is_complete(),
+    );
+    Ok(assemble(
+        spec,
+        &core.engine,
+        core.theta,
+        core.vcov,
+        measures,
+        core.convergence,
+        data,
+        core.information,
+        config,
+    ))
+}
+
+/// The numbers of a fit that a power replication needs, without parameter rows, standardized
+/// values and fit measures (see [`fit_sem_lean`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeanFit {
+    /// `θ̂` in [`SemSpec::free_parameters`] order.
+    pub theta: Vec<f64>,
+    /// Standard errors of `θ̂`.
+    pub std_err: Vec<f64>,
+    /// Effect estimates, in [`SemSpec::effects`] order.
+    pub effects: Vec<f64>,
+    /// Delta-method standard errors of the effects.
+    pub effect_std_err: Vec<f64>,
+    /// Likelihood-ratio χ² against the saturated model.
+    pub chisq: f64,
+    /// How the estimates were found.
+    pub convergence: Convergence,
+    /// Number of negative (residual) variance estimates (Heywood cases).
+    pub n_improper: usize,
+}
+
+/// Estimates, standard errors, effects with delta SEs and χ² only: the power loop's fit (what
+/// lavaan's `sem()` computes before `fitMeasures()` is called).
+///
+/// # Errors
+/// As [`fit_sem`].
+pub fn fit_sem_lean(
+    spec: &SemSpec,
+    data: &PatternData,
+    config: &SemConfig,
+) -> Result<LeanFit, EvalError> {
+    let mut core = fit_core(spec, data, config)?;
+    let f_min = core.engine.objective(data).unwrap_or(f64::NAN);
+    let st = &core.engine.state;
+    let std_err = (0..core.theta.len())
+        .map(|t| core.vcov[(t, t)].max(0.0).sqrt())
+        .collect();
+    let mut scratch = Vec::new();
+    let mut effects = Vec::with_capacity(spec.effects.len());
+    let mut effect_std_err = Vec::with_capacity(spec.effects.len());
+    for e in &spec.effects {
+        let mut grad = vec![0.0; e.parameters.len()];
+        effects.push(effect_value(
+            e,
+            &spec.aligned,
+            &core.theta,
+            &st.a,
+            Some(&mut grad),
+            &mut scratch,
+        ));
+        effect_std_err.push(delta_se(&e.parameters, &grad, &core.vcov));
+    }
+    let chisq = if data.is_complete() {
+        let g = &data.patterns[0];
+        let f = f_min;
+        let logdet_s = g.cov.clone().cholesky().map_or(f64::NAN, |c| {
+            2.0 * c.l().diagonal().iter().map(|v| v.ln()).sum::<f64>()
+        });
+        (data.n as f64 * (f - logdet_s - spec.observed.len() as f64)).max(0.0)
+    } else {
+        let h0 = em::loglik(data, &st.mu, &st.sigma).unwrap_or(f64::NAN);
+        let h1 = em::loglik(data, &core.saturated.mean, &core.saturated.cov).unwrap_or(f64::NAN);
+        (2.0 * (h1 - h0)).max(0.0)
+    };
+    let n_improper = spec
+        .free_parameters()
+        .filter(
+            |q| matches!(q.kind, SemKind::Covariance { a, b } if a == b && st.psi[(a, a)] < 0.0),
+        )
+        .count();
+    Ok(LeanFit {
+        theta: core.theta,
+        std_err,
+        effects,
+        effect_std_err,
+        chisq,
+        convergence: core.convergence,
+        n_improper,
+    })
+}
+
+/// What every fit computes: estimates, their covariance matrix, the saturated moments.
+struct Core<'s> {
+    engine: Engine<'s>,
+    theta: Vec<f64>,
+    vcov: DMatrix<f64>,
+    convergence: Convergence,
+    saturated: em::Saturated,
+    information: Information,
+}
+
+fn fit_core<'s>(
+    spec: &'s SemSpec,
+    data: &PatternData,
+    config: &SemConfig,
+) -> Result<Core<'s>, EvalError> {
     let complete = data.is_complete();
     if !complete && !spec.options.meanstructure {
         return Err(EvalError::TooFewCases {
@@ -232,18 +348,14 @@ pub fn fit_sem(
     };
     let vcov = spd_inverse(&info).ok_or_else(ml::singular)?;
     engine.set_theta(&theta);
-    let measures = measures_of(spec, data, &engine, &saturated, complete);
-    Ok(assemble(
-        spec,
-        &engine,
+    Ok(Core {
+        engine,
         theta,
         vcov,
-        measures,
         convergence,
-        data,
+        saturated,
         information,
-        config,
-    ))
+    })
 }
 
 fn measures_of(

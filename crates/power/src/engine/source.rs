@@ -8,7 +8,6 @@ use crate::study::Study;
 use balans_sim::{
     ConstructSampler, Likert, LikertTarget, Missingness, RowCovarianceSampler,
     RowCovarianceScratch, Simulator, SurveyDesign, SurveyScratch, TeamSizes, WishartSampler,
-    STUDY_SCALES,
 };
 use nalgebra::DMatrix;
 use rand::RngCore;
@@ -57,7 +56,7 @@ impl DataSource {
             }
             _ if config.data == DataMode::Items => DataSource::Items {
                 sampler: ConstructSampler::new(&study.population)?,
-                scales: item_scales(study)?,
+                scales: item_scales(study, &config.design)?,
             },
             _ if !needs_rows => DataSource::NormalMoments(RowCovarianceSampler::new(
                 &study.population,
@@ -243,7 +242,7 @@ fn survey(study: &Study, config: &PowerConfig, n: usize) -> Result<DataSource, P
             Some(MissingData::Mar(r)) => Missingness::Mar(r),
         },
         true_scores: config.data == DataMode::Normal,
-        ..SurveyDesign::default()
+        ..config.design.clone()
     };
     let simulator = Simulator::from_population(&study.model, &study.population, &design)?;
     let columns = study
@@ -273,13 +272,16 @@ fn survey(study: &Study, config: &PowerConfig, n: usize) -> Result<DataSource, P
     })
 }
 
-/// Per analysis variable: its calibrated scale and the construct's SD, when it is one of the
-/// known scales.
-fn item_scales(study: &Study) -> Result<Vec<Option<(Likert, f64)>>, PowerError> {
+/// Per analysis variable: its calibrated scale and the construct's SD, when the design's scale
+/// table has it.
+fn item_scales(
+    study: &Study,
+    design: &SurveyDesign,
+) -> Result<Vec<Option<(Likert, f64)>>, PowerError> {
     let sigma = study.population.implied_covariance();
     let mut scales = Vec::new();
     for (i, name) in study.spec.variables().iter().enumerate() {
-        let scale = match STUDY_SCALES.iter().find(|s| s.name == name) {
+        let scale = match design.scales.iter().find(|s| s.name == name.as_str()) {
             Some(s) => {
                 let target = LikertTarget {
                     items: s.items,

@@ -156,6 +156,8 @@ impl PathDiagram {
 
     /// The diagram of a fit: `~` rows become arrows (dashed when p ≥ `alpha`, stars otherwise),
     /// `~~` rows between two different variables curved arrows, `r_squared` goes into the boxes.
+    /// The left side of a `=~` row is drawn as a latent variable (an ellipse); its items are not
+    /// drawn, to keep the structural model readable.
     /// Variables are taken in the order of `variables`; names only used in `rows` are appended.
     pub fn from_estimates(
         variables: &[String],
@@ -192,12 +194,13 @@ impl PathDiagram {
                 _ => {}
             }
         }
+        let latent = |n: &str| rows.iter().any(|r| r.op == "=~" && r.lhs == n);
         let variables = names
             .iter()
             .map(|n| DiagramVariable {
                 name: n.clone(),
                 r_squared: r_squared.iter().find(|(v, _)| v == n).map(|(_, r)| *r),
-                latent: false,
+                latent: latent(n),
             })
             .collect();
         PathDiagram {

@@ -23,6 +23,7 @@ figure { margin: 1rem 0; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: .9rem; }
 nav ol { columns: 2; }
+pre { background: #f6f6f6; padding: .6rem .8rem; overflow-x: auto; font-size: .85rem; }
 details summary { cursor: pointer; color: #0072B2; }
 .warn { color: #8a4b00; }
 @media print { nav { display: none; } h2 { break-before: page; } }
@@ -113,6 +114,11 @@ impl Page {
                 escape(caption)
             );
         }
+    }
+
+    /// A block of code or other preformatted text.
+    pub fn preformatted(&mut self, text: &str) {
+        let _ = writeln!(self.body, "<pre>{}</pre>", escape(text));
     }
 
     /// Raw, already escaped HTML (from this crate's renderers only).

@@ -1,7 +1,7 @@
 //! lavaan `summary()`-like text of a [`FitReport`].
 
 use super::num;
-use balans_estimate::{method_label_text, FitReport, IntervalMethod, ParameterRow};
+use balans_estimate::{method_label_text, FitReport, IntervalMethod, MissingRule, ParameterRow};
 use std::fmt::Write as _;
 
 /// A `label value` line: the value right-aligned at column 58 (long values after a shorter label).
@@ -24,6 +24,12 @@ pub fn fit(r: &FitReport) -> String {
     header(&mut o, r);
     measures(&mut o, r);
     parameters(&mut o, &r.parameters);
+    if let Some(improper) = r.improper.as_ref().filter(|v| !v.is_empty()) {
+        o.push_str("\nImproper solution (Heywood case): negative variance estimates:\n");
+        for v in improper {
+            let _ = writeln!(o, "    {:<20}{}", v.variable, num(Some(v.est), 10, 3));
+        }
+    }
     o.push_str("\nR-Square:\n");
     for (k, v) in &r.r2 {
         let _ = writeln!(o, "    {k:<20}{}", num(Some(*v), 10, 3));
@@ -45,11 +51,14 @@ fn header(o: &mut String, r: &FitReport) {
     line(o, "Optimization method", method);
     line(o, "Number of model parameters", &r.fit.npar.to_string());
     line(o, "Number of observations", &r.n.to_string());
-    line(
-        o,
-        "Rows dropped (listwise deletion)",
-        &r.n_dropped.to_string(),
-    );
+    let dropped = match r.missing {
+        Some(MissingRule::Ml) => "Rows dropped (no value or missing a fixed x)",
+        _ => "Rows dropped (listwise deletion)",
+    };
+    line(o, dropped, &r.n_dropped.to_string());
+    if let Some(Some(k)) = r.missing_patterns {
+        line(o, "Missing-data patterns (FIML)", &k.to_string());
+    }
     if let Some(c) = &r.cluster {
         line(o, "Standard errors", "robust.cluster");
         line(
@@ -102,7 +111,8 @@ fn measures(o: &mut String, r: &FitReport) {
     line(o, "SRMR", &n3(f.srmr));
     o.push_str("\nParameter Estimates:\n");
     line(o, "Standard errors", "Standard");
-    line(o, "Information", "Expected");
+    let information = r.information.map_or("Expected", |i| i.name());
+    line(o, "Information", information);
 }
 
 /// One parameter line.
@@ -134,22 +144,33 @@ fn labelled(p: &ParameterRow, name: &str) -> String {
     }
 }
 
-/// Regressions (grouped by outcome), covariances and variances; fixed entries without a dot.
+/// The rows of operator `op` grouped by their left side (`  lhs op` headers).
+fn grouped(o: &mut String, params: &[ParameterRow], op: &str) {
+    let mut last = "";
+    for p in params.iter().filter(|p| p.op == op) {
+        if p.lhs != last {
+            let _ = writeln!(o, "  {} {op}", p.lhs);
+            last = &p.lhs;
+        }
+        row(o, &labelled(p, &p.rhs), p);
+    }
+}
+
+/// Loadings (latent-variable fits), regressions (grouped by outcome), covariances, intercepts
+/// (models with a mean structure) and variances; fixed entries without a dot.
 fn parameters(o: &mut String, params: &[ParameterRow]) {
     let header = format!(
         "  {:<22}{:>10}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
         "", "Estimate", "Std.Err", "z-value", "P(>|z|)", "ci.lower", "ci.upper", "Std.all"
     );
+    if params.iter().any(|p| p.op == "=~") {
+        o.push_str("\nLatent Variables:\n");
+        o.push_str(&header);
+        grouped(o, params, "=~");
+    }
     o.push_str("\nRegressions:\n");
     o.push_str(&header);
-    let mut last = "";
-    for p in params.iter().filter(|p| p.op == "~") {
-        if p.lhs != last {
-            let _ = writeln!(o, "  {} ~", p.lhs);
-            last = &p.lhs;
-        }
-        row(o, &labelled(p, &p.rhs), p);
-    }
+    grouped(o, params, "~");
     let dot = |p: &ParameterRow| if p.free { "." } else { " " };
     let covs: Vec<&ParameterRow> = params
         .iter()
@@ -161,6 +182,13 @@ fn parameters(o: &mut String, params: &[ParameterRow]) {
         for p in covs {
             let d = dot(p);
             row(o, &labelled(p, &format!("{d}{} ~~ {d}{}", p.lhs, p.rhs)), p);
+        }
+    }
+    if params.iter().any(|p| p.op == "~1") {
+        o.push_str("\nIntercepts:\n");
+        o.push_str(&header);
+        for p in params.iter().filter(|p| p.op == "~1") {
+            row(o, &labelled(p, &format!("{}{}", dot(p), p.lhs)), p);
         }
     }
     o.push_str("\nVariances:\n");

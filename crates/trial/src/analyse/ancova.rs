@@ -3,7 +3,7 @@
 
 use super::linalg::{Vect, ZERO_VEC};
 use super::ols::{ols_rows, Cr2Fit};
-use super::reml::{fit_random_intercept, ClusterStats, RandomInterceptFit};
+use super::reml::{fit_random_intercept_with, ClusterStats, RandomInterceptFit, RiScratch};
 use super::{Analysis, AnalysisError, Estimate, Outcome, RowCount, TidyRow, WideData};
 
 /// Names of the ANCOVA's fixed effects, in column order.
@@ -16,6 +16,8 @@ pub struct AncovaScratch {
     pub stats: ClusterStats,
     /// The CR2 fit.
     pub cr2: Cr2Fit,
+    /// The REML fit's buffers.
+    pub ri: RiScratch,
     means: Vec<f64>,
 }
 
@@ -97,7 +99,7 @@ pub fn mixed_ancova(
 ) -> Result<MixedAncova, AnalysisError> {
     data.validate(&[outcome.pre, outcome.post])?;
     let used = ancova_stats(data, outcome, &mut scratch.stats);
-    let fit = fit_random_intercept(&scratch.stats)?;
+    let fit = fit_random_intercept_with(&scratch.stats, &mut scratch.ri)?;
     let mut rows = Vec::with_capacity(6);
     for (analysis, kr) in [
         (Analysis::MixedAncova, false),
@@ -296,7 +298,7 @@ pub fn moderation(
         scratch.stats.add_row(data.leader[i], &x[..p], post);
         used += 1;
     }
-    let fit = fit_random_intercept(&scratch.stats)?;
+    let fit = fit_random_intercept_with(&scratch.stats, &mut scratch.ri)?;
     let fmt = |v: f64| format!("{v}");
     let mut terms: Vec<(String, Vect)> = vec![
         ("(Intercept)".into(), unit(0)),

@@ -215,7 +215,7 @@ fn solve_free(
 /// Fits the model by REML. `k` counts the residual; `clusters[j].g.len() == k − 1`.
 pub fn fit_dense(clusters: &[DenseCluster], p: usize, k: usize) -> Result<DenseFit, AnalysisError> {
     let what = "mixed model (long layout)";
-    if p > MAXP || k > MAXK || k < 2 {
+    if p > MAXP || !(2..=MAXK).contains(&k) {
         return Err(AnalysisError::TooManyColumns { p, max: MAXP });
     }
     let n: usize = clusters.iter().map(|c| c.n).sum();

@@ -150,7 +150,7 @@ pub fn sym_eigen(a: &Mat, p: usize) -> (Vect, Mat) {
     for (i, row) in v.iter_mut().enumerate().take(p) {
         row[i] = 1.0;
     }
-    for _sweep in 0..50 {
+    for _sweep in 0..30 {
         let mut off = 0.0;
         let mut diag = 0.0;
         for i in 0..p {
@@ -159,7 +159,7 @@ pub fn sym_eigen(a: &Mat, p: usize) -> (Vect, Mat) {
                 off += m[i][j] * m[i][j];
             }
         }
-        if off <= 1e-30 * diag || off == 0.0 {
+        if off <= 1e-22 * diag {
             break;
         }
         for q in 0..p {
@@ -190,6 +190,9 @@ pub fn sym_eigen(a: &Mat, p: usize) -> (Vect, Mat) {
                     row[q] = c * vkq - s * vkr;
                     row[r] = s * vkq + c * vkr;
                 }
+                // the rotation annihilates (q, r); store the exact zero, not its rounding
+                m[q][r] = 0.0;
+                m[r][q] = 0.0;
             }
         }
     }

@@ -2,6 +2,7 @@
 //! Satterthwaite df for every fixed effect (lmerTest), the training effect being `time:arm`.
 
 use super::dense::{fit_dense, DenseCluster, DenseFit};
+use super::nested::{fit_nested, NestedFit, NestedStats};
 use super::{Analysis, AnalysisError, Estimate, RowCount, TidyRow};
 
 /// Names of the long model's fixed effects, in column order.
@@ -32,7 +33,7 @@ pub struct LongMixed {
     /// Rows used and dropped.
     pub count: RowCount,
     /// The fit (`psi` = leader, employee, residual variances).
-    pub fit: DenseFit,
+    pub fit: NestedFit,
 }
 
 /// Builds the per-leader dense clusters of the long model; returns them and rows used.
@@ -96,9 +97,128 @@ pub fn long_clusters(data: &LongData) -> Result<(Vec<DenseCluster>, usize), Anal
     Ok((clusters, used))
 }
 
-/// (d) `y ~ time * arm + (1 | leader) + (1 | employee)`, REML, Satterthwaite df (lmerTest).
+/// Per-employee sufficient statistics of the long model `y ~ 1 + time + arm + time:arm`;
+/// returns them, rows used and leaders with data.
+pub fn long_stats(data: &LongData) -> Result<(NestedStats, usize, usize), AnalysisError> {
+    check_lengths(data)?;
+    let n = data.leader.len();
+    let mut rows: Vec<usize> = (0..n)
+        .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
+        .collect();
+    rows.sort_by_key(|&i| (data.employee[i], data.leader[i]));
+    let mut employees = Vec::new();
+    let mut leaders = vec![false; data.n_leaders];
+    let mut k = 0;
+    while k < rows.len() {
+        let e = data.employee[rows[k]];
+        let l = data.leader[rows[k]];
+        if l >= data.n_leaders {
+            return Err(AnalysisError::BadInput(format!(
+                "leader index {l} is not below the number of leaders {}",
+                data.n_leaders
+            )));
+        }
+        leaders[l] = true;
+        let (mut m, mut sx, mut sxx, mut sxy, mut sy, mut syy) =
+            (0.0, [0.0; 4], [0.0; 16], [0.0; 4], 0.0, 0.0);
+        while k < rows.len() && data.employee[rows[k]] == e {
+            let i = rows[k];
+            if data.leader[i] != l {
+                return Err(AnalysisError::BadInput(format!(
+                    "employee {e} appears under two leaders ({l} and {})",
+                    data.leader[i]
+                )));
+            }
+            let arm = if data.treated[i] { 1.0 } else { 0.0 };
+            let t = data.time[i];
+            let x = [1.0, t, arm, t * arm];
+            let y = data.y[i];
+            m += 1.0;
+            sy += y;
+            syy += y * y;
+            for a in 0..4 {
+                sx[a] += x[a];
+                sxy[a] += x[a] * y;
+                for b in 0..4 {
+                    sxx[a * 4 + b] += x[a] * x[b];
+                }
+            }
+            k += 1;
+        }
+        employees.push((l, m, sx, sxx, sxy, sy, syy));
+    }
+    let stats = NestedStats::from_employees(
+        4,
+        employees
+            .iter()
+            .map(|(l, m, sx, sxx, sxy, sy, syy)| (*l, *m, &sx[..], &sxx[..], &sxy[..], *sy, *syy)),
+    );
+    Ok((stats, rows.len(), leaders.iter().filter(|&&b| b).count()))
+}
+
+fn check_lengths(data: &LongData) -> Result<(), AnalysisError> {
+    let n = data.leader.len();
+    if [
+        data.employee.len(),
+        data.treated.len(),
+        data.time.len(),
+        data.y.len(),
+    ]
+    .iter()
+    .any(|&m| m != n)
+    {
+        return Err(AnalysisError::BadInput(format!(
+            "long-layout columns differ in length (leader column has {n} rows)"
+        )));
+    }
+    Ok(())
+}
+
+/// (d) `y ~ time * arm + (1 | leader) + (1 | employee)`, REML, Satterthwaite df (lmerTest),
+/// from per-employee sufficient statistics ([`super::nested`]).
 pub fn long_mixed(data: &LongData, outcome: &str, alpha: f64) -> Result<LongMixed, AnalysisError> {
-    let (clusters, used) = long_clusters(data)?;
+    let (stats, used, leaders) = long_stats(data)?;
+    let fit = fit_nested(&stats)?;
+    let rows = LONG_TERMS
+        .iter()
+        .enumerate()
+        .map(|(i, term)| {
+            let l = super::ancova::unit(i);
+            let var = fit.variance(&l);
+            let df = fit
+                .satterthwaite_df(&l)
+                .ok_or(AnalysisError::NotConverged {
+                    what: "degrees of freedom of the long-layout model",
+                })?;
+            Ok(TidyRow::new(
+                Analysis::LongMixed,
+                outcome,
+                term,
+                Estimate::t(fit.beta[i], var.sqrt(), df, alpha),
+            ))
+        })
+        .collect::<Result<Vec<_>, AnalysisError>>()?;
+    Ok(LongMixed {
+        rows,
+        count: RowCount {
+            analysis: Analysis::LongMixed,
+            outcome: outcome.to_string(),
+            used,
+            dropped: data.leader.len() - used,
+            leaders,
+        },
+        fit,
+    })
+}
+
+/// The same model by the dense engine ([`super::dense`]): an independent implementation kept
+/// to cross-check [`long_mixed`] (and for designs the nested statistics do not cover).
+pub fn long_mixed_dense(
+    data: &LongData,
+    outcome: &str,
+    alpha: f64,
+) -> Result<(Vec<TidyRow>, DenseFit), AnalysisError> {
+    let (clusters, _) = long_clusters(data)?;
     let fit = fit_dense(&clusters, 4, 3)?;
     let rows = LONG_TERMS
         .iter()
@@ -120,15 +240,5 @@ pub fn long_mixed(data: &LongData, outcome: &str, alpha: f64) -> Result<LongMixe
             ))
         })
         .collect::<Result<Vec<_>, AnalysisError>>()?;
-    Ok(LongMixed {
-        rows,
-        count: RowCount {
-            analysis: Analysis::LongMixed,
-            outcome: outcome.to_string(),
-            used,
-            dropped: data.leader.len() - used,
-            leaders: clusters.len(),
-        },
-        fit,
-    })
+    Ok((rows, fit))
 }

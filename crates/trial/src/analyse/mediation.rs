@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::linalg::{mul_vec, Mat, Vect, ZERO_MAT, ZERO_VEC};
+use super::linalg::{Mat, Vect, ZERO_MAT, ZERO_VEC};
 use super::ols::{ols_from_moments, ols_rows, Cr2Fit, OlsFit};
 use super::{Analysis, AnalysisError, Estimate, Outcome, RowCount, TidyRow, WideData};
 
@@ -80,19 +80,24 @@ pub fn mediation(
         })
         .collect();
     let what = "leader-level mediation";
-    let regress = |cols: &dyn Fn(&(f64, [f64; 6])) -> Vec<f64>,
-                   y: usize,
-                   k: usize|
-     -> Result<OlsFit, AnalysisError> {
-        let x: Vec<f64> = means.iter().flat_map(cols).collect();
+    // leader-mean columns: 0 M1pre, 1 M1post, 2 M2pre, 3 M2post, 4 Ypre, 5 Ypost; -1 = arm
+    let regress = |predictors: &[isize], y: usize| -> Result<OlsFit, AnalysisError> {
+        let k = predictors.len() + 1;
+        let mut x = Vec::with_capacity(k * means.len());
+        for (arm, m) in &means {
+            x.push(1.0);
+            x.extend(
+                predictors
+                    .iter()
+                    .map(|&c| if c < 0 { *arm } else { m[c as usize] }),
+            );
+        }
         let yv: Vec<f64> = means.iter().map(|m| m.1[y]).collect();
-        let _ = k;
         ols_rows(&x, &yv, k, what)
     };
-    // column order: 0 M1pre, 1 M1post, 2 M2pre, 3 M2post, 4 Ypre, 5 Ypost
-    let fa = regress(&|m| vec![1.0, m.0, m.1[0]], 1, 3)?;
-    let fd = regress(&|m| vec![1.0, m.1[1], m.0, m.1[2]], 3, 4)?;
-    let fb = regress(&|m| vec![1.0, m.1[3], m.1[1], m.0, m.1[4]], 5, 5)?;
+    let fa = regress(&[-1, 0], 1)?;
+    let fd = regress(&[1, -1, 2], 3)?;
+    let fb = regress(&[3, 1, -1, 4], 5)?;
     let alpha = config.alpha;
     let path = |f: &OlsFit| Estimate::t(f.beta[1], f.std_error(1), f.df_resid(), alpha);
     let (ea, ed, eb) = (path(&fa), path(&fd), path(&fb));
@@ -257,7 +262,6 @@ pub fn cace(
             }
         }
     }
-    let _ = mul_vec;
     cr2.fit_parts(
         fit,
         parts

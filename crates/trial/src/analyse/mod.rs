@@ -15,22 +15,29 @@
 // Index loops mirror the formulas they implement; `!(x > 0.0)` deliberately also catches NaN.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod all;
 pub mod ancova;
 pub mod dense;
 pub mod inference;
 pub mod linalg;
 pub mod long;
 pub mod mediation;
+pub mod nested;
 pub mod ols;
 pub mod reml;
-// pub mod summary;
+pub mod summary;
 
+pub use all::{
+    analyse_all, wide_to_long, AnalysisFailure, AnalysisPlan, AnalysisReport, LongColumns,
+};
 pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
 pub use inference::VcInference;
-pub use long::{long_mixed, LongData};
+pub use long::{long_mixed, long_mixed_dense, LongData};
 pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
-pub use reml::{fit_random_intercept, ClusterStats, RandomInterceptFit};
-// pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
+pub use reml::{
+    fit_random_intercept, fit_random_intercept_with, ClusterStats, RandomInterceptFit, RiScratch,
+};
+pub use summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -331,5 +338,35 @@ impl Default for AnalyseConfig {
             mediation_draws: 20_000,
             seed: 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles_and_p_values_equal_r() {
+        // R 4.2: qt(0.975, df) and 2 * pt(-2.1, df)
+        let cases = [
+            (27.3, 2.050_776_009_386_826),
+            (3.5, 2.940_088_637_982_729),
+            (150.2, 1.9758839352312485),
+            (12.0, 2.1788128296672284),
+        ];
+        for (df, q) in cases {
+            let e = Estimate::t(0.0, 1.0, df, 0.05);
+            assert!(
+                (e.conf_high - q).abs() < 1e-10 * q,
+                "df {df}: {} vs {q}",
+                e.conf_high
+            );
+        }
+        let e = Estimate::t(2.1, 1.0, 12.0, 0.05);
+        assert!(
+            (e.p_value - 0.05754493873495118).abs() < 1e-12,
+            "{}",
+            e.p_value
+        );
     }
 }

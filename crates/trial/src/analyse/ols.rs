@@ -124,7 +124,7 @@ fn cr2_f(lambda: f64) -> f64 {
     } else if 1.0 - lambda < 1e-10 {
         -1.0 / lambda
     } else {
-        ((1.0 - lambda).powf(-0.5) - 1.0) / lambda
+        (1.0 / (1.0 - lambda).sqrt() - 1.0) / lambda
     }
 }
 

@@ -21,7 +21,7 @@
 
 use super::inference::{VcInference, MAXK};
 use super::linalg::{
-    chol_inverse, chol_logdet, chol_solve, cholesky, Mat, Vect, MAXP, ZERO_MAT, ZERO_VEC,
+    chol_inverse, chol_logdet, chol_solve, cholesky, quad, Mat, Vect, MAXP, ZERO_MAT, ZERO_VEC,
 };
 use super::AnalysisError;
 
@@ -123,21 +123,6 @@ impl ClusterStats {
         self.n.iter().filter(|&&n| n > 0.0).count()
     }
 
-    /// Cluster `j`'s `(n, Σx, Σxxᵀ, Σxy, Σy, Σy²)`.
-    #[inline]
-    fn cluster(&self, j: usize) -> (f64, Vect, Mat, Vect, f64, f64) {
-        let p = self.p;
-        let mut sx = ZERO_VEC;
-        let mut sxy = ZERO_VEC;
-        let mut sxx = ZERO_MAT;
-        sx[..p].copy_from_slice(&self.sx[j * p..(j + 1) * p]);
-        sxy[..p].copy_from_slice(&self.sxy[j * p..(j + 1) * p]);
-        for i in 0..p {
-            sxx[i][..p].copy_from_slice(&self.sxx[(j * p + i) * p..(j * p + i + 1) * p]);
-        }
-        (self.n[j], sx, sxx, sxy, self.sy[j], self.syy[j])
-    }
-
     /// `Σ_j Sxx_j`, `Σ_j Sxy_j`, `Σ_j Syy_j` (the pooled OLS cross-products).
     pub fn pooled(&self) -> (Mat, Vect, f64) {
         let p = self.p;
@@ -208,43 +193,108 @@ impl RandomInterceptFit {
     }
 }
 
-/// The criterion's pieces at one γ.
-struct Profile {
-    derivative: f64,
-    criterion: f64,
-    beta: Vect,
-    rss: f64,
-    a_chol: Mat,
+/// Clusters of one size `n`: the REML weights depend on a cluster only through `n`, so the
+/// per-evaluation work is one `p × p` update per distinct size (one for a balanced design).
+#[derive(Debug, Clone, Copy)]
+struct SizeGroup {
+    n: f64,
+    count: f64,
+    /// `Σ sx sxᵀ` (lower triangle).
+    t: Mat,
+    /// `Σ sx sy`.
+    ty: Vect,
+    /// `Σ sy²`.
+    u: f64,
 }
 
-/// Evaluates the profiled REML criterion and its derivative at `gamma`.
-fn profile(stats: &ClusterStats, gamma: f64, n_obs: f64) -> Option<Profile> {
+/// Reusable buffers of [`fit_random_intercept_with`].
+#[derive(Debug, Clone, Default)]
+pub struct RiScratch {
+    groups: Vec<SizeGroup>,
+}
+
+/// Groups the clusters by size.
+fn group_by_size(stats: &ClusterStats, groups: &mut Vec<SizeGroup>) {
+    groups.clear();
     let p = stats.p;
-    let mut a = ZERO_MAT;
-    let mut b = ZERO_VEC;
-    let mut c = 0.0;
-    let mut logdet_v = 0.0;
-    let mut dlogdet_v = 0.0;
     for j in 0..stats.n.len() {
         let n = stats.n[j];
         if n == 0.0 {
             continue;
         }
-        let (_, sx, sxx, sxy, sy, syy) = stats.cluster(j);
-        let w = gamma / (1.0 + n * gamma);
-        logdet_v += (n * gamma).ln_1p();
-        dlogdet_v += n / (1.0 + n * gamma);
-        c += syy - w * sy * sy;
+        let g = match groups.iter().position(|g| g.n.to_bits() == n.to_bits()) {
+            Some(i) => &mut groups[i],
+            None => {
+                groups.push(SizeGroup {
+                    n,
+                    count: 0.0,
+                    t: ZERO_MAT,
+                    ty: ZERO_VEC,
+                    u: 0.0,
+                });
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        let sx = &stats.sx[j * p..(j + 1) * p];
+        let sy = stats.sy[j];
+        g.count += 1.0;
+        g.u += sy * sy;
         for i in 0..p {
-            b[i] += sxy[i] - w * sx[i] * sy;
+            g.ty[i] += sx[i] * sy;
             for k in 0..=i {
-                a[i][k] += sxx[i][k] - w * sx[i] * sx[k];
+                g.t[i][k] += sx[i] * sx[k];
+            }
+        }
+    }
+}
+
+/// The criterion's pieces at one γ.
+struct Profile {
+    derivative: f64,
+    beta: Vect,
+    rss: f64,
+    a_chol: Mat,
+}
+
+/// Evaluates the derivative of the profiled REML criterion at `gamma` (and β̂, RSS).
+///
+/// With `w(n) = γ/(1+nγ)`, `w'(n) = (1+nγ)⁻²` and the size groups' `T_n = Σ sx sxᵀ`,
+/// `t_n = Σ sx sy`, `u_n = Σ sy²`: `A = ΣSxx − Σ_n w T_n`, `b = ΣSxy − Σ_n w t_n`,
+/// `c = ΣSyy − Σ_n w u_n`, and the derivative's `Σ w'_j sx_jᵀA⁻¹sx_j = tr(A⁻¹S₁)`,
+/// `Σ w'_j (sy_j − sx_jᵀβ)² = c₁ − 2βᵀs₁ + βᵀS₁β` with `S₁ = Σ_n w' T_n`, `s₁ = Σ_n w' t_n`,
+/// `c₁ = Σ_n w' u_n`.
+fn profile(
+    p: usize,
+    pooled: &(Mat, Vect, f64),
+    groups: &[SizeGroup],
+    gamma: f64,
+    n_obs: f64,
+) -> Option<Profile> {
+    let (mut a, mut b, mut c) = (pooled.0, pooled.1, pooled.2);
+    let mut s1 = ZERO_MAT;
+    let mut s1y = ZERO_VEC;
+    let mut c1 = 0.0;
+    let mut dlogdet_v = 0.0;
+    for g in groups {
+        let d = 1.0 + g.n * gamma;
+        let w = gamma / d;
+        let wd = 1.0 / (d * d);
+        dlogdet_v += g.count * g.n / d;
+        c -= w * g.u;
+        c1 += wd * g.u;
+        for i in 0..p {
+            b[i] -= w * g.ty[i];
+            s1y[i] += wd * g.ty[i];
+            for k in 0..=i {
+                a[i][k] -= w * g.t[i][k];
+                s1[i][k] += wd * g.t[i][k];
             }
         }
     }
     for i in 0..p {
         for k in 0..i {
             a[k][i] = a[i][k];
+            s1[k][i] = s1[i][k];
         }
     }
     let l = cholesky(&a, p)?;
@@ -254,37 +304,40 @@ fn profile(stats: &ClusterStats, gamma: f64, n_obs: f64) -> Option<Profile> {
         return None;
     }
     let dof = n_obs - p as f64;
-    let mut dlogdet_a = 0.0;
-    let mut drss = 0.0;
-    for j in 0..stats.n.len() {
-        let n = stats.n[j];
-        if n == 0.0 {
-            continue;
-        }
-        let (_, sx, _, _, sy, _) = stats.cluster(j);
-        let wd = 1.0 / ((1.0 + n * gamma) * (1.0 + n * gamma));
-        let ainv_sx = chol_solve(&l, p, &sx);
-        dlogdet_a -= wd * (0..p).map(|i| sx[i] * ainv_sx[i]).sum::<f64>();
-        let e = sy - (0..p).map(|i| sx[i] * beta[i]).sum::<f64>();
-        drss -= wd * e * e;
-    }
-    let derivative = dlogdet_v + dlogdet_a + dof * drss / rss;
-    let criterion =
-        logdet_v + chol_logdet(&l, p) + dof * (1.0 + (2.0 * std::f64::consts::PI * rss / dof).ln());
+    let ainv = chol_inverse(&l, p);
+    let dlogdet_a = -super::linalg::trace_mul(&ainv, &s1, p);
+    let drss = -(c1 - 2.0 * super::linalg::dot(&beta, &s1y, p) + quad(&beta, &s1, &beta, p));
     Some(Profile {
-        derivative,
-        criterion,
+        derivative: dlogdet_v + dlogdet_a + dof * drss / rss,
         beta,
         rss,
         a_chol: l,
     })
 }
 
-/// Fits `y ~ X + (1 | cluster)` by REML from sufficient statistics.
+/// lme4's REML criterion at `gamma` given the profile there.
+fn criterion(p: usize, groups: &[SizeGroup], prof: &Profile, gamma: f64, n_obs: f64) -> f64 {
+    let dof = n_obs - p as f64;
+    let logdet_v: f64 = groups.iter().map(|g| g.count * (g.n * gamma).ln_1p()).sum();
+    logdet_v
+        + chol_logdet(&prof.a_chol, p)
+        + dof * (1.0 + (2.0 * std::f64::consts::PI * prof.rss / dof).ln())
+}
+
+/// Fits `y ~ X + (1 | cluster)` by REML from sufficient statistics (allocates its scratch; the
+/// power loop calls [`fit_random_intercept_with`]).
+pub fn fit_random_intercept(stats: &ClusterStats) -> Result<RandomInterceptFit, AnalysisError> {
+    fit_random_intercept_with(stats, &mut RiScratch::default())
+}
+
+/// Fits `y ~ X + (1 | cluster)` by REML from sufficient statistics, reusing `scratch`.
 ///
 /// Converges the variance ratio to relative precision 1e-13 (Brent's zeroin on the analytic
 /// derivative), tighter than lme4's default so references converged tightly agree to 1e-8.
-pub fn fit_random_intercept(stats: &ClusterStats) -> Result<RandomInterceptFit, AnalysisError> {
+pub fn fit_random_intercept_with(
+    stats: &ClusterStats,
+    scratch: &mut RiScratch,
+) -> Result<RandomInterceptFit, AnalysisError> {
     let p = stats.p;
     if p == 0 || p > MAXP {
         return Err(AnalysisError::TooManyColumns { p, max: MAXP });
@@ -298,10 +351,13 @@ pub fn fit_random_intercept(stats: &ClusterStats) -> Result<RandomInterceptFit, 
             needed: p + 1,
         });
     }
+    let pooled = stats.pooled();
+    group_by_size(stats, &mut scratch.groups);
+    let groups = &scratch.groups[..];
     let mut evaluations = 0;
     let mut eval = |g: f64| {
         evaluations += 1;
-        profile(stats, g, n_obs).ok_or(AnalysisError::RankDeficient {
+        profile(p, &pooled, groups, g, n_obs).ok_or(AnalysisError::RankDeficient {
             what: "random-intercept model",
         })
     };
@@ -329,12 +385,13 @@ pub fn fit_random_intercept(stats: &ClusterStats) -> Result<RandomInterceptFit, 
     let dof = n_obs - p as f64;
     let sigma2_resid = prof.rss / dof;
     let sigma2_cluster = gamma * sigma2_resid;
-    let inference = inference_matrices(stats, &prof, sigma2_cluster, sigma2_resid);
+    let reml_criterion = criterion(p, groups, &prof, gamma, n_obs);
+    let inference = inference_matrices(p, &pooled, groups, &prof, sigma2_cluster, sigma2_resid);
     Ok(RandomInterceptFit {
         beta: prof.beta,
         sigma2_cluster,
         sigma2_resid,
-        reml_criterion: prof.criterion,
+        reml_criterion,
         n_obs: n_obs as usize,
         n_clusters,
         singular: gamma == 0.0,
@@ -432,8 +489,18 @@ impl Op {
 
 /// Builds `C`, `Gᵢ`, `Qᵢⱼ`, `tr(PVᵢPVⱼ)` and the observed Hessian for components
 /// (σ²_b with `V_b = J`, σ²_e with `V_e = I`).
-fn inference_matrices(stats: &ClusterStats, prof: &Profile, s2b: f64, s2e: f64) -> VcInference {
-    let p = stats.p;
+///
+/// Every within-cluster operator here is `αI + β_jJ` with `α` the same in all clusters (a power
+/// of `1/σ²_e`), so `Σ_j X_jᵀ(αI + β_jJ)X_j = α ΣSxx + Σ_j β_j sx_j sx_jᵀ`, and likewise for the
+/// residual forms: only `n_j`, `Σx_j`, `Σy_j` are needed per cluster.
+fn inference_matrices(
+    p: usize,
+    pooled: &(Mat, Vect, f64),
+    groups: &[SizeGroup],
+    prof: &Profile,
+    s2b: f64,
+    s2e: f64,
+) -> VcInference {
     let k = 2;
     let mut c = chol_inverse(&prof.a_chol, p);
     for row in c.iter_mut().take(p) {
@@ -441,69 +508,105 @@ fn inference_matrices(stats: &ClusterStats, prof: &Profile, s2b: f64, s2e: f64) 
             *v *= s2e;
         }
     }
-    let mut g = [ZERO_MAT; MAXK];
-    let mut q = [ZERO_MAT; MAXK * (MAXK + 1) / 2];
-    let mut ktrace = [[0.0; MAXK]; MAXK];
-    let mut eqe = [[0.0; MAXK]; MAXK];
-    let mut h = [ZERO_VEC; MAXK];
     let beta = prof.beta;
-    for j in 0..stats.n.len() {
-        let n = stats.n[j];
-        if n == 0.0 {
-            continue;
-        }
-        let (_, sx, sxx, sxy, sy, syy) = stats.cluster(j);
-        let a = 1.0 / s2e;
-        let b = -s2b / (s2e * (s2e + n * s2b));
+    let a = 1.0 / s2e;
+    let comps = [Op(0.0, 1.0), Op(1.0, 0.0)];
+    // V⁻¹VᵢV⁻¹ and Qᵢⱼ = V⁻¹VᵢV⁻¹VⱼV⁻¹ as (α, β_n) operators
+    let ops_of = |n: f64, b: f64| {
         let vinv = Op(a, b);
-        let comps = [Op(0.0, 1.0), Op(1.0, 0.0)];
-        let vi: [Op; 2] = [
+        let vi = [
             vinv.mul(comps[0], n).mul(vinv, n),
             vinv.mul(comps[1], n).mul(vinv, n),
         ];
-        // residual sums of the cluster
-        let se = sy - (0..p).map(|i| sx[i] * beta[i]).sum::<f64>();
-        let mut xe = ZERO_VEC;
-        let mut see = syy;
+        let q = [
+            vi[0].mul(comps[0], n).mul(vinv, n),
+            vi[0].mul(comps[1], n).mul(vinv, n),
+            vi[1].mul(comps[1], n).mul(vinv, n),
+        ];
+        (vi, q)
+    };
+    let (vi_alpha, q_alpha) = ops_of(1.0, 0.0);
+    // pooled residual forms: Σ X_jᵀe_j and Σ e_jᵀe_j
+    let (sxx, sxy, syy) = pooled;
+    let sxxb = super::linalg::mul_vec(sxx, &beta, p);
+    let mut xe_pooled = ZERO_VEC;
+    for i in 0..p {
+        xe_pooled[i] = sxy[i] - sxxb[i];
+    }
+    let ee_pooled = syy - 2.0 * super::linalg::dot(&beta, sxy, p) + quad(&beta, sxx, &beta, p);
+    // size-varying β parts: Σ_j β_n sx sxᵀ = β_n T_n; Σ_j β_n sx (sy − sxᵀβ) = β_n (t_n − T_nβ);
+    // Σ_j β_n (sy − sxᵀβ)² = β_n (u_n − 2βᵀt_n + βᵀT_nβ)
+    let mut g_beta = [ZERO_MAT; 2];
+    let mut q_beta = [ZERO_MAT; 3];
+    let mut h = [ZERO_VEC; MAXK];
+    let mut ktrace = [[0.0; MAXK]; MAXK];
+    let mut eqe = [[0.0; MAXK]; MAXK];
+    for gr in groups {
+        let n = gr.n;
+        let b = -s2b / (s2e * (s2e + n * s2b));
+        let (vi, q) = ops_of(n, b);
+        let mut tfull = gr.t;
         for i in 0..p {
-            let sxx_b: f64 = (0..p).map(|l| sxx[i][l] * beta[l]).sum();
-            xe[i] = sxy[i] - sxx_b;
-            see += -2.0 * beta[i] * sxy[i] + beta[i] * sxx_b;
+            for t in 0..i {
+                tfull[t][i] = tfull[i][t];
+            }
         }
+        let tb = super::linalg::mul_vec(&tfull, &beta, p);
+        let ee =
+            gr.u - 2.0 * super::linalg::dot(&beta, &gr.ty, p) + super::linalg::dot(&beta, &tb, p);
         for i in 0..k {
-            let op = vi[i];
             for r in 0..p {
-                h[i][r] += op.0 * xe[r] + op.1 * sx[r] * se;
-                for s in 0..p {
-                    g[i][r][s] += op.0 * sxx[r][s] + op.1 * sx[r] * sx[s];
+                h[i][r] += vi[i].1 * (gr.ty[r] - tb[r]);
+                for t in 0..=r {
+                    g_beta[i][r][t] += vi[i].1 * gr.t[r][t];
                 }
             }
-            for jj in i..k {
-                let qop = vi[i].mul(comps[jj], n).mul(vinv, n);
-                let qi = super::inference::pair(i, jj, k);
-                for r in 0..p {
-                    for s in 0..p {
-                        q[qi][r][s] += qop.0 * sxx[r][s] + qop.1 * sx[r] * sx[s];
-                    }
+        }
+        for (idx, (i, jj)) in [(0, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+            for r in 0..p {
+                for t in 0..=r {
+                    q_beta[idx][r][t] += q[idx].1 * gr.t[r][t];
                 }
-                ktrace[i][jj] += vi[i].mul(comps[jj], n).trace(n);
-                eqe[i][jj] += qop.0 * see + qop.1 * se * se;
+            }
+            ktrace[i][jj] += gr.count * vi[i].mul(comps[jj], n).trace(n);
+            eqe[i][jj] += q[idx].1 * ee;
+        }
+    }
+    let mut g = [ZERO_MAT; MAXK];
+    let mut qm = [ZERO_MAT; MAXK * (MAXK + 1) / 2];
+    for i in 0..k {
+        for r in 0..p {
+            h[i][r] += vi_alpha[i].0 * xe_pooled[r];
+            for t in 0..p {
+                let (rr, tt) = if t <= r { (r, t) } else { (t, r) };
+                g[i][r][t] = vi_alpha[i].0 * sxx[r][t] + g_beta[i][rr][tt];
             }
         }
     }
+    for (idx, (i, jj)) in [(0, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+        let qi = super::inference::pair(i, jj, k);
+        for r in 0..p {
+            for t in 0..p {
+                let (rr, tt) = if t <= r { (r, t) } else { (t, r) };
+                qm[qi][r][t] = q_alpha[idx].0 * sxx[r][t] + q_beta[idx][rr][tt];
+            }
+        }
+        eqe[i][jj] += q_alpha[idx].0 * ee_pooled;
+    }
     let mut ie2 = [[0.0; MAXK]; MAXK];
     let mut hessian = [[0.0; MAXK]; MAXK];
+    let cg = [
+        super::linalg::mul(&c, &g[0], p),
+        super::linalg::mul(&c, &g[1], p),
+    ];
     for i in 0..k {
-        let cgi = super::linalg::mul(&c, &g[i], p);
         for jj in i..k {
-            let cgj = super::linalg::mul(&c, &g[jj], p);
             let qi = super::inference::pair(i, jj, k);
-            let t = ktrace[i][jj] - 2.0 * super::linalg::trace_mul(&c, &q[qi], p)
-                + super::linalg::trace_mul(&cgi, &cgj, p);
+            let t = ktrace[i][jj] - 2.0 * super::linalg::trace_mul(&c, &qm[qi], p)
+                + super::linalg::trace_mul(&cg[i], &cg[jj], p);
             ie2[i][jj] = t;
             ie2[jj][i] = t;
-            let yq = eqe[i][jj] - super::linalg::quad(&h[i], &c, &h[jj], p);
-            let hv = -t + 2.0 * yq;
+            let hv = -t + 2.0 * (eqe[i][jj] - quad(&h[i], &c, &h[jj], p));
             hessian[i][jj] = hv;
             hessian[jj][i] = hv;
         }
@@ -513,7 +616,7 @@ fn inference_matrices(stats: &ClusterStats, prof: &Profile, s2b: f64, s2e: f64) 
         k,
         c,
         g,
-        q,
+        q: qm,
         ie2,
         hessian,
         free: [s2b > 0.0, true, false],

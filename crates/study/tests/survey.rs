@@ -1,11 +1,11 @@
-//! Large-N checks of the simulator against its targets. Every tolerance is derived from the Monte
+//! Large-N checks of the simulator, run with the study's design, against its targets. Every tolerance is derived from the Monte
 //! Carlo standard error (4 SE: a false alarm per check of about 6e-5 for a fixed seed) or is the
 //! issue's stated tolerance; failures print the estimate, the target, N and the seed.
 
 use balans_model::Model;
 use balans_sim::{
     normal, ConstructSampler, Measurement, Missingness, SimError, Simulator, SurveyData,
-    SurveyDesign, TeamSizes, STUDY_SCALES,
+    SurveyDesign, TeamSizes,
 };
 use rand::SeedableRng;
 
@@ -116,7 +116,7 @@ fn items_hit_reliability_and_mean_targets_and_scales_are_attenuated_as_expected(
     let design = SurveyDesign {
         n: 100_000,
         teams: TeamSizes::None,
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = Simulator::new(&model, &design).unwrap();
     let seed = 3;
@@ -126,7 +126,10 @@ fn items_hit_reliability_and_mean_targets_and_scales_are_attenuated_as_expected(
         let Measurement::Likert { items, scale } = &info.measurement else {
             panic!("seed constructs have items")
         };
-        let target = STUDY_SCALES.iter().find(|s| s.name == info.name).unwrap();
+        let target = balans_study::SCALES
+            .iter()
+            .find(|s| s.name == info.name.as_str())
+            .unwrap();
         let columns: Vec<Vec<f64>> = items.iter().map(|i| col(&data, i)).collect();
         let alpha = cronbach_alpha(&columns);
         assert!(
@@ -180,7 +183,7 @@ fn teams_give_target_iccs_and_keep_the_pooled_covariance() {
         n: 80_000,
         teams: TeamSizes::Fixed(team_size),
         true_scores: true,
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = Simulator::new(&model, &design).unwrap();
     let seed = 5;
@@ -236,7 +239,7 @@ fn parallel_and_sequential_generation_agree_and_seeds_differ() {
         response_rate: 0.3,
         self_selection: 0.5,
         missing: Missingness::Mcar(0.05),
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = Simulator::new(&seed_model(), &design).unwrap();
     let a = sim.simulate(42);
@@ -262,7 +265,7 @@ fn nonresponse_hits_the_response_rate_and_self_selection_is_u_shaped() {
         self_selection: strength,
         teams: TeamSizes::None,
         true_scores: true,
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = Simulator::new(&seed_model(), &design).unwrap();
     let data = sim.simulate(seed);
@@ -310,7 +313,7 @@ fn inclusion_rule_and_background_match_table_1() {
         n: 50_000,
         inclusion: true,
         teams: TeamSizes::None,
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = Simulator::new(&seed_model(), &design).unwrap();
     let data = sim.simulate(seed);
@@ -331,7 +334,7 @@ fn inclusion_rule_and_background_match_table_1() {
         );
     }
     let kept = n / data.responded() as f64;
-    let se = (balans_sim::INCLUSION_SHARE * (1.0 - balans_sim::INCLUSION_SHARE)
+    let se = (balans_study::INCLUSION_SHARE * (1.0 - balans_study::INCLUSION_SHARE)
         / data.responded() as f64)
         .sqrt();
     assert!((kept - 278.0 / 320.0).abs() <= Z * se, "kept {kept}");
@@ -358,9 +361,9 @@ fn inclusion_rule_and_background_match_table_1() {
         "age {age}, expected {expected_age}"
     );
     // Background variables relate weakly to the study variables: |r| ≤ .10 (+ MC error).
-    for b in balans_sim::BACKGROUND {
+    for b in balans_study::TABLE_1 {
         for c in sim.constructs() {
-            let r = corr(&col(&data, b.name), &col(&data, &c.name));
+            let r = corr(&col(&data, &b.name), &col(&data, &c.name));
             assert!(
                 r.abs() <= 0.10 + Z / n.sqrt(),
                 "{} with {}: r = {r}",
@@ -379,7 +382,7 @@ fn missing_items_are_mcar_or_mar_and_scales_use_the_items_answered() {
             n,
             missing,
             teams: TeamSizes::None,
-            ..SurveyDesign::default()
+            ..balans_study::survey_design()
         };
         let sim = Simulator::new(&seed_model(), &design).unwrap();
         let data = sim.simulate(seed);
@@ -460,7 +463,7 @@ fn missingness_hides_answers_of_the_same_data_set() {
         &seed_model(),
         &SurveyDesign {
             n: 2_000,
-            ..SurveyDesign::default()
+            ..balans_study::survey_design()
         },
     )
     .unwrap()
@@ -468,7 +471,7 @@ fn missingness_hides_answers_of_the_same_data_set() {
     let design = SurveyDesign {
         n: 2_000,
         missing: Missingness::Mcar(0.2),
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let holes = Simulator::new(&seed_model(), &design).unwrap().simulate(8);
     let mut hidden = 0;
@@ -492,39 +495,39 @@ fn bad_designs_are_refused_with_reasons() {
     assert!(matches!(
         refuse(SurveyDesign {
             n: 0,
-            ..SurveyDesign::default()
+            ..balans_study::survey_design()
         }),
         SimError::SampleSize { n: 0 }
     ));
     let e = refuse(SurveyDesign {
         icc: vec![("wfx".into(), 0.1)],
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     });
     assert!(e.to_string().contains("did you mean 'wfc'"), "{e}");
     assert!(matches!(
         refuse(SurveyDesign {
             icc: vec![("eng".into(), 1.0)],
-            ..SurveyDesign::default()
+            ..balans_study::survey_design()
         }),
         SimError::Icc { .. }
     ));
     assert!(matches!(
         refuse(SurveyDesign {
             reliability: vec![("eng".into(), 1.0)],
-            ..SurveyDesign::default()
+            ..balans_study::survey_design()
         }),
         SimError::Reliability { .. }
     ));
     let e = refuse(SurveyDesign {
         reliability: vec![("is".into(), 0.98)],
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     });
     assert!(matches!(e, SimError::InfeasibleReliability { .. }), "{e}");
     for rate in [0.0, 1.5, f64::NAN] {
         assert!(matches!(
             refuse(SurveyDesign {
                 response_rate: rate,
-                ..SurveyDesign::default()
+                ..balans_study::survey_design()
             }),
             SimError::ResponseRate { .. }
         ));
@@ -532,7 +535,7 @@ fn bad_designs_are_refused_with_reasons() {
     // es almost entirely between teams, is not at all, yet they correlate .7: no valid within part.
     let e = refuse(SurveyDesign {
         icc: vec![("es".into(), 0.9), ("is".into(), 0.0)],
-        ..SurveyDesign::default()
+        ..balans_study::survey_design()
     });
     assert!(matches!(e, SimError::IccIncompatible { .. }), "{e}");
 }
@@ -548,7 +551,7 @@ fn simulate_into_reuses_buffers_and_matches_sequential() {
         response_rate: 0.4,
         self_selection: 1.0,
         missing: balans_sim::Missingness::Mcar(0.05),
-        ..balans_sim::SurveyDesign::default()
+        ..balans_study::survey_design()
     };
     let sim = balans_sim::Simulator::new(&model, &design).unwrap();
     let mut scratch = sim.new_scratch();
