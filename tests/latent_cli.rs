@@ -176,3 +176,58 @@ fn fiml_with_a_variable_observed_too_rarely_exits_1() {
     ]);
     assert_failure_code(&out, 1, "observed in 1 rows");
 }
+
+#[test]
+fn power_with_a_latent_model_reports_power_and_counts() {
+    let model = write_temp(
+        "#!balans standardized\nf =~ 0.7*x1 + 0.7*x2 + 0.7*x3\ng =~ 0.7*y1 + 0.7*y2 + 0.7*y3\ng ~ 0.3*f",
+    );
+    let out = balans(&[
+        "power",
+        "--model",
+        model.path().to_str().unwrap(),
+        "--n",
+        "120",
+        "--reps",
+        "60",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["effect"] == "g~f")
+        .expect("row g~f");
+    assert_eq!(row["replications"], 60);
+    assert!(row["not_converged"].is_u64() && row["improper"].is_u64());
+    let p = row["power"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+}
+
+#[test]
+fn power_with_a_latent_model_refuses_unsupported_flags() {
+    let model = write_temp("f =~ x1 + x2 + x3\ng =~ y1 + y2 + y3\ng ~ f");
+    let out = balans(&[
+        "power",
+        "--model",
+        model.path().to_str().unwrap(),
+        "--n",
+        "120",
+        "--target-power",
+        "0.8",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = balans(&[
+        "power",
+        "--model",
+        model.path().to_str().unwrap(),
+        "--n",
+        "120",
+        "--teams",
+        "8",
+    ]);
+    assert_failure_code(&out, 1, "--teams is not available");
+}

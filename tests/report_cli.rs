@@ -62,6 +62,76 @@ fn report_of_a_power_run_and_a_fit_is_one_offline_html_file() {
 }
 
 #[test]
+fn report_of_a_power_run_on_a_model_file_draws_that_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("my.lav"),
+        "#!balans standardized\nm ~ 0.4*a*x\ny ~ 0.3*b*m + 0.1*x\nind := a*b\n",
+    )
+    .unwrap();
+    let power = balans_in(
+        dir.path(),
+        &[
+            "power", "--model", "my.lav", "--n", "100", "--reps", "100", "--format", "json",
+        ],
+    );
+    assert!(power.status.success(), "{}", common::stderr(&power));
+    std::fs::write(dir.path().join("power.json"), &power.stdout).unwrap();
+    let out = balans_in(dir.path(), &["report", "power.json", "--out", "r.html"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("Path diagram of the population model"));
+    assert_eq!(
+        html.matches(r#"class="path""#).count(),
+        3,
+        "x->m, m->y, x->y"
+    );
+}
+
+#[test]
+fn report_of_a_meta_analysis_and_a_replication() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/reference/data/meta_bcg.csv"
+    );
+    let meta = balans(&["meta", "--data", data, "--format", "json"]);
+    assert!(meta.status.success(), "{}", common::stderr(&meta));
+    std::fs::write(dir.path().join("meta.json"), &meta.stdout).unwrap();
+    let replication = balans(&[
+        "transport",
+        "replicate",
+        "--original",
+        "0.31,0.06",
+        "--replication",
+        "0.15,0.083",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        replication.status.success(),
+        "{}",
+        common::stderr(&replication)
+    );
+    std::fs::write(dir.path().join("replication.json"), &replication.stdout).unwrap();
+    let out = balans_in(
+        dir.path(),
+        &["report", "meta.json", "replication.json", "--out", "r.html"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("Meta-analysis — meta.json</h2>"));
+    assert!(html.contains("Replication — replication.json</h2>"));
+    // metafor's REML estimate for the BCG data (tests/reference/metafor_bcg.json): −.7145.
+    assert!(
+        html.contains("Across 13 studies the pooled effect is \u{2212}.715"),
+        "{html}"
+    );
+    assert_eq!(html.matches(r#"class="forest""#).count(), 2);
+    assert!(!html.contains("http://") && !html.contains("https://"));
+}
+
+#[test]
 fn report_refuses_unknown_json_with_the_file_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.json"), "{\"a\": 1}").unwrap();

@@ -89,6 +89,13 @@ fn meta_equals_metafor_for_every_method_on_every_set() {
                     fit["knha"]
                 );
             }
+            // Correlations are also reported as r (metafor's predict(transf = transf.ztor)).
+            if set == "molloy2014" {
+                let r = out["r_scale"]["estimate"].as_f64().unwrap();
+                assert!((r - m["estimate"].as_f64().unwrap().tanh()).abs() < 1e-15);
+            } else {
+                assert!(out["r_scale"].is_null());
+            }
             // The overall row carries the same numbers under broom/metafor names.
             let overall = out["rows"].as_array().unwrap().last().unwrap().clone();
             assert_eq!(overall["term"], "overall");

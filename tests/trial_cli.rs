@@ -336,7 +336,7 @@ fn analyse_reads_wide_and_long_exports_alike() {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
     let (w, l) = (run("wide"), run("long"));
-    let rows = w["rows"].as_array().unwrap();
+    let rows = w["report"]["rows"].as_array().unwrap();
     assert!(!rows.is_empty());
     for key in [
         "term",
@@ -461,16 +461,33 @@ fn analyse_bad_data_names_file_row_and_column() {
             "--na",
             "-99",
             "--format",
-            "csv",
+            "json",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
-    let row: Vec<&str> = out.lines().nth(1).unwrap().split(',').collect();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        row[11], "1",
-        "one row dropped for the missing pre-test: {out}"
+        v["report"]["counts"][0]["dropped"], 1,
+        "one row dropped for the missing pre-test: {v}"
     );
+    let o = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "analyse",
+            "--data",
+            "nl.csv",
+            "--outcome",
+            "fssb",
+            "--na",
+            "-99",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(stdout(&o).starts_with(
+        "analysis,outcome,term,estimate,std.error,statistic,df,p.value,conf.low,conf.high\n"
+    ));
 }
 
 #[test]
@@ -647,4 +664,107 @@ fn help_examples_run_as_written() {
             command.clear();
         }
     }
+}
+
+/// Moderation, CACE and mediation run when their columns are named; a mediation chain must name
+/// outcomes among --outcome.
+#[test]
+fn analyse_runs_moderation_cace_and_mediation() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "simulate",
+            "--builtin",
+            "hammer2011",
+            "--uptake",
+            "0.7",
+            "--seed",
+            "4",
+            "--out",
+            "h.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "analyse",
+            "--data",
+            "h.csv",
+            "--outcome",
+            "fssb,eng,perf",
+            "--moderator",
+            "conflict_high",
+            "--uptake",
+            "uptake",
+            "--mediation",
+            "fssb,eng,perf",
+            "--mediation-draws",
+            "2000",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let terms: Vec<String> = v["report"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["analysis"].as_str().unwrap(),
+                r["term"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "mediation:indirect",
+        "cace:uptake",
+        "mixed_ancova:arm",
+        "long_mixed:time:arm",
+    ] {
+        assert!(terms.iter().any(|t| t == want), "{want} missing: {terms:?}");
+    }
+    assert!(
+        terms
+            .iter()
+            .any(|t| t.starts_with("moderation:arm|conflict_high=")),
+        "{terms:?}"
+    );
+    let o = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "analyse",
+            "--data",
+            "h.csv",
+            "--outcome",
+            "fssb",
+            "--mediation",
+            "fssb,eng,perf",
+        ],
+    );
+    assert_clean_failure(
+        &o,
+        "--mediation: 'eng' is not among the --outcome variables",
+    );
+    let o = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "analyse",
+            "--data",
+            "h.csv",
+            "--outcome",
+            "fssb",
+            "--moderator",
+            "conflict",
+        ],
+    );
+    assert_clean_failure(&o, "no column 'conflict'");
 }

@@ -142,7 +142,7 @@ fn item_exports_with_missing_answers_keep_their_respondents() {
     assert!(from.contains("when at least 5 of 9 are answered"), "{from}");
     // Requiring every item reproduces the old rule: about 21 of 278 rows complete, too few to fit.
     let all = balans_in(dir.path(), &["fit", "--data", "d.csv", "--min-items", "1"]);
-    assert_clean_failure(&all, "complete rows");
+    assert_clean_failure(&all, "too few observations");
     let bad = balans_in(dir.path(), &["fit", "--data", "d.csv", "--min-items", "2"]);
     assert_clean_failure(&bad, "--min-items must be a share between 0 and 1");
 }

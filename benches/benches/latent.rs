@@ -4,10 +4,12 @@
 //! its population (multivariate normal items):
 //! * `latent/seed_latent_fit` — one complete fit from the sample moments: estimates, expected-
 //!   information SEs, every effect with delta SEs, fit measures (target: ≤ 1/300 of lavaan's time
-//!   for the same fit; `scripts/peer/latent_fit_timing.R` times lavaan on the same data).
+//!   for the same fit; `scripts/peer/latent_fit_timing.R` times lavaan on the same model and N);
+//! * `latent/seed_latent_fit_lean` — estimates, SEs, effects with delta SEs and χ² only (what
+//!   lavaan's `sem()` computes before `fitMeasures()`; the power loop's fit).
 
 use balans_estimate::covariance_into;
-use balans_estimate::sem::{fit_sem, PatternData, SemConfig, SemOptions, SemSpec};
+use balans_estimate::sem::{fit_sem, fit_sem_lean, PatternData, SemConfig, SemOptions, SemSpec};
 use balans_model::Model;
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, DVector};
@@ -67,6 +69,15 @@ fn bench_latent(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("seed_latent_fit", |b| {
         b.iter(|| black_box(fit_sem(&spec, black_box(&data), &config).unwrap().theta[0]))
+    });
+    group.bench_function("seed_latent_fit_lean", |b| {
+        b.iter(|| {
+            black_box(
+                fit_sem_lean(&spec, black_box(&data), &config)
+                    .unwrap()
+                    .chisq,
+            )
+        })
     });
     group.finish();
 }

@@ -6,7 +6,10 @@
 //!   statistics plus the arm's Satterthwaite test — the analysis cost of one power replication;
 //! - `replication`: simulate one trial straight into the sufficient statistics (two normal draws
 //!   per employee, two per leader) and then `fit_from_stats` (target ≤ 10 µs);
-//! - `kenward_roger`, `cr2`, `leader_means`: the other per-replication analyses from statistics;
+//! - `kenward_roger`, `cr2`: the other per-replication analyses from statistics;
+//! - `power_analyses`: what the power loop runs per replication from statistics — (a) with
+//!   Satterthwaite and Kenward–Roger, (b) CR2, (c) leader means, each with p-value and CI;
+//! - `rows_*`: each analysis of item 3 from employee rows (the `trial analyse` path);
 //! - `all_analyses`: every analysis of item 3 from rows — mixed ANCOVA (Satterthwaite + KR), CR2,
 //!   leader means, long layout, moderation, CACE, ICCs, balance, d — but the mediation's Monte
 //!   Carlo CI, timed alone in `mediation_mc_1000` (target for the rest ≤ 50 µs).
@@ -21,8 +24,8 @@
 use balans_trial::analyse::ancova::{satterthwaite_test, unit};
 use balans_trial::analyse::ols::Cr2Fit;
 use balans_trial::analyse::{
-    analyse_all, fit_random_intercept_with, AnalyseConfig, RiScratch, AnalysisPlan, ClusterStats, Outcome,
-    WideData,
+    analyse_all, fit_random_intercept_with, AnalyseConfig, AnalysisPlan, ClusterStats, Outcome,
+    RiScratch, WideData,
 };
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -86,7 +89,9 @@ impl ValueFormatter for CpuFormatter {
     }
     fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
         let n = match t {
-            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                *n as f64
+            }
         };
         values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
         "elem/s (CPU)"
@@ -174,13 +179,35 @@ fn per_replication(c: &mut Criterion<ThreadCpu>) {
             cr2.test(&arm).expect("df")
         })
     });
+    group.bench_function("power_analyses", |b| {
+        b.iter(|| {
+            let fit = fit_random_intercept_with(black_box(&stats), &mut ri).expect("fit");
+            let s = satterthwaite_test(&fit, &arm, 0.05).expect("df");
+            let k =
+                balans_trial::analyse::ancova::kenward_roger_test(&fit, &arm, 0.05).expect("kr");
+            cr2.fit(&stats).expect("cr2");
+            let (var, df) = cr2.test(&arm).expect("df");
+            let c = balans_trial::analyse::Estimate::t(0.0, var.sqrt(), df, 0.05);
+            let m =
+                balans_trial::analyse::ancova::leader_means_arm_test(&stats, 0.05).expect("means");
+            s.p_value + k.p_value + c.p_value + m.p_value
+        })
+    });
     group.bench_function("t_cdf", |b| {
         use statrs::distribution::{ContinuousCDF, StudentsT};
-        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").cdf(-2.1))
+        b.iter(|| {
+            StudentsT::new(0.0, 1.0, black_box(27.3))
+                .expect("t")
+                .cdf(-2.1)
+        })
     });
     group.bench_function("t_quantile", |b| {
         use statrs::distribution::{ContinuousCDF, StudentsT};
-        b.iter(|| StudentsT::new(0.0, 1.0, black_box(27.3)).expect("t").inverse_cdf(0.975))
+        b.iter(|| {
+            StudentsT::new(0.0, 1.0, black_box(27.3))
+                .expect("t")
+                .inverse_cdf(0.975)
+        })
     });
     group.finish();
 }
@@ -214,9 +241,18 @@ fn simulate_rows(rng: &mut Xoshiro256PlusPlus) -> Rows {
             let y_post = 0.35 * m_post + 0.4 * y_pre + 0.85 * z();
             r.leader.push(j);
             r.treated.push(arm);
-            for (c, v) in [pre, post, m_pre, m_post, y_pre, y_post, (i % 2) as f64, took]
-                .into_iter()
-                .enumerate()
+            for (c, v) in [
+                pre,
+                post,
+                m_pre,
+                m_post,
+                y_pre,
+                y_post,
+                (i % 2) as f64,
+                took,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 r.cols[c].push(v);
             }
@@ -234,9 +270,21 @@ fn all_analyses(c: &mut Criterion<ThreadCpu>) {
         n_leaders: LEADERS,
         treated: &rows.treated,
     };
-    let fssb = Outcome { name: "fssb", pre: &rows.cols[0], post: &rows.cols[1] };
-    let eng = Outcome { name: "eng", pre: &rows.cols[2], post: &rows.cols[3] };
-    let perf = Outcome { name: "perf", pre: &rows.cols[4], post: &rows.cols[5] };
+    let fssb = Outcome {
+        name: "fssb",
+        pre: &rows.cols[0],
+        post: &rows.cols[1],
+    };
+    let eng = Outcome {
+        name: "eng",
+        pre: &rows.cols[2],
+        post: &rows.cols[3],
+    };
+    let perf = Outcome {
+        name: "perf",
+        pre: &rows.cols[4],
+        post: &rows.cols[5],
+    };
     let plan = AnalysisPlan {
         data,
         outcomes: vec![fssb],
@@ -245,10 +293,44 @@ fn all_analyses(c: &mut Criterion<ThreadCpu>) {
         mediation: None,
     };
     let config = AnalyseConfig::default();
+    {
+        use balans_trial::analyse::{
+            cace, cr2_ancova, iccs, leader_means_ancova, long_mixed, mixed_ancova, moderation,
+            wide_to_long, AncovaScratch,
+        };
+        let mut s = AncovaScratch::default();
+        group.bench_function("rows_mixed_ancova", |b| {
+            b.iter(|| mixed_ancova(&data, &fssb, 0.05, &mut s).expect("a"))
+        });
+        group.bench_function("rows_cr2", |b| {
+            b.iter(|| cr2_ancova(&data, &fssb, 0.05, &mut s).expect("b"))
+        });
+        group.bench_function("rows_leader_means", |b| {
+            b.iter(|| leader_means_ancova(&data, &fssb, 0.05, &mut s).expect("c"))
+        });
+        let employee: Vec<usize> = (0..rows.leader.len()).collect();
+        let long = wide_to_long(&data, &fssb, &employee);
+        group.bench_function("rows_long", |b| {
+            b.iter(|| long_mixed(&long.as_data(LEADERS), "fssb", 0.05).expect("d"))
+        });
+        group.bench_function("rows_moderation", |b| {
+            b.iter(|| moderation(&data, &fssb, "mod", &rows.cols[6], 0.05, &mut s).expect("e"))
+        });
+        group.bench_function("rows_cace", |b| {
+            b.iter(|| cace(&data, &fssb, "uptake", &rows.cols[7], 0.05, &mut s.cr2).expect("g"))
+        });
+        group.bench_function("rows_iccs", |b| {
+            b.iter(|| iccs(&data, &fssb, &mut s.stats).expect("h"))
+        });
+    }
     group.bench_function("all_analyses", |b| {
         b.iter(|| analyse_all(black_box(&plan), &config).expect("report"))
     });
-    let med = balans_trial::analyse::MediationConfig { alpha: 0.05, draws: 1000, seed: 1 };
+    let med = balans_trial::analyse::MediationConfig {
+        alpha: 0.05,
+        draws: 1000,
+        seed: 1,
+    };
     group.bench_function("mediation_mc_1000", |b| {
         b.iter(|| balans_trial::analyse::mediation(&data, &fssb, &eng, &perf, &med).expect("med"))
     });

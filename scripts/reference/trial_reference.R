@@ -225,6 +225,19 @@ sing <- list(seed = seed, theta = as.numeric(getME(fs, "theta")),
              mixed_satterthwaite = mixed_rows(fs, "Satterthwaite"),
              mixed_kr = mixed_rows(fs, "Kenward-Roger"), mixed_varcomp = vc(fs),
              source = "scripts/reference/trial_reference.R")
+# the long layout of the same data: lme4 puts the leader variance on its boundary too
+long <- rbind(data.frame(leader = d$leader, arm = d$arm, employee = seq_len(nrow(d)), time = 0, y = d$fssb_pre),
+              data.frame(leader = d$leader, arm = d$arm, employee = seq_len(nrow(d)), time = 1, y = d$fssb_post))
+# bobyqa stops at theta_leader ~ 1e-7; the reference is the boundary itself: theta_leader = 0
+# exactly and theta_employee minimising the deviance there (optimize + polish_theta).
+devl <- lmer(y ~ time * arm + (1 | leader) + (1 | employee), data = long, REML = TRUE, devFunOnly = TRUE)
+dev_emp <- function(t) devl(c(t, 0))   # theta order: employee, leader
+t_emp <- polish_theta(dev_emp, optimize(dev_emp, c(0, 10), tol = 1e-12)$minimum)
+fl <- lmerTest::lmer(y ~ time * arm + (1 | leader) + (1 | employee), data = long,
+                     control = lmerControl(optimizer = keep_start, calc.derivs = FALSE),
+                     start = list(theta = c(t_emp, 0)))
+sing$long <- list(theta = as.numeric(getME(fl, "theta")), rows = mixed_rows(fl, "Satterthwaite"),
+                  varcomp = vc(fl), reml_criterion = as.numeric(REMLcrit(fl)))
 sing$mixed_satterthwaite$term <- sub("fssb_", "", sing$mixed_satterthwaite$term)
 sing$mixed_kr$term <- sub("fssb_", "", sing$mixed_kr$term)
 writeLines(toJSON(sing, digits = I(15), auto_unbox = TRUE, pretty = TRUE),

@@ -55,9 +55,7 @@ pub fn assert_clean_failure(o: &Output, must_contain: &str) {
 pub fn balans_bounded(dir: &std::path::Path, args: &[&str], seconds: f64, max_mb: u64) -> Output {
     use std::io::Read;
     use std::process::Stdio;
-    // BALANS_BIN runs the same cases against another build (e.g. main's, to see them fail there).
-    let bin = std::env::var("BALANS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_balans").into());
-    let mut child = Command::new(bin)
+    let mut child = Command::new(bin())
         .current_dir(dir)
         .args(args)
         .stdin(Stdio::null())
@@ -130,4 +128,10 @@ pub fn assert_failure_code(o: &Output, code: i32, must_contain: &str) {
         "exit code; stderr: {}",
         stderr(o)
     );
+}
+
+/// The binary under test: `BALANS_BIN` when set (to run the same cases against another build, e.g.
+/// main's, and see them fail there), else this build's `balans`.
+pub fn bin() -> String {
+    std::env::var("BALANS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_balans").into())
 }

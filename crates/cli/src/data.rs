@@ -94,8 +94,7 @@ pub struct DataMatrix {
 /// named `<variable><k>` (k = 1, 2, …) by the one scale-score rule ([`balans_sim::scale_score`]:
 /// the mean of the answered items when at least `min_item_share` of them are answered).
 pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<DataMatrix> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("failed to read data file {}", path.display()))?;
+    let bytes = read_bounded(path, MAX_DATA_BYTES, "data file")?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -104,6 +103,44 @@ pub fn read_csv(path: &Path, variables: &[String], opts: &CsvOptions) -> Result<
         }
     };
     parse_csv(&path.display().to_string(), &text, variables, opts)
+}
+
+/// Largest data file read: `/dev/zero` or a runaway export is refused after this many bytes.
+pub const MAX_DATA_BYTES: u64 = 1 << 30;
+
+/// Reads a text file of at most `max` bytes: a device such as `/dev/zero` or a huge file is refused
+/// after `max` bytes instead of filling memory, and a file with NUL bytes is refused as not text.
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read {what} {}", path.display()))?;
+    let mut bytes = Vec::new();
+    let mut limited = file.take(max + 1);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let k = limited
+            .read(&mut chunk)
+            .with_context(|| format!("failed to read {what} {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        if let Some(at) = chunk[..k].iter().position(|&b| b == 0) {
+            bail!(
+                "{}: the {what} is not a text file (NUL byte at offset {})",
+                path.display(),
+                bytes.len() + at
+            );
+        }
+        bytes.extend_from_slice(&chunk[..k]);
+        if bytes.len() as u64 > max {
+            bail!(
+                "{}: the {what} is larger than {} MB; balans reads at most that much",
+                path.display(),
+                max >> 20
+            );
+        }
+    }
+    Ok(bytes)
 }
 
 /// The field and decimal separators of a file whose first line is `header_line`.
@@ -139,6 +176,7 @@ fn map_sources(
     let mut provenance = Vec::new();
     for v in variables {
         if let Some(c) = headers.iter().position(|h| h == v) {
+            refuse_duplicate(origin, headers, c)?;
             sources.push(vec![c]);
             provenance.push("column".to_string());
             continue;
@@ -155,10 +193,63 @@ fn map_sources(
                 headers.join(", ")
             );
         }
+        refuse_item_gap(origin, headers, v, items.len())?;
+        for &c in &items {
+            refuse_duplicate(origin, headers, c)?;
+        }
         provenance.push(format!("mean of {v}1..{v}{}", items.len()));
         sources.push(items);
     }
     Ok((sources, provenance))
+}
+
+/// Refuses a used column whose name appears more than once (which one would be meant?).
+fn refuse_duplicate(origin: &str, headers: &[String], c: usize) -> Result<()> {
+    if let Some(d) = (0..headers.len()).find(|&d| d != c && headers[d] == headers[c]) {
+        bail!(
+            "{origin}: the column '{}' appears twice (columns {} and {}); balans cannot tell which one is meant\n = help: rename or remove one of them",
+            headers[c],
+            c.min(d) + 1,
+            c.max(d) + 1
+        );
+    }
+    Ok(())
+}
+
+/// Refuses item columns with a gap (`es1`, `es3`, `es4` without `es2`): the scale would otherwise
+/// be scored from `es1` alone without a word.
+fn refuse_item_gap(origin: &str, headers: &[String], v: &str, found: usize) -> Result<()> {
+    let later: Vec<&str> = headers
+        .iter()
+        .filter(|h| {
+            h.strip_prefix(v)
+                .and_then(|k| k.parse::<usize>().ok())
+                .is_some_and(|k| k > found + 1 && !k.to_string().starts_with('0'))
+        })
+        .map(String::as_str)
+        .collect();
+    if !later.is_empty() {
+        bail!(
+            "{origin}: the item column '{v}{}' is missing, but {} exist; the scale '{v}' would be scored from {v}1..{v}{found} only\n = help: add the column '{v}{}' (empty cells for unanswered items), or rename the items to number them without gaps",
+            found + 1,
+            later.join(", "),
+            found + 1
+        );
+    }
+    Ok(())
+}
+
+/// A CSV reader error with one line number (`file:5: …`), not the csv crate's record and line.
+fn csv_error(origin: &str, e: &csv::Error) -> anyhow::Error {
+    let line = e.position().map(|p| p.line());
+    let at = line.map_or_else(|| origin.to_string(), |l| format!("{origin}:{l}"));
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => anyhow::anyhow!(
+            "{at}: this row has {len} fields but the header has {expected_len}\n = help: check for a missing or extra separator, or a quote that is never closed"
+        ),
+        csv::ErrorKind::Utf8 { .. } => anyhow::anyhow!("{at}: the row is not valid UTF-8 text"),
+        _ => anyhow::anyhow!("{at}: {e}"),
+    }
 }
 
 /// The cells of the used columns, column by column (`None` = missing).
@@ -194,7 +285,7 @@ fn read_cells(
     let mut labels: Vec<String> = Vec::new();
     let mut clusters = cluster_col.map(|_| Vec::new());
     for record in reader.records() {
-        let record = record.map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        let record = record.map_err(|e| csv_error(origin, &e))?;
         let line = record.position().map_or(0, |p| p.line());
         for (c, s) in slot.iter().enumerate() {
             let Some(s) = *s else { continue };

@@ -32,6 +32,14 @@ pub struct DiagramArgs {
 
 /// Runs `balans diagram`.
 pub fn run(args: &DiagramArgs) -> Result<()> {
+    let inputs: Vec<&std::path::Path> = args
+        .source
+        .model
+        .iter()
+        .chain(&args.fit)
+        .map(|p| p.as_path())
+        .collect();
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     let diagram = match &args.fit {
         Some(path) => from_result(path)?,
         None => {

@@ -2,12 +2,13 @@
 
 use crate::data::{read_csv, CsvOptions, DataMatrix};
 use crate::output::{emit, Format};
+use crate::sizes;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
     bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
-    BootstrapCount, ClusterInfo, EstimateConfig, Fit, FitContext, FitReport, Interval,
-    IntervalMethod, IntervalSettings, MonteCarloConfig, SampleMoments, VariableSource,
+    BootstrapCount, ClusterInfo, EstimateConfig, EvalError, Fit, FitContext, FitReport, Interval,
+    IntervalMethod, IntervalSettings, MonteCarloConfig, SampleMoments, ScaleRow, VariableSource,
 };
 use std::path::PathBuf;
 
@@ -76,7 +77,7 @@ pub struct FitArgs {
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub(crate) level: f64,
     /// Iteration limit of the iterative ML fitter (Fisher scoring); a fit that needs more exits with
     /// code 3 and its diagnostics.
@@ -190,8 +191,13 @@ pub fn run(args: &FitArgs) -> Result<()> {
     emit(args.out.as_deref(), bytes.as_bytes())
 }
 
-/// The flag values `clap` cannot check on its own.
+/// The flag values `clap` cannot check on its own, and outputs that would overwrite an input.
 fn check_args(args: &FitArgs) -> Result<()> {
+    let inputs: Vec<&std::path::Path> = std::iter::once(&args.data)
+        .chain(&args.source.model)
+        .map(|p| p.as_path())
+        .collect();
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     if !(0.0..=1.0).contains(&args.min_items) {
         bail!("--min-items must be a share between 0 and 1 (e.g. 0.5 for half of a scale's items), got {}", args.min_items);
     }
@@ -207,6 +213,9 @@ fn check_args(args: &FitArgs) -> Result<()> {
     if args.ci == CiMethod::Mc && args.mc_draws < 100 {
         bail!("--mc-draws must be at least 100, got {}", args.mc_draws);
     }
+    if let Some(d) = args.decimal.filter(|d| !matches!(d, '.' | ',')) {
+        bail!("--decimal '{d}' is not a decimal mark: use '.' or ','");
+    }
     Ok(())
 }
 
@@ -220,6 +229,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
     let spec = AnalysisSpec::from_model(&model)
         .map_err(|e| anyhow!(e))
         .context("failed to set up the analysis model")?;
+    check_draws(args, &spec)?;
     let opts = CsvOptions {
         separator: ascii(args.sep, "--sep")?,
         decimal: ascii(args.decimal, "--decimal")?,
@@ -231,8 +241,9 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
         keep_incomplete: false,
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
+    let fit_started = std::time::Instant::now();
     let fit = fit_data(args, &spec, &data)?;
-    let intervals = intervals(args, &spec, &data, &fit)?;
+    let intervals = intervals(args, &spec, &data, &fit, fit_started.elapsed())?;
     Ok(FitReport::new(
         &fit,
         context(args, &data, intervals.bootstrap),
@@ -244,6 +255,18 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
 /// The ML fit of `data` (cluster-robust standard errors with `--cluster`).
 fn fit_data(args: &FitArgs, spec: &AnalysisSpec, data: &DataMatrix) -> Result<Fit> {
     let origin = args.data.display().to_string();
+    // Refuse too few rows before the estimator allocates its npar × npar matrices.
+    let p = spec.variables().len();
+    let needed = spec.npar().max(p + 1);
+    if data.n < needed {
+        return Err(anyhow!(EvalError::TooFewObservations {
+            n: data.n,
+            npar: spec.npar(),
+            p,
+            needed,
+        }))
+        .with_context(|| format!("failed to fit the model to {origin}"));
+    }
     let moments = SampleMoments::from_rows(&data.values, spec.variables().len())
         .map_err(|e| anyhow!(e))
         .with_context(|| format!("{origin}: {} complete rows", data.n))?;
@@ -287,6 +310,7 @@ fn intervals(
     spec: &AnalysisSpec,
     data: &DataMatrix,
     fit: &Fit,
+    per_fit: std::time::Duration,
 ) -> Result<Intervals> {
     let mut out = Intervals {
         effects: fit
@@ -308,9 +332,15 @@ fn intervals(
                 level: args.level,
                 seed: args.seed,
             };
+            announce_monte_carlo(spec, &fit.output, &mc);
             out.effects = monte_carlo_ci(spec, &fit.output, &mc).map_err(|e| anyhow!(e))?;
         }
         CiMethod::Percentile | CiMethod::Bc => {
+            // Each resample is one refit, run in parallel.
+            sizes::announce(
+                &format!("the bootstrap ({} resamples)", args.boot),
+                per_fit.mul_f64(args.boot as f64 / rayon::current_num_threads() as f64),
+            );
             let bc = BootstrapConfig {
                 resamples: args.boot,
                 seed: args.seed,
@@ -365,6 +395,17 @@ fn context(args: &FitArgs, data: &DataMatrix, bootstrap: Option<BootstrapCount>)
             }),
             _ => None,
         },
+        scales: data
+            .scales
+            .iter()
+            .map(|r| ScaleRow {
+                items: r.items,
+                min_answered: r.min_answered,
+                missing_rows: r.missing_rows,
+                name: r.variable.clone(),
+                partial_rows: r.partial_rows,
+            })
+            .collect(),
     }
 }
 
@@ -397,4 +438,57 @@ fn run_groups(args: &FitArgs, column: &str) -> Result<()> {
         format: args.format,
         out: args.out.as_deref(),
     })
+}
+/// Refuses `--boot` and `--mc-draws` values whose draws would not fit in memory at once.
+fn check_draws(args: &FitArgs, spec: &AnalysisSpec) -> Result<()> {
+    let effects = spec.effects().len();
+    match args.ci {
+        CiMethod::Percentile | CiMethod::Bc => {
+            sizes::at_most(
+                "--boot",
+                args.boot,
+                sizes::MAX_BOOT,
+                "lavaan's examples use 1000 to 5000",
+            )?;
+            sizes::within_memory(
+                "--boot",
+                args.boot,
+                spec.npar() + effects,
+                "bootstrap estimates",
+            )
+        }
+        CiMethod::Mc => {
+            sizes::at_most(
+                "--mc-draws",
+                args.mc_draws,
+                sizes::MAX_MC_DRAWS,
+                "20000 is semTools' default",
+            )?;
+            sizes::within_memory("--mc-draws", args.mc_draws, effects, "Monte Carlo draws")
+        }
+        CiMethod::Delta => Ok(()),
+    }
+}
+
+/// Times a pilot of 2,000 Monte Carlo draws and announces a long run.
+fn announce_monte_carlo(
+    spec: &AnalysisSpec,
+    fit: &balans_estimate::FitOutput,
+    mc: &MonteCarloConfig,
+) {
+    const PILOT: usize = 2000;
+    if mc.draws <= 10 * PILOT {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let pilot = MonteCarloConfig {
+        draws: PILOT,
+        ..*mc
+    };
+    if monte_carlo_ci(spec, fit, &pilot).is_ok() {
+        sizes::announce(
+            &format!("the Monte Carlo interval ({} draws)", mc.draws),
+            started.elapsed().mul_f64(mc.draws as f64 / PILOT as f64),
+        );
+    }
 }

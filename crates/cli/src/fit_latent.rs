@@ -112,5 +112,6 @@ fn context(args: &FitArgs, origin: String, data: &DataMatrix, fit: &SemFit) -> F
             seed: args.seed,
         },
         cluster: None,
+        scales: Vec::new(),
     }
 }

@@ -15,9 +15,13 @@ mod groups;
 mod meta;
 mod model_cmd;
 mod output;
+mod paths;
 mod power;
+mod power_latent;
 mod report;
+mod signals;
 mod simulate;
+mod sizes;
 mod source;
 mod teach;
 mod threads;
@@ -48,6 +52,11 @@ Exit codes: 0 success, 1 bad input or infeasible request, 2 usage error, 3 estim
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Let outputs replace an input of the same run, a file of another kind (e.g. `--plot` over
+    /// a CSV file) or a symbolic link (the link, not its target). Directories are never replaced;
+    /// devices and FIFOs (`--out /dev/null`) are written into.
+    #[arg(long, global = true)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,13 +106,16 @@ impl Command {
         match self {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
+            Command::Trial(args) => args.threads(),
             _ => None,
         }
     }
 }
 
 /// Runs the command inside the one thread pool ([`threads::pool`]).
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(command: Command, force: bool) -> anyhow::Result<()> {
+    paths::set_force(force);
+    signals::install();
     let pool = threads::pool(command.threads())?;
     pool.install(|| dispatch(command))
 }
@@ -147,14 +159,19 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let subcommand = cli.command.subcommand();
-    match run(cli.command) {
+    match run(cli.command, cli.force) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let advice = flags::advice(subcommand, &error);
-            match advice.flag {
-                Some(flag) => eprintln!("error: invalid {flag}: {error:#}"),
-                None => eprintln!("error: {error:#}"),
-            }
+            let message = match advice.flag {
+                Some(flag) => format!("invalid {flag}: {error:#}"),
+                None => format!("{error:#}"),
+            };
+            // Control and invisible characters from file names, headers or cells are escaped.
+            eprintln!(
+                "error: {}",
+                balans_model::limits::escape_invisible(&message)
+            );
             if let Some(help) = advice.help {
                 eprintln!(" = help: {help}");
             }

@@ -96,6 +96,8 @@ pub struct MetaArgs {
 pub struct StudyTable {
     /// The studies.
     pub studies: Vec<Study>,
+    /// Whether they are Fisher z values of correlations (results are also shown as r).
+    pub correlations: bool,
     /// Data rows skipped because a value was missing.
     pub skipped: usize,
     /// What was read (`yi/vi` or `Fisher z of r, n`).
@@ -232,6 +234,7 @@ fn parse_studies(origin: &str, text: &str, args: &MetaArgs) -> Result<StudyTable
     }
     Ok(StudyTable {
         studies,
+        correlations,
         skipped,
         measure,
     })
@@ -279,6 +282,11 @@ pub fn run(args: &MetaArgs) -> Result<()> {
                 "level": args.level,
                 "model": result,
                 "rows": rows,
+                "r_scale": table.correlations.then(|| json!({
+                    "estimate": result.estimate.tanh(), "conf.low": result.conf_low.tanh(),
+                    "conf.high": result.conf_high.tanh(), "pi.lb": result.pi_lb.tanh(),
+                    "pi.ub": result.pi_ub.tanh(),
+                })),
             }))?
         ),
         Format::Csv => meta_csv(&rows),
@@ -295,6 +303,16 @@ pub fn run(args: &MetaArgs) -> Result<()> {
                 }
             );
             o.push_str(&meta_summary_text(&result, args.level));
+            if table.correlations {
+                o.push_str(&format!(
+                    "On the correlation scale (r = tanh z): {:.4} [{:.4}, {:.4}], prediction interval [{:.4}, {:.4}]\n",
+                    result.estimate.tanh(),
+                    result.conf_low.tanh(),
+                    result.conf_high.tanh(),
+                    result.pi_lb.tanh(),
+                    result.pi_ub.tanh()
+                ));
+            }
             o.push_str(&format!(
                 "\n{:<28} {:>9} {:>8} {:>9} {:>9} {:>7}\n",
                 "study", "estimate", "se", "ci.lb", "ci.ub", "weight"

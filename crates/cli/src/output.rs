@@ -15,31 +15,73 @@ pub enum Format {
     Csv,
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
-/// failed run never leaves a half-written file.
+/// Writes `bytes` to `path` atomically: a temporary file `.balans-tmp-<pid>-<n>-<name>` in the same
+/// folder, then a rename, so a failed or interrupted run never leaves a half-written file (the
+/// temporary file is removed on SIGINT/SIGTERM, see [`crate::signals`]). The path is checked first
+/// ([`crate::paths::check_output`]): inputs, directories and symbolic links are not replaced, and a
+/// device or FIFO is written into. A new file gets the default mode under the umask (`0666 & !umask`);
+/// a replaced file keeps its mode.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("failed to create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("failed to write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    // Temporary files are created private (0600); a result file gets the usual 0644 (or keeps the
-    // mode of the file it replaces).
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0o644);
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("failed to set the permissions of {}", path.display()))?;
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] with the content produced by `fill` in pieces (e.g. simulated rows streamed
+/// as they are formatted, so memory does not grow with the output).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    if crate::paths::check_output("the output", path)? == crate::paths::OutputKind::Special {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("failed to open {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        fill(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        return Ok(());
     }
-    tmp.persist(path)
+    let dir = crate::paths::folder_of(path);
+    crate::signals::remove_stale(dir, path);
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = dir.join(crate::signals::temp_name(path, n));
+    crate::signals::register(&tmp);
+    let result = write_then_rename(path, &tmp, fill);
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    crate::signals::unregister(&tmp);
+    result
+}
+
+fn write_then_rename(
+    path: &Path,
+    tmp: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    // create_new with the default mode: the umask applies, as for any new file.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .with_context(|| format!("failed to create a temporary file {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    fill(&mut w)
+        .and_then(|()| w.flush())
         .with_context(|| format!("failed to write {}", path.display()))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", path.display()))?;
+    file.sync_all().ok();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.is_file() {
+            std::fs::set_permissions(tmp, meta.permissions())
+                .with_context(|| format!("failed to set the permissions of {}", path.display()))?;
+        }
+    }
+    std::fs::rename(tmp, path).with_context(|| format!("failed to write {}", path.display()))?;
     Ok(())
 }
 

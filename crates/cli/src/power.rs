@@ -6,6 +6,7 @@
 //! bar to stderr when it is a terminal.
 
 use crate::output::{emit, write_atomic, Format};
+use crate::sizes;
 use crate::source::ModelSource;
 use anyhow::{bail, Context, Result};
 use balans_power::{
@@ -55,7 +56,12 @@ pub struct PowerArgs {
     #[arg(long, value_name = "A:B:S", group = "design")]
     n_range: Option<String>,
     /// Search the smallest N whose power reaches P for every hypothesised effect and test.
-    #[arg(long, value_name = "P", group = "design")]
+    #[arg(
+        long,
+        value_name = "P",
+        group = "design",
+        allow_negative_numbers = true
+    )]
     target_power: Option<f64>,
     /// Largest N the search considers.
     #[arg(
@@ -72,7 +78,12 @@ pub struct PowerArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Significance level (two-sided).
-    #[arg(long, value_name = "A", default_value_t = 0.05)]
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.05,
+        allow_negative_numbers = true
+    )]
     alpha: f64,
     /// Tests of indirect and ':=' effects: joint, sobel, mc, percentile, bc.
     #[arg(long, value_name = "LIST", default_value = "joint,sobel")]
@@ -171,11 +182,60 @@ fn parse_range(text: &str) -> Result<Vec<usize>> {
     if s == 0 || a > b {
         bail!("--n-range '{text}': FROM must not exceed TO and STEP must be positive, e.g. 50:1000:50");
     }
-    let ns: Vec<usize> = (a..=b).step_by(s).collect();
-    if ns.len() > 1000 {
-        bail!("--n-range '{text}' gives {} sample sizes; use a larger step (at most 1000 sample sizes)", ns.len());
+    // Counted before the list is made: 1:1000000000:1 must not allocate a billion entries.
+    let count = (b - a) / s + 1;
+    if count > 1000 {
+        bail!("--n-range '{text}' gives {count} sample sizes; use a larger step (at most 1000 sample sizes)");
     }
-    Ok(ns)
+    Ok((a..=b).step_by(s).collect())
+}
+
+/// Refuses flag values that would allocate or run without bound, before anything is built.
+fn check_sizes(args: &PowerArgs) -> Result<()> {
+    if args.reps > sizes::MAX_REPS {
+        bail!(
+            "--reps {} is out of range: at most {} (the Monte Carlo SE of a power estimate is then below .0005)",
+            args.reps,
+            sizes::MAX_REPS
+        );
+    }
+    let why = "power is 1 long before; simulate at most that many respondents per replication";
+    for &n in args.n.iter().flatten() {
+        sizes::at_most("--n", n, sizes::MAX_POWER_N, why)?;
+    }
+    if let Some(range) = &args.n_range {
+        for &n in &parse_range(range)? {
+            sizes::at_most("--n-range", n, sizes::MAX_POWER_N, why)?;
+        }
+    }
+    if let Some(target) = args.target_power {
+        sizes::at_most("--n-max", args.n_max, sizes::MAX_POWER_N, why)?;
+        if args.n_max == 0 {
+            bail!("--n-max 0 is out of range: the largest N of the search must be positive, e.g. 20000");
+        }
+        // With R replications a power estimate cannot tell 1 − 3/R from 1; a higher target gives
+        // an N that contradicts its own interval.
+        let resolvable = 1.0 - 3.0 / args.reps.max(1) as f64;
+        if target > resolvable && target < 1.0 {
+            bail!(
+                "--target-power {target} cannot be resolved with --reps {}: a power estimate from {} replications cannot tell it from 1; use a target of at most {:.4} or more replications",
+                args.reps, args.reps, resolvable.max(0.0)
+            );
+        }
+    }
+    sizes::at_most(
+        "--boot",
+        args.boot,
+        sizes::MAX_BOOT,
+        "lavaan's examples use 1000 to 5000",
+    )?;
+    sizes::at_most(
+        "--mc-draws",
+        args.mc_draws,
+        sizes::MAX_MC_DRAWS,
+        "1000 per replication is usual",
+    )?;
+    Ok(())
 }
 
 fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
@@ -206,6 +266,7 @@ fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
 
 /// The validated settings: models, effects, Monte Carlo configuration and sample sizes.
 fn plan(args: &PowerArgs) -> Result<Plan> {
+    check_sizes(args)?;
     let config = config(args)?;
     let study = study(args)?;
     let design = design(args)?;
@@ -312,11 +373,123 @@ fn design(args: &PowerArgs) -> Result<Design> {
     })
 }
 
+impl PowerArgs {
+    /// The first flag the latent-variable power path does not support, if given.
+    pub(crate) fn unsupported_for_latent(&self) -> Option<&'static str> {
+        if self.target_power.is_some() {
+            Some("--target-power")
+        } else if self.data != DataArg::Normal {
+            Some("--data items")
+        } else if self.teams.is_some() {
+            Some("--teams")
+        } else if self.missing.is_some() {
+            Some("--missing")
+        } else if self.tests.trim() != "joint,sobel" {
+            Some("--tests")
+        } else if self.plot.is_some() {
+            Some("--plot")
+        } else {
+            None
+        }
+    }
+    pub(crate) fn replications(&self) -> usize {
+        self.reps.max(1) as usize
+    }
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub(crate) fn alpha(&self) -> f64 {
+        self.alpha
+    }
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+    pub(crate) fn out_path(&self) -> Option<&std::path::Path> {
+        self.out.as_deref()
+    }
+    pub(crate) fn model_origin(&self) -> String {
+        self.source.origin()
+    }
+    /// `--effects` as names (empty for `all`).
+    pub(crate) fn effect_names(&self) -> Vec<String> {
+        if self.effects.trim() == "all" {
+            return Vec::new();
+        }
+        self.effects
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Routes a run with a latent-variable analysis model to `power_latent`; `None` otherwise.
+fn run_latent_if_needed(args: &PowerArgs) -> Result<Option<()>> {
+    let model = args.source.load()?;
+    let analysis = match &args.analysis {
+        Some(path) => Some(
+            ModelSource {
+                model: Some(path.clone()),
+                builtin: None,
+                standardized: false,
+                strict: args.source.strict,
+            }
+            .load()
+            .context("failed to read the analysis model")?,
+        ),
+        None => None,
+    };
+    if !crate::power_latent::applies(&model, analysis.as_ref()) {
+        return Ok(None);
+    }
+    if args.reps < 1 {
+        bail!(
+            "--reps {} is out of range: use at least 1 replication",
+            args.reps
+        );
+    }
+    let ns = match (&args.n, &args.n_range) {
+        (Some(ns), _) => ns.clone(),
+        (_, Some(range)) => parse_range(range)?,
+        _ => bail!("say which sample sizes: --n 200,300 or --n-range 100:600:100 (--target-power is not available for latent-variable analysis models yet)"),
+    };
+    crate::power_latent::run(args, &model, analysis.as_ref(), &ns)?;
+    Ok(Some(()))
+}
+
 /// Runs `balans power`.
 pub fn run(args: &PowerArgs) -> Result<()> {
+    let inputs: Vec<&std::path::Path> = args
+        .source
+        .model
+        .iter()
+        .chain(&args.analysis)
+        .map(|p| p.as_path())
+        .collect();
+    crate::paths::check_outputs(
+        &[
+            ("--out", args.out.as_deref()),
+            ("--plot", args.plot.as_deref()),
+        ],
+        &inputs,
+    )?;
+    if let Some(plot) = &args.plot {
+        crate::paths::check_svg_target("--plot", plot)?;
+    }
+    if run_latent_if_needed(args)?.is_some() {
+        return Ok(());
+    }
     let plan = plan(args)?;
     let bar = progress_bar(&plan);
+    let eta = sizes::Eta::new(
+        "the power analysis",
+        match &plan.design {
+            Design::Curve(ns) => Some((ns.len() * plan.config.replications) as u64),
+            Design::Search(_) => None,
+        },
+    );
     let tick = |k: u64| {
+        eta.tick(k);
         if let Some(b) = &bar {
             b.inc(k);
         }

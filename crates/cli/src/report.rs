@@ -1,5 +1,5 @@
 //! `balans report`: one self-contained offline HTML file for the JSON results of `model show`,
-//! `fit` and `power`.
+//! `fit`, `power`, `meta` and `transport replicate`.
 
 use crate::output::emit;
 use anyhow::{Context, Result};
@@ -18,6 +18,8 @@ Examples:
   balans model show --builtin seed --format json > model.json
   balans fit --data survey.csv --format json > fit.json
   balans report model.json fit.json power.json --out report.html
+  balans meta --data studies.csv --format json > meta.json
+  balans report meta.json --out meta.html
 
 The report is one HTML file with inline styles and figures: it opens offline, in any browser,
 and prints. Each result starts with its settings, seed and version, then sentences for the key

@@ -1,6 +1,6 @@
 //! `--model FILE | --builtin NAME [--standardized]`: where a command's model comes from.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use balans_model::{Model, Semantics};
 use std::path::PathBuf;
 
@@ -37,8 +37,12 @@ impl ModelSource {
     pub fn text(&self) -> Result<String> {
         match &self.model {
             Some(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("failed to read model file {}", path.display()))?;
+                crate::paths::note_input(path);
+                let bytes = crate::data::read_bounded(
+                    path,
+                    balans_model::limits::MAX_MODEL_BYTES as u64,
+                    "model file",
+                )?;
                 match String::from_utf8(bytes) {
                     Ok(s) => Ok(s),
                     Err(e) => {

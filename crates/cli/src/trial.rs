@@ -13,7 +13,9 @@ use balans_trial::design::{
     Design, DesignError, DesignField, DesignSpec, Measurement, ModeratorSpec, ShockSpec,
 };
 use balans_trial::plan::{Cra2r2, PlanReport};
-use balans_trial::power::{has_fast_path, search_leaders, trial_power, TrialPowerConfig};
+use balans_trial::power::{
+    analysis_mask, has_fast_path, search_leaders, trial_power, TrialPowerConfig,
+};
 use balans_trial::power_report::TrialPowerReport;
 use balans_trial::simulate::{simulate, Table};
 use std::fmt::Write as _;
@@ -37,6 +39,16 @@ enum TrialCommand {
     Analyse(AnalyseArgs),
     /// Simulation power of every analysis over a grid of leaders × team sizes.
     Power(PowerArgs),
+}
+
+impl TrialArgs {
+    /// The command's `--threads` (only `trial power` has the flag).
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            TrialCommand::Power(a) => a.threads,
+            _ => None,
+        }
+    }
 }
 
 /// Runs `balans trial …`.
@@ -702,7 +714,7 @@ Examples:
   balans trial power --builtin dutch --effect 0.3 --reps 500 --seed 2 --leaders 20,40,60 \\
       --team-size-grid 5,10,20 --format csv --plot power.svg
 
-  # How many leaders for 80% power with the leader-means ANCOVA?
+  # How many leaders for 80% power with the mixed ANCOVA (REML, Satterthwaite df)?
   balans trial power --builtin dutch --effect 0.3 --reps 1000 --seed 3 --target-power 0.8
 
 Each condition runs the design with the effect (power, bias, coverage) and with the effect set to
@@ -727,8 +739,17 @@ pub struct PowerArgs {
     /// Search the smallest number of leaders whose power reaches P.
     #[arg(long, value_name = "P")]
     target_power: Option<f64>,
+    /// The analyses to run: all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2,
+    /// leader_means.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    analyses: Vec<String>,
     /// The analysis the search is for.
-    #[arg(long, value_name = "NAME", default_value = "leader_means")]
+    #[arg(long, value_name = "NAME", default_value = "mixed_ancova")]
     search_analysis: String,
     /// Largest number of leaders the search considers.
     #[arg(long, value_name = "J", default_value_t = 2000)]
@@ -754,7 +775,7 @@ pub struct PowerArgs {
     /// Write an SVG plot of power against the number of leaders.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// Worker threads (default: one per core); results do not depend on it.
+    /// Worker threads (default or 0: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
 }
@@ -767,16 +788,13 @@ fn power(args: &PowerArgs) -> Result<()> {
             args.reps
         );
     }
-    if args.threads == Some(0) {
-        bail!("--threads 0 is out of range: at least 1");
-    }
     let config = TrialPowerConfig {
         outcome: args.outcome.clone(),
         reps: args.reps,
         seed: args.seed,
         alpha: args.alpha,
-        threads: args.threads,
         employee_level: args.employee_level,
+        mask: analysis_mask(&args.analyses).map_err(|e| anyhow!("--analyses: {e}"))?,
     };
     let grid: Vec<Option<usize>> = match &args.team_size_grid {
         Some(v) => {
@@ -798,7 +816,6 @@ fn power(args: &PowerArgs) -> Result<()> {
         balans_trial::power::TrialPowerError::Setting { setting, .. } => {
             anyhow!("--{setting}: {e}")
         }
-        _ => anyhow!("{e}"),
     };
     let (rows, search) = match args.target_power {
         Some(target) => {

@@ -7,8 +7,9 @@ use crate::data::{dialect, number, CsvOptions};
 use crate::output::{emit, Format};
 use crate::trial::Layout;
 use anyhow::{anyhow, bail, Context, Result};
-use balans_trial::power::{leader_means_test, leader_stats_from_rows, AnalysisScratch};
-use serde::Serialize;
+use balans_trial::analyse::{
+    analyse_all, AnalyseConfig, AnalysisPlan, AnalysisReport, Outcome, WideData,
+};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -76,6 +77,16 @@ pub struct AnalyseArgs {
         allow_hyphen_values = true
     )]
     na: Vec<String>,
+    /// The mediated effect arm → FSSB → MEDIATOR → OUTCOME at the leader level (names among
+    /// --outcome), with a Monte Carlo CI.
+    #[arg(long, value_name = "FSSB,MEDIATOR,OUTCOME", value_delimiter = ',')]
+    mediation: Option<Vec<String>>,
+    /// Monte Carlo draws of the mediation CI.
+    #[arg(long, value_name = "D", default_value_t = 20_000)]
+    mediation_draws: usize,
+    /// Seed of the mediation Monte Carlo CI.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
     /// Significance level; CIs are 1 − alpha.
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
@@ -179,6 +190,9 @@ struct TrialColumns {
     leader_names: Vec<String>,
     arm: Vec<u8>,
     outcomes: Vec<(String, Vec<f64>, Vec<f64>)>,
+    /// Moderator and uptake columns (per employee), when named.
+    moderator: Option<Vec<f64>>,
+    uptake: Option<Vec<f64>>,
 }
 
 /// Leaders (dense, in order of appearance) and arms, checked: no missing leader or arm, arm 0/1,
@@ -255,11 +269,18 @@ fn wide_columns(raw: &RawCsv, args: &AnalyseArgs) -> Result<TrialColumns> {
         let post = raw.numbers(raw.column(&format!("{o}_post"), "--outcome")?)?;
         outcomes.push((o.clone(), pre, post));
     }
+    let extra = |col: &Option<String>, flag: &str| -> Result<Option<Vec<f64>>> {
+        col.as_ref()
+            .map(|c| raw.numbers(raw.column(c, flag)?))
+            .transpose()
+    };
     Ok(TrialColumns {
         leader,
         leader_names,
         arm,
         outcomes,
+        moderator: extra(&args.moderator, "--moderator")?,
+        uptake: extra(&args.uptake, "--uptake")?,
     })
 }
 
@@ -277,6 +298,19 @@ fn long_columns(raw: &RawCsv, args: &AnalyseArgs) -> Result<TrialColumns> {
         .iter()
         .map(|&c| raw.numbers(c))
         .collect::<Result<_>>()?;
+    let extra_cols: Vec<Option<Vec<f64>>> =
+        [(&args.moderator, "--moderator"), (&args.uptake, "--uptake")]
+            .iter()
+            .map(|(c, flag)| {
+                c.as_ref()
+                    .map(|c| raw.numbers(raw.column(c, flag)?))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+    let mut extras: Vec<Option<Vec<f64>>> = extra_cols
+        .iter()
+        .map(|c| c.as_ref().map(|_| Vec::new()))
+        .collect();
     let mut key: HashMap<(usize, String), usize> = HashMap::new();
     let (mut leader, mut arm) = (Vec::new(), Vec::new());
     let mut pre: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
@@ -311,6 +345,17 @@ fn long_columns(raw: &RawCsv, args: &AnalyseArgs) -> Result<TrialColumns> {
                 pre[v].push(f64::NAN);
                 post[v].push(f64::NAN);
             }
+            for e in extras.iter_mut().flatten() {
+                e.push(f64::NAN);
+            }
+        }
+        // Baseline columns: the first value given for the employee.
+        for (e, c) in extras.iter_mut().zip(&extra_cols) {
+            if let (Some(e), Some(c)) = (e, c) {
+                if e[k].is_nan() {
+                    e[k] = c[i];
+                }
+            }
         }
         for v in 0..cols.len() {
             let slot = if t == 0 {
@@ -335,34 +380,15 @@ fn long_columns(raw: &RawCsv, args: &AnalyseArgs) -> Result<TrialColumns> {
         .zip(post)
         .map(|((n, a), b)| (n, a, b))
         .collect();
+    let mut extras = extras.into_iter();
     Ok(TrialColumns {
         leader,
         leader_names,
         arm,
         outcomes,
+        moderator: extras.next().flatten(),
+        uptake: extras.next().flatten(),
     })
-}
-
-/// One output row, broom's column names.
-#[derive(Debug, Clone, Serialize)]
-struct Row {
-    analysis: &'static str,
-    outcome: String,
-    term: &'static str,
-    estimate: f64,
-    #[serde(rename = "std.error")]
-    std_error: f64,
-    statistic: f64,
-    df: f64,
-    #[serde(rename = "p.value")]
-    p_value: f64,
-    #[serde(rename = "conf.low")]
-    conf_low: f64,
-    #[serde(rename = "conf.high")]
-    conf_high: f64,
-    used: usize,
-    dropped: usize,
-    leaders: usize,
 }
 
 /// Runs `balans trial analyse`.
@@ -387,94 +413,158 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         ..CsvOptions::default()
     };
     let raw = RawCsv::read(&args.data, &opts)?;
-    for (col, flag) in [(&args.moderator, "--moderator"), (&args.uptake, "--uptake")] {
-        if let Some(c) = col {
-            raw.numbers(raw.column(c, flag)?)?;
-        }
-    }
     let cols = match args.layout {
         Layout::Wide => wide_columns(&raw, args)?,
         Layout::Long => long_columns(&raw, args)?,
     };
-    let mut rows = Vec::new();
-    let mut scratch = AnalysisScratch::default();
-    for (name, pre, post) in &cols.outcomes {
-        let stats =
-            leader_stats_from_rows(&cols.leader, &cols.arm, pre, post, cols.leader_names.len());
-        let used = stats.n.iter().sum::<f64>() as usize;
-        let leaders = stats.n.iter().filter(|&&n| n > 0.0).count();
-        let t = leader_means_test(&stats, args.alpha, &mut scratch).ok_or_else(|| {
-            anyhow!("{}: outcome '{name}': the leader-means ANCOVA cannot be fitted (fewer than two leaders with complete pre and post data in an arm)", raw.origin)
-        })?;
-        rows.push(Row {
-            analysis: "leader_means",
-            outcome: name.clone(),
-            term: "arm",
-            estimate: t.estimate,
-            std_error: t.std_error,
-            statistic: t.estimate / t.std_error,
-            df: t.df,
-            p_value: t.p_value,
-            conf_low: t.conf_low,
-            conf_high: t.conf_high,
-            used,
-            dropped: cols.leader.len() - used,
-            leaders,
-        });
-    }
+    let mediation = match &args.mediation {
+        None => None,
+        Some(chain) => {
+            if chain.len() != 3 {
+                bail!("--mediation: expected three outcomes FSSB,MEDIATOR,OUTCOME (e.g. fssb,eng,perf), got {}", chain.len());
+            }
+            let mut idx = [0usize; 3];
+            for (k, name) in chain.iter().enumerate() {
+                idx[k] = args.outcome.iter().position(|o| o == name).ok_or_else(|| {
+                    anyhow!("--mediation: '{name}' is not among the --outcome variables ({}); add it there", args.outcome.join(", "))
+                })?;
+            }
+            Some(idx)
+        }
+    };
+    let treated: Vec<bool> = cols.arm.iter().map(|&a| a == 1).collect();
+    let plan = AnalysisPlan {
+        data: WideData {
+            leader: &cols.leader,
+            n_leaders: cols.leader_names.len(),
+            treated: &treated,
+        },
+        outcomes: cols
+            .outcomes
+            .iter()
+            .map(|(n, pre, post)| Outcome { name: n, pre, post })
+            .collect(),
+        moderator: args.moderator.as_deref().zip(cols.moderator.as_deref()),
+        uptake: args.uptake.as_deref().zip(cols.uptake.as_deref()),
+        mediation,
+    };
+    let config = AnalyseConfig {
+        alpha: args.alpha,
+        mediation_draws: args.mediation_draws,
+        seed: args.seed,
+    };
+    let report = analyse_all(&plan, &config).map_err(|e| anyhow!("{}: {e}", raw.origin))?;
     let text = match args.format {
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({ "data": raw.origin, "rows": rows }))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "data": raw.origin, "leaders": cols.leader_names.len(), "report": report })
+            )?
         ),
-        Format::Csv => {
-            let mut out = String::from("analysis,outcome,term,estimate,std.error,statistic,df,p.value,conf.low,conf.high,used,dropped,leaders\n");
-            for r in &rows {
-                let _ = writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                    r.analysis,
-                    r.outcome,
-                    r.term,
-                    r.estimate,
-                    r.std_error,
-                    r.statistic,
-                    r.df,
-                    r.p_value,
-                    r.conf_low,
-                    r.conf_high,
-                    r.used,
-                    r.dropped,
-                    r.leaders
-                );
-            }
-            out
-        }
-        Format::Table => {
-            let mut out = format!(
-                "{:<14} {:<8} {:<6} {:>9} {:>9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>6} {:>7}\n",
-                "analysis",
-                "outcome",
-                "term",
-                "estimate",
-                "std.error",
-                "t",
-                "df",
-                "p.value",
-                "conf.low",
-                "conf.high",
-                "used",
-                "dropped"
-            );
-            for r in &rows {
-                let _ = writeln!(
-                    out,
-                    "{:<14} {:<8} {:<6} {:>9.4} {:>9.4} {:>8.3} {:>7.2} {:>8.4} {:>9.4} {:>9.4} {:>6} {:>7}",
-                    r.analysis, r.outcome, r.term, r.estimate, r.std_error, r.statistic, r.df, r.p_value, r.conf_low, r.conf_high, r.used, r.dropped
-                );
-            }
-            out
-        }
+        Format::Csv => csv_rows(&report),
+        Format::Table => table(&report),
     };
     emit(None, text.as_bytes())
+}
+
+fn csv_rows(report: &AnalysisReport) -> String {
+    let mut out = String::from(
+        "analysis,outcome,term,estimate,std.error,statistic,df,p.value,conf.low,conf.high\n",
+    );
+    for r in &report.rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}",
+            r.analysis.name(),
+            r.outcome,
+            r.term,
+            r.estimate,
+            r.std_error,
+            r.statistic,
+            r.df,
+            r.p_value,
+            r.conf_low,
+            r.conf_high
+        );
+    }
+    out
+}
+
+fn table(report: &AnalysisReport) -> String {
+    let mut out = format!(
+        "{:<16} {:<8} {:<22} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
+        "analysis",
+        "outcome",
+        "term",
+        "estimate",
+        "std.error",
+        "t",
+        "df",
+        "p.value",
+        "conf.low",
+        "conf.high"
+    );
+    for r in &report.rows {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<8} {:<22} {:>9.4} {:>9.4} {:>8.3} {:>8.2} {:>8.4} {:>9.4} {:>9.4}",
+            r.analysis.name(),
+            r.outcome,
+            r.term,
+            r.estimate,
+            r.std_error,
+            r.statistic,
+            r.df,
+            r.p_value,
+            r.conf_low,
+            r.conf_high
+        );
+    }
+    out.push_str("\nrows used and dropped (missing values):\n");
+    for c in &report.counts {
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<8} used {:>6}  dropped {:>6}  leaders {:>4}",
+            c.analysis.name(),
+            c.outcome,
+            c.used,
+            c.dropped,
+            c.leaders
+        );
+    }
+    out.push_str("\nICCs:\n");
+    for i in &report.iccs {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<14} {:.4}{}",
+            i.outcome,
+            i.variable,
+            i.icc,
+            if i.singular { " (singular)" } else { "" }
+        );
+    }
+    out.push_str("\nbaseline balance among completers (standardised difference):\n");
+    for b in &report.balance {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<10} control {:>8.4} (n {:>4})  trained {:>8.4} (n {:>4})  d {:>7.4}",
+            b.outcome,
+            b.variable,
+            b.mean_control,
+            b.n_control,
+            b.mean_treated,
+            b.n_treated,
+            b.std_diff
+        );
+    }
+    for f in &report.failures {
+        let _ = writeln!(
+            out,
+            "failed: {} for {}: {}",
+            f.analysis.name(),
+            f.outcome,
+            f.error
+        );
+    }
+    out
 }

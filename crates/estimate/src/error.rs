@@ -83,12 +83,40 @@ pub enum EvalError {
         /// Its sample variance.
         variance: f64,
     },
+    /// Two variables' sample variances differ by more than 10¹²: ML cannot be computed reliably.
+    #[error("variable '{name}' has variance {variance:.3e}, more than 10¹² times smaller than that of '{largest}' ({largest_variance:.3e}); rescale the variables to similar units (e.g. divide '{largest}' by {factor:.0e})", factor = (largest_variance / variance).sqrt())]
+    ScaleMismatch {
+        /// The small variable.
+        name: String,
+        /// Its sample variance.
+        variance: f64,
+        /// The variable with the largest variance.
+        largest: String,
+        /// Its sample variance.
+        largest_variance: f64,
+    },
     /// The sample covariance matrix is singular: some variables are perfectly collinear.
     #[error("the sample covariance matrix is not positive definite: {names} are perfectly collinear; remove one of them")]
     SingularCovariance {
         /// The variables involved (the first that is a linear combination of earlier ones, and
         /// those earlier ones), comma separated.
         names: String,
+    },
+    /// The analysis model has more free parameters than balans estimates.
+    #[error("the analysis model has {npar} free parameters; balans estimates at most {max} (lavaan adds a residual covariance for every pair of outcomes that predict nothing): use fewer outcomes or scale scores")]
+    TooLarge {
+        /// Free parameters.
+        npar: usize,
+        /// The limit, [`crate::spec::MAX_FREE_PARAMETERS`].
+        max: usize,
+    },
+    /// The model has more specific indirect routes than can be estimated one by one.
+    #[error("the model has {routes} specific indirect routes; balans estimates at most {max} (a densely connected model has about 2^k routes among k variables): remove some paths")]
+    TooManyRoutes {
+        /// The number of routes (saturating).
+        routes: u128,
+        /// The limit, [`balans_model::limits::MAX_ROUTES`].
+        max: usize,
     },
     /// The iterative fitter did not converge.
     #[error("the ML fit did not converge after {} iterations (largest gradient element {:.3e}); the model may be empirically under-identified", .diagnostics.iterations, .diagnostics.gradient_norm)]

@@ -19,7 +19,8 @@
 //!   sample values (N denominator) and are not parameters.
 
 use crate::EvalError;
-use balans_model::{enumerate_routes, Model};
+use balans_model::limits::MAX_ROUTES;
+use balans_model::{enumerate_routes_capped, Model};
 use nalgebra::DMatrix;
 
 /// What one parameter is: an entry of `B` or of `Ψ`.
@@ -316,12 +317,27 @@ impl AnalysisSpec {
             }
         }
         let terminal: Vec<usize> = (0..p).filter(|&i| !exogenous[i] && !predictor[i]).collect();
+        // A set of the covariances so far: a linear scan per pair is quartic in the number of
+        // terminal outcomes (500 outcomes took minutes).
+        let mut covariances: std::collections::HashSet<(usize, usize)> = parameters
+            .iter()
+            .filter_map(|q| match q.kind {
+                ParameterKind::Covariance { a, b } => Some((a.min(b), a.max(b))),
+                ParameterKind::Regression { .. } => None,
+            })
+            .collect();
         for (k, &a) in terminal.iter().enumerate() {
             for &b in &terminal[k + 1..] {
-                if !has_cov(&parameters, a, b) {
+                if covariances.insert((a.min(b), a.max(b))) {
                     parameters.push(cov(a, b, None, false));
                 }
             }
+        }
+        if parameters.len() > MAX_FREE_PARAMETERS {
+            return Err(EvalError::TooLarge {
+                npar: parameters.len(),
+                max: MAX_FREE_PARAMETERS,
+            });
         }
         let mut fixed = Vec::new();
         for i in 0..p {
@@ -342,7 +358,7 @@ impl AnalysisSpec {
             });
         }
 
-        let effects = build_effects(model, &names, &parameters);
+        let effects = build_effects(model, &names, &parameters)?;
         let closed_form = closed_form_plan(p, &exogenous, &random_x, &parameters);
         Ok(AnalysisSpec {
             names,
@@ -450,15 +466,26 @@ fn psi_index(parameters: &[Parameter], a: usize, b: usize) -> Option<usize> {
     })
 }
 
+/// Most free parameters of an analysis model: the expected information matrix is npar × npar and
+/// Fisher scoring inverts it, O(npar³), so 2,000 parameters (32 MB, seconds per iteration) is the
+/// practical limit. lavaan adds a residual covariance for every pair of terminal outcomes, so a
+/// model with 63 outcomes of the same predictors already has 2,016 parameters.
+pub const MAX_FREE_PARAMETERS: usize = 2000;
+
 pub(crate) fn build_effects(
     model: &Model,
     names: &[String],
     parameters: &[Parameter],
-) -> Vec<Effect> {
+) -> Result<Vec<Effect>, EvalError> {
     let p = names.len();
     let pattern = path_pattern(p, parameters);
     let mut effects = Vec::new();
-    let routes = enumerate_routes(&pattern);
+    let routes = enumerate_routes_capped(&pattern, MAX_ROUTES).map_err(|routes| {
+        EvalError::TooManyRoutes {
+            routes,
+            max: MAX_ROUTES,
+        }
+    })?;
     for route in &routes {
         let params = route
             .windows(2)
@@ -542,7 +569,7 @@ pub(crate) fn build_effects(
             program: Program::Tape(tape),
         });
     }
-    effects
+    Ok(effects)
 }
 
 /// Compiles an expression to postfix, inlining earlier defined parameters.

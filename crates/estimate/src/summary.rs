@@ -243,6 +243,9 @@ pub struct FitReport {
     pub parameters: Vec<ParameterRow>,
     /// R² of every endogenous variable, by name.
     pub r2: BTreeMap<String, f64>,
+    /// Variables scored as item means (`--min-items`), when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scales: Vec<ScaleRow>,
     /// Non-standard standard errors, when used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub se: Option<StandardErrors>,
@@ -251,6 +254,22 @@ pub struct FitReport {
     pub std_lv: Option<bool>,
     /// Where each variable came from.
     pub variables: Vec<VariableSource>,
+}
+
+/// A variable scored as the mean of its items: how many rows were scored from some items only,
+/// and how many lacked enough answered items (`--min-items`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScaleRow {
+    /// Its number of items.
+    pub items: usize,
+    /// The fewest answered items that give a score.
+    pub min_answered: usize,
+    /// Rows with too few answered items (the score is missing).
+    pub missing_rows: usize,
+    /// The variable.
+    pub name: String,
+    /// Rows scored from some but not all items.
+    pub partial_rows: usize,
 }
 
 /// A variance estimated below zero (a Heywood case).
@@ -316,6 +335,8 @@ pub struct FitContext {
     pub intervals: IntervalSettings,
     /// Clusters, with cluster-robust standard errors.
     pub cluster: Option<ClusterInfo>,
+    /// Variables scored as item means.
+    pub scales: Vec<ScaleRow>,
 }
 
 /// `closed form` or `Fisher scoring`, as the report names the method.
@@ -364,6 +385,7 @@ impl FitReport {
             n_dropped: context.n_dropped,
             parameters,
             r2: r_squared(&fit.r_squared),
+            scales: context.scales,
             std_lv: None,
             variables: context.variables,
         }
@@ -433,6 +455,7 @@ impl FitReport {
             n_dropped: context.n_dropped,
             parameters,
             r2: r_squared(&fit.r_squared),
+            scales: context.scales,
             se: None,
             std_lv: Some(std_lv),
             variables: context.variables,

@@ -473,11 +473,18 @@ impl Parts<'_> {
                     .filter(|v| *v != name)
                     .map(String::as_str);
                 if let Some(s) = suggest(name, others) {
+                    // Say where it does appear: a '~~' statement, or only an intercept ('y ~ 1').
+                    let in_covariance = self.covariances.iter().any(|c| c.a == i || c.b == i);
+                    let place = if in_covariance {
+                        "a '~~' statement"
+                    } else {
+                        "an intercept statement ('~ 1'), predicting and predicted by nothing"
+                    };
                     return Err(self
                         .at
                         .err(
                             first_span[name],
-                            format!("'{name}' appears only in a '~~' statement"),
+                            format!("'{name}' appears only in {place}"),
                         )
                         .with_help(format!("did you mean '{s}'?"))
                         .into());

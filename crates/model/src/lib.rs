@@ -32,8 +32,8 @@ pub use expr::{BinaryOp, Expr, Function};
 pub use lint::{lint, Lint, LintKind};
 pub use measurement::ObservedPopulation;
 pub use population::{
-    enumerate_routes, reachability, specific_indirect_effects, Effects, Population,
-    PopulationError, SpecificIndirect,
+    count_routes, enumerate_routes, enumerate_routes_capped, reachability,
+    specific_indirect_effects, Effects, Population, PopulationError, SpecificIndirect,
 };
 pub use print::number as format_number;
 /// The dense matrix type used throughout (nalgebra `DMatrix<f64>`).

@@ -21,7 +21,7 @@ pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_VARIABLES: usize = 1000;
 
 /// Most specific indirect routes that are listed one by one. A fully connected model of k variables
-/// has about 2^(k−1) routes; beyond this limit routes are counted, not enumerated.
+/// has about 2^k routes; beyond this limit routes are counted, not enumerated.
 pub const MAX_ROUTES: usize = 10_000;
 
 /// Writes `text` with control characters and invisible format characters (zero-width spaces, byte

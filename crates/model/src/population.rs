@@ -11,6 +11,7 @@
 //! residual variance. Variables are kept in a topological order (every predictor before the variables
 //! it predicts), so `beta` is strictly lower triangular.
 
+use crate::limits::MAX_ROUTES;
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
@@ -87,8 +88,12 @@ pub struct Effects {
     /// Total effects, `(I − B)⁻¹ − I`.
     pub total: DMatrix<f64>,
     /// Every specific indirect route, in the order of enumeration (by predictor, then outcome, then
-    /// depth-first along the variable order).
+    /// depth-first along the variable order). Empty when there are more than
+    /// [`crate::limits::MAX_ROUTES`] routes (see `routes_not_listed`).
     pub specific: Vec<SpecificIndirect>,
+    /// The number of specific indirect routes when there are too many to list (more than
+    /// [`crate::limits::MAX_ROUTES`]); `None` when `specific` lists them all.
+    pub routes_not_listed: Option<u128>,
 }
 
 impl Population {
@@ -220,7 +225,11 @@ impl Population {
         let p = self.len();
         let total = &self.inverse_i_minus_beta - DMatrix::<f64>::identity(p, p);
         let indirect = &total - &self.beta;
-        let specific = enumerate_routes(pattern)
+        let (routes, routes_not_listed) = match enumerate_routes_capped(pattern, MAX_ROUTES) {
+            Ok(routes) => (routes, None),
+            Err(count) => (Vec::new(), Some(count)),
+        };
+        let specific = routes
             .into_iter()
             .map(|route| {
                 let value = route.windows(2).map(|w| self.beta[(w[1], w[0])]).product();
@@ -237,6 +246,7 @@ impl Population {
             indirect,
             total,
             specific,
+            routes_not_listed,
         }
     }
 
@@ -289,6 +299,65 @@ pub fn enumerate_routes(pattern: &DMatrix<bool>) -> Vec<Vec<usize>> {
         routes.extend(found);
     }
     routes
+}
+
+/// The number of directed routes with at least two arrows in an acyclic arrow pattern (as
+/// [`enumerate_routes`] would list them), counted without listing them: O(p²) dynamic programming
+/// over a topological order, saturating at `u128::MAX`. A fully connected model of k variables has
+/// about 2^k routes, so counting first keeps a dense model from exhausting memory.
+pub fn count_routes(pattern: &DMatrix<bool>) -> u128 {
+    let p = pattern.nrows();
+    let order = topological_order(pattern);
+    // onward[v]: routes of one or more arrows that start at v.
+    let mut onward = vec![0u128; p];
+    for &v in order.iter().rev() {
+        onward[v] = (0..p)
+            .filter(|&next| pattern[(next, v)])
+            .fold(0u128, |acc, next| {
+                acc.saturating_add(1).saturating_add(onward[next])
+            });
+    }
+    // A route of two or more arrows is a first arrow v → next followed by a route from next.
+    (0..p)
+        .flat_map(|v| (0..p).map(move |next| (v, next)))
+        .filter(|&(v, next)| pattern[(next, v)])
+        .fold(0u128, |acc, (_, next)| acc.saturating_add(onward[next]))
+}
+
+/// The variables of an acyclic pattern in an order where every arrow points forward (Kahn's
+/// algorithm; variables on a cycle, which a valid model never has, are left out).
+fn topological_order(pattern: &DMatrix<bool>) -> Vec<usize> {
+    let p = pattern.nrows();
+    let mut indegree: Vec<usize> = (0..p)
+        .map(|to| (0..p).filter(|&from| pattern[(to, from)]).count())
+        .collect();
+    let mut ready: Vec<usize> = (0..p).filter(|&v| indegree[v] == 0).collect();
+    let mut order = Vec::with_capacity(p);
+    while let Some(v) = ready.pop() {
+        order.push(v);
+        for to in 0..p {
+            if pattern[(to, v)] {
+                indegree[to] -= 1;
+                if indegree[to] == 0 {
+                    ready.push(to);
+                }
+            }
+        }
+    }
+    order
+}
+
+/// [`enumerate_routes`] when there are at most `max` routes; otherwise `Err` with their number,
+/// without enumerating them.
+pub fn enumerate_routes_capped(
+    pattern: &DMatrix<bool>,
+    max: usize,
+) -> Result<Vec<Vec<usize>>, u128> {
+    let count = count_routes(pattern);
+    if count > max as u128 {
+        return Err(count);
+    }
+    Ok(enumerate_routes(pattern))
 }
 
 /// `reach[(to, from)]` is true when some directed route of one or more arrows leads from `from` to
@@ -391,6 +460,26 @@ mod tests {
         assert!((s[(1, 1)] - 1.25).abs() < 1e-12);
         assert!((s[(2, 0)] - 0.3).abs() < 1e-12);
         assert!((s[(2, 2)] - (0.16 * 1.25 + 0.01 + 0.04 + 1.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn routes_are_counted_without_listing_them() {
+        // In a fully connected DAG of k variables every subset of two or more variables is one
+        // route: 2^k − 1 − k routes of one or more arrows, less the k(k−1)/2 single arrows.
+        for k in 1..=12usize {
+            let pattern = DMatrix::from_fn(k, k, |to, from| from < to);
+            let k128 = k as u128;
+            let expected = (1u128 << k) - 1 - k128 - k128 * (k128 - 1) / 2;
+            assert_eq!(count_routes(&pattern), expected, "k = {k}");
+            assert_eq!(
+                enumerate_routes(&pattern).len() as u128,
+                expected,
+                "k = {k}"
+            );
+        }
+        let dense = DMatrix::from_fn(200, 200, |to, from| from < to);
+        assert_eq!(count_routes(&dense), u128::MAX);
+        assert_eq!(enumerate_routes_capped(&dense, 10), Err(u128::MAX));
     }
 
     #[test]

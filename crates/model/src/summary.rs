@@ -192,6 +192,11 @@ pub struct ModelSummary {
     pub implied_covariance: NamedMatrix,
     /// Every specific indirect route.
     pub indirect_effects: Vec<RouteEffect>,
+    /// How many specific indirect routes exist but are not listed: a dense model has too many to
+    /// list (2^(k−1) for k fully connected variables; at most [`crate::limits::MAX_ROUTES`] are
+    /// listed). Saturates at `u64::MAX`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indirect_routes_not_listed: Option<u64>,
     /// The measurement part.
     pub measurement: Vec<MeasurementRow>,
     /// Where the model came from.
@@ -246,6 +251,9 @@ impl ModelSummary {
                         .collect(),
                 })
                 .collect(),
+            indirect_routes_not_listed: effects
+                .routes_not_listed
+                .map(|count| count.min(u64::MAX as u128) as u64),
             measurement: measurement(model),
             model: origin.to_string(),
             parameters: [paths(model, pop, &std), covariances(model, pop, &std)].concat(),

@@ -12,8 +12,8 @@ pub enum DataMode {
     /// Continuous construct scores, multivariate normal with the population's `Σ`.
     #[default]
     Normal,
-    /// The study's situation: every construct measured by Likert items (the simulator's
-    /// calibration to the study's reliabilities and item means), analysed as scale means. Paths are
+    /// The study's situation: every construct with a scale in [`PowerConfig::design`] measured by
+    /// Likert items calibrated to that scale's reliability and item mean, analysed as scale means. Paths are
     /// attenuated by unreliability and in scale units, so bias and coverage are not reported.
     Items,
 }

@@ -30,6 +30,7 @@
 mod config;
 mod engine;
 mod error;
+pub mod latent;
 pub mod montecarlo;
 mod oracle;
 mod report;

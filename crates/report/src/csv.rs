@@ -103,21 +103,32 @@ fn field(name: &str) -> String {
 /// Simulated rows: a header, then one line per row; whole numbers without decimals, others
 /// rounded to 6 decimals, missing values `NA`.
 pub fn data(table: &DataTable<'_>) -> String {
-    let mut out = String::with_capacity(table.rows.len() * table.columns.len() * 4 + 256);
+    let mut out = Vec::with_capacity(table.rows.len() * table.columns.len() * 4 + 256);
+    write_data(&mut out, table).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("CSV text is UTF-8")
+}
+
+/// [`data`], written row by row into `w` (a file or stdout): no second copy of the data as text.
+///
+/// # Errors
+/// When `w` fails.
+pub fn write_data(w: &mut dyn std::io::Write, table: &DataTable<'_>) -> std::io::Result<()> {
     let header: Vec<String> = table.columns.iter().map(|c| field(c.name)).collect();
-    out.push_str(&header.join(","));
-    out.push('\n');
+    writeln!(w, "{}", header.join(","))?;
+    let mut line = String::new();
     for row in &table.rows {
+        line.clear();
         for (k, c) in table.columns.iter().enumerate() {
             if k > 0 {
-                out.push(',');
+                line.push(',');
             }
             match number(row[c.index], c.integer) {
-                Some(s) => out.push_str(&s),
-                None => out.push_str("NA"),
+                Some(s) => line.push_str(&s),
+                None => line.push_str("NA"),
             }
         }
-        out.push('\n');
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
     }
-    out
+    Ok(())
 }

@@ -110,6 +110,7 @@ mod tests {
                 clusters: 4,
                 column: "team".into(),
             }),
+            scales: Vec::new(),
         };
         let ci: Vec<Interval> = fit
             .effects

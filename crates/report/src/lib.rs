@@ -14,7 +14,8 @@
 //! * [`diagram::PathDiagram`] — a path diagram in the style of the study's Figure 2, from
 //!   population values or estimates, laid out left to right by causal order, drawn as SVG.
 //! * [`html::render_report`] — one self-contained offline HTML report of the JSON results of
-//!   `model show`, `fit` and `power` (kind detected from the JSON; one module per kind).
+//!   `model show`, `fit`, `power`, `meta` and `transport replicate` (kind detected from the JSON;
+//!   one module per kind).
 //! * [`plot::LinePlot`], [`plot::Histogram`] — SVG charts (power curves with Monte Carlo bands).
 //! * [`sentences`] — key results in plain language.
 

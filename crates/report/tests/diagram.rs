@@ -91,6 +91,8 @@ fn builtin_model_flows_left_to_right_in_causal_order() {
     let svg = d.to_svg();
     assert!(svg.contains("R\u{b2} = .19"), "R² of eng in its box");
     assert_no_overlap(&d, "seed");
+    // Compact: the labels fit after little spreading (the layout grows 10% per failed attempt).
+    assert!(l.spread <= 1.5, "seed diagram spread {}", l.spread);
     assert_no_overlap(&builtin("seed-composite"), "seed-composite");
 }
 

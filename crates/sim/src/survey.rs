@@ -229,207 +229,209 @@ fn lookup(overrides: &[(String, f64)], name: &str) -> Option<f64> {
         .map(|(_, v)| *v)
 }
 
-impl Simulator {
-    /// Validates the design against the model, calibrates the scales and factors the covariances.
-    pub fn new(model: &Model, design: &SurveyDesign) -> Result<Simulator, SimError> {
-        let population = model.population()?;
-        Simulator::from_population(model, &population, design)
+/// The design's ranges: N, response rate, self-selection, missingness and team size.
+fn check_design(design: &SurveyDesign) -> Result<(), SimError> {
+    if design.n == 0 || design.n > MAX_N {
+        return Err(SimError::SampleSize { n: design.n });
     }
-
-    /// As [`Simulator::new`], with the population already built from `model`.
-    pub fn from_population(
-        model: &Model,
-        population: &Population,
-        design: &SurveyDesign,
-    ) -> Result<Simulator, SimError> {
-        if design.n == 0 || design.n > MAX_N {
-            return Err(SimError::SampleSize { n: design.n });
+    if !(design.response_rate > 0.0 && design.response_rate <= 1.0) {
+        return Err(SimError::ResponseRate {
+            value: design.response_rate,
+        });
+    }
+    if !(design.self_selection.is_finite() && design.self_selection >= 0.0) {
+        return Err(SimError::SelfSelection {
+            value: design.self_selection,
+        });
+    }
+    let miss = design.missing.rate();
+    if !(0.0..1.0).contains(&miss) {
+        return Err(SimError::MissingRate { value: miss });
+    }
+    match design.teams {
+        TeamSizes::Fixed(k) if k == 0 || k as f64 > MAX_TEAM_SIZE => {
+            Err(SimError::TeamSize { value: k as f64 })
         }
-        if !(design.response_rate > 0.0 && design.response_rate <= 1.0) {
-            return Err(SimError::ResponseRate {
-                value: design.response_rate,
+        TeamSizes::Poisson { mean }
+            if !(mean.is_finite() && (1.0..=MAX_TEAM_SIZE).contains(&mean)) =>
+        {
+            Err(SimError::TeamSize { value: mean })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The measurement and ICC of construct `name` (model-implied variance `variance`): the model's
+/// `=~` items, else the design's scale of that name, else a continuous observed score.
+fn plan_construct(
+    model: &Model,
+    design: &SurveyDesign,
+    name: &String,
+    variance: f64,
+) -> Result<ConstructInfo, SimError> {
+    let known = design.scales.iter().find(|s| s.name == name.as_str());
+    let icc = lookup(&design.icc, name).unwrap_or(known.map_or(DEFAULT_ICC, |s| s.icc));
+    if !(0.0..1.0).contains(&icc) {
+        return Err(SimError::Icc {
+            construct: name.clone(),
+            value: icc,
+        });
+    }
+    let reliability = lookup(&design.reliability, name);
+    if let Some(r) = reliability {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(SimError::Reliability {
+                construct: name.clone(),
+                value: r,
             });
         }
-        if !(design.self_selection.is_finite() && design.self_selection >= 0.0) {
-            return Err(SimError::SelfSelection {
-                value: design.self_selection,
-            });
-        }
-        let miss = design.missing.rate();
-        if !(0.0..1.0).contains(&miss) {
-            return Err(SimError::MissingRate { value: miss });
-        }
-        match design.teams {
-            TeamSizes::Fixed(k) if k == 0 || k as f64 > MAX_TEAM_SIZE => {
-                return Err(SimError::TeamSize { value: k as f64 })
-            }
-            TeamSizes::Poisson { mean }
-                if !(mean.is_finite() && (1.0..=MAX_TEAM_SIZE).contains(&mean)) =>
-            {
-                return Err(SimError::TeamSize { value: mean })
-            }
-            _ => {}
-        }
-        let names = population.names().to_vec();
-        check_names("ICC", &design.icc, &names)?;
-        check_names("reliability", &design.reliability, &names)?;
-        check_names("item mean", &design.item_mean, &names)?;
-        let sigma = population.implied_covariance();
-        let p = names.len();
-        let sd: Vec<f64> = (0..p).map(|i| sigma[(i, i)].sqrt()).collect();
-        let correlation = population.implied_correlation();
-        let teams_on = !matches!(design.teams, TeamSizes::None | TeamSizes::Fixed(1))
-            && !matches!(design.teams, TeamSizes::Poisson { mean } if mean <= 1.0);
-
-        // Measurement and ICC per construct.
-        let mut constructs = Vec::with_capacity(p);
-        for (i, name) in names.iter().enumerate() {
-            let study = design.scales.iter().find(|s| s.name == name.as_str());
-            let icc = lookup(&design.icc, name).unwrap_or(study.map_or(DEFAULT_ICC, |s| s.icc));
-            if !(0.0..1.0).contains(&icc) {
-                return Err(SimError::Icc {
-                    construct: name.clone(),
-                    value: icc,
-                });
-            }
-            let reliability = lookup(&design.reliability, name);
-            if let Some(r) = reliability {
-                if !(r > 0.0 && r < 1.0) {
-                    return Err(SimError::Reliability {
-                        construct: name.clone(),
-                        value: r,
-                    });
-                }
-            }
-            let latent = model.latent_variables().iter().find(|lv| &lv.name == name);
-            let measurement = if let Some(lv) = latent {
-                let mean = lookup(&design.item_mean, name).unwrap_or(DEFAULT_ITEM_MEAN);
-                let items: Vec<String> = lv.indicators.iter().map(|ind| ind.name.clone()).collect();
-                let given: Option<Vec<(String, f64)>> = lv
-                    .indicators
-                    .iter()
-                    .map(|ind| ind.loading.map(|l| (ind.name.clone(), l)))
-                    .collect();
-                let scale = match (given, reliability) {
-                    (Some(loadings), None) => Likert::from_loadings(name, &loadings, mean, 1, 7)?,
-                    (_, r) => Likert::calibrate(
-                        name,
-                        &LikertTarget {
-                            items: items.len(),
-                            reliability: r.unwrap_or(DEFAULT_RELIABILITY),
-                            item_mean: mean,
-                            min: 1,
-                            max: 7,
-                        },
-                    )?,
-                };
-                Measurement::Likert { items, scale }
-            } else if let Some(s) = study {
-                let mean = lookup(&design.item_mean, name).unwrap_or(s.item_mean);
-                let target = LikertTarget {
-                    items: s.items,
-                    reliability: reliability.unwrap_or(s.reliability),
+    }
+    let latent = model.latent_variables().iter().find(|lv| &lv.name == name);
+    let measurement = if let Some(lv) = latent {
+        let mean = lookup(&design.item_mean, name).unwrap_or(DEFAULT_ITEM_MEAN);
+        let items: Vec<String> = lv.indicators.iter().map(|ind| ind.name.clone()).collect();
+        let given: Option<Vec<(String, f64)>> = lv
+            .indicators
+            .iter()
+            .map(|ind| ind.loading.map(|l| (ind.name.clone(), l)))
+            .collect();
+        let scale = match (given, reliability) {
+            (Some(loadings), None) => Likert::from_loadings(name, &loadings, mean, 1, 7)?,
+            (_, r) => Likert::calibrate(
+                name,
+                &LikertTarget {
+                    items: items.len(),
+                    reliability: r.unwrap_or(DEFAULT_RELIABILITY),
                     item_mean: mean,
-                    min: s.min,
-                    max: s.max,
-                };
-                let scale = Likert::calibrate(name, &target)?;
-                Measurement::Likert {
-                    items: (1..=s.items).map(|k| format!("{name}{k}")).collect(),
-                    scale,
-                }
-            } else {
-                Measurement::Continuous {
-                    reliability: reliability.unwrap_or(1.0),
-                }
-            };
-            constructs.push(ConstructInfo {
-                name: name.clone(),
-                variance: sigma[(i, i)],
-                icc: if teams_on { icc } else { 0.0 },
-                measurement,
-            });
-        }
-
-        // Two-level factors.
-        let (between, within) = if teams_on && constructs.iter().any(|c| c.icc > 0.0) {
-            let chol_r =
-                correlation
-                    .clone()
-                    .cholesky()
-                    .ok_or_else(|| SimError::NotPositiveDefinite {
-                        what: "implied",
-                        names: names.join(", "),
-                    })?;
-            let d_b = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(
-                p,
-                (0..p).map(|i| (constructs[i].icc * sigma[(i, i)]).sqrt()),
-            ));
-            let sigma_b = &d_b * &correlation * &d_b;
-            let sigma_w = sigma - &sigma_b;
-            let sigma_w = (&sigma_w + sigma_w.transpose()) * 0.5;
-            let within = match LowerFactor::cholesky(&sigma_w) {
-                Some(w) => w,
-                None => {
-                    let k = (1..=p)
-                        .find(|&k| {
-                            sigma_w
-                                .view((0, 0), (k, k))
-                                .into_owned()
-                                .cholesky()
-                                .is_none()
-                        })
-                        .unwrap_or(p);
-                    let list = (0..k)
-                        .map(|i| format!("{} (ICC {})", names[i], constructs[i].icc))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    return Err(SimError::IccIncompatible { names: list });
-                }
-            };
-            (Some(LowerFactor::from_matrix(&(&d_b * chol_r.l()))), within)
-        } else {
-            let f = LowerFactor::cholesky(sigma).ok_or_else(|| SimError::NotPositiveDefinite {
-                what: "implied",
-                names: names.join(", "),
-            })?;
-            (None, f)
+                    min: 1,
+                    max: 7,
+                },
+            )?,
         };
-        let background = BackgroundModel::new(&design.background, &names, &correlation)?;
-        if design.inclusion && background.kept_share().is_none() {
-            return Err(SimError::NoInclusionRule);
+        Measurement::Likert { items, scale }
+    } else if let Some(s) = known {
+        let mean = lookup(&design.item_mean, name).unwrap_or(s.item_mean);
+        let target = LikertTarget {
+            items: s.items,
+            reliability: reliability.unwrap_or(s.reliability),
+            item_mean: mean,
+            min: s.min,
+            max: s.max,
+        };
+        let scale = Likert::calibrate(name, &target)?;
+        Measurement::Likert {
+            items: (1..=s.items).map(|k| format!("{name}{k}")).collect(),
+            scale,
         }
+    } else {
+        Measurement::Continuous {
+            reliability: reliability.unwrap_or(1.0),
+        }
+    };
+    Ok(ConstructInfo {
+        name: name.clone(),
+        variance,
+        icc,
+        measurement,
+    })
+}
 
-        // Columns.
+/// The between-team factor (`None` without teams or ICCs) and the within-team factor: `Σ_B =
+/// D_b R D_b`, `Σ_W = Σ − Σ_B` (see the module documentation).
+fn team_factors(
+    constructs: &[ConstructInfo],
+    sigma: &DMatrix<f64>,
+    correlation: &DMatrix<f64>,
+    teams_on: bool,
+) -> Result<(Option<LowerFactor>, LowerFactor), SimError> {
+    let p = constructs.len();
+    let names = || {
+        constructs
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !(teams_on && constructs.iter().any(|c| c.icc > 0.0)) {
+        let f = LowerFactor::cholesky(sigma).ok_or_else(|| SimError::NotPositiveDefinite {
+            what: "implied",
+            names: names(),
+        })?;
+        return Ok((None, f));
+    }
+    let chol_r = correlation
+        .clone()
+        .cholesky()
+        .ok_or_else(|| SimError::NotPositiveDefinite {
+            what: "implied",
+            names: names(),
+        })?;
+    let d_b = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(
+        p,
+        (0..p).map(|i| (constructs[i].icc * sigma[(i, i)]).sqrt()),
+    ));
+    let sigma_b = &d_b * correlation * &d_b;
+    let sigma_w = sigma - &sigma_b;
+    let sigma_w = (&sigma_w + sigma_w.transpose()) * 0.5;
+    let Some(within) = LowerFactor::cholesky(&sigma_w) else {
+        let k = (1..=p)
+            .find(|&k| {
+                sigma_w
+                    .view((0, 0), (k, k))
+                    .into_owned()
+                    .cholesky()
+                    .is_none()
+            })
+            .unwrap_or(p);
+        let list = constructs[..k]
+            .iter()
+            .map(|c| format!("{} (ICC {})", c.name, c.icc))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(SimError::IccIncompatible { names: list });
+    };
+    Ok((Some(LowerFactor::from_matrix(&(&d_b * chol_r.l()))), within))
+}
+
+/// The columns of a data set and where each part starts.
+struct Layout {
+    columns: Vec<Column>,
+    likert: Vec<ItemBlock>,
+    /// Per construct: `Some(error sd)` for continuous variables.
+    continuous: Vec<Option<f64>>,
+    items_start: usize,
+    scales_start: usize,
+    true_start: usize,
+}
+
+impl Layout {
+    /// `id`, `team`, background variables, items, scale scores (or observed scores), true scores;
+    /// refuses two columns of the same name.
+    fn new(design: &SurveyDesign, constructs: &[ConstructInfo]) -> Result<Layout, SimError> {
+        let column = |name: String, kind, construct: Option<&String>| Column {
+            name,
+            kind,
+            construct: construct.cloned(),
+        };
         let mut columns = vec![
-            Column {
-                name: "id".into(),
-                kind: ColumnKind::Id,
-                construct: None,
-            },
-            Column {
-                name: "team".into(),
-                kind: ColumnKind::Team,
-                construct: None,
-            },
+            column("id".into(), ColumnKind::Id, None),
+            column("team".into(), ColumnKind::Team, None),
         ];
-        columns.extend(design.background.variables.iter().map(|b| Column {
-            name: b.name.to_string(),
-            kind: ColumnKind::Background,
-            construct: None,
-        }));
+        columns.extend(
+            design
+                .background
+                .variables
+                .iter()
+                .map(|b| column(b.name.to_string(), ColumnKind::Background, None)),
+        );
         let items_start = columns.len();
         let mut likert = Vec::new();
-        let mut continuous = Vec::with_capacity(p);
+        let mut continuous = Vec::with_capacity(constructs.len());
         for (i, c) in constructs.iter().enumerate() {
             match &c.measurement {
                 Measurement::Likert { items, scale } => {
                     for item in items {
-                        columns.push(Column {
-                            name: item.clone(),
-                            kind: ColumnKind::Item,
-                            construct: Some(c.name.clone()),
-                        });
+                        columns.push(column(item.clone(), ColumnKind::Item, Some(&c.name)));
                     }
                     likert.push(ItemBlock {
                         construct: i,
@@ -443,26 +445,19 @@ impl Simulator {
             }
         }
         let scales_start = columns.len();
-        for c in &constructs {
+        for c in constructs {
             let kind = if matches!(c.measurement, Measurement::Likert { .. }) {
                 ColumnKind::Scale
             } else {
                 ColumnKind::Observed
             };
-            columns.push(Column {
-                name: c.name.clone(),
-                kind,
-                construct: Some(c.name.clone()),
-            });
+            columns.push(column(c.name.clone(), kind, Some(&c.name)));
         }
         let true_start = columns.len();
         if design.true_scores {
-            for c in &constructs {
-                columns.push(Column {
-                    name: format!("true_{}", c.name),
-                    kind: ColumnKind::TrueScore,
-                    construct: Some(c.name.clone()),
-                });
+            for c in constructs {
+                let name = format!("true_{}", c.name);
+                columns.push(column(name, ColumnKind::TrueScore, Some(&c.name)));
             }
         }
         for (i, c) in columns.iter().enumerate() {
@@ -472,64 +467,139 @@ impl Simulator {
                 });
             }
         }
+        Ok(Layout {
+            columns,
+            likert,
+            continuous,
+            items_start,
+            scales_start,
+            true_start,
+        })
+    }
+}
 
-        // Self-selection on the mean score of the selection constructs.
-        let mut selection: Vec<usize> = (0..p)
-            .filter(|&i| design.selection.contains(&names[i]))
+/// The constructs self-selection depends on (the design's selection constructs present, else the
+/// first variable) and the SD of their mean standardized score.
+fn selection(
+    design: &SurveyDesign,
+    names: &[String],
+    correlation: &DMatrix<f64>,
+) -> (Vec<usize>, f64) {
+    let mut selection: Vec<usize> = (0..names.len())
+        .filter(|&i| design.selection.contains(&names[i]))
+        .collect();
+    if selection.is_empty() {
+        selection.push(0);
+    }
+    let m = selection.len() as f64;
+    let sd = (selection
+        .iter()
+        .flat_map(|&a| selection.iter().map(move |&b| (a, b)))
+        .map(|(a, b)| correlation[(a, b)])
+        .sum::<f64>()
+        / (m * m))
+        .sqrt();
+    (selection, sd)
+}
+
+/// Intercept `a` of `logit P(respond) = a + s (f² − 1)` giving the response rate on average over
+/// `f ~ N(0, 1)` (∞ when everyone responds).
+fn response_intercept(rate: f64, strength: f64) -> f64 {
+    if rate >= 1.0 {
+        f64::INFINITY
+    } else if strength == 0.0 {
+        (rate / (1.0 - rate)).ln()
+    } else {
+        // E over f ~ N(0, 1) of logistic(a + s (f² − 1)), trapezoid on [−10, 10].
+        let grid: Vec<(f64, f64)> = (0..=4000)
+            .map(|k| -10.0 + k as f64 * 0.005)
+            .map(|f| (f, pdf(f) * 0.005))
             .collect();
-        if selection.is_empty() {
-            selection.push(0);
-        }
-        let m = selection.len() as f64;
-        let selection_sd = (selection
+        bisect(
+            |a| {
+                grid.iter()
+                    .map(|(f, w)| w * logistic(a + strength * (f * f - 1.0)))
+                    .sum::<f64>()
+                    - rate
+            },
+            -60.0,
+            60.0,
+        )
+    }
+}
+
+/// Intercept `b` of the MAR model `logit P(item missing) = b + x_z` giving the average rate over
+/// the MAR variable's distribution (−∞ without MAR missingness).
+fn mar_intercept(missing: Missingness, background: &BackgroundModel) -> Result<f64, SimError> {
+    let Missingness::Mar(rate) = missing else {
+        return Ok(f64::NEG_INFINITY);
+    };
+    if rate <= 0.0 {
+        return Ok(f64::NEG_INFINITY);
+    }
+    let values = background
+        .mar_distribution()
+        .ok_or(SimError::NoMarVariable)?;
+    Ok(bisect(
+        |b| {
+            values
+                .iter()
+                .map(|(a, w)| w * logistic(b + background.mar_z_of(*a)))
+                .sum::<f64>()
+                - rate
+        },
+        -60.0,
+        60.0,
+    ))
+}
+
+impl Simulator {
+    /// Validates the design against the model, calibrates the scales and factors the covariances.
+    pub fn new(model: &Model, design: &SurveyDesign) -> Result<Simulator, SimError> {
+        let population = model.population()?;
+        Simulator::from_population(model, &population, design)
+    }
+
+    /// As [`Simulator::new`], with the population already built from `model`. The phases:
+    /// check the design, plan each construct's measurement, factor the between- and within-team
+    /// covariances, prepare the background, lay out the columns, solve the response and MAR
+    /// intercepts.
+    pub fn from_population(
+        model: &Model,
+        population: &Population,
+        design: &SurveyDesign,
+    ) -> Result<Simulator, SimError> {
+        check_design(design)?;
+        let names = population.names().to_vec();
+        check_names("ICC", &design.icc, &names)?;
+        check_names("reliability", &design.reliability, &names)?;
+        check_names("item mean", &design.item_mean, &names)?;
+        let sigma = population.implied_covariance();
+        let p = names.len();
+        let sd: Vec<f64> = (0..p).map(|i| sigma[(i, i)].sqrt()).collect();
+        let correlation = population.implied_correlation();
+        let teams_on = !matches!(design.teams, TeamSizes::None | TeamSizes::Fixed(1))
+            && !matches!(design.teams, TeamSizes::Poisson { mean } if mean <= 1.0);
+        let constructs = names
             .iter()
-            .flat_map(|&a| selection.iter().map(move |&b| (a, b)))
-            .map(|(a, b)| correlation[(a, b)])
-            .sum::<f64>()
-            / (m * m))
-            .sqrt();
-        let rate = design.response_rate;
-        let strength = design.self_selection;
-        let response_intercept = if rate >= 1.0 {
-            f64::INFINITY
-        } else if strength == 0.0 {
-            (rate / (1.0 - rate)).ln()
-        } else {
-            // E over f ~ N(0, 1) of logistic(a + s (f² − 1)), trapezoid on [−10, 10].
-            let grid: Vec<(f64, f64)> = (0..=4000)
-                .map(|k| -10.0 + k as f64 * 0.005)
-                .map(|f| (f, pdf(f) * 0.005))
-                .collect();
-            bisect(
-                |a| {
-                    grid.iter()
-                        .map(|(f, w)| w * logistic(a + strength * (f * f - 1.0)))
-                        .sum::<f64>()
-                        - rate
-                },
-                -60.0,
-                60.0,
-            )
-        };
-        let mar_intercept = match design.missing {
-            Missingness::Mar(rate) if rate > 0.0 => {
-                let values = background
-                    .mar_distribution()
-                    .ok_or(SimError::NoMarVariable)?;
-                bisect(
-                    |b| {
-                        values
-                            .iter()
-                            .map(|(a, w)| w * logistic(b + background.mar_z_of(*a)))
-                            .sum::<f64>()
-                            - rate
-                    },
-                    -60.0,
-                    60.0,
-                )
-            }
-            _ => f64::NEG_INFINITY,
-        };
+            .enumerate()
+            .map(|(i, name)| {
+                let mut info = plan_construct(model, design, name, sigma[(i, i)])?;
+                if !teams_on {
+                    info.icc = 0.0;
+                }
+                Ok(info)
+            })
+            .collect::<Result<Vec<_>, SimError>>()?;
+        let (between, within) = team_factors(&constructs, sigma, &correlation, teams_on)?;
+        let background = BackgroundModel::new(&design.background, &names, &correlation)?;
+        if design.inclusion && background.kept_share().is_none() {
+            return Err(SimError::NoInclusionRule);
+        }
+        let layout = Layout::new(design, &constructs)?;
+        let (selection, selection_sd) = selection(design, &names, &correlation);
+        let response_intercept = response_intercept(design.response_rate, design.self_selection);
+        let mar_intercept = mar_intercept(design.missing, &background)?;
         let mean_size = design.teams.mean();
         let teams_per_block = (BLOCK_INVITEES / mean_size).round().max(1.0) as u64;
         let poisson = match design.teams {
@@ -546,12 +616,12 @@ impl Simulator {
             between,
             within,
             background,
-            columns,
-            likert,
-            continuous,
-            items_start,
-            scales_start,
-            true_start,
+            columns: layout.columns,
+            likert: layout.likert,
+            continuous: layout.continuous,
+            items_start: layout.items_start,
+            scales_start: layout.scales_start,
+            true_start: layout.true_start,
             selection,
             selection_sd,
             response_intercept,

@@ -419,6 +419,9 @@ fn student_sheet(c: &ClassConfig) -> String {
         describe_variable(m),
         describe_variable(y)
     ));
+    if c.a.high > c.a.low || c.b.high > c.b.low || c.c_prime.high > c.c_prime.low {
+        page.paragraph("Your teacher gave each of you a somewhat different population, so your answers differ by design as well as by chance.");
+    }
     page.section("tasks", "Tasks");
     let tasks = [
         format!("Total effect: regress {y} on {x}. Write down the slope c and its standard error."),

@@ -23,6 +23,7 @@
 //! fails is left out of that replication's meta-analyses (counted); a replication with fewer than
 //! two fitted sites is left out (counted).
 
+use crate::dist::qnorm;
 use crate::meta::{meta_analyse, MetaConfig};
 use crate::TransportError;
 use balans_estimate::{AnalysisSpec, Estimator, FitOutput, ParameterKind};
@@ -99,10 +100,22 @@ impl Default for SitesConfig {
 struct Term {
     name: String,
     kind: &'static str,
-    /// `(false, k)`: free parameter k; `(true, j)`: effect j.
-    source: (bool, usize),
+    /// Where its site estimates come from.
+    source: Source,
     true_value: f64,
     true_tau2: Option<f64>,
+}
+
+/// The origin of a term's estimate.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    /// Free parameter k of each site's fit, meta-analysed.
+    Parameter(usize),
+    /// Effect j of each site's fit (delta-method SE), meta-analysed.
+    Effect(usize),
+    /// The product of the pooled estimates of these (path) terms, with its delta-method SE: an
+    /// indirect effect from pooled paths.
+    Product(Vec<usize>),
 }
 
 /// One varied path in population indices.
@@ -168,25 +181,49 @@ impl SitesProblem {
             })
             .collect();
         let mut terms = Vec::new();
+        let mut products = Vec::new();
         for e in study.effects() {
             match &e.kind {
                 EffectKind::Path { parameter } => terms.push(Term {
                     name: e.name.clone(),
                     kind: "path",
-                    source: (false, *parameter),
+                    source: Source::Parameter(*parameter),
                     true_value: e.population_value.unwrap_or(f64::NAN),
                     true_tau2: Some(0.0),
                 }),
                 EffectKind::Function {
-                    effect, defined, ..
-                } => terms.push(Term {
-                    name: e.name.clone(),
-                    kind: if *defined { "defined" } else { "indirect" },
-                    source: (true, *effect),
+                    effect,
+                    defined,
+                    parameters,
+                    product_of_paths,
+                } => {
+                    terms.push(Term {
+                        name: e.name.clone(),
+                        kind: if *defined { "defined" } else { "indirect" },
+                        source: Source::Effect(*effect),
+                        true_value: e.population_value.unwrap_or(f64::NAN),
+                        true_tau2: None,
+                    });
+                    if *product_of_paths && !*defined {
+                        products.push((e, parameters.clone()));
+                    }
+                }
+                EffectKind::AllJointly => {}
+            }
+        }
+        for (e, parameters) in products {
+            let paths: Option<Vec<usize>> = parameters
+                .iter()
+                .map(|k| terms.iter().position(|t| t.source == Source::Parameter(*k)))
+                .collect();
+            if let Some(paths) = paths {
+                terms.push(Term {
+                    name: format!("{} (pooled paths)", e.name),
+                    kind: "indirect.pooled",
+                    source: Source::Product(paths),
                     true_value: e.population_value.unwrap_or(f64::NAN),
                     true_tau2: None,
-                }),
-                EffectKind::AllJointly => {}
+                });
             }
         }
         let mut varied = Vec::new();
@@ -212,9 +249,10 @@ impl SitesProblem {
                         .join(", "),
                 });
             };
-            let ParameterKind::Regression { outcome, predictor } =
-                spec.parameters()[term.source.1].kind
-            else {
+            let Source::Parameter(k) = term.source else {
+                unreachable!("path terms come from parameters");
+            };
+            let ParameterKind::Regression { outcome, predictor } = spec.parameters()[k].kind else {
                 unreachable!("path terms are regressions");
             };
             term.true_tau2 = Some(v.tau * v.tau + v.moderator_slope * v.moderator_slope);
@@ -281,6 +319,8 @@ pub fn generate_site<R: Rng + ?Sized>(
 pub struct TermOutcome {
     /// μ̂.
     pub mu: f64,
+    /// Its standard error.
+    pub se: f64,
     /// Whether the CI of μ covers the true value.
     pub covered: bool,
     /// Whether μ is significant.
@@ -295,6 +335,15 @@ pub struct TermOutcome {
     pub pi_width: f64,
 }
 
+/// A site's estimate and SE of a meta-analysed term.
+fn site_estimate(source: &Source, f: &FitOutput) -> (f64, f64) {
+    match source {
+        Source::Parameter(i) => (f.estimates[*i], f.std_err[*i]),
+        Source::Effect(j) => (f.effects[*j], f.effect_std_err[*j]),
+        Source::Product(_) => (f64::NAN, f64::NAN),
+    }
+}
+
 /// Site estimates `(y, v)` of every term from the K fits, then one meta-analysis per term.
 ///
 /// # Errors
@@ -304,37 +353,63 @@ pub fn analyse_sites(
     fits: &[FitOutput],
     config: &SitesConfig,
 ) -> Result<Vec<TermOutcome>, TransportError> {
-    problem
-        .terms
-        .iter()
-        .map(|t| {
-            let studies: Vec<crate::Study> = fits
+    let z = qnorm(0.5 + config.meta.level / 2.0);
+    let z_alpha = qnorm(1.0 - config.alpha / 2.0);
+    let mut out: Vec<TermOutcome> = Vec::with_capacity(problem.terms.len());
+    for t in &problem.terms {
+        if let Source::Product(paths) = &t.source {
+            // μ = Π μ_i, SE² = Σ_j (Π_{i≠j} μ_i)² SE_j² (pooled paths from the same sites, taken
+            // as independent: ML path estimates along a route are asymptotically uncorrelated).
+            let mu: f64 = paths.iter().map(|&i| out[i].mu).product();
+            let var: f64 = paths
                 .iter()
-                .enumerate()
-                .map(|(k, f)| {
-                    let (y, se) = match t.source {
-                        (false, i) => (f.estimates[i], f.std_err[i]),
-                        (true, j) => (f.effects[j], f.effect_std_err[j]),
-                    };
-                    crate::Study {
-                        label: format!("site {}", k + 1),
-                        yi: y,
-                        vi: se * se,
-                    }
+                .map(|&j| {
+                    let others: f64 = paths
+                        .iter()
+                        .filter(|&&i| i != j)
+                        .map(|&i| out[i].mu)
+                        .product();
+                    (others * out[j].se).powi(2)
                 })
-                .collect();
-            let m = meta_analyse(&studies, &config.meta)?;
-            Ok(TermOutcome {
-                mu: m.estimate,
-                covered: m.conf_low <= t.true_value && t.true_value <= m.conf_high,
-                mu_significant: m.p_value < config.alpha,
-                tau2: m.tau2,
-                i2: m.i2,
-                q_rejects: m.qe_p < config.alpha,
-                pi_width: m.pi_ub - m.pi_lb,
+                .sum();
+            let se = var.sqrt();
+            out.push(TermOutcome {
+                mu,
+                se,
+                covered: (mu - t.true_value).abs() <= z * se,
+                mu_significant: (mu / se).abs() > z_alpha,
+                tau2: f64::NAN,
+                i2: f64::NAN,
+                q_rejects: false,
+                pi_width: f64::NAN,
+            });
+            continue;
+        }
+        let studies: Vec<crate::Study> = fits
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let (y, se) = site_estimate(&t.source, f);
+                crate::Study {
+                    label: format!("site {}", k + 1),
+                    yi: y,
+                    vi: se * se,
+                }
             })
-        })
-        .collect()
+            .collect();
+        let m = meta_analyse(&studies, &config.meta)?;
+        out.push(TermOutcome {
+            mu: m.estimate,
+            se: m.std_error,
+            covered: m.conf_low <= t.true_value && t.true_value <= m.conf_high,
+            mu_significant: m.p_value < config.alpha,
+            tau2: m.tau2,
+            i2: m.i2,
+            q_rejects: m.qe_p < config.alpha,
+            pi_width: m.pi_ub - m.pi_lb,
+        });
+    }
+    Ok(out)
 }
 
 /// The many-sites simulation as a problem for power's replication engine
@@ -693,20 +768,41 @@ pub fn sites_table(report: &SitesReport) -> String {
         "(MC SE)",
         "pi.width"
     ));
+    let na = |x: f64, width: usize, digits: usize| {
+        if x.is_nan() {
+            format!("{:>width$}", "NA")
+        } else {
+            format!("{x:>width$.digits$}")
+        }
+    };
     for r in &report.rows {
+        let pooled = r.kind == "indirect.pooled";
         o.push_str(&format!(
-            "{:<w$} {:>8.4} {:>8.4} {:>9.3} {:>8.3} {:>9} {:>9.5} {:>6.1}% {:>8.3} {:>13} {:>9.4}\n",
+            "{:<w$} {:>8.4} {:>8.4} {:>9.3} {:>8.3} {:>9} {} {:>7} {:>8} {:>13} {}\n",
             r.term,
             r.true_value,
             r.estimate,
             r.coverage,
             r.power_mu,
-            r.true_tau2.map_or_else(|| "NA".into(), |t| format!("{t:.5}")),
-            r.tau2,
-            r.i2,
-            r.power_q,
-            format!("({:.3})", r.mcse_power_q),
-            r.pi_width
+            r.true_tau2
+                .map_or_else(|| "NA".into(), |t| format!("{t:.5}")),
+            na(r.tau2, 9, 5),
+            if r.i2.is_nan() {
+                "NA".to_string()
+            } else {
+                format!("{:.1}%", r.i2)
+            },
+            if pooled {
+                "NA".to_string()
+            } else {
+                format!("{:.3}", r.power_q)
+            },
+            if pooled {
+                String::new()
+            } else {
+                format!("({:.3})", r.mcse_power_q)
+            },
+            na(r.pi_width, 9, 4)
         ));
     }
     o

@@ -16,17 +16,18 @@
 //!
 //! Replication `r` of condition (leaders J, team size n, effect or null) draws from the stream
 //! `balans_power::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
-//! and reduced in order, so they are identical for any number of threads.
+//! and reduced in order, so they are identical for any number of threads. The run uses the
+//! ambient rayon pool (the CLI builds it from `--threads`).
 
 use crate::analyse::ancova::{kenward_roger_test, satterthwaite_test, unit};
 use crate::analyse::ols::Cr2Fit;
 use crate::analyse::{fit_random_intercept, ClusterStats, Estimate};
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
-use balans_power::replication_rng;
+use balans_power::montecarlo;
+use balans_power::ReplicationRng;
 use rand::Rng;
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
-use rayon::prelude::*;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -143,32 +144,93 @@ pub fn ancova_cluster_stats(stats: &LeaderStats, out: &mut ClusterStats) {
     }
 }
 
-/// Runs every analysis of [`POWER_ANALYSES`] on one replication's statistics, pushing one result
-/// per analysis (`None` = the fit failed) onto `out`.
+/// Which analyses of [`POWER_ANALYSES`] to run (all by default).
+pub type AnalysisMask = [bool; 4];
+
+/// Every analysis.
+pub const ALL_ANALYSES: AnalysisMask = [true; 4];
+
+/// The mask of analyses named in `names` (`all` = every one).
+///
+/// # Errors
+/// An unknown name.
+pub fn analysis_mask(names: &[String]) -> Result<AnalysisMask, TrialPowerError> {
+    let mut mask = [false; 4];
+    for n in names {
+        if n == "all" {
+            return Ok(ALL_ANALYSES);
+        }
+        let i =
+            POWER_ANALYSES
+                .iter()
+                .position(|a| a == n)
+                .ok_or_else(|| TrialPowerError::Setting {
+                    setting: "analyses",
+                    value: n.clone(),
+                    expected:
+                        "all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
+                })?;
+        mask[i] = true;
+    }
+    if mask.iter().all(|m| !m) {
+        return Err(TrialPowerError::Setting {
+            setting: "analyses",
+            value: String::new(),
+            expected: "at least one analysis",
+        });
+    }
+    Ok(mask)
+}
+
+/// Runs the analyses of `mask` (in [`POWER_ANALYSES`] order) on one replication's statistics,
+/// pushing one result per selected analysis (`None` = the fit failed) onto `out`.
 pub fn analyse_replication(
     stats: &LeaderStats,
     alpha: f64,
+    mask: &AnalysisMask,
     scratch: &mut AnalysisScratch,
     out: &mut Vec<Option<TestResult>>,
 ) {
-    ancova_cluster_stats(stats, &mut scratch.cluster);
     let arm = unit(1);
-    match fit_random_intercept(&scratch.cluster) {
-        Ok(fit) => {
-            out.push(satterthwaite_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
-            out.push(kenward_roger_test(&fit, &arm, alpha).map(|e| from_estimate(e, fit.singular)));
-        }
-        Err(_) => out.extend([None, None]),
+    if mask[0] || mask[1] || mask[2] {
+        ancova_cluster_stats(stats, &mut scratch.cluster);
     }
-    out.push(match scratch.cr2.fit(&scratch.cluster) {
-        Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
-            let beta = scratch.cr2.ols.as_ref()?.beta[1];
-            (var > 0.0 && df > 0.0)
-                .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
-        }),
-        Err(_) => None,
-    });
-    out.push(leader_means_test(stats, alpha, scratch));
+    if mask[0] || mask[1] {
+        match fit_random_intercept(&scratch.cluster) {
+            Ok(fit) => {
+                if mask[0] {
+                    out.push(
+                        satterthwaite_test(&fit, &arm, alpha)
+                            .map(|e| from_estimate(e, fit.singular)),
+                    );
+                }
+                if mask[1] {
+                    out.push(
+                        kenward_roger_test(&fit, &arm, alpha)
+                            .map(|e| from_estimate(e, fit.singular)),
+                    );
+                }
+            }
+            Err(_) => {
+                for _ in 0..usize::from(mask[0]) + usize::from(mask[1]) {
+                    out.push(None);
+                }
+            }
+        }
+    }
+    if mask[2] {
+        out.push(match scratch.cr2.fit(&scratch.cluster) {
+            Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
+                let beta = scratch.cr2.ols.as_ref()?.beta[1];
+                (var > 0.0 && df > 0.0)
+                    .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
+            }),
+            Err(_) => None,
+        });
+    }
+    if mask[3] {
+        out.push(leader_means_test(stats, alpha, scratch));
+    }
 }
 
 /// Sums per leader of one outcome over employees observed at pre and post, from employee rows
@@ -276,12 +338,12 @@ pub struct TrialPowerConfig {
     pub seed: u64,
     /// Two-sided level.
     pub alpha: f64,
-    /// Worker threads (`None` = rayon's default); results do not depend on it.
-    #[serde(skip)]
-    pub threads: Option<usize>,
     /// Always simulate employee rows (the general path), even when the leader statistics could be
     /// drawn directly; for checking the fast path and for peer comparisons.
     pub employee_level: bool,
+    /// The analyses to run ([`analysis_mask`]); the rows name them.
+    #[serde(skip)]
+    pub mask: AnalysisMask,
 }
 
 /// Why a power run cannot be made.
@@ -305,9 +367,6 @@ pub enum TrialPowerError {
         /// The variables.
         known: String,
     },
-    /// The thread pool could not be built.
-    #[error("cannot start {0} worker threads")]
-    Threads(usize),
 }
 
 /// One (leaders, team size, analysis) result.
@@ -492,42 +551,28 @@ pub fn employee_leader_stats<R: Rng + ?Sized>(
     }
 }
 
-/// One condition's per-replication results, `[rep][analysis]`.
-fn run_condition(
-    design: &Design,
+/// One condition of a power run as a [`balans_power::montecarlo::Replication`]: generate the
+/// leader statistics, run the selected analyses, tally each analysis's outcome.
+struct TrialReplication<'a> {
+    design: &'a Design,
     v: usize,
-    config: &TrialPowerConfig,
-    key: u64,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Vec<Option<TestResult>> {
-    let fast = has_fast_path(design) && !config.employee_level;
-    const CHUNK: usize = 64;
-    let chunks: Vec<Vec<Option<TestResult>>> = (0..config.reps.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let mut stats = LeaderStats::default();
-            let mut gen = GenerateScratch::default();
-            let mut an = AnalysisScratch::default();
-            let end = ((c + 1) * CHUNK).min(config.reps);
-            let mut out = Vec::with_capacity((end - c * CHUNK) * POWER_ANALYSES.len());
-            for r in c * CHUNK..end {
-                let mut rng = replication_rng(config.seed, key, r as u64);
-                if fast {
-                    draw_leader_stats(design, v, &mut rng, &mut stats, &mut gen);
-                } else {
-                    employee_leader_stats(design, v, &mut rng, &mut stats);
-                }
-                analyse_replication(&stats, config.alpha, &mut an, &mut out);
-            }
-            progress((end - c * CHUNK) as u64);
-            out
-        })
-        .collect();
-    chunks.into_iter().flatten().collect()
+    alpha: f64,
+    mask: AnalysisMask,
+    fast: bool,
+    truth: f64,
 }
 
-#[derive(Default)]
-struct Tally {
+/// Per-thread buffers of a replication.
+struct Workspace {
+    stats: LeaderStats,
+    gen: GenerateScratch,
+    an: AnalysisScratch,
+    out: Vec<Option<TestResult>>,
+}
+
+/// What one analysis counts over replications.
+#[derive(Debug, Clone, Default)]
+struct AnalysisTally {
     reject: usize,
     cover: usize,
     fitted: usize,
@@ -538,23 +583,110 @@ struct Tally {
     sum_se: f64,
 }
 
-fn tally(results: &[Option<TestResult>], k: usize, a: usize, alpha: f64, truth: f64) -> Tally {
-    let mut t = Tally::default();
-    for r in results.iter().skip(a).step_by(k) {
-        match r {
-            None => t.failed += 1,
-            Some(r) => {
-                t.fitted += 1;
-                t.reject += usize::from(r.p_value < alpha);
-                t.cover += usize::from(r.conf_low <= truth && truth <= r.conf_high);
-                t.singular += usize::from(r.singular);
-                t.sum += r.estimate;
-                t.sum2 += r.estimate * r.estimate;
-                t.sum_se += r.std_error;
+/// The tallies of every selected analysis.
+#[derive(Debug, Clone, Default)]
+struct Tallies(Vec<AnalysisTally>);
+
+impl montecarlo::Tally for Tallies {
+    fn reset(&mut self) {
+        self.0
+            .iter_mut()
+            .for_each(|t| *t = AnalysisTally::default());
+    }
+    fn merge(&mut self, later: &Tallies) {
+        for (a, b) in self.0.iter_mut().zip(&later.0) {
+            a.reject += b.reject;
+            a.cover += b.cover;
+            a.fitted += b.fitted;
+            a.singular += b.singular;
+            a.failed += b.failed;
+            a.sum += b.sum;
+            a.sum2 += b.sum2;
+            a.sum_se += b.sum_se;
+        }
+    }
+}
+
+impl montecarlo::Replication for TrialReplication<'_> {
+    type Workspace = Workspace;
+    type Tally = Tallies;
+
+    fn workspace(&self) -> Workspace {
+        Workspace {
+            stats: LeaderStats::default(),
+            gen: GenerateScratch::default(),
+            an: AnalysisScratch::default(),
+            out: Vec::with_capacity(POWER_ANALYSES.len()),
+        }
+    }
+
+    fn tally(&self) -> Tallies {
+        Tallies(vec![
+            AnalysisTally::default();
+            self.mask.iter().filter(|m| **m).count()
+        ])
+    }
+
+    fn generate(&self, ws: &mut Workspace, rng: &mut ReplicationRng) -> bool {
+        if self.fast {
+            draw_leader_stats(self.design, self.v, rng, &mut ws.stats, &mut ws.gen);
+        } else {
+            employee_leader_stats(self.design, self.v, rng, &mut ws.stats);
+        }
+        true
+    }
+
+    fn analyse(&self, ws: &mut Workspace, _rng: &mut ReplicationRng) -> bool {
+        ws.out.clear();
+        analyse_replication(&ws.stats, self.alpha, &self.mask, &mut ws.an, &mut ws.out);
+        true
+    }
+
+    fn record(&self, ws: &Workspace, ok: bool, tally: &mut Tallies) {
+        for (a, t) in tally.0.iter_mut().enumerate() {
+            match ws.out.get(a).copied().flatten().filter(|_| ok) {
+                None => t.failed += 1,
+                Some(r) => {
+                    t.fitted += 1;
+                    t.reject += usize::from(r.p_value < self.alpha);
+                    t.cover += usize::from(r.conf_low <= self.truth && self.truth <= r.conf_high);
+                    t.singular += usize::from(r.singular);
+                    t.sum += r.estimate;
+                    t.sum2 += r.estimate * r.estimate;
+                    t.sum_se += r.std_error;
+                }
             }
         }
     }
-    t
+}
+
+/// One condition's tallies, by the generic replication engine
+/// ([`balans_power::montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
+fn run_condition(
+    design: &Design,
+    v: usize,
+    config: &TrialPowerConfig,
+    key: u64,
+    truth: f64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Tallies {
+    let rep = TrialReplication {
+        design,
+        v,
+        alpha: config.alpha,
+        mask: config.mask,
+        fast: has_fast_path(design) && !config.employee_level,
+        truth,
+    };
+    montecarlo::run(
+        &rep,
+        montecarlo::Streams {
+            seed: config.seed,
+            condition: key,
+        },
+        config.reps,
+        progress,
+    )
 }
 
 /// Power of every analysis at every (leaders, team size) of the grid. `progress(k)` is called
@@ -579,23 +711,22 @@ pub fn trial_power(
             });
         }
     }
-    let pool = pool(config.threads)?;
     let mut rows = Vec::new();
     for &j in leaders {
         for &n in team_sizes_grid {
             let d = design.with_size(j, n);
             let null = d.scaled_effect(0.0);
             let truth = d.expected_itt_effects()[v];
-            let (res, res0) = pool.install(|| {
-                (
-                    run_condition(&d, v, config, condition_key(j, n, false), progress),
-                    run_condition(&null, v, config, condition_key(j, n, true), progress),
-                )
-            });
-            let k = POWER_ANALYSES.len();
-            for (a, analysis) in POWER_ANALYSES.iter().enumerate() {
-                let t = tally(&res, k, a, config.alpha, truth);
-                let t0 = tally(&res0, k, a, config.alpha, 0.0);
+            let res = run_condition(&d, v, config, condition_key(j, n, false), truth, progress);
+            let res0 = run_condition(&null, v, config, condition_key(j, n, true), 0.0, progress);
+            let selected: Vec<&'static str> = POWER_ANALYSES
+                .iter()
+                .zip(config.mask)
+                .filter(|(_, m)| *m)
+                .map(|(a, _)| *a)
+                .collect();
+            for (a, analysis) in selected.into_iter().enumerate() {
+                let (t, t0) = (&res.0[a], &res0.0[a]);
                 let reps = config.reps as f64;
                 let power = t.reject as f64 / reps;
                 let type1 = t0.reject as f64 / reps;
@@ -661,15 +792,6 @@ fn validate(design: &Design, config: &TrialPowerConfig) -> Result<usize, TrialPo
         })
 }
 
-fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, TrialPowerError> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = threads {
-        b = b.num_threads(t);
-    }
-    b.build()
-        .map_err(|_| TrialPowerError::Threads(threads.unwrap_or(0)))
-}
-
 /// The result of a search for the number of leaders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LeadersSearch {
@@ -711,12 +833,15 @@ pub fn search_leaders(
     }
     let name = POWER_ANALYSES
         .iter()
-        .copied()
+        .zip(config.mask)
+        .filter(|(_, m)| *m)
+        .map(|(a, _)| *a)
         .find(|a| *a == analysis)
         .ok_or(TrialPowerError::Setting {
             setting: "analysis",
             value: analysis.to_string(),
-            expected: "one of mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means",
+            expected:
+                "one of the analyses run (mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means)",
         })?;
     let mut rows: Vec<TrialPowerRow> = Vec::new();
     let eval = |j: usize, rows: &mut Vec<TrialPowerRow>| -> Result<f64, TrialPowerError> {

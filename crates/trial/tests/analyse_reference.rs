@@ -471,3 +471,69 @@ fn singular_fit_equals_lmertest_at_the_boundary() {
     );
     compare_rows(&kr, &r["mixed_kr"], &same, "singular Kenward-Roger");
 }
+
+#[test]
+fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
+    let d = data("singular");
+    let r = &reference("singular")["long"];
+    let (leader, treated) = (d.leader(), d.treated());
+    let wide = WideData {
+        leader: &leader,
+        n_leaders: d.n_leaders(),
+        treated: &treated,
+    };
+    let employee: Vec<usize> = (0..leader.len()).collect();
+    let cols = balans_trial::analyse::wide_to_long(
+        &wide,
+        &outcome(&d, "fssb", "fssb_pre", "fssb_post"),
+        &employee,
+    );
+    let out =
+        balans_trial::analyse::long_mixed(&cols.as_data(d.n_leaders()), "fssb", 0.05).expect("fit");
+    assert!(
+        out.fit.singular && out.fit.psi[0] <= 0.0,
+        "leader variance {:?}",
+        out.fit.psi
+    );
+    compare_rows(&out.rows, &r["rows"], &same, "singular long");
+    assert_rel(
+        out.fit.psi[1],
+        num(&r["varcomp"]["employee"]),
+        REL_TOL,
+        "singular long σ²_u",
+    );
+    assert_rel(
+        out.fit.reml_criterion,
+        num(&r["reml_criterion"]),
+        1e-9,
+        "singular long REML",
+    );
+}
+
+#[test]
+fn leader_means_from_statistics_equal_the_row_analysis() {
+    use balans_trial::analyse::ancova::{ancova_stats, leader_means_arm_test};
+    let mut scratch = AncovaScratch::default();
+    for_each_outcome(|set, y, d, _| {
+        let (leader, treated) = (d.leader(), d.treated());
+        let wide = WideData {
+            leader: &leader,
+            n_leaders: d.n_leaders(),
+            treated: &treated,
+        };
+        let (pre, post) = (format!("{y}_pre"), format!("{y}_post"));
+        let o = outcome(d, y, &pre, &post);
+        let (rows, _) = leader_means_ancova(&wide, &o, 0.05, &mut scratch).expect("rows");
+        ancova_stats(&wide, &o, &mut scratch.stats);
+        let e = leader_means_arm_test(&scratch.stats, 0.05).expect("stats");
+        let arm = rows.iter().find(|r| r.term == "arm").expect("arm");
+        assert_rel(
+            e.estimate,
+            arm.estimate,
+            1e-12,
+            &format!("{set}/{y} estimate"),
+        );
+        assert_rel(e.std_error, arm.std_error, 1e-12, &format!("{set}/{y} se"));
+        assert_abs(e.df, arm.df, 1e-12, &format!("{set}/{y} df"));
+    });
+}

@@ -5,7 +5,9 @@
 
 use balans_trial::design::DesignSpec;
 use balans_trial::plan::Cra2r2;
-use balans_trial::power::{trial_power, TrialPowerConfig, TrialPowerRow};
+use balans_trial::power::{trial_power, TrialPowerConfig, TrialPowerRow, ALL_ANALYSES};
+
+const LEADER_MEANS: [bool; 4] = [false, false, false, true];
 
 fn config(reps: usize, seed: u64) -> TrialPowerConfig {
     TrialPowerConfig {
@@ -13,8 +15,8 @@ fn config(reps: usize, seed: u64) -> TrialPowerConfig {
         reps,
         seed,
         alpha: 0.05,
-        threads: None,
         employee_level: false,
+        mask: ALL_ANALYSES,
     }
 }
 
@@ -55,7 +57,11 @@ fn leader_means_power_matches_the_analytic_power() {
     };
     let analytic = plan.power(30.0, 0.35).unwrap();
     let reps = 4000;
-    let rows = trial_power(&d, &config(reps, 7), &[30], &[None], &|_| {}).unwrap();
+    let cfg = TrialPowerConfig {
+        mask: LEADER_MEANS,
+        ..config(reps, 7)
+    };
+    let rows = trial_power(&d, &cfg, &[30], &[None], &|_| {}).unwrap();
     let r = row(&rows, "leader_means");
     let se = (analytic * (1.0 - analytic) / reps as f64).sqrt();
     assert!(
@@ -69,6 +75,18 @@ fn leader_means_power_matches_the_analytic_power() {
 
 #[test]
 fn type1_and_coverage_are_nominal_at_30_leaders() {
+    type1_and_coverage(1500, 8);
+}
+
+#[test]
+#[ignore = "long: 20,000 replications of every analysis (cargo xtask validate)"]
+fn type1_and_coverage_are_nominal_at_30_leaders_long() {
+    type1_and_coverage(20_000, 18);
+}
+
+/// Type I error (the null design) and coverage (the design with its effect) of every analysis,
+/// within 4 MC SE of α and 1 − α.
+fn type1_and_coverage(reps: usize, seed: u64) {
     let d = DesignSpec {
         leaders: Some(30),
         team_size: Some(8.0),
@@ -76,8 +94,8 @@ fn type1_and_coverage_are_nominal_at_30_leaders() {
     }
     .resolve()
     .unwrap();
-    let reps = 4000;
-    let rows = trial_power(&d, &config(reps, 8), &[30], &[None], &|_| {}).unwrap();
+    let rows = trial_power(&d, &config(reps, seed), &[30], &[None], &|_| {}).unwrap();
+    assert_eq!(rows.len(), 4);
     let se = (0.05 * 0.95 / reps as f64).sqrt();
     for r in &rows {
         assert!(
@@ -109,11 +127,22 @@ fn direct_leader_statistics_match_employee_rows() {
     .resolve()
     .unwrap();
     let reps = 3000;
-    let fast = trial_power(&d, &config(reps, 9), &[20], &[None], &|_| {}).unwrap();
+    let fast = trial_power(
+        &d,
+        &TrialPowerConfig {
+            mask: LEADER_MEANS,
+            ..config(reps, 9)
+        },
+        &[20],
+        &[None],
+        &|_| {},
+    )
+    .unwrap();
     let slow = trial_power(
         &d,
         &TrialPowerConfig {
             employee_level: true,
+            mask: LEADER_MEANS,
             ..config(reps, 10)
         },
         &[20],
@@ -153,29 +182,17 @@ fn direct_leader_statistics_match_employee_rows() {
 #[test]
 fn thread_count_does_not_change_results() {
     let d = DesignSpec::default().resolve().unwrap();
-    let one = trial_power(
-        &d,
-        &TrialPowerConfig {
-            threads: Some(1),
-            ..config(300, 3)
-        },
-        &[12, 20],
-        &[Some(5), None],
-        &|_| {},
-    )
-    .unwrap();
-    let many = trial_power(
-        &d,
-        &TrialPowerConfig {
-            threads: Some(4),
-            ..config(300, 3)
-        },
-        &[12, 20],
-        &[Some(5), None],
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!(format!("{one:?}"), format!("{many:?}"));
+    // 300 replications: more than one block of the engine, so the block merge is exercised.
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            trial_power(&d, &config(300, 3), &[12, 20], &[Some(5), None], &|_| {}).unwrap()
+        })
+    };
+    assert_eq!(format!("{:?}", run(1)), format!("{:?}", run(4)));
 }
 
 /// The power loop fits from per-leader sums; on the same data they must give the arm rows of the
@@ -241,7 +258,13 @@ fn leader_sums_give_the_row_level_analyses() {
     ];
     let stats = leader_stats_from_rows(&leader, &arm, &pre, &post, 14);
     let mut out = Vec::new();
-    analyse_replication(&stats, 0.05, &mut AnalysisScratch::default(), &mut out);
+    analyse_replication(
+        &stats,
+        0.05,
+        &ALL_ANALYSES,
+        &mut AnalysisScratch::default(),
+        &mut out,
+    );
     for ((got, want), name) in out.iter().zip(&want).zip(POWER_ANALYSES) {
         let got = got.unwrap_or_else(|| panic!("{name} failed"));
         for (a, b, what) in [

@@ -384,16 +384,7 @@ impl Estimator {
                 needed,
             });
         }
-        let scale = (0..p).map(|i| s[(i, i)].abs()).fold(0.0, f64::max);
-        for i in 0..p {
-            if s[(i, i)].is_nan() || s[(i, i)] <= 1e-12 * scale.max(f64::MIN_POSITIVE) {
-                return Err(EvalError::ConstantVariable {
-                    name: self.spec.names[i].clone(),
-                    variance: s[(i, i)],
-                });
-            }
-        }
-        Ok(())
+        crate::variances::check_variances(&self.spec.names, |i| s[(i, i)])
     }
 
     /// Writes `B`, `Ψ` (fixed `x` block from `s`), `(I − B)⁻¹` and `Σ` for `self.theta` into `out`.

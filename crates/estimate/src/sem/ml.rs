@@ -32,7 +32,7 @@ use super::data::PatternData;
 use super::spec::{SemKind, SemSpec};
 use crate::error::{Convergence, EvalError, Method};
 use crate::linalg::{
-    cholesky_in_place, cholesky_inverse, cholesky_logdet, gram_of_inverse, implied_covariance,
+    cholesky_in_place, cholesky_logdet, cholesky_solve, gram_of_inverse, implied_covariance,
     inverse_i_minus_beta, triangular_inverse,
 };
 use nalgebra::{DMatrix, DVector};
@@ -372,6 +372,7 @@ impl<'s> Engine<'s> {
         let mut trial = vec![0.0; n];
         // Quasi-Newton phase: the inverse of the last expected information, BFGS-updated.
         let mut h_inv: Option<DMatrix<f64>> = None;
+        let mut fisher_step: Vec<f64> = Vec::with_capacity(n);
         let mut last: Option<(Vec<f64>, Vec<f64>)> = None; // (step taken, gradient before it)
         self.set_theta(theta);
         let mut f = self.objective(data).ok_or_else(not_positive_definite)?;
@@ -394,14 +395,27 @@ impl<'s> Engine<'s> {
                     let info = self
                         .expected_information()
                         .ok_or_else(not_positive_definite)?;
-                    let two_info = info * 2.0;
-                    h_inv = Some(spd_inverse(&two_info).ok_or_else(singular)?);
+                    if gnorm < QUASI_NEWTON_BELOW {
+                        h_inv = Some(spd_inverse(&(info * 2.0)).ok_or_else(singular)?);
+                    } else {
+                        // A plain Fisher step: factor and solve, no inverse.
+                        h_inv = None;
+                        let mut u = info;
+                        if cholesky_in_place(&mut u, n).is_some() {
+                            return Err(singular());
+                        }
+                        fisher_step.clear();
+                        fisher_step.extend(grad.iter().map(|g| -0.5 * g));
+                        cholesky_solve(&u, n, &mut fisher_step);
+                    }
                 }
             }
-            let h = h_inv.as_ref().expect("set above");
-            let step: Vec<f64> = (0..n)
-                .map(|i| -(0..n).map(|j| h[(i, j)] * grad[j]).sum::<f64>())
-                .collect();
+            let step: Vec<f64> = match &h_inv {
+                Some(h) => (0..n)
+                    .map(|i| -(0..n).map(|j| h[(i, j)] * grad[j]).sum::<f64>())
+                    .collect(),
+                None => fisher_step.clone(),
+            };
             let mut scale = 1.0;
             let mut accepted = false;
             for _ in 0..40 {
@@ -484,7 +498,7 @@ impl<'s> Engine<'s> {
 /// Below this largest gradient element the fitter keeps the inverse expected information of the
 /// last Fisher step and refines it by BFGS updates (superlinear instead of linear convergence,
 /// and no information matrix per iteration).
-const QUASI_NEWTON_BELOW: f64 = 1e-2;
+const QUASI_NEWTON_BELOW: f64 = 1e-1;
 
 /// The BFGS update of an inverse Hessian `h` by the step `s` and gradient change `y`:
 /// `H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ`, `ρ = 1 / yᵀs`; skipped unless `yᵀs > 0`.
@@ -526,14 +540,38 @@ pub(crate) fn singular() -> EvalError {
     }
 }
 
-/// Inverse of a symmetric positive definite matrix, `None` when it is not.
+/// Inverse of a symmetric positive definite matrix, `None` when it is not: Cholesky `Uᵀ U`,
+/// `R = U⁻¹`, `R Rᵀ` (about `n³/2` multiply-adds).
 pub(crate) fn spd_inverse(m: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+    let n = m.nrows();
+    let r = inverse_cholesky_factor(m)?;
+    let mut out = DMatrix::zeros(n, n);
+    gram_of_inverse(r.as_slice(), n, n, out.as_mut_slice());
+    Some(out)
+}
+
+/// `R = U⁻¹` for the Cholesky factor `m = Uᵀ U` (so `m⁻¹ = R Rᵀ`), `None` when `m` is not positive
+/// definite. Column `j` of `R` solves `U x = e_j` by column-oriented back substitution on the
+/// leading `(j+1) × (j+1)` block (contiguous axpy loops; `n³/6` multiply-adds).
+pub(crate) fn inverse_cholesky_factor(m: &DMatrix<f64>) -> Option<DMatrix<f64>> {
     let n = m.nrows();
     let mut u = m.clone();
     if cholesky_in_place(&mut u, n).is_some() {
         return None;
     }
-    let mut out = DMatrix::zeros(n, n);
-    cholesky_inverse(&u, n, &mut out);
-    Some(out)
+    let mut r = DMatrix::zeros(n, n);
+    let us = u.as_slice();
+    for j in 0..n {
+        let col = &mut r.as_mut_slice()[j * n..j * n + j + 1];
+        col[j] = 1.0;
+        for i in (0..=j).rev() {
+            let ci = &us[i * n..i * n + i + 1];
+            let xi = col[i] / ci[i];
+            col[i] = xi;
+            for (c, x) in col[..i].iter_mut().zip(&ci[..i]) {
+                *c -= x * xi;
+            }
+        }
+    }
+    Some(r)
 }

@@ -25,7 +25,7 @@ use crate::fit::{normal_pvalue, normal_quantile, EffectEstimate, RSquared};
 use crate::measures::{fit_measures, FitMeasures};
 use crate::spec::EffectKind;
 use crate::EvalError;
-use ml::{spd_inverse, Engine};
+use ml::Engine;
 use nalgebra::DMatrix;
 
 /// How missing values are handled.
@@ -182,11 +182,14 @@ pub fn fit_sem(
         &core.saturated,
         data.is_complete(),
     );
+    let n = core.theta.len();
+    let mut vcov = DMatrix::zeros(n, n);
+    crate::linalg::gram_of_inverse(core.vcov_factor.as_slice(), n, n, vcov.as_mut_slice());
     Ok(assemble(
         spec,
         &core.engine,
         core.theta,
-        core.vcov,
+        vcov,
         measures,
         core.convergence,
         data,
@@ -228,8 +231,11 @@ pub fn fit_sem_lean(
     let mut core = fit_core(spec, data, config)?;
     let f_min = core.engine.objective(data).unwrap_or(f64::NAN);
     let st = &core.engine.state;
-    let std_err = (0..core.theta.len())
-        .map(|t| core.vcov[(t, t)].max(0.0).sqrt())
+    let r = &core.vcov_factor;
+    let n = core.theta.len();
+    // V = R Rᵀ: Var(θ̂_i) is the squared norm of row i of R; gᵀ V g = ‖Rᵀ g‖².
+    let std_err = (0..n)
+        .map(|i| (i..n).map(|j| r[(i, j)] * r[(i, j)]).sum::<f64>().sqrt())
         .collect();
     let mut scratch = Vec::new();
     let mut effects = Vec::with_capacity(spec.effects.len());
@@ -244,7 +250,18 @@ pub fn fit_sem_lean(
             Some(&mut grad),
             &mut scratch,
         ));
-        effect_std_err.push(delta_se(&e.parameters, &grad, &core.vcov));
+        let variance: f64 = (0..n)
+            .map(|j| {
+                let v: f64 = e
+                    .parameters
+                    .iter()
+                    .zip(&grad)
+                    .map(|(&i, g)| r[(i, j)] * g)
+                    .sum();
+                v * v
+            })
+            .sum();
+        effect_std_err.push(variance.sqrt());
     }
     let chisq = if data.is_complete() {
         let g = &data.patterns[0];
@@ -279,7 +296,8 @@ pub fn fit_sem_lean(
 struct Core<'s> {
     engine: Engine<'s>,
     theta: Vec<f64>,
-    vcov: DMatrix<f64>,
+    /// `R` with `V = R Rᵀ` (upper triangular).
+    vcov_factor: DMatrix<f64>,
     convergence: Convergence,
     saturated: em::Saturated,
     information: Information,
@@ -318,12 +336,8 @@ fn fit_core<'s>(
     } else {
         em::saturated(data, &names)?
     };
-    if let Some(j) = (0..p).find(|&j| saturated.cov[(j, j)] <= 1e-12 * saturated.cov.amax()) {
-        return Err(EvalError::ConstantVariable {
-            name: names[j].to_string(),
-            variance: saturated.cov[(j, j)],
-        });
-    }
+    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    crate::variances::check_variances(&owned, |j| saturated.cov[(j, j)])?;
     let mut engine = Engine::new(spec);
     engine.set_fixed_x(&saturated.cov, &saturated.mean);
     let mut theta = start::start_values(spec, &saturated.cov, &saturated.mean);
@@ -346,12 +360,12 @@ fn fit_core<'s>(
             .ok_or_else(ml::singular)?,
         Information::Observed => engine.observed_information(data, &theta),
     };
-    let vcov = spd_inverse(&info).ok_or_else(ml::singular)?;
+    let vcov_factor = ml::inverse_cholesky_factor(&info).ok_or_else(ml::singular)?;
     engine.set_theta(&theta);
     Ok(Core {
         engine,
         theta,
-        vcov,
+        vcov_factor,
         convergence,
         saturated,
         information,

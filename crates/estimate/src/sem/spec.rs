@@ -378,7 +378,7 @@ impl Builder {
             .filter(|&k| self.rows[k].free)
             .collect();
         let aligned = aligned_parameters(&self.rows, &free);
-        let effects = crate::spec::build_effects(model, &self.nodes, &aligned);
+        let effects = crate::spec::build_effects(model, &self.nodes, &aligned)?;
         Ok(SemSpec {
             nodes: self.nodes,
             latent: self.latent,

@@ -20,8 +20,8 @@ const VERTICAL_GAP: f64 = 40.0;
 const LAYER_GAP: f64 = 210.0;
 const MARGIN: f64 = 14.0;
 /// Each failed attempt to place every label spreads the layout by this factor.
-const SPREAD: f64 = 1.25;
-const MAX_ATTEMPTS: usize = 16;
+const SPREAD: f64 = 1.1;
+const MAX_ATTEMPTS: usize = 40;
 const SWEEPS: usize = 12;
 /// Where along an arrow (fraction of its length) a label may sit, in order of preference.
 const PATH_LABEL_POSITIONS: &[f64] = &[
@@ -141,7 +141,7 @@ pub fn r_squared_label(r2: f64) -> String {
 }
 
 /// Lays the diagram out. Labels never overlap: when some label finds no free place, the layout is
-/// spread by 25% and tried again.
+/// spread by 10% and tried again.
 pub fn layout(d: &PathDiagram) -> Layout {
     let layers = assign_layers(d);
     let graph = Graph::new(d, &layers);
@@ -430,9 +430,27 @@ fn place(
     let mut covariance_labels = Vec::with_capacity(covariances.len());
     for (c, curve) in d.covariances.iter().zip(&covariances) {
         let w = text_width(&covariance_label(c), LABEL_FONT) + 6.0;
+        // On the curve, or just outside it (away from the boxes) for arcs within a column.
+        let outward = curve[1].x - (curve[0].x + curve[2].x) / 2.0;
+        let shift = if g.item_layer[c.a] == g.item_layer[c.b] {
+            outward.signum() * (w / 2.0 + 2.0)
+        } else {
+            0.0
+        };
         let spot = CURVE_LABEL_POSITIONS
             .iter()
-            .map(|&t| Rect::centered(bezier(curve, t), w, LABEL_HEIGHT))
+            .flat_map(|&t| [(t, 0.0), (t, shift)])
+            .map(|(t, dx)| {
+                let p = bezier(curve, t);
+                Rect::centered(
+                    Point {
+                        x: p.x + dx,
+                        y: p.y,
+                    },
+                    w,
+                    LABEL_HEIGHT,
+                )
+            })
             .find(|r| free(r, &occupied));
         let r = match (spot, force) {
             (Some(r), _) => r,

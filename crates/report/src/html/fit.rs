@@ -113,7 +113,7 @@ fn diagram(f: &FitJson) -> PathDiagram {
         &r2,
         0.05,
         &format!(
-            "Standardized estimates (std.all), N = {}. * p < .05, ** p < .01, *** p < .001; dashed: not significant (p ≥ .05). Curved arrows: (residual) correlations; grey without stars: exogenous correlations fixed at their sample values.",
+            "Standardized estimates (std.all), N = {}. * p < .05, ** p < .01, *** p < .001; dashed: not significant (p ≥ .05). Curved arrows: (residual) correlations, with stars when tested (no stars: fixed at the sample value).",
             count(f.n)
         ),
     )

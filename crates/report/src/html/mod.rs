@@ -9,6 +9,7 @@ mod fit;
 mod model;
 pub mod page;
 mod power;
+mod transport;
 
 pub use fit::fit_diagram;
 pub use model::model_diagram;
@@ -44,7 +45,7 @@ pub enum ReportError {
     #[error("no results to report: give at least one JSON file written by balans (e.g. balans power … --format json > power.json)")]
     NoInputs,
     /// The JSON is not a kind of result this version knows.
-    #[error("{input}: not a balans result this report knows (known: {known}); write it with --format json from 'balans model show', 'balans fit' or 'balans power'")]
+    #[error("{input}: not a balans result this report knows (known: {known}); write it with --format json from 'balans model show', 'balans fit', 'balans power', 'balans meta' or 'balans transport replicate'")]
     UnknownKind {
         /// The input's name.
         input: String,
@@ -85,7 +86,13 @@ pub trait ResultKind: Sync {
 }
 
 /// Every kind the report knows, tried in order.
-pub const KINDS: &[&dyn ResultKind] = &[&power::PowerKind, &fit::FitKind, &model::ModelKind];
+pub const KINDS: &[&dyn ResultKind] = &[
+    &power::PowerKind,
+    &fit::FitKind,
+    &model::ModelKind,
+    &transport::MetaKind,
+    &transport::ReplicationKind,
+];
 
 /// The kind of a JSON result, if known.
 pub fn detect_kind(json: &Value) -> Option<&'static dyn ResultKind> {

@@ -14,6 +14,8 @@ use serde_json::Value;
 /// Population values below this are treated as zero (null effects: their rejection rate is a
 /// type I error rate, not power), as in balans-power.
 const NULL_EFFECT: f64 = 1e-12;
+/// Most sentences about single (effect, test) series before the rest is summarised.
+const MAX_SENTENCES: usize = 12;
 /// Most curves drawn in one figure.
 const MAX_CURVES: usize = 10;
 
@@ -238,36 +240,83 @@ fn key_sentences(p: &PowerJson) -> Vec<String> {
         return out;
     }
     let mut nulls = Vec::new();
-    for ((effect, test), rows) in series(&p.rows) {
-        if !rows[0].hypothesised() {
-            let worst = rows
-                .iter()
-                .max_by(|a, b| a.power.total_cmp(&b.power))
-                .expect("non-empty");
-            nulls.push(format!(
-                "{} ({} {})",
-                route(&effect),
-                test,
-                probability_with_se(worst.power, worst.mc_se)
-            ));
-            continue;
+    let all = series(&p.rows);
+    let hypothesised: Vec<_> = all.iter().filter(|(_, r)| r[0].hypothesised()).collect();
+    // A sentence per key result: every series when there are few; otherwise the study's named
+    // (`:=`) effects and the joint row, or else the largest effects, and one summary of the rest.
+    let key: Vec<_> = if hypothesised.len() <= MAX_SENTENCES {
+        hypothesised.clone()
+    } else {
+        let named: Vec<_> = hypothesised
+            .iter()
+            .copied()
+            .filter(|(_, r)| r[0].kind == "defined" || r[0].kind == "all")
+            .collect();
+        if named.is_empty() {
+            let mut by_size = hypothesised.clone();
+            by_size.sort_by(|a, b| {
+                let v = |x: &&((String, String), Vec<&Row>)| {
+                    x.1[0].population_value.unwrap_or(0.0).abs()
+                };
+                v(b).total_cmp(&v(a))
+            });
+            by_size.truncate(MAX_SENTENCES);
+            by_size
+        } else {
+            named
         }
+    };
+    for ((effect, test), rows) in &key {
         let label = if rows[0].kind == "all" {
             "every hypothesised effect at once".to_string()
         } else {
             effect.clone()
         };
         match rows.iter().find(|r| r.power >= target) {
-            Some(r) => out.push(detects(r.n, &test, &label, r.power, r.mc_se)),
+            Some(r) => out.push(detects(r.n, test, &label, r.power, r.mc_se)),
             None => {
                 let best = rows.last().expect("non-empty");
                 out.push(format!(
-                    "{} At the largest sample size run the power stays below {}.",
-                    detects(best.n, &test, &label, best.power, best.mc_se),
+                    "Even with {} employees {} detects {} only with probability {} (below {}).",
+                    count(best.n),
+                    test_name(test),
+                    route(&label),
+                    probability_with_se(best.power, best.mc_se),
                     decimals_apa(target, 2)
                 ));
             }
         }
+    }
+    let rest: Vec<_> = hypothesised
+        .iter()
+        .filter(|s| !key.iter().any(|k| k.0 == s.0))
+        .collect();
+    if !rest.is_empty() {
+        let reached = rest
+            .iter()
+            .filter(|(_, r)| r.iter().any(|x| x.power >= target))
+            .count();
+        out.push(format!(
+            "Of the other {} combinations of effect and test, {} reach power {} at a sample size run; the table below lists every one.",
+            rest.len(),
+            reached,
+            decimals_apa(target, 2)
+        ));
+    }
+    for ((effect, test), rows) in &all {
+        if rows[0].hypothesised() {
+            continue;
+        }
+        let worst = rows
+            .iter()
+            .max_by(|a, b| a.power.total_cmp(&b.power))
+            .expect("non-empty");
+        nulls.push(format!(
+            "{} ({} {})",
+            route(effect),
+            test,
+            probability_with_se(worst.power, worst.mc_se)
+        ));
     }
     if !nulls.is_empty() {
         out.push(format!(
@@ -327,7 +376,11 @@ fn sample_size_table(sizes: &[SampleSize], replications: Option<&Value>) -> Tabl
 
 fn curves(p: &PowerJson) -> (LinePlot, usize) {
     let all = series(&p.rows);
-    let drawn: Vec<_> = all.iter().filter(|(_, r)| r[0].hypothesised()).collect();
+    let mut drawn: Vec<_> = all.iter().filter(|(_, r)| r[0].hypothesised()).collect();
+    if drawn.len() > MAX_CURVES {
+        // The study's named (`:=`) effects first, then the rest in the run's order.
+        drawn.sort_by_key(|(_, r)| r[0].kind != "defined");
+    }
     let omitted = drawn.len().saturating_sub(MAX_CURVES);
     let plot = LinePlot {
         title: String::new(),

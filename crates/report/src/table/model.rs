@@ -160,6 +160,14 @@ fn effects(out: &mut String, r: &ModelSummary) {
             let _ = writeln!(out, "  {:<28} {:>8}", e.name, f3(Some(e.value)));
         }
     }
+    if let Some(count) = r.indirect_routes_not_listed {
+        let _ = writeln!(
+            out,
+            "\nSpecific indirect effects: {} routes, too many to list (balans lists at most {}); the indirect and total effects above include them all",
+            if count == u64::MAX { "more than 1.8e19".to_string() } else { count.to_string() },
+            balans_model::limits::MAX_ROUTES
+        );
+    }
     if !r.defined.is_empty() {
         out.push_str("\nDefined parameters:\n");
         for d in &r.defined {

@@ -207,6 +207,40 @@ pub fn leader_means(
         .collect()
 }
 
+/// (c) the leader-means ANCOVA's arm test from the per-leader statistics of
+/// `post ~ 1 + arm + pre` ([`ancova_stats`]): leader `j`'s means are `Σy/n`, `Σpre/n` and its arm
+/// `Σarm/n`. For the power loop (no rows, no allocation); equal to [`leader_means_ancova`]'s
+/// `arm` row.
+pub fn leader_means_arm_test(stats: &ClusterStats, alpha: f64) -> Result<Estimate, AnalysisError> {
+    let what = "leader-means ANCOVA";
+    let mut xtx = super::linalg::ZERO_MAT;
+    let mut xty = ZERO_VEC;
+    let (mut yty, mut leaders) = (0.0, 0usize);
+    for j in 0..stats.n_clusters() {
+        let (n, sx, _, _, sy, _) = stats.cluster_slices(j);
+        if n == 0.0 {
+            continue;
+        }
+        let x = [1.0, sx[1] / n, sx[2] / n];
+        let y = sy / n;
+        leaders += 1;
+        yty += y * y;
+        for a in 0..3 {
+            xty[a] += x[a] * y;
+            for b in 0..3 {
+                xtx[a][b] += x[a] * x[b];
+            }
+        }
+    }
+    let fit = super::ols::ols_from_moments(&xtx, &xty, yty, leaders, 3, what)?;
+    Ok(Estimate::t(
+        fit.beta[1],
+        fit.std_error(1),
+        fit.df_resid(),
+        alpha,
+    ))
+}
+
 /// (c) OLS of leader means: `mean_post ~ arm + mean_pre` over leaders, classical SEs on
 /// `J − 3` df (R: `lm` on the aggregated data).
 pub fn leader_means_ancova(
@@ -244,7 +278,7 @@ pub fn leader_means_ancova(
 }
 
 /// The most levels a moderator may have.
-pub const MAX_MODERATOR_LEVELS: usize = 4;
+pub const MAX_MODERATOR_LEVELS: usize = 3;
 
 /// (e) `post ~ arm * factor(moderator) + pre + (1 | leader)` by REML (lmerTest, Satterthwaite),
 /// with the simple effect of arm in each moderator level (`arm|<moderator>=<level>`:

@@ -3,7 +3,7 @@
 //! allocates nothing.
 
 /// Largest number of fixed-effect columns an analysis may have.
-pub const MAXP: usize = 10;
+pub const MAXP: usize = 7;
 
 /// A `MAXP × MAXP` matrix of which the leading `p × p` block is used.
 pub type Mat = [[f64; MAXP]; MAXP];
@@ -203,6 +203,78 @@ pub fn sym_eigen(a: &Mat, p: usize) -> (Vect, Mat) {
     (values, v)
 }
 
+/// Eigen-decomposition of a symmetric 3 × 3 matrix in closed form: eigenvalues by the
+/// trigonometric solution of the characteristic cubic (Smith 1961, *Comm ACM* 4:168), vectors as
+/// the largest cross product of two rows of `A − λI` (Kopp 2008, *Int J Mod Phys C* 19:523).
+/// Returns `None` when two eigenvalues are within 1e-5 of the largest magnitude, where the cross
+/// products lose accuracy (error ~ ε‖A‖/gap); callers then use [`sym_eigen`].
+pub fn sym_eigen3(a: &Mat) -> Option<(Vect, Mat)> {
+    let p1 = a[0][1] * a[0][1] + a[0][2] * a[0][2] + a[1][2] * a[1][2];
+    let q = (a[0][0] + a[1][1] + a[2][2]) / 3.0;
+    let d = [a[0][0] - q, a[1][1] - q, a[2][2] - q];
+    let p2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + 2.0 * p1;
+    let pp = (p2 / 6.0).sqrt();
+    if !(pp > 0.0) || p1 <= 1e-30 * p2 {
+        return None;
+    }
+    let b = |i: usize, j: usize| (a[i][j] - if i == j { q } else { 0.0 }) / pp;
+    let det = b(0, 0) * (b(1, 1) * b(2, 2) - b(1, 2) * b(2, 1))
+        - b(0, 1) * (b(1, 0) * b(2, 2) - b(1, 2) * b(2, 0))
+        + b(0, 2) * (b(1, 0) * b(2, 1) - b(1, 1) * b(2, 0));
+    let r = (det / 2.0).clamp(-1.0, 1.0);
+    let phi = r.acos() / 3.0;
+    let l1 = q + 2.0 * pp * phi.cos();
+    let l3 = q + 2.0 * pp * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
+    let l2 = 3.0 * q - l1 - l3;
+    let scale = l1.abs().max(l3.abs());
+    if (l1 - l2) < 1e-5 * scale || (l2 - l3) < 1e-5 * scale {
+        return None;
+    }
+    let vector = |lambda: f64| -> Option<[f64; 3]> {
+        let m = |i: usize, j: usize| a[i][j] - if i == j { lambda } else { 0.0 };
+        let rows = [
+            [m(0, 0), m(0, 1), m(0, 2)],
+            [m(1, 0), m(1, 1), m(1, 2)],
+            [m(2, 0), m(2, 1), m(2, 2)],
+        ];
+        let cross = |u: [f64; 3], v: [f64; 3]| {
+            [
+                u[1] * v[2] - u[2] * v[1],
+                u[2] * v[0] - u[0] * v[2],
+                u[0] * v[1] - u[1] * v[0],
+            ]
+        };
+        let cands = [
+            cross(rows[0], rows[1]),
+            cross(rows[0], rows[2]),
+            cross(rows[1], rows[2]),
+        ];
+        let norm2 = |v: &[f64; 3]| v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+        let best = cands.iter().max_by(|x, y| norm2(x).total_cmp(&norm2(y)))?;
+        let n = norm2(best).sqrt();
+        (n > 0.0).then(|| [best[0] / n, best[1] / n, best[2] / n])
+    };
+    let v1 = vector(l1)?;
+    let v3 = vector(l3)?;
+    // the middle vector completes the orthonormal basis
+    let v2 = [
+        v3[1] * v1[2] - v3[2] * v1[1],
+        v3[2] * v1[0] - v3[0] * v1[2],
+        v3[0] * v1[1] - v3[1] * v1[0],
+    ];
+    let mut values = ZERO_VEC;
+    values[0] = l1;
+    values[1] = l2;
+    values[2] = l3;
+    let mut vecs = ZERO_MAT;
+    for i in 0..3 {
+        vecs[i][0] = v1[i];
+        vecs[i][1] = v2[i];
+        vecs[i][2] = v3[i];
+    }
+    Some((values, vecs))
+}
+
 /// Inverse of a symmetric 2 × 2 or 3 × 3 (leading block of a `[[f64; 3]; 3]`) by Cholesky; `None`
 /// when singular.
 pub fn small_inverse(a: &[[f64; 3]; 3], k: usize) -> Option<[[f64; 3]; 3]> {
@@ -243,6 +315,41 @@ mod tests {
                 assert!((r - a[i][j]).abs() < 1e-12, "{i},{j}: {r} vs {}", a[i][j]);
             }
         }
+    }
+
+    #[test]
+    fn closed_form_3x3_eigen_equals_jacobi() {
+        let cases = [
+            [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 0.0]],
+            [[0.04, 0.04, 0.1], [0.04, 0.04, 0.1], [0.1, 0.1, 0.7]],
+            [[0.2, -0.05, 0.01], [-0.05, 0.1, 0.03], [0.01, 0.03, 0.05]],
+        ];
+        for vals in cases {
+            let mut a = ZERO_MAT;
+            for i in 0..3 {
+                for j in 0..3 {
+                    a[i][j] = vals[i][j];
+                }
+            }
+            let (l, v) = sym_eigen3(&a).expect("distinct eigenvalues");
+            for i in 0..3 {
+                for j in 0..3 {
+                    let r: f64 = (0..3).map(|k| v[i][k] * l[k] * v[j][k]).sum();
+                    assert!((r - a[i][j]).abs() < 1e-13, "{i},{j}: {r} vs {}", a[i][j]);
+                    let o: f64 = (0..3).map(|k| v[k][i] * v[k][j]).sum();
+                    let e = if i == j { 1.0 } else { 0.0 };
+                    assert!((o - e).abs() < 1e-13, "orthonormal {i},{j}: {o}");
+                }
+            }
+        }
+        // repeated eigenvalues fall back to Jacobi
+        let mut id = ZERO_MAT;
+        for i in 0..3 {
+            id[i][i] = 1.0;
+        }
+        id[0][1] = 1e-9;
+        id[1][0] = 1e-9;
+        assert!(sym_eigen3(&id).is_none());
     }
 
     #[test]

@@ -17,8 +17,8 @@
 //! The profiled REML criterion in θ = (σ_b/σ_e, σ_u/σ_e) (lme4's parametrisation, even in each
 //! θ so the boundary needs no constraint) is minimised by Newton's method on central-difference
 //! derivatives. Satterthwaite's df (lmerTest) use the Hessian of the REML deviance in
-//! ψ = (σ²_b, σ²_u, σ²_e) and the Jacobian of `C = (XᵀV⁻¹X)⁻¹`, both by Richardson-extrapolated
-//! central differences of these closed forms — as lmerTest does numerically (numDeriv) in (θ, σ).
+//! ψ = (σ²_b, σ²_u, σ²_e) and the Jacobian of `C = (XᵀV⁻¹X)⁻¹`, both by central differences of
+//! these closed forms — as lmerTest does numerically (numDeriv) in (θ, σ).
 
 use super::linalg::{
     chol_inverse, chol_logdet, chol_solve, cholesky, quad, Mat, Vect, ZERO_MAT, ZERO_VEC,
@@ -29,6 +29,8 @@ use super::AnalysisError;
 #[derive(Debug, Clone, Copy)]
 struct LeaderClass {
     leader: usize,
+    /// Index of this wave count in `NestedStats::waves`.
+    wave: usize,
     m: f64,
     count: f64,
     sx: Vect,
@@ -57,6 +59,9 @@ pub struct NestedStats {
     syy: f64,
     leaders: Vec<LeaderClass>,
     waves: Vec<WaveClass>,
+    /// Distinct leader compositions `[(m, employees with m waves)]` and how many leaders have
+    /// each: `log(1 + σ²_b q_j)` depends on a leader only through its composition.
+    compositions: Vec<(Vec<(f64, f64)>, f64)>,
 }
 
 impl NestedStats {
@@ -93,6 +98,7 @@ impl NestedStats {
                 None => {
                     s.leaders.push(LeaderClass {
                         leader,
+                        wave: 0,
                         m,
                         count: 0.0,
                         sx: ZERO_VEC,
@@ -129,6 +135,33 @@ impl NestedStats {
             }
         }
         s.leaders.sort_by_key(|c| c.leader);
+        for lc in &mut s.leaders {
+            lc.wave = s
+                .waves
+                .iter()
+                .position(|w| w.m.to_bits() == lc.m.to_bits())
+                .unwrap_or(0);
+        }
+        let mut idx = 0;
+        while idx < s.leaders.len() {
+            let leader = s.leaders[idx].leader;
+            let mut comp = Vec::new();
+            while idx < s.leaders.len() && s.leaders[idx].leader == leader {
+                comp.push((s.leaders[idx].m, s.leaders[idx].count));
+                idx += 1;
+            }
+            comp.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let same = |c: &Vec<(f64, f64)>| {
+                c.len() == comp.len()
+                    && c.iter().zip(&comp).all(|(a, b)| {
+                        a.0.to_bits() == b.0.to_bits() && a.1.to_bits() == b.1.to_bits()
+                    })
+            };
+            match s.compositions.iter().position(|(c, _)| same(c)) {
+                Some(i) => s.compositions[i].1 += 1.0,
+                None => s.compositions.push((comp, 1.0)),
+            }
+        }
         s
     }
 
@@ -178,7 +211,12 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
             xvx[i][k] += s.sxx[i][k] / s2e;
         }
     }
-    // leader rank-one terms
+    // leader rank-one terms (lower triangle), with κ(m) = 1/(σ²_e + mσ²_u) per wave count
+    let mut kappa = [0.0; 8];
+    let many = s.waves.len() > kappa.len();
+    for (w, k) in s.waves.iter().zip(kappa.iter_mut()) {
+        *k = 1.0 / (s2e + w.m * s2u);
+    }
     let mut idx = 0;
     while idx < s.leaders.len() {
         let leader = s.leaders[idx].leader;
@@ -187,23 +225,39 @@ fn evaluate(s: &NestedStats, psi: [f64; 3]) -> Option<At> {
         let mut q = 0.0;
         while idx < s.leaders.len() && s.leaders[idx].leader == leader {
             let lc = &s.leaders[idx];
-            let kappa = 1.0 / (s2e + lc.m * s2u);
-            q += lc.m * kappa * lc.count;
-            tau += kappa * lc.sy;
+            let k = if many {
+                1.0 / (s2e + lc.m * s2u)
+            } else {
+                kappa[lc.wave]
+            };
+            q += lc.m * k * lc.count;
+            tau += k * lc.sy;
             for i in 0..p {
-                t[i] += kappa * lc.sx[i];
+                t[i] += k * lc.sx[i];
             }
             idx += 1;
         }
         let rho = s2b / (1.0 + s2b * q);
-        logdet += (s2b * q).ln_1p();
         yvy -= rho * tau * tau;
         for i in 0..p {
-            xvy[i] -= rho * t[i] * tau;
-            for k in 0..p {
-                xvx[i][k] -= rho * t[i] * t[k];
+            let rt = rho * t[i];
+            xvy[i] -= rt * tau;
+            for k in 0..=i {
+                xvx[i][k] -= rt * t[k];
             }
         }
+    }
+    for i in 0..p {
+        for k in 0..i {
+            xvx[k][i] = xvx[i][k];
+        }
+    }
+    for (comp, leaders) in &s.compositions {
+        let q: f64 = comp
+            .iter()
+            .map(|&(m, count)| m * count / (s2e + m * s2u))
+            .sum();
+        logdet += leaders * (s2b * q).ln_1p();
     }
     let l = cholesky(&xvx, p)?;
     let beta = chol_solve(&l, p, &xvy);
@@ -272,48 +326,73 @@ pub fn fit_nested(s: &NestedStats) -> Result<NestedFit, AnalysisError> {
             .map(|v| v.0)
             .ok_or(AnalysisError::RankDeficient { what })
     };
-    // Newton on central differences, with backtracking; θ starts at (0.5, 0.5).
+    // Newton on central differences (damped when not convex), with backtracking; θ starts at
+    // (0.5, 0.5). A component that gets near 0 is tried at exactly 0 (lme4's boundary) and held
+    // there when that does not raise the criterion.
     let mut th = [0.5, 0.5];
     let mut fx = f(th)?;
+    let mut fixed = [false; 2];
     let mut converged = false;
-    for _ in 0..100 {
-        let h = [1e-4 * th[0].abs().max(1e-3), 1e-4 * th[1].abs().max(1e-3)];
+    for _ in 0..200 {
+        for i in 0..2 {
+            if !fixed[i] && th[i].abs() < 1e-3 {
+                let mut z = th;
+                z[i] = 0.0;
+                let fz = f(z)?;
+                if fz <= fx {
+                    th = z;
+                    fx = fz;
+                    fixed[i] = true;
+                }
+            }
+        }
+        let h = [1e-4 * th[0].abs().max(0.05), 1e-4 * th[1].abs().max(0.05)];
         let mut g = [0.0; 2];
         let mut hs = [[0.0; 2]; 2];
-        let mut fp = [0.0; 2];
-        let mut fm = [0.0; 2];
-        for i in 0..2 {
+        for i in (0..2).filter(|&i| !fixed[i]) {
             let mut a = th;
             a[i] += h[i];
-            fp[i] = f(a)?;
+            let fp = f(a)?;
             a[i] = th[i] - h[i];
-            fm[i] = f(a)?;
-            g[i] = (fp[i] - fm[i]) / (2.0 * h[i]);
-            hs[i][i] = (fp[i] - 2.0 * fx + fm[i]) / (h[i] * h[i]);
+            let fm = f(a)?;
+            g[i] = (fp - fm) / (2.0 * h[i]);
+            hs[i][i] = (fp - 2.0 * fx + fm) / (h[i] * h[i]);
         }
-        let mut cross = 0.0;
-        for (si, sj) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
-            cross += si * sj * f([th[0] + si * h[0], th[1] + sj * h[1]])?;
+        if !fixed[0] && !fixed[1] {
+            let mut cross = 0.0;
+            for (si, sj) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
+                cross += si * sj * f([th[0] + si * h[0], th[1] + sj * h[1]])?;
+            }
+            hs[0][1] = cross / (4.0 * h[0] * h[1]);
+            hs[1][0] = hs[0][1];
         }
-        hs[0][1] = cross / (4.0 * h[0] * h[1]);
-        hs[1][0] = hs[0][1];
-        let det = hs[0][0] * hs[1][1] - hs[0][1] * hs[1][0];
-        let mut step = if hs[0][0] > 0.0 && det > 0.0 {
-            [
-                -(hs[1][1] * g[0] - hs[0][1] * g[1]) / det,
-                -(hs[0][0] * g[1] - hs[1][0] * g[0]) / det,
-            ]
-        } else {
-            // not convex here: a scaled gradient step
-            let scale = 0.1 / (g[0].abs() + g[1].abs()).max(1e-12);
-            [-g[0] * scale, -g[1] * scale]
+        for i in 0..2 {
+            if fixed[i] {
+                hs[i][i] = 1.0;
+            }
+        }
+        // Levenberg damping until positive definite
+        let mut lambda = 0.0;
+        let scale = hs[0][0].abs() + hs[1][1].abs();
+        let step = loop {
+            let (a, d, c) = (hs[0][0] + lambda, hs[1][1] + lambda, hs[0][1]);
+            let det = a * d - c * c;
+            if a > 0.0 && det > 0.0 {
+                break [-(d * g[0] - c * g[1]) / det, -(a * g[1] - c * g[0]) / det];
+            }
+            lambda = if lambda > 0.0 {
+                lambda * 10.0
+            } else {
+                1e-3 * scale.max(1e-8)
+            };
         };
+        let mut step = step;
         let mut accepted = false;
-        for _ in 0..40 {
+        for _ in 0..50 {
             let cand = [th[0] + step[0], th[1] + step[1]];
             let fc = f(cand)?;
             if fc <= fx {
-                let small = (0..2).all(|i| step[i].abs() <= 1e-10 * cand[i].abs().max(1e-6));
+                let small = (0..2).all(|i| step[i].abs() <= 1e-10 * cand[i].abs().max(1e-3));
                 th = cand;
                 fx = fc;
                 accepted = true;
@@ -334,7 +413,7 @@ pub fn fit_nested(s: &NestedStats) -> Result<NestedFit, AnalysisError> {
     let (_, s2e) = profiled(s, th).ok_or(AnalysisError::RankDeficient { what })?;
     let psi = [th[0] * th[0] * s2e, th[1] * th[1] * s2e, s2e];
     let at = evaluate(s, psi).ok_or(AnalysisError::RankDeficient { what })?;
-    let free = [psi[0] > 1e-10 * s2e, psi[1] > 1e-10 * s2e, true];
+    let free = [th[0] > 0.0, th[1] > 0.0, true];
     let (hessian, jacobian) =
         numeric_derivatives(s, psi, &free).ok_or(AnalysisError::RankDeficient { what })?;
     Ok(NestedFit {
@@ -351,8 +430,9 @@ pub fn fit_nested(s: &NestedStats) -> Result<NestedFit, AnalysisError> {
     })
 }
 
-/// Richardson-extrapolated central differences (steps h and h/2) of the REML deviance (Hessian)
-/// and of `C` (Jacobian) in ψ; components not free get zero rows.
+/// Central differences (step `2e-4·ψᵢ`) of the REML deviance (Hessian) and of `C` (Jacobian) in
+/// ψ; components not free get zero rows. Truncation error ~ (h/ψ)²/12 ≈ 3e-9 relative, rounding
+/// ~ ε|f|/h² ≈ 3e-8 relative, well inside the df tolerance.
 fn numeric_derivatives(
     s: &NestedStats,
     psi: [f64; 3],
@@ -362,7 +442,7 @@ fn numeric_derivatives(
     let f0 = evaluate(s, psi)?.deviance;
     let mut hess = [[0.0; 3]; 3];
     let mut jac = [ZERO_MAT; 3];
-    let base_h = |i: usize| 2e-3 * psi[i];
+    let step = |i: usize| 2e-4 * psi[i];
     let shifted = |d: &[(usize, f64)]| {
         let mut q = psi;
         for &(i, v) in d {
@@ -374,39 +454,25 @@ fn numeric_derivatives(
         if !free[i] {
             continue;
         }
-        let mut diag = [0.0; 2];
-        let mut jd = [ZERO_MAT; 2];
-        for (r, scale) in [1.0, 0.5].into_iter().enumerate() {
-            let h = base_h(i) * scale;
-            let plus = shifted(&[(i, h)])?;
-            let minus = shifted(&[(i, -h)])?;
-            diag[r] = (plus.deviance - 2.0 * f0 + minus.deviance) / (h * h);
-            for a in 0..p {
-                for b in 0..p {
-                    jd[r][a][b] = (plus.c[a][b] - minus.c[a][b]) / (2.0 * h);
-                }
-            }
-        }
-        hess[i][i] = (4.0 * diag[1] - diag[0]) / 3.0;
+        let h = step(i);
+        let plus = shifted(&[(i, h)])?;
+        let minus = shifted(&[(i, -h)])?;
+        hess[i][i] = (plus.deviance - 2.0 * f0 + minus.deviance) / (h * h);
         for a in 0..p {
             for b in 0..p {
-                jac[i][a][b] = (4.0 * jd[1][a][b] - jd[0][a][b]) / 3.0;
+                jac[i][a][b] = (plus.c[a][b] - minus.c[a][b]) / (2.0 * h);
             }
         }
         for j in 0..i {
             if !free[j] {
                 continue;
             }
-            let mut off = [0.0; 2];
-            for (r, scale) in [1.0, 0.5].into_iter().enumerate() {
-                let (hi, hj) = (base_h(i) * scale, base_h(j) * scale);
-                let pp = shifted(&[(i, hi), (j, hj)])?.deviance;
-                let pm = shifted(&[(i, hi), (j, -hj)])?.deviance;
-                let mp = shifted(&[(i, -hi), (j, hj)])?.deviance;
-                let mm = shifted(&[(i, -hi), (j, -hj)])?.deviance;
-                off[r] = (pp - pm - mp + mm) / (4.0 * hi * hj);
-            }
-            hess[i][j] = (4.0 * off[1] - off[0]) / 3.0;
+            let (hi, hj) = (step(i), step(j));
+            let pp = shifted(&[(i, hi), (j, hj)])?.deviance;
+            let pm = shifted(&[(i, hi), (j, -hj)])?.deviance;
+            let mp = shifted(&[(i, -hi), (j, hj)])?.deviance;
+            let mm = shifted(&[(i, -hi), (j, -hj)])?.deviance;
+            hess[i][j] = (pp - pm - mp + mm) / (4.0 * hi * hj);
             hess[j][i] = hess[i][j];
         }
     }

@@ -16,8 +16,8 @@
 //! with `v_j = (I + B_j Sxx_j) M c`, `s_j = v_jᵀ Sxx_j v_j`, `u_j = Sxx_j v_j`.
 
 use super::linalg::{
-    chol_inverse, chol_solve, cholesky, mul, mul_vec, quad, sym_eigen, Mat, Vect, ZERO_MAT,
-    ZERO_VEC,
+    chol_inverse, chol_solve, cholesky, mul, mul_vec, quad, sym_eigen, sym_eigen3, Mat, Vect,
+    ZERO_MAT, ZERO_VEC,
 };
 use super::reml::ClusterStats;
 use super::AnalysisError;
@@ -135,27 +135,21 @@ impl Cr2Fit {
         let what = "OLS ANCOVA with CR2";
         let (xtx, xty, yty) = stats.pooled();
         let ols = ols_from_moments(&xtx, &xty, yty, stats.n_obs() as usize, p, what)?;
-        self.clusters.clear();
-        let mut parts = Vec::new();
-        for j in 0..stats.n_clusters() {
+        let beta = ols.beta;
+        let parts = (0..stats.n_clusters()).filter_map(|j| {
             let (n, _, sxx_s, sxy_s, _, _) = stats.cluster_slices(j);
             if n == 0.0 {
-                continue;
+                return None;
             }
             let mut sxx = ZERO_MAT;
-            let mut sxy = ZERO_VEC;
-            for i in 0..p {
-                sxx[i][..p].copy_from_slice(&sxx_s[i * p..(i + 1) * p]);
-                sxy[i] = sxy_s[i];
-            }
-            let sxxb = mul_vec(&sxx, &ols.beta, p);
             let mut xe = ZERO_VEC;
             for i in 0..p {
-                xe[i] = sxy[i] - sxxb[i];
+                sxx[i][..p].copy_from_slice(&sxx_s[i * p..(i + 1) * p]);
+                xe[i] = sxy_s[i] - (0..p).map(|k| sxx_s[i * p + k] * beta[k]).sum::<f64>();
             }
-            parts.push((sxx, xe));
-        }
-        self.fit_parts(ols, parts.into_iter(), what)
+            Some((sxx, xe))
+        });
+        self.fit_parts(ols, parts, what)
     }
 
     /// The CR2 covariance of a linear estimator with bread `ols.xtx_inv`, given each cluster's
@@ -181,7 +175,11 @@ impl Cr2Fit {
         for (sxx, xe) in parts {
             // K = Lᵀ Sxx L, B = L f(K) Lᵀ
             let kmat = mul(&mul(&lt, &sxx, p), &lm, p);
-            let (vals, vecs) = sym_eigen(&kmat, p);
+            let (vals, vecs) = if p == 3 {
+                sym_eigen3(&kmat).unwrap_or_else(|| sym_eigen(&kmat, p))
+            } else {
+                sym_eigen(&kmat, p)
+            };
             let mut fk = ZERO_MAT;
             for i in 0..p {
                 for k in 0..p {
