@@ -129,7 +129,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let mut disagreements = 0;
     let mut compared = 0;
-    for row in rows.iter().filter(|r| r.kind != "all") {
+    for row in rows.iter().filter(|r| r.kind != balans_power::RowKind::All) {
         let key = format!("{}|{}", row.effect, row.test);
         let Some(p_r) = lavaan["power"][&key].as_f64() else {
             continue;

@@ -58,7 +58,7 @@ pub fn run(args: &[String]) -> Result<()> {
         for n in ns {
             let cell = |t: Test| {
                 rows.iter()
-                    .find(|r| r.n == n && r.test == t.name() && r.effect == "x->m->y")
+                    .find(|r| r.n == n && r.test == t && r.effect == "x->m->y")
                     .map_or("-".to_string(), |r| format!("{:.4}", r.power))
             };
             let line = format!(

@@ -5,11 +5,10 @@
 use crate::data::{read_csv, CsvOptions};
 use crate::output::{emit, Format};
 use crate::source::ModelSource;
-use crate::Failure;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
-    estimate_multigroup, likelihood_ratio_test, path_equality_tests, AnalysisSpec, EvalError,
-    GroupEquality, GroupMoments, MultiGroupConfig, MultiGroupFit, SampleMoments,
+    estimate_multigroup, likelihood_ratio_test, path_equality_tests, AnalysisSpec, GroupEquality,
+    GroupMoments, MultiGroupConfig, MultiGroupFit, SampleMoments,
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -145,14 +144,8 @@ fn fit_json(fit: &MultiGroupFit) -> Value {
 }
 
 /// Runs `balans fit --group`.
-pub fn run(req: &GroupRequest) -> Result<(), Failure> {
-    let report = report(req).map_err(|e| {
-        let code = match e.downcast_ref::<EvalError>() {
-            Some(EvalError::NotConverged { .. }) => 3,
-            _ => 1,
-        };
-        Failure { code, error: e }
-    })?;
+pub fn run(req: &GroupRequest) -> Result<()> {
+    let report = report(req)?;
     let text = match req.format {
         Format::Json => format!(
             "{}\n",

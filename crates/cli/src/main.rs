@@ -10,6 +10,7 @@ mod data;
 mod diagram;
 mod fit;
 mod fit_latent;
+mod flags;
 mod groups;
 mod meta;
 mod model_cmd;
@@ -29,7 +30,9 @@ mod transport;
 mod trial;
 mod trial_data;
 
+use balans_estimate::EvalError;
 use clap::{Parser, Subcommand};
+use flags::CommandKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -110,21 +113,18 @@ enum Command {
     Merge(MergeArgs),
 }
 
-/// A failure with its exit code.
-pub struct Failure {
-    /// The exit code.
-    pub code: u8,
-    /// The error.
-    pub error: anyhow::Error,
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Failure {
-        Failure { code: 1, error }
-    }
-}
-
 impl Command {
+    /// Which subcommand this is, for mapping errors to flags.
+    fn subcommand(&self) -> CommandKind {
+        match self {
+            Command::Model(_) => CommandKind::Model,
+            Command::Simulate(_) => CommandKind::Simulate,
+            Command::Fit(_) => CommandKind::Fit,
+            Command::Power(_) => CommandKind::Power,
+            _ => CommandKind::Other,
+        }
+    }
+
     /// The command's `--threads` (commands without the flag use all cores).
     fn threads(&self) -> Option<usize> {
         match self {
@@ -137,22 +137,18 @@ impl Command {
 }
 
 /// Runs the command inside the one thread pool ([`threads::pool`]).
-fn run(cli: Cli, argv: &[String]) -> Result<(), Failure> {
+fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
     signals::install();
     if let Command::Merge(m) = &cli.command {
         let argv = shard::prepare_merge(&m.parts, m.out.as_deref())?;
-        let inner = Cli::try_parse_from(&argv).map_err(|e| Failure {
-            code: 1,
-            error: anyhow::anyhow!("the parts' command line does not parse any more: {e}"),
-        })?;
+        let inner = Cli::try_parse_from(&argv)
+            .map_err(|e| anyhow::anyhow!("the parts' command line does not parse any more: {e}"))?;
         return execute(inner);
     }
     let part = cli.part.clone();
     let sharded = match (&cli.shard, &part) {
         (Some(spec), _) => Some(shard::start_shard(argv, spec, part.as_deref())?),
-        (None, Some(_)) => {
-            return Err(anyhow::anyhow!("--part FILE is only used with --shard k/K").into())
-        }
+        (None, Some(_)) => anyhow::bail!("--part FILE is only used with --shard k/K"),
         (None, None) => None,
     };
     execute(cli)?;
@@ -162,33 +158,49 @@ fn run(cli: Cli, argv: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs one command (not `merge`).
-fn execute(cli: Cli) -> Result<(), Failure> {
+/// Runs one command (not `merge`) inside the one thread pool.
+fn execute(cli: Cli) -> anyhow::Result<()> {
     paths::set_force(cli.force);
     let pool = threads::pool(cli.command.threads())?;
-    pool.install(|| dispatch(cli))
+    pool.install(|| dispatch(cli.command))
 }
 
-fn dispatch(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
-        Command::Model(args) => model_cmd::run(&args).map_err(Failure::from),
-        Command::Simulate(args) => simulate::run(&args).map_err(Failure::from),
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Model(args) => model_cmd::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
-        Command::Power(args) => power::run(&args).map_err(Failure::from),
-        Command::Diagram(args) => diagram::run(&args).map_err(Failure::from),
-        Command::Report(args) => report::run(&args).map_err(Failure::from),
-        Command::Trial(args) => trial::run(&args).map_err(Failure::from),
-        Command::Teach(args) => teach::run(&args).map_err(Failure::from),
+        Command::Power(args) => power::run(&args),
+        Command::Diagram(args) => diagram::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Trial(args) => trial::run(&args),
+        Command::Teach(args) => teach::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
             Ok(())
         }
-        Command::Transport(args) => transport::run(&args).map_err(Failure::from),
-        Command::Meta(args) => meta::run(&args).map_err(Failure::from),
-        Command::Merge(_) => {
-            Err(anyhow::anyhow!("balans merge: part files cannot hold a merge").into())
-        }
+        Command::Transport(args) => transport::run(&args),
+        Command::Meta(args) => meta::run(&args),
+        Command::Merge(_) => Err(anyhow::anyhow!(
+            "balans merge: part files cannot hold a merge"
+        )),
+    }
+}
+
+/// The exit code of a failed command: 3 when an ML fit did not converge, 1 for every other error
+/// (usage errors exit with 2 from clap before anything runs).
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let not_converged = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<EvalError>(),
+            Some(EvalError::NotConverged { .. })
+        )
+    });
+    if not_converged {
+        3
+    } else {
+        1
     }
 }
 
@@ -197,16 +209,24 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let subcommand = cli.command.subcommand();
     match run(cli, &argv) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
+        Err(error) => {
+            let advice = flags::advice(subcommand, &error);
+            let message = match advice.flag {
+                Some(flag) => format!("invalid {flag}: {error:#}"),
+                None => format!("{error:#}"),
+            };
             // Control and invisible characters from file names, headers or cells are escaped.
-            let message = format!("{:#}", f.error);
             eprintln!(
                 "error: {}",
                 balans_model::limits::escape_invisible(&message)
             );
-            ExitCode::from(f.code)
+            if let Some(help) = advice.help {
+                eprintln!(" = help: {help}");
+            }
+            ExitCode::from(exit_code(&error))
         }
     }
 }

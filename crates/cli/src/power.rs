@@ -264,8 +264,30 @@ fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
     )
 }
 
+/// The validated settings: models, effects, Monte Carlo configuration and sample sizes.
 fn plan(args: &PowerArgs) -> Result<Plan> {
     check_sizes(args)?;
+    let config = config(args)?;
+    let study = study(args)?;
+    let design = design(args)?;
+    if let Design::Curve(ns) = &design {
+        balans_power::check_sample_sizes(&study, ns)?;
+    }
+    Ok(Plan {
+        study,
+        config,
+        design,
+        settings_model: args.source.origin(),
+        settings_analysis: args
+            .analysis
+            .as_ref()
+            .map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
+        effects: args.effects.clone(),
+    })
+}
+
+/// The Monte Carlo settings (validated).
+fn config(args: &PowerArgs) -> Result<PowerConfig> {
     if args.reps < 1 {
         bail!("--reps {} is out of range: use at least 1 replication (1000 or more for a power estimate with MC SE ≤ .016)", args.reps);
     }
@@ -273,9 +295,8 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         .tests
         .split(',')
         .filter(|t| !t.trim().is_empty())
-        .map(|t| Test::parse(t).map_err(anyhow::Error::from))
-        .collect::<Result<Vec<_>>>()
-        .context("bad --tests")?;
+        .map(Test::parse)
+        .collect::<Result<Vec<_>, _>>()?;
     if tests.is_empty() {
         bail!("--tests is empty: give at least one of joint, sobel, mc, percentile, bc");
     }
@@ -299,6 +320,11 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         design: balans_study::survey_design(),
     };
     config.validate()?;
+    Ok(config)
+}
+
+/// The population model, the analysis model and the selected effects.
+fn study(args: &PowerArgs) -> Result<Study> {
     let model = args.source.load()?;
     let analysis = match &args.analysis {
         Some(path) => {
@@ -323,8 +349,12 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
                 .collect(),
         )
     };
-    let study = Study::new(&model, analysis.as_ref(), &selection)?;
-    let design = match (&args.n, &args.n_range, args.target_power) {
+    Ok(Study::new(&model, analysis.as_ref(), &selection)?)
+}
+
+/// A power curve over the given sample sizes, or a sample-size search.
+fn design(args: &PowerArgs) -> Result<Design> {
+    Ok(match (&args.n, &args.n_range, args.target_power) {
         (Some(ns), _, _) => Design::Curve(ns.clone()),
         (_, Some(range), _) => Design::Curve(parse_range(range)?),
         (_, _, Some(target)) => {
@@ -340,20 +370,6 @@ fn plan(args: &PowerArgs) -> Result<Plan> {
         _ => bail!(
             "say which sample sizes: --n 100,200,278, --n-range 50:1000:50 or --target-power 0.8"
         ),
-    };
-    if let Design::Curve(ns) = &design {
-        balans_power::check_sample_sizes(&study, ns)?;
-    }
-    Ok(Plan {
-        study,
-        config,
-        design,
-        settings_model: args.source.origin(),
-        settings_analysis: args
-            .analysis
-            .as_ref()
-            .map_or_else(|| "same as model".to_string(), |p| p.display().to_string()),
-        effects: args.effects.clone(),
     })
 }
 
@@ -521,12 +537,30 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         notes,
     };
     if let Some(path) = &args.plot {
-        write_atomic(path, report.to_svg().as_bytes())?;
+        let plot = balans_report::power_svg::power_curve(&report);
+        write_atomic(path, plot.svg.as_bytes())?;
+        if plot.omitted > 0 {
+            eprintln!(
+                "note: {} more series are not drawn in {}; select fewer with --effects",
+                plot.omitted,
+                path.display()
+            );
+        }
+    }
+    if report.sample_size.as_ref().is_some_and(|sizes| {
+        sizes
+            .iter()
+            .any(|e| e.status == balans_power::SearchStatus::AboveMaximum)
+    }) {
+        eprintln!(
+            "note: some targets are not reached below --n-max {}; raise --n-max",
+            args.n_max
+        );
     }
     let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
+        Format::Table => balans_report::table::power(&report),
+        Format::Json => balans_report::json::pretty(&report),
+        Format::Csv => balans_report::csv::power(&report),
     };
     emit(args.out.as_deref(), text.as_bytes())
 }

@@ -8,11 +8,12 @@ use crate::output::{emit, write_atomic_with};
 use crate::sizes;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
-use balans_sim::{
-    Column, ColumnKind, Measurement, Missingness, SimError, Simulator, SurveyData, SurveyDesign,
-    TeamSizes,
+use balans_report::{
+    ConstructSummary, DataColumn, DataTable, DesignSummary, MissingItems, SimulationRun,
 };
-use std::fmt::Write as _;
+use balans_sim::{
+    Column, ColumnKind, Measurement, Missingness, Simulator, SurveyData, SurveyDesign, TeamSizes,
+};
 use std::path::PathBuf;
 
 /// Output format of `balans simulate`.
@@ -203,64 +204,36 @@ fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
     })
 }
 
-/// The flag a library error is about, for the message prefix.
-fn flag_of(e: &SimError) -> Option<&'static str> {
-    Some(match e {
-        SimError::SampleSize { .. } => "--n",
-        SimError::UnknownConstruct { setting: "ICC", .. }
-        | SimError::Icc { .. }
-        | SimError::IccIncompatible { .. } => "--icc",
-        SimError::UnknownConstruct {
-            setting: "reliability",
-            ..
-        }
-        | SimError::Reliability { .. }
-        | SimError::InfeasibleReliability { .. } => "--reliability",
-        SimError::UnknownConstruct { .. } | SimError::ItemMean { .. } => "--item-mean",
-        SimError::ResponseRate { .. } => "--response-rate",
-        SimError::SelfSelection { .. } => "--self-selection",
-        SimError::MissingRate { .. } => "--missing",
-        SimError::TeamSize { .. } => "--teams",
-        _ => return None,
-    })
-}
-
 /// Runs `balans simulate`.
 pub fn run(args: &SimulateArgs) -> Result<()> {
     let inputs: Vec<&std::path::Path> = args.source.model.iter().map(|p| p.as_path()).collect();
     crate::paths::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     let model = args.source.load()?;
     let design = design(args)?;
-    let simulator = Simulator::new(&model, &design).map_err(|e| match flag_of(&e) {
-        Some(flag) => anyhow!(e).context(format!("invalid {flag}")),
-        None => anyhow!(e),
-    })?;
+    let simulator = Simulator::new(&model, &design)?;
     check_memory(args.n, simulator.columns().len())?;
     announce_run_time(&model, &design);
     let seed = args.seed.unwrap_or_else(fresh_seed);
     eprintln!("seed: {seed}");
     let data = simulator.simulate(seed);
-    let keep: Vec<usize> = data
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| wanted(c, args.level))
-        .map(|(j, _)| j)
-        .collect();
+    let table = data_table(&data, args.level);
     match (
         args.format,
         args.out.as_deref().filter(|p| p.as_os_str() != "-"),
     ) {
         // CSV rows are formatted straight into the file: no second copy of the data as text.
-        (DataFormat::Csv, Some(path)) => write_atomic_with(path, |w| write_csv(w, &data, &keep))?,
+        (DataFormat::Csv, Some(path)) => {
+            write_atomic_with(path, |w| balans_report::csv::write_data(w, &table))?;
+        }
         (DataFormat::Csv, None) => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            write_csv(&mut out, &data, &keep)
+            balans_report::csv::write_data(&mut out, &table)
                 .and_then(|()| std::io::Write::flush(&mut out))
                 .context("failed to write to stdout")?;
         }
         (DataFormat::Json, path) => {
-            let bytes = json(&data, &keep, seed, &args.source.origin(), &simulator)?;
+            let run = simulation_run(&data, seed, &args.source.origin(), &simulator);
+            let bytes = balans_report::json::simulation(&run, &table);
             emit(path, bytes.as_bytes())?;
         }
     }
@@ -334,131 +307,70 @@ fn wanted(c: &Column, level: Level) -> bool {
     }
 }
 
-/// A value as text: whole numbers without decimals, others rounded to 6 decimals; `None` = missing.
-fn number(v: f64, integer: bool) -> Option<String> {
-    if v.is_nan() {
-        return None;
+/// The columns to write at `level` and every row, as the exporters read them.
+fn data_table(data: &SurveyData, level: Level) -> DataTable<'_> {
+    DataTable {
+        columns: data
+            .columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| wanted(c, level))
+            .map(|(index, c)| DataColumn {
+                name: &c.name,
+                integer: c.is_integer(),
+                index,
+            })
+            .collect(),
+        rows: (0..data.n_rows()).map(|i| data.row(i)).collect(),
     }
-    if integer {
-        return Some(format!("{}", v as i64));
-    }
-    let r = (v * 1e6).round() / 1e6;
-    Some(if r == 0.0 {
-        "0".to_string()
-    } else {
-        format!("{r}")
-    })
-}
-
-fn csv_field(name: &str) -> String {
-    if name.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    } else {
-        name.to_string()
-    }
-}
-
-/// Writes the kept columns as CSV (missing as `NA`), row by row.
-fn write_csv(w: &mut dyn std::io::Write, data: &SurveyData, keep: &[usize]) -> std::io::Result<()> {
-    let cols = data.columns();
-    let header: Vec<String> = keep.iter().map(|&j| csv_field(&cols[j].name)).collect();
-    writeln!(w, "{}", header.join(","))?;
-    let integer: Vec<bool> = cols.iter().map(Column::is_integer).collect();
-    let mut line = String::new();
-    for i in 0..data.n_rows() {
-        let row = data.row(i);
-        line.clear();
-        for (k, &j) in keep.iter().enumerate() {
-            if k > 0 {
-                line.push(',');
-            }
-            match number(row[j], integer[j]) {
-                Some(s) => line.push_str(&s),
-                None => line.push_str("NA"),
-            }
-        }
-        line.push('\n');
-        w.write_all(line.as_bytes())?;
-    }
-    Ok(())
 }
 
 fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
 }
 
-fn json(
-    data: &SurveyData,
-    keep: &[usize],
-    seed: u64,
-    origin: &str,
-    sim: &Simulator,
-) -> Result<String> {
+/// What is reported with the data: seed, model, counts, design, constructs.
+fn simulation_run(data: &SurveyData, seed: u64, origin: &str, sim: &Simulator) -> SimulationRun {
     let d = sim.design();
-    let constructs: Vec<serde_json::Value> = sim
+    let constructs = sim
         .constructs()
         .iter()
         .map(|c| match &c.measurement {
-            Measurement::Likert { items, scale } => serde_json::json!({
-                "name": c.name, "icc": c.icc, "items": items, "scale": [scale.min, scale.max],
-                "item_mean": round4(scale.expected_item_mean), "reliability": round4(scale.expected_alpha),
-                "loadings": scale.loadings.iter().map(|l| round4(*l)).collect::<Vec<_>>(),
-            }),
-            Measurement::Continuous { reliability } => serde_json::json!({
-                "name": c.name, "icc": c.icc, "continuous": true, "reliability": reliability,
-            }),
+            Measurement::Likert { items, scale } => ConstructSummary::Likert {
+                icc: c.icc,
+                item_mean: round4(scale.expected_item_mean),
+                items: items.clone(),
+                loadings: scale.loadings.iter().map(|l| round4(*l)).collect(),
+                name: c.name.clone(),
+                reliability: round4(scale.expected_alpha),
+                scale: [scale.min, scale.max],
+            },
+            Measurement::Continuous { reliability } => ConstructSummary::Continuous {
+                continuous: true,
+                icc: c.icc,
+                name: c.name.clone(),
+                reliability: *reliability,
+            },
         })
         .collect();
-    let design = serde_json::json!({
-        "mean_team_size": d.teams.mean(),
-        "fixed_team_size": matches!(d.teams, TeamSizes::Fixed(_)),
-        "response_rate": d.response_rate,
-        "self_selection": d.self_selection,
-        "inclusion": d.inclusion,
-        "missing": match d.missing { Missingness::None => "none".to_string(), Missingness::Mcar(p) => format!("mcar:{p}"), Missingness::Mar(p) => format!("mar:{p}") },
-    });
-    let columns: Vec<&str> = keep
-        .iter()
-        .map(|&j| data.columns()[j].name.as_str())
-        .collect();
-    // Written by hand so that the keys keep this order: seed first, data last.
-    let mut text = String::from("{\n");
-    let _ = writeln!(text, "  \"seed\": {seed},");
-    let _ = writeln!(text, "  \"model\": {},", serde_json::to_string(origin)?);
-    let _ = writeln!(
-        text,
-        "  \"n\": {},\n  \"invited\": {},\n  \"responded\": {},",
-        data.n_rows(),
-        data.invited(),
-        data.responded()
-    );
-    let _ = writeln!(text, "  \"design\": {},", serde_json::to_string(&design)?);
-    text.push_str("  \"constructs\": [");
-    for (i, c) in constructs.iter().enumerate() {
-        let _ = write!(
-            text,
-            "{}\n    {}",
-            if i > 0 { "," } else { "" },
-            serde_json::to_string(c)?
-        );
+    SimulationRun {
+        seed,
+        model: origin.to_string(),
+        n: data.n_rows(),
+        invited: data.invited(),
+        responded: data.responded(),
+        design: DesignSummary {
+            fixed_team_size: matches!(d.teams, TeamSizes::Fixed(_)),
+            inclusion: d.inclusion,
+            mean_team_size: d.teams.mean(),
+            missing: match d.missing {
+                Missingness::None => MissingItems::None,
+                Missingness::Mcar(p) => MissingItems::Mcar(p),
+                Missingness::Mar(p) => MissingItems::Mar(p),
+            },
+            response_rate: d.response_rate,
+            self_selection: d.self_selection,
+        },
+        constructs,
     }
-    text.push_str("\n  ],\n");
-    let _ = writeln!(text, "  \"columns\": {},", serde_json::to_string(&columns)?);
-    text.push_str("  \"data\": [");
-    let cols = data.columns();
-    let names: Vec<String> = keep
-        .iter()
-        .map(|&j| serde_json::to_string(&cols[j].name))
-        .collect::<Result<_, _>>()?;
-    for i in 0..data.n_rows() {
-        let row = data.row(i);
-        text.push_str(if i == 0 { "\n    {" } else { ",\n    {" });
-        for (k, &j) in keep.iter().enumerate() {
-            let v = number(row[j], cols[j].is_integer()).unwrap_or_else(|| "null".to_string());
-            let _ = write!(text, "{}{}:{}", if k > 0 { "," } else { "" }, names[k], v);
-        }
-        text.push('}');
-    }
-    text.push_str("\n  ]\n}\n");
-    Ok(text)
 }

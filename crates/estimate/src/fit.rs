@@ -5,7 +5,7 @@ use crate::effects;
 use crate::error::Convergence;
 use crate::estimator::{Estimator, EstimatorConfig, FitOutput};
 use crate::measures::{fit_measures, FitMeasures};
-use crate::spec::{AnalysisSpec, EffectKind, ParameterKind};
+use crate::spec::{AnalysisSpec, EffectClass, EffectKind, ParameterKind};
 use crate::{EvalError, SampleMoments};
 use nalgebra::DMatrix;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -66,8 +66,8 @@ pub struct ParameterEstimate {
 pub struct EffectEstimate {
     /// Route (`is->wfc->perf`), pair (`is->perf`) or `:=` name.
     pub name: String,
-    /// `indirect`, `total`, `total_indirect` or `defined`.
-    pub kind: &'static str,
+    /// Specific indirect, total, total indirect or defined.
+    pub kind: EffectClass,
     /// Estimate.
     pub est: f64,
     /// Delta-method standard error.

@@ -62,6 +62,7 @@ mod multigroup;
 mod robust;
 pub mod sem;
 mod spec;
+mod summary;
 mod variances;
 
 pub use error::{Convergence, EvalError, Method};
@@ -84,4 +85,11 @@ pub use multigroup::{
     GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
 };
 pub use robust::estimate_clustered;
-pub use spec::{AnalysisSpec, Effect, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS};
+pub use spec::{
+    AnalysisSpec, Effect, EffectClass, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS,
+};
+pub use summary::{
+    method_label_text, BootstrapCount, ClusterInfo, EffectRow, EstimatorName, FitContext,
+    FitReport, ImproperRow, InformationName, IntervalMethod, IntervalSettings, MeasuresRow,
+    MissingRule, ParameterRow, ScaleRow, StandardErrors, VariableSource,
+};

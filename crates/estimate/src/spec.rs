@@ -113,14 +113,48 @@ pub struct Effect {
     pub(crate) program: Program,
 }
 
+/// The kind of an effect without its details, as results report it (serialised as `indirect`,
+/// `total`, `total_indirect`, `defined`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectClass {
+    /// A specific indirect effect (one route).
+    #[serde(rename = "indirect")]
+    SpecificIndirect,
+    /// A total effect.
+    Total,
+    /// A total indirect effect.
+    TotalIndirect,
+    /// A defined (`:=`) parameter.
+    Defined,
+}
+
+impl EffectClass {
+    /// The name results use: `indirect`, `total`, `total_indirect`, `defined`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EffectClass::SpecificIndirect => "indirect",
+            EffectClass::Total => "total",
+            EffectClass::TotalIndirect => "total_indirect",
+            EffectClass::Defined => "defined",
+        }
+    }
+}
+
+impl std::fmt::Display for EffectClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 impl Effect {
-    /// A short label of the kind: `indirect`, `total`, `total_indirect`, `defined`.
-    pub fn kind_name(&self) -> &'static str {
+    /// The kind of the effect without its details.
+    pub fn kind_name(&self) -> EffectClass {
         match self.kind {
-            EffectKind::SpecificIndirect { .. } => "indirect",
-            EffectKind::Total { .. } => "total",
-            EffectKind::TotalIndirect { .. } => "total_indirect",
-            EffectKind::Defined { .. } => "defined",
+            EffectKind::SpecificIndirect { .. } => EffectClass::SpecificIndirect,
+            EffectKind::Total { .. } => EffectClass::Total,
+            EffectKind::TotalIndirect { .. } => EffectClass::TotalIndirect,
+            EffectKind::Defined { .. } => EffectClass::Defined,
         }
     }
 }

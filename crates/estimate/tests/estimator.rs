@@ -142,7 +142,7 @@ fn total_equals_direct_plus_indirect() {
     let total = fit
         .effects
         .iter()
-        .find(|e| e.name == "x4->x9" && e.kind == "total")
+        .find(|e| e.name == "x4->x9" && e.kind == balans_estimate::EffectClass::Total)
         .unwrap();
     let def = fit
         .effects

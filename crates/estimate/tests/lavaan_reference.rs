@@ -72,7 +72,7 @@ fn check(name: &str, json: &Value, spec: &AnalysisSpec, moments: &SampleMoments)
             let e = fit
                 .effects
                 .iter()
-                .find(|e| e.name == lhs && e.kind == "defined")
+                .find(|e| e.name == lhs && e.kind == balans_estimate::EffectClass::Defined)
                 .unwrap_or_else(|| panic!("{name}: no effect {lhs}"));
             cmp("est", e.est, num(&row["est"]), se_ref);
             cmp("se", e.std_err, num(&row["se"]), 1e-12);
@@ -112,7 +112,12 @@ fn check(name: &str, json: &Value, spec: &AnalysisSpec, moments: &SampleMoments)
         n_rows += 1;
     }
     // Same number of rows: no parameter missing, none extra.
-    let ours = fit.parameters.len() + fit.effects.iter().filter(|e| e.kind == "defined").count();
+    let ours = fit.parameters.len()
+        + fit
+            .effects
+            .iter()
+            .filter(|e| e.kind == balans_estimate::EffectClass::Defined)
+            .count();
     if ours != n_rows {
         failures.push(format!("{ours} rows, lavaan has {n_rows}"));
     }

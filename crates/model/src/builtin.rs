@@ -7,7 +7,7 @@ use crate::ModelError;
 /// A built-in model: its name, a one-line description and its model text.
 #[derive(Debug, Clone, Copy)]
 pub struct Builtin {
-    /// Name used with `--builtin`.
+    /// The model's name (`seed`, `seed-composite`, …).
     pub name: &'static str,
     /// One-line description.
     pub description: &'static str,

@@ -23,6 +23,7 @@ mod population;
 mod print;
 mod semantics;
 mod spec;
+mod summary;
 mod syntax;
 
 pub use build::parse_model;
@@ -41,6 +42,10 @@ pub use spec::{
     Covariance, DefinedParameter, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
     Regression, Semantics, Source,
 };
+pub use summary::{
+    CovarianceKind, DefinedValue, EffectPair, MeasurementRow, ModelSummary, NamedMatrix, Operator,
+    PopulationParameter, RouteEffect, ValueOrigin, VariableSummary,
+};
 pub use syntax::{parse as parse_syntax, ParseError, Span, Syntax};
 
 use serde::Serialize;
@@ -52,7 +57,7 @@ pub enum ModelError {
     #[error(transparent)]
     Syntax(#[from] ParseError),
     /// The text has no statements.
-    #[error("{origin}: the model is empty (no statements)\n = help: write at least one statement, e.g. 'y ~ x', or use --builtin seed")]
+    #[error("{origin}: the model is empty (no statements)\n = help: write at least one statement, e.g. 'y ~ x'")]
     Empty {
         /// File name or builtin name.
         origin: String,
@@ -71,7 +76,7 @@ pub enum ModelError {
     /// The numeric population is unusable.
     #[error(transparent)]
     Population(#[from] PopulationError),
-    /// `--builtin NAME` with an unknown name.
+    /// A built-in model name that does not exist.
     #[error("unknown built-in model '{name}'{}; built-in models: {known}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
     UnknownBuiltin {
         /// The name asked for.

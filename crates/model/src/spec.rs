@@ -217,7 +217,7 @@ impl Model {
         self.semantics
     }
 
-    /// Returns the model with its semantics replaced (the `--standardized` flag).
+    /// Returns the model with its semantics replaced (standardized semantics on request).
     pub fn with_semantics(mut self, semantics: Semantics) -> Model {
         self.semantics = semantics;
         self

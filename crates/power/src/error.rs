@@ -6,10 +6,10 @@
 /// settings, unknown names, too small samples) and model errors are kept apart.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PowerError {
-    /// A setting is out of range (`--reps 0`, `--alpha 1.5`, `--target-power 1`, …).
+    /// A setting is out of range (0 replications, α = 1.5, a target power of 1, …).
     #[error("{setting} = {value} is out of range: {expected}")]
     Setting {
-        /// The setting (flag name without dashes).
+        /// The setting's name (`reps`, `alpha`, `target-power`, …; the CLI maps it to its flag).
         setting: &'static str,
         /// The value given.
         value: String,
@@ -42,6 +42,10 @@ pub enum PowerError {
         /// A close name, if any.
         suggestion: Option<String>,
     },
+    /// A sample-size search without an effect to plan for: every selected effect has population
+    /// value 0.
+    #[error("no effect to plan for: every selected effect has population value 0; select effects with a non-zero population value")]
+    NothingToPlan,
     /// A combination of settings that cannot work together.
     #[error("{0}")]
     Incompatible(String),

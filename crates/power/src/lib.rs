@@ -15,7 +15,8 @@
 //!   estimate, bias, mean SE vs empirical SD, coverage, convergence.
 //! * [`required_sample_size`] with a [`SearchConfig`] → [`SampleSizeEstimate`]s: the smallest N
 //!   reaching a target power, with a Monte Carlo interval.
-//! * [`PowerReport`] — everything with the settings echoed; renders as a table, CSV, JSON or SVG.
+//! * [`PowerReport`] — everything with the settings echoed (typed, serde; rendered by
+//!   `balans-report`).
 //! * [`single_path_power`] — the closed-form power of one coefficient, the test oracle.
 //! * [`PowerError`] — every failure, as a value.
 //!
@@ -41,7 +42,7 @@ mod study;
 pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
 pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
-pub use report::{PowerReport, PowerRow, Settings, MAX_SERIES};
+pub use report::{PowerReport, PowerRow, RowKind, Settings};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
 pub use stream::{replication_rng, splitmix64, stream_key, ReplicationRng, MAX_REPLICATIONS};
 pub use study::{

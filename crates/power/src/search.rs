@@ -26,7 +26,7 @@ use crate::config::PowerConfig;
 use crate::engine::{run_condition, Cell};
 use crate::error::PowerError;
 use crate::report::PowerRow;
-use crate::study::{EffectKind, Study};
+use crate::study::{EffectKind, Study, Test};
 use serde::Serialize;
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use std::collections::BTreeMap;
@@ -72,8 +72,8 @@ pub enum SearchStatus {
 pub struct SampleSizeEstimate {
     /// Effect name.
     pub effect: String,
-    /// Test name.
-    pub test: &'static str,
+    /// The test.
+    pub test: Test,
     /// How the search ended.
     pub status: SearchStatus,
     /// The smallest N whose fitted power reaches the target.
@@ -87,31 +87,6 @@ pub struct SampleSizeEstimate {
     /// Observed power at the two sample sizes of the doubling phase that bracket the target:
     /// `(n, power)`.
     pub bracket: Option<((usize, f64), (usize, f64))>,
-}
-
-impl SampleSizeEstimate {
-    /// One line for the table.
-    pub fn describe(&self) -> String {
-        match self.status {
-            SearchStatus::Found => format!(
-                "N = {} (95% MC interval {}–{}; observed power {:.3} at N = {}, {:.3} at N = {})",
-                self.n.unwrap_or(0),
-                self.n_lower.map_or("?".into(), |v| v.to_string()),
-                self.n_upper.map_or("?".into(), |v| v.to_string()),
-                self.bracket.map_or(f64::NAN, |b| b.0 .1),
-                self.bracket.map_or(0, |b| b.0 .0),
-                self.bracket.map_or(f64::NAN, |b| b.1 .1),
-                self.bracket.map_or(0, |b| b.1 .0),
-            ),
-            SearchStatus::AtMinimum => format!(
-                "N = {} (the smallest usable N already reaches the target)",
-                self.n.unwrap_or(0)
-            ),
-            SearchStatus::AboveMaximum => {
-                "not reached by the largest N searched (raise --n-max)".to_string()
-            }
-        }
-    }
 }
 
 /// Searches the smallest N reaching `search.target` for every hypothesised (effect, test). Returns
@@ -130,124 +105,168 @@ pub(crate) fn search(
         })
         .collect();
     if targets.is_empty() {
-        return Err(PowerError::Incompatible(
-            "no effect to plan for: every selected effect has population value 0 (choose others with --effects)".into(),
-        ));
+        return Err(PowerError::NothingToPlan);
     }
     let n_min = study.min_sample_size();
-    let n_max = search.n_max.max(n_min);
-    let target = search.target;
-    let mut evaluated: BTreeMap<usize, Vec<PowerRow>> = BTreeMap::new();
-    let eval =
-        |n: usize, evaluated: &mut BTreeMap<usize, Vec<PowerRow>>| -> Result<(), PowerError> {
-            if let std::collections::btree_map::Entry::Vacant(slot) = evaluated.entry(n) {
-                slot.insert(run_condition(study, config, cells, n, progress)?);
-            }
-            Ok(())
-        };
-    eval(search.n_start.clamp(n_min, n_max), &mut evaluated)?;
-    loop {
-        let lo_n = *evaluated.keys().next().expect("one evaluation");
-        let hi_n = *evaluated.keys().next_back().expect("one evaluation");
-        let need_up = targets.iter().any(|&c| evaluated[&hi_n][c].power < target);
-        let need_down = targets.iter().any(|&c| evaluated[&lo_n][c].power >= target);
-        if need_up && hi_n < n_max {
-            eval((hi_n * 2).min(n_max), &mut evaluated)?;
-        } else if need_down && lo_n > n_min {
-            eval((lo_n / 2).max(n_min), &mut evaluated)?;
-        } else {
-            break;
-        }
-    }
-    let r = config.replications;
+    let mut run = Search {
+        study,
+        config,
+        cells,
+        progress,
+        targets,
+        target: search.target,
+        n_min,
+        n_max: search.n_max.max(n_min),
+        evaluated: BTreeMap::new(),
+    };
+    run.eval(search.n_start.clamp(n_min, run.n_max))?;
+    run.bracket_targets()?;
     // The bracket of each target after the doubling phase (a factor of at most 2 in N): the probit
     // curve is fitted to every evaluated N inside it, so refinement points add information instead
     // of narrowing the fit to a range where Monte Carlo noise dominates.
-    let brackets: Vec<Option<(usize, usize)>> = targets
+    let brackets: Vec<Option<(usize, usize)>> = run
+        .targets
         .iter()
-        .map(|&c| bracket(&evaluated, c, target))
+        .map(|&c| bracket(&run.evaluated, c, run.target))
         .collect();
-    for _ in 0..search.refine_rounds {
-        let mut next: Vec<usize> = targets
-            .iter()
-            .zip(&brackets)
-            .filter_map(|(&c, b)| {
-                let (lo, hi) = (*b)?;
-                let fit = fit_in(&evaluated, c, lo, hi, r)?;
-                let n = fit.crossing(target).round() as usize;
-                (n > lo && n < hi).then_some(n)
-            })
-            .collect();
-        next.sort_unstable();
-        next.dedup();
-        next.retain(|n| !evaluated.contains_key(n));
-        if next.is_empty() {
-            break;
-        }
-        for n in next {
-            eval(n, &mut evaluated)?;
-        }
-    }
-    let estimates = targets
+    run.refine(&brackets, search.refine_rounds)?;
+    let estimates = run
+        .targets
         .iter()
         .zip(&brackets)
-        .map(|(&c, b)| {
-            let cell = cells[c];
-            let effect = study.effects[cell.effect].name.clone();
-            let test = cell.test.name();
-            let lo_n = *evaluated.keys().next().expect("evaluated");
-            let hi_n = *evaluated.keys().next_back().expect("evaluated");
-            let empty = |status, n| SampleSizeEstimate {
-                effect: effect.clone(),
-                test,
-                status,
-                n,
-                n_lower: n,
-                n_upper: n,
-                fitted_power: None,
-                bracket: None,
-            };
-            match *b {
-                None if evaluated[&lo_n][c].power >= target => {
-                    empty(SearchStatus::AtMinimum, Some(lo_n))
-                }
-                None => SampleSizeEstimate {
+        .map(|(&c, b)| run.estimate(c, *b))
+        .collect();
+    let rows = run.evaluated.into_values().flatten().collect();
+    Ok((rows, estimates))
+}
+
+/// The state of one search: what it runs and the rows of every evaluated N.
+struct Search<'a> {
+    study: &'a Study,
+    config: &'a PowerConfig,
+    cells: &'a [Cell],
+    progress: &'a (dyn Fn(u64) + Sync),
+    /// The cells searched for (hypothesised effects and the joint row).
+    targets: Vec<usize>,
+    target: f64,
+    n_min: usize,
+    n_max: usize,
+    evaluated: BTreeMap<usize, Vec<PowerRow>>,
+}
+
+impl Search<'_> {
+    /// Runs the condition at `n` unless it has been run.
+    fn eval(&mut self, n: usize) -> Result<(), PowerError> {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.evaluated.entry(n) {
+            let rows = run_condition(self.study, self.config, self.cells, n, self.progress)?;
+            slot.insert(rows);
+        }
+        Ok(())
+    }
+
+    /// Doubles (or halves) N until every target has an evaluated N below and one at or above it,
+    /// or the search hits `n_min` / `n_max`.
+    fn bracket_targets(&mut self) -> Result<(), PowerError> {
+        loop {
+            let lo_n = *self.evaluated.keys().next().expect("one evaluation");
+            let hi_n = *self.evaluated.keys().next_back().expect("one evaluation");
+            let power = |n: usize, c: usize| self.evaluated[&n][c].power;
+            let need_up = self.targets.iter().any(|&c| power(hi_n, c) < self.target);
+            let need_down = self.targets.iter().any(|&c| power(lo_n, c) >= self.target);
+            if need_up && hi_n < self.n_max {
+                self.eval((hi_n * 2).min(self.n_max))?;
+            } else if need_down && lo_n > self.n_min {
+                self.eval((lo_n / 2).max(self.n_min))?;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Up to `rounds` rounds: evaluate where each bracket's probit curve crosses the target.
+    fn refine(
+        &mut self,
+        brackets: &[Option<(usize, usize)>],
+        rounds: usize,
+    ) -> Result<(), PowerError> {
+        let r = self.config.replications;
+        for _ in 0..rounds {
+            let mut next: Vec<usize> = self
+                .targets
+                .iter()
+                .zip(brackets)
+                .filter_map(|(&c, b)| {
+                    let (lo, hi) = (*b)?;
+                    let fit = fit_in(&self.evaluated, c, lo, hi, r)?;
+                    let n = fit.crossing(self.target).round() as usize;
+                    (n > lo && n < hi).then_some(n)
+                })
+                .collect();
+            next.sort_unstable();
+            next.dedup();
+            next.retain(|n| !self.evaluated.contains_key(n));
+            if next.is_empty() {
+                break;
+            }
+            for n in next {
+                self.eval(n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The estimate of target cell `c` with its bracket `b` (none: at the minimum or above the
+    /// maximum).
+    fn estimate(&self, c: usize, b: Option<(usize, usize)>) -> SampleSizeEstimate {
+        let (target, n_min, evaluated) = (self.target, self.n_min, &self.evaluated);
+        let cell = self.cells[c];
+        let lo_n = *evaluated.keys().next().expect("evaluated");
+        let hi_n = *evaluated.keys().next_back().expect("evaluated");
+        let empty = |status, n| SampleSizeEstimate {
+            effect: self.study.effects[cell.effect].name.clone(),
+            test: cell.test,
+            status,
+            n,
+            n_lower: n,
+            n_upper: n,
+            fitted_power: None,
+            bracket: None,
+        };
+        let Some((lo, hi)) = b else {
+            return if evaluated[&lo_n][c].power >= target {
+                empty(SearchStatus::AtMinimum, Some(lo_n))
+            } else {
+                SampleSizeEstimate {
                     n_upper: None,
                     ..empty(SearchStatus::AboveMaximum, None)
-                },
-                Some((lo, hi)) => {
-                    let b = Some(((lo, evaluated[&lo][c].power), (hi, evaluated[&hi][c].power)));
-                    match fit_in(&evaluated, c, lo, hi, r) {
-                        Some(fit) => {
-                            let n =
-                                fit.crossing(target).ceil().clamp(lo as f64, hi as f64) as usize;
-                            let (nl, nu) =
-                                fit.interval(target, n_min as f64, 4.0 * hi_n.max(n_max) as f64);
-                            SampleSizeEstimate {
-                                effect: effect.clone(),
-                                test,
-                                status: SearchStatus::Found,
-                                n: Some(n),
-                                n_lower: Some(nl.floor().max(n_min as f64) as usize),
-                                n_upper: nu.map(|v| v.ceil() as usize),
-                                fitted_power: Some(fit.power(n as f64)),
-                                bracket: b,
-                            }
-                        }
-                        None => SampleSizeEstimate {
-                            n: Some(hi),
-                            n_lower: Some(lo),
-                            n_upper: Some(hi),
-                            bracket: b,
-                            ..empty(SearchStatus::Found, None)
-                        },
-                    }
+                }
+            };
+        };
+        let b = Some(((lo, evaluated[&lo][c].power), (hi, evaluated[&hi][c].power)));
+        match fit_in(evaluated, c, lo, hi, self.config.replications) {
+            Some(fit) => {
+                let n = fit.crossing(target).ceil().clamp(lo as f64, hi as f64) as usize;
+                let (nl, nu) =
+                    fit.interval(target, n_min as f64, 4.0 * hi_n.max(self.n_max) as f64);
+                SampleSizeEstimate {
+                    status: SearchStatus::Found,
+                    n: Some(n),
+                    n_lower: Some(nl.floor().max(n_min as f64) as usize),
+                    n_upper: nu.map(|v| v.ceil() as usize),
+                    fitted_power: Some(fit.power(n as f64)),
+                    bracket: b,
+                    ..empty(SearchStatus::Found, None)
                 }
             }
-        })
-        .collect();
-    let rows = evaluated.into_values().flatten().collect();
-    Ok((rows, estimates))
+            None => SampleSizeEstimate {
+                n: Some(hi),
+                n_lower: Some(lo),
+                n_upper: Some(hi),
+                bracket: b,
+                ..empty(SearchStatus::Found, None)
+            },
+        }
+    }
 }
 
 /// The tightest bracket of the target for cell `c`: the smallest evaluated N with power ≥ target

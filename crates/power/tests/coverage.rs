@@ -31,7 +31,7 @@ fn check_coverage(replications: usize, ns: &[usize], seed: u64) {
         for &n in ns {
             let r = rows
                 .iter()
-                .find(|r| r.n == n && r.effect == "y~x" && r.test == "wald")
+                .find(|r| r.n == n && r.effect == "y~x" && r.test == balans_power::Test::Wald)
                 .unwrap();
             let c = exact_wald_coverage(n);
             let bound = 4.0 * (c * (1.0 - c) / replications as f64).sqrt();

@@ -19,7 +19,7 @@ fn simple(beta: f64) -> Model {
 
 fn row<'a>(rows: &'a [PowerRow], n: usize, effect: &str, test: &str) -> &'a PowerRow {
     rows.iter()
-        .find(|r| r.n == n && r.effect == effect && r.test == test)
+        .find(|r| r.n == n && r.effect == effect && r.test.name() == test)
         .unwrap_or_else(|| panic!("no row {n} {effect} {test}"))
 }
 
@@ -251,12 +251,12 @@ fn bootstrap_and_monte_carlo_tests_run() {
         ..PowerConfig::default()
     };
     let rows = power_curve(&study, &config, &[278], &quiet).unwrap();
-    let tests: Vec<&str> = rows.iter().map(|r| r.test).collect();
+    let tests: Vec<&str> = rows.iter().map(|r| r.test.name()).collect();
     assert_eq!(tests, ["joint", "sobel", "mc", "percentile", "bc"]);
     for r in &rows {
         assert!(r.power > 0.6, "{} {}: {}", r.effect, r.test, r.power);
         assert!(
-            r.test == "joint" || r.coverage.unwrap() > 0.8,
+            r.test == Test::Joint || r.coverage.unwrap() > 0.8,
             "{} coverage {:?}",
             r.test,
             r.coverage

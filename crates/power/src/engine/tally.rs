@@ -5,7 +5,7 @@ use super::plan::Cell;
 use super::Condition;
 use crate::config::DataMode;
 use crate::montecarlo::Tally;
-use crate::report::PowerRow;
+use crate::report::{PowerRow, RowKind};
 use crate::study::EffectKind;
 
 /// Outcome bits of one (effect, test) cell in one replication.
@@ -134,8 +134,8 @@ fn row(cond: &Condition<'_>, tally: &PowerTally, c: usize, cell: &Cell) -> Power
     PowerRow {
         n: cond.n,
         effect: effect.name.clone(),
-        kind: effect.kind_name(),
-        test: cell.test.name(),
+        kind: RowKind::of(&effect.kind),
+        test: cell.test,
         power,
         mc_se: (power * (1.0 - power) / r).sqrt(),
         population_value: effect.population_value,

@@ -37,7 +37,7 @@ pub(super) fn render(c: &DemoConfig, page: &mut Page) -> Result<(), TeachError> 
     let mut sentences = Vec::new();
     let mut series = Vec::new();
     for test in ["joint", "sobel"] {
-        let pts: Vec<_> = rows.iter().filter(|r| r.test == test).collect();
+        let pts: Vec<_> = rows.iter().filter(|r| r.test.name() == test).collect();
         if let Some(r) = pts.iter().find(|r| r.power >= 0.8) {
             sentences.push(detects(r.n, test, EFFECT, r.power, r.mc_se));
         }
@@ -71,7 +71,7 @@ pub(super) fn render(c: &DemoConfig, page: &mut Page) -> Result<(), TeachError> 
     for r in &rows {
         t.row(vec![
             num(r.n.to_string()),
-            text(r.test),
+            text(r.test.name()),
             num(format!("{:.3}", r.power)),
             num(format!("{:.4}", r.mc_se)),
         ]);
