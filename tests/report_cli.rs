@@ -213,3 +213,78 @@ fn report_of_a_trial_power_run_and_plan_shows_every_power_with_its_mc_se() {
         "no network resources"
     );
 }
+
+#[test]
+fn report_of_reweighting_and_trial_analysis_rows_shows_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let rw = balans(&[
+        "transport",
+        "reweight",
+        "--stratum",
+        "high=0.25,0.1,0.3,0.5",
+        "--stratum",
+        "low=-0.25,0.1,0.7,0.5",
+        "--format",
+        "json",
+    ]);
+    assert!(rw.status.success(), "{}", common::stderr(&rw));
+    std::fs::write(dir.path().join("rw.json"), &rw.stdout).unwrap();
+    let sim = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "simulate",
+            "--builtin",
+            "dutch",
+            "--seed",
+            "1",
+            "--out",
+            "t.csv",
+        ],
+    );
+    assert!(sim.status.success(), "{}", common::stderr(&sim));
+    let ta = balans_in(
+        dir.path(),
+        &[
+            "trial",
+            "analyse",
+            "--data",
+            "t.csv",
+            "--outcome",
+            "fssb",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(ta.status.success(), "{}", common::stderr(&ta));
+    std::fs::write(dir.path().join("ta.json"), &ta.stdout).unwrap();
+    let out = balans_in(
+        dir.path(),
+        &["report", "rw.json", "ta.json", "--out", "r.html"],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    for json in [&rw.stdout, &ta.stdout] {
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        let rows = v
+            .get("rows")
+            .or_else(|| v["report"].get("rows"))
+            .unwrap()
+            .as_array()
+            .unwrap();
+        assert!(!rows.is_empty());
+        for r in rows {
+            let term = r["term"].as_str().unwrap();
+            assert!(
+                html.contains(&format!("<td>{term}</td>")),
+                "term {term} missing"
+            );
+            if let Some(e) = r["estimate"].as_f64() {
+                assert!(
+                    html.contains(&format!("{e:.4}")),
+                    "estimate of {term} missing"
+                );
+            }
+        }
+    }
+}

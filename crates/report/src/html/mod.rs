@@ -9,6 +9,7 @@ mod fit;
 mod model;
 pub mod page;
 mod power;
+mod tidy;
 mod transport;
 mod trial;
 
@@ -95,6 +96,7 @@ pub const KINDS: &[&dyn ResultKind] = &[
     &model::ModelKind,
     &transport::MetaKind,
     &transport::ReplicationKind,
+    &tidy::TidyKind,
 ];
 
 /// The kind of a JSON result, if known.
