@@ -163,3 +163,39 @@ fn missing_duplicate_and_foreign_parts_are_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("power curve"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Trial power (stdout output) through the same engine mechanism: merge to stdout equals the
+/// single run's stdout.
+#[test]
+fn trial_power_merges_byte_identically_to_stdout() {
+    let dir = temp_dir("trial");
+    let run = [
+        "trial",
+        "power",
+        "--builtin",
+        "dutch",
+        "--effect",
+        "0.25",
+        "--reps",
+        "130",
+        "--seed",
+        "1",
+        "--leaders",
+        "20,30",
+    ];
+    let single = balans(&dir, &run);
+    assert!(single.status.success());
+    for i in 1..=3 {
+        let (spec, part) = (format!("{i}/3"), format!("t{i}.json"));
+        let mut args = run.to_vec();
+        args.extend(["--shard", &spec, "--part", &part]);
+        ok(&dir, &args);
+    }
+    let merged = balans(&dir, &["merge", "t3.json", "t1.json", "t2.json"]);
+    assert!(merged.status.success());
+    assert!(
+        merged.stdout == single.stdout,
+        "trial power: merged stdout differs"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -34,8 +34,7 @@ pub struct Entry {
     pub occurrence: usize,
     /// The first block held.
     pub first_block: usize,
-    /// The tallies of blocks `first_block …`, in block order; floating-point numbers are stored
-    /// as their bit patterns (`"f64:<hex>"`), so they round-trip exactly.
+    /// The tallies of blocks `first_block …`, in block order, as exact bytes ([`to_exact`]).
     pub blocks: Vec<serde_json::Value>,
 }
 
@@ -233,38 +232,23 @@ impl Mode {
     }
 }
 
-/// A tally as JSON with every non-integer number replaced by its bit pattern, `"f64:<hex>"`.
+/// A tally as exact bytes: CBOR (RFC 8949, which stores every f64 — NaN and infinities too — bit
+/// for bit), as a hex string in the part's JSON.
 pub fn to_exact<T: Tally>(tally: &T) -> serde_json::Value {
-    fn walk(v: serde_json::Value) -> serde_json::Value {
-        use serde_json::Value;
-        match v {
-            Value::Number(n) if n.is_f64() => {
-                Value::String(format!("f64:{:016x}", n.as_f64().unwrap_or(0.0).to_bits()))
-            }
-            Value::Array(a) => Value::Array(a.into_iter().map(walk).collect()),
-            Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, walk(v))).collect()),
-            other => other,
-        }
-    }
-    walk(serde_json::to_value(tally).expect("a tally serialises"))
+    let mut bytes = Vec::new();
+    ciborium::into_writer(tally, &mut bytes).expect("a tally serialises");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    serde_json::Value::String(hex)
 }
 
 /// The inverse of [`to_exact`].
-pub fn from_exact<T: Tally>(value: serde_json::Value) -> Result<T, serde_json::Error> {
-    fn walk(v: serde_json::Value) -> serde_json::Value {
-        use serde_json::Value;
-        match v {
-            Value::String(s) if s.starts_with("f64:") => u64::from_str_radix(&s[4..], 16)
-                .ok()
-                .and_then(|bits| serde_json::Number::from_f64(f64::from_bits(bits)))
-                .map(Value::Number)
-                .unwrap_or(Value::String(s)),
-            Value::Array(a) => Value::Array(a.into_iter().map(walk).collect()),
-            Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, walk(v))).collect()),
-            other => other,
-        }
-    }
-    serde_json::from_value(walk(value))
+pub fn from_exact<T: Tally>(value: serde_json::Value) -> Result<T, String> {
+    let hex = value.as_str().ok_or("a block tally is not a hex string")?;
+    let bytes = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|e| format!("a block tally is not hex: {e}"))?;
+    ciborium::from_reader(bytes.as_slice()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -305,7 +289,15 @@ mod tests {
     fn tallies_round_trip_exactly_through_json_text() {
         let t = Sums {
             n: 3,
-            s: vec![0.1 + 0.2, 1e-300, -0.0, 1.0 / 3.0, f64::MAX],
+            s: vec![
+                0.1 + 0.2,
+                1e-300,
+                -0.0,
+                1.0 / 3.0,
+                f64::MAX,
+                f64::NAN,
+                f64::INFINITY,
+            ],
         };
         let text = serde_json::to_string(&to_exact(&t)).unwrap();
         let back: Sums = from_exact(serde_json::from_str(&text).unwrap()).unwrap();
