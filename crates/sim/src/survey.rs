@@ -11,8 +11,9 @@
 //! respondents answer the items (see [`crate::likert`]); items go missing (MCAR or MAR on age).
 //!
 //! # Scale scores
-//! A scale score is the mean of the items answered (person-mean, as SPSS `MEAN` or R `rowMeans(...,
-//! na.rm = TRUE)`), missing only when every item of the scale is missing.
+//! A scale score is the mean of the items answered (person-mean, as SPSS `MEAN.n` or R `rowMeans(...,
+//! na.rm = TRUE)` guarded by a minimum count), missing when fewer than half of the scale's items are
+//! answered: the one rule of [`crate::scale_score`], the same rule `fit` applies to an item export.
 //!
 //! # Reproducibility
 //! Work is cut into blocks of a fixed number of teams (set by the design, never by the number of
@@ -949,7 +950,14 @@ impl Simulator {
                 row[col] = v;
                 col += 1;
             }
-            row[self.scales_start + items.construct] = if count > 0 {
+            // The one scale-score rule (crate::scale_score): the mean of the answered items when
+            // at least half of the scale's items are answered, else missing — as `fit` scores an
+            // item export.
+            let need = crate::scale_score::min_answered(
+                items.scale.loadings.len(),
+                crate::scale_score::DEFAULT_MIN_ITEM_SHARE,
+            );
+            row[self.scales_start + items.construct] = if count > 0 && count as usize >= need {
                 sum / f64::from(count)
             } else {
                 f64::NAN
