@@ -355,3 +355,29 @@ fn missing_data_file() {
         "failed to read data file /nonexistent.csv",
     );
 }
+
+/// Issue 19 item 4: item columns as questionnaire exports spell them (`ES_1`, `wfc.2`, any case)
+/// are scored, and the table states per scale how many rows were scored from fewer than all items
+/// and how many are missing.
+#[test]
+fn item_exports_spelled_differently_are_scored_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("items.csv");
+    let sim = common::balans(&[
+        "simulate", "--n", "200", "--seed", "3", "--missing", "mcar:0.1", "--level", "items",
+        "--out", csv.to_str().unwrap(),
+    ]);
+    assert!(sim.status.success(), "{}", common::stderr(&sim));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let head = head.replace("es1,", "ES_1,").replace("wfc2,", "WFC.2,").replace("eng3,", "Eng-3,");
+    std::fs::write(&csv, format!("{head}\n{rest}")).unwrap();
+    let out = common::balans(&["fit", "--data", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let table = common::stdout(&out);
+    assert!(table.contains("Scale scores (mean of the answered items):"), "{table}");
+    let es = table.lines().find(|l| l.trim_start().starts_with("es ")).expect("a row for es");
+    let cells: Vec<&str> = es.split_whitespace().collect();
+    assert_eq!(cells[1..3], ["4", "2"], "{es}");
+    assert!(cells[3].parse::<usize>().unwrap() > 0, "10% MCAR leaves some rows partly answered: {es}");
+}

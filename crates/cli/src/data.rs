@@ -25,6 +25,8 @@ pub struct CsvOptions {
     /// Keep rows with missing values (NaN in `values`) instead of dropping them (FIML); rows
     /// without any value are still dropped.
     pub keep_incomplete: bool,
+    /// Item columns named explicitly per scale (`--items SCALE=COL,COL,…`), before any matching.
+    pub items: Vec<(String, Vec<String>)>,
 }
 
 impl Default for CsvOptions {
@@ -38,6 +40,7 @@ impl Default for CsvOptions {
             known_ranges: Vec::new(),
             cluster: None,
             keep_incomplete: false,
+            items: Vec::new(),
         }
     }
 }
@@ -166,30 +169,121 @@ pub(crate) fn dialect(origin: &str, header_line: &str, opts: &CsvOptions) -> Res
     Ok((sep, decimal))
 }
 
+/// Whether `header` names item `k` of the scale `v` as questionnaire exports spell it: the scale
+/// name in any case, then nothing or one of `_`, `.`, `-`, then the number (`es1`, `ES1`, `es_1`,
+/// `ES.01`, `Es-1`).
+fn is_item(header: &str, v: &str, k: usize) -> bool {
+    let (h, v) = (header.to_lowercase(), v.to_lowercase());
+    let Some(rest) = h.strip_prefix(&v) else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix(['_', '.', '-'])
+        .unwrap_or(rest);
+    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) && rest.parse::<usize>() == Ok(k)
+}
+
+/// The column of item `k` of scale `v`: an exact `{v}{k}` first, else the one column that
+/// [`is_item`] matches; two spellings of one item are refused (which one would be meant?).
+fn item_column(origin: &str, headers: &[String], v: &str, k: usize) -> Result<Option<usize>> {
+    if let Some(c) = headers.iter().position(|h| *h == format!("{v}{k}")) {
+        return Ok(Some(c));
+    }
+    let found: Vec<usize> = (0..headers.len()).filter(|&c| is_item(&headers[c], v, k)).collect();
+    match found[..] {
+        [] => Ok(None),
+        [c] => Ok(Some(c)),
+        _ => bail!(
+            "{origin}: item {k} of the scale '{v}' is spelled in {} columns ({}); balans cannot tell which one is meant\n = help: rename or remove all but one, or name the items with --items {v}=COL,COL,…",
+            found.len(),
+            found.iter().map(|&c| format!("'{}'", headers[c])).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The item columns of scale `v` (1, 2, … without gaps), as [`item_column`] finds them.
+fn item_columns(origin: &str, headers: &[String], v: &str) -> Result<Vec<usize>> {
+    let mut items = Vec::new();
+    while let Some(c) = item_column(origin, headers, v, items.len() + 1)? {
+        items.push(c);
+    }
+    Ok(items)
+}
+
+/// The columns named by `--items SCALE=COL,COL,…` for `v`, if given.
+fn explicit_items(origin: &str, headers: &[String], v: &str, opts: &CsvOptions) -> Result<Option<Vec<usize>>> {
+    let Some((_, cols)) = opts.items.iter().find(|(s, _)| s == v) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for col in cols {
+        let Some(c) = headers.iter().position(|h| h == col) else {
+            let hint = balans_model::suggest(col, headers.iter().map(String::as_str))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            bail!("{origin}: --items {v}=…: the column '{col}' is not in the data{hint}");
+        };
+        out.push(c);
+    }
+    Ok(Some(out))
+}
+
+/// Parses `--items SCALE=COL,COL,…` values into (scale, columns) pairs.
+pub fn parse_items(values: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for v in values {
+        let Some((scale, cols)) = v.split_once('=') else {
+            bail!("--items {v}: expected SCALE=COL,COL,… (e.g. --items eng=UWES_1,UWES_2,UWES_3)");
+        };
+        let (scale, cols) = (scale.trim(), cols.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
+        if scale.is_empty() || cols.iter().any(String::is_empty) {
+            bail!("--items {v}: a scale name and at least one column are needed, without empty names");
+        }
+        if out.iter().any(|(s, _)| s == scale) {
+            bail!("--items names the scale '{scale}' twice");
+        }
+        out.push((scale.to_string(), cols));
+    }
+    Ok(out)
+}
+
 /// The columns each variable is read from, and how (`column` or `mean of …`).
 fn map_sources(
     origin: &str,
     headers: &[String],
     variables: &[String],
+    opts: &CsvOptions,
 ) -> Result<(Vec<Vec<usize>>, Vec<String>)> {
     let mut sources: Vec<Vec<usize>> = Vec::new();
     let mut provenance = Vec::new();
     for v in variables {
-        if let Some(c) = headers.iter().position(|h| h == v) {
+        if let Some(items) = explicit_items(origin, headers, v, opts)? {
+            for &c in &items {
+                refuse_duplicate(origin, headers, c)?;
+            }
+            let names: Vec<&str> = items.iter().map(|&c| headers[c].as_str()).collect();
+            provenance.push(format!("mean of {}", names.join(", ")));
+            sources.push(items);
+            continue;
+        }
+        let exact = headers.iter().position(|h| h == v);
+        let any_case = || {
+            let found: Vec<usize> = (0..headers.len()).filter(|&c| headers[c].eq_ignore_ascii_case(v)).collect();
+            (found.len() == 1).then(|| found[0])
+        };
+        if let Some(c) = exact.or_else(any_case) {
             refuse_duplicate(origin, headers, c)?;
             sources.push(vec![c]);
             provenance.push("column".to_string());
             continue;
         }
-        let items: Vec<usize> = (1..)
-            .map_while(|k| headers.iter().position(|h| *h == format!("{v}{k}")))
-            .collect();
+        let items = item_columns(origin, headers, v)?;
         if items.is_empty() {
             let hint = balans_model::suggest(v, headers.iter().map(String::as_str))
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
             bail!(
-                "{origin}: the model variable '{v}' is not in the data{hint}\n = help: the data need a column '{v}' or item columns '{v}1', '{v}2', …; columns found: {}",
+                "{origin}: the model variable '{v}' is not in the data{hint}\n = help: the data need a column '{v}' or item columns '{v}1', '{v}2', … (any case, also '{v}_1', '{v}.1', '{v}-1'), or name them with --items {v}=COL,COL,…; columns found: {}",
                 headers.join(", ")
             );
         }
@@ -197,7 +291,8 @@ fn map_sources(
         for &c in &items {
             refuse_duplicate(origin, headers, c)?;
         }
-        provenance.push(format!("mean of {v}1..{v}{}", items.len()));
+        let (first, last) = (&headers[items[0]], &headers[items[items.len() - 1]]);
+        provenance.push(format!("mean of {first}..{last}"));
         sources.push(items);
     }
     Ok((sources, provenance))
@@ -221,11 +316,7 @@ fn refuse_duplicate(origin: &str, headers: &[String], c: usize) -> Result<()> {
 fn refuse_item_gap(origin: &str, headers: &[String], v: &str, found: usize) -> Result<()> {
     let later: Vec<&str> = headers
         .iter()
-        .filter(|h| {
-            h.strip_prefix(v)
-                .and_then(|k| k.parse::<usize>().ok())
-                .is_some_and(|k| k > found + 1 && !k.to_string().starts_with('0'))
-        })
+        .filter(|h| (found + 2..=found + 200).any(|k| is_item(h, v, k)) && !item_number_has_leading_zero(h))
         .map(String::as_str)
         .collect();
     if !later.is_empty() {
@@ -237,6 +328,12 @@ fn refuse_item_gap(origin: &str, headers: &[String], v: &str, found: usize) -> R
         );
     }
     Ok(())
+}
+
+/// Whether a header's trailing number starts with 0 (`es01`), which the gap check leaves alone.
+fn item_number_has_leading_zero(h: &str) -> bool {
+    let digits = h.len() - h.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    digits > 1 && h[h.len() - digits..].starts_with('0')
 }
 
 /// A CSV reader error with one line number (`file:5: …`), not the csv crate's record and line.
@@ -573,7 +670,7 @@ pub fn parse_csv(
         .iter()
         .map(|h| h.trim_matches('"').to_string())
         .collect();
-    let (sources, provenance) = map_sources(origin, &headers, variables)?;
+    let (sources, provenance) = map_sources(origin, &headers, variables, opts)?;
     let cells = read_cells(origin, &mut reader, &headers, &sources, decimal, opts)?;
     check_codes(origin, &headers, variables, &sources, &cells, opts)?;
     let Assembled {
@@ -586,9 +683,10 @@ pub fn parse_csv(
     let mut provenance = provenance;
     for (p, v) in provenance.iter_mut().zip(variables) {
         if let Some(r) = scales.iter().find(|r| &r.variable == v) {
+            let names = p.strip_prefix("mean of ").unwrap_or(p.as_str()).to_string();
             *p = format!(
-                "mean of the answered items {v}1..{v}{} when at least {} of {} are answered ({} rows scored from fewer than all items, {} rows missing)",
-                r.items, r.min_answered, r.items, r.partial_rows, r.missing_rows
+                "mean of the answered items {names} when at least {} of {} are answered ({} rows scored from fewer than all items, {} rows missing)",
+                r.min_answered, r.items, r.partial_rows, r.missing_rows
             );
         }
     }
@@ -627,6 +725,35 @@ mod tests {
         assert_eq!(d.n, 2);
         assert_eq!(d.n_dropped, 1);
         assert!((d.values[0] - 1.5).abs() < 1e-15 && (d.values[3] - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn item_columns_as_exports_spell_them() {
+        let text = "ID;ES_1;ES_2;Es.3;es-4;X\n1;2;4;6;8;1\n2;1;1;1;1;2\n";
+        let d = parse_csv("export.csv", text, &vars(&["es", "x"]), &CsvOptions::default()).unwrap();
+        assert!((d.values[0] - 5.0).abs() < 1e-15, "es is the mean of four spelled items");
+        assert!(d.provenance[0].contains("ES_1..es-4"), "{:?}", d.provenance);
+        let two = "es1,ES_1,x\n1,2,3\n";
+        let e = parse_csv("t.csv", two, &vars(&["es", "x"]), &CsvOptions::default());
+        assert!(e.is_ok(), "the exact spelling wins");
+        let ambiguous = "ES_1,es.1,x\n1,2,3\n";
+        let e = parse_csv("t.csv", ambiguous, &vars(&["es", "x"]), &CsvOptions::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("spelled in 2 columns"), "{e:#}");
+    }
+
+    #[test]
+    fn explicit_item_mapping() {
+        let text = "UWES_a,UWES_b,perf\n2,4,1\n4,4,2\n";
+        let opts = CsvOptions {
+            items: parse_items(&["eng=UWES_a,UWES_b".to_string()]).unwrap(),
+            ..Default::default()
+        };
+        let d = parse_csv("t.csv", text, &vars(&["eng", "perf"]), &opts).unwrap();
+        assert!((d.values[0] - 3.0).abs() < 1e-15);
+        assert!(parse_items(&["eng".into()]).is_err());
+        let missing = CsvOptions { items: parse_items(&["eng=UWES_c".into()]).unwrap(), ..Default::default() };
+        let e = parse_csv("t.csv", text, &vars(&["eng", "perf"]), &missing).unwrap_err();
+        assert!(format!("{e:#}").contains("'UWES_c' is not in the data"), "{e:#}");
     }
 
     #[test]

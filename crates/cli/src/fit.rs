@@ -107,6 +107,11 @@ pub struct FitArgs {
     /// answered items); otherwise the score is missing.
     #[arg(long, value_name = "SHARE", default_value_t = balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE)]
     pub(crate) min_items: f64,
+    /// The item columns of a scale, named explicitly (repeatable), e.g. `--items
+    /// eng=UWES_1,UWES_2,UWES_3`. Without it, a scale `eng` is read from a column `eng` or from
+    /// items `eng1`, `eng2`, … in any case and with `_`, `.` or `-` before the number.
+    #[arg(long, value_name = "SCALE=COL,COL,…")]
+    pub(crate) items: Vec<String>,
     /// Analyse values that look like missing-value codes (-9, -99, 999, …) or lie outside a scale's
     /// known range as they are, instead of stopping.
     #[arg(long)]
@@ -239,6 +244,7 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
         known_ranges: known_ranges(),
         cluster: args.cluster.clone(),
         keep_incomplete: false,
+        items: crate::data::parse_items(&args.items)?,
     };
     let data = read_csv(&args.data, spec.variables(), &opts)?;
     let fit_started = std::time::Instant::now();
@@ -426,6 +432,7 @@ fn run_groups(args: &FitArgs, column: &str) -> Result<()> {
         known_ranges: known_ranges(),
         cluster: None,
         keep_incomplete: false,
+        items: crate::data::parse_items(&args.items)?,
     };
     crate::groups::run(&crate::groups::GroupRequest {
         data: &args.data,

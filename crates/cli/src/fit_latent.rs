@@ -67,6 +67,7 @@ pub fn fit_report(args: &FitArgs, model: &Model) -> Result<FitReport> {
         known_ranges: known_ranges(),
         cluster: None,
         keep_incomplete: fiml,
+        items: crate::data::parse_items(&args.items)?,
     };
     let data = read_csv(&args.data, &observed, &opts)?;
     warn_if_nested(&data.columns);

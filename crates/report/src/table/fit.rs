@@ -59,12 +59,34 @@ fn header(o: &mut String, r: &FitReport) {
     if let Some(Some(k)) = r.missing_patterns {
         line(o, "Missing-data patterns (FIML)", &k.to_string());
     }
+    scale_scores(o, r);
     if let Some(c) = &r.cluster {
         line(o, "Standard errors", "robust.cluster");
         line(
             o,
             &format!("Clusters ({})", c.column),
             &c.clusters.to_string(),
+        );
+    }
+}
+
+/// Per scale scored from item columns: the rule, and how many rows were scored from fewer than all
+/// items or left missing (too few answered), so that nobody has to open the JSON to learn it.
+fn scale_scores(o: &mut String, r: &FitReport) {
+    if r.scales.is_empty() {
+        return;
+    }
+    o.push_str("\nScale scores (mean of the answered items):\n");
+    let _ = writeln!(
+        o,
+        "  {:<12}{:>7}{:>14}{:>16}{:>10}",
+        "scale", "items", "min answered", "fewer than all", "missing"
+    );
+    for s in &r.scales {
+        let _ = writeln!(
+            o,
+            "  {:<12}{:>7}{:>14}{:>16}{:>10}",
+            s.name, s.items, s.min_answered, s.partial_rows, s.missing_rows
         );
     }
 }
