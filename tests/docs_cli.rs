@@ -4,7 +4,8 @@
 //! Every ```sh block's `balans …` commands (continuation lines joined, trailing `# comments`
 //! dropped) run in order in one temporary folder per document, through `sh` so that `> file`
 //! redirections work, with `balans` on the PATH and the fixtures of `tests/docs_fixtures/` (the
-//! example files the documents name: `export.csv`, `studies.csv`, …) copied in. Each must exit 0.
+//! example files the documents name: `export.csv`, `studies.csv`, …) copied in. Each must exit 0
+//! and use the current flag grammar (no deprecated spelling, docs/CLI.md).
 //! A ```console block holds `$ balans …` lines, each followed by lines of its output: every quoted
 //! line must appear in the command's stdout (compared with surrounding spaces trimmed).
 //! Commands that need something a test machine lacks (an environment variable such as
@@ -151,6 +152,13 @@ fn run_document(doc: &Path) -> Vec<String> {
                 common::stderr(&o).lines().next().unwrap_or("")
             ));
             continue;
+        }
+        let err = common::stderr(&o);
+        if err.contains("deprecated spelling") {
+            failures.push(format!(
+                "{at}\n    uses a deprecated spelling: {}",
+                err.lines().find(|l| l.contains("deprecated")).unwrap_or("")
+            ));
         }
         let stdout = common::stdout(&o);
         let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
