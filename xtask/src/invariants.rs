@@ -58,7 +58,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     // issue 18 item 1: every result typed and rendered by report.
     ("json! only in report", "crates/cli/src/meta.rs"),
     ("json! only in report", "crates/cli/src/power_latent.rs"),
-    ("json! only in report", "crates/cli/src/transport.rs"),
     ("json! only in report", "crates/cli/src/trial.rs"),
     ("json! only in report", "crates/cli/src/trial_data.rs"),
     // issue 18 item 2 / issue 23 item 2: one bounded input path.
