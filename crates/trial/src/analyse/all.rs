@@ -129,6 +129,7 @@ pub fn analyse_all(
         match long_mixed(&long, o.name, alpha) {
             Ok(l) => {
                 report.rows.extend(l.rows);
+                report.rows.extend(l.kr_rows);
                 report.counts.push(l.count);
             }
             Err(e) => report.fail(Analysis::LongMixed, o.name, e),

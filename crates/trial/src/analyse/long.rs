@@ -1,8 +1,11 @@
-//! (d) The long layout: `y ~ time * arm + (1 | leader) + (1 | employee)` by REML with
-//! Satterthwaite df for every fixed effect (lmerTest), the training effect being `time:arm`.
+//! (d) The long layout: `y ~ time * arm + (1 | leader) + (1 | leader:time) + (1 | leader:employee)`
+//! by REML with Satterthwaite (lmerTest) and Kenward–Roger (pbkrtest) df for every fixed effect,
+//! the training effect being `time:arm` ([`long_mixed`]); and the model without the leader-by-time
+//! component ([`long_stable_leader`]), valid only when leader means are stable.
 
 use super::dense::{fit_dense, DenseCluster, DenseFit};
-use super::nested::{fit_nested, NestedFit, NestedStats};
+use super::leader_time::{fit_leader_time, Components, LeaderTimeFit, LeaderTimeStats, LongRow};
+use super::nested::NestedStats;
 use super::{Analysis, AnalysisError, Estimate, RowCount, TidyRow};
 
 /// Names of the long model's fixed effects, in column order.
@@ -25,19 +28,25 @@ pub struct LongData<'a> {
     pub y: &'a [f64],
 }
 
-/// Output of [`long_mixed`].
+/// Output of [`long_mixed`] and [`long_stable_leader`].
 #[derive(Debug, Clone)]
 pub struct LongMixed {
     /// Every fixed effect with Satterthwaite df.
     pub rows: Vec<TidyRow>,
+    /// Every fixed effect with Kenward–Roger covariance and df.
+    pub kr_rows: Vec<TidyRow>,
     /// Rows used and dropped.
     pub count: RowCount,
-    /// The fit (`psi` = leader, employee, residual variances).
-    pub fit: NestedFit,
+    /// The fit (`psi` = leader, leader × time, employee, residual variances).
+    pub fit: LeaderTimeFit,
 }
 
-/// Builds the per-leader dense clusters of the long model; returns them and rows used.
-pub fn long_clusters(data: &LongData) -> Result<(Vec<DenseCluster>, usize), AnalysisError> {
+/// Builds the per-leader dense clusters of the long model with `components` (structure matrices
+/// in the order leader, leader × time, employee); returns them and rows used.
+pub fn long_clusters(
+    data: &LongData,
+    components: Components,
+) -> Result<(Vec<DenseCluster>, usize), AnalysisError> {
     let n = data.leader.len();
     if [
         data.employee.len(),
@@ -87,12 +96,20 @@ pub fn long_clusters(data: &LongData) -> Result<(Vec<DenseCluster>, usize), Anal
                 }
             }
         }
-        clusters.push(DenseCluster {
-            n: m,
-            x,
-            y,
-            g: vec![leader_g, emp_g],
-        });
+        let mut g = vec![leader_g];
+        if components.leader_time {
+            let mut time_g = vec![0.0; m * m];
+            for (a, &i) in rows.iter().enumerate() {
+                for (b, &j) in rows.iter().enumerate() {
+                    if data.time[i] == data.time[j] {
+                        time_g[a * m + b] = 1.0;
+                    }
+                }
+            }
+            g.push(time_g);
+        }
+        g.push(emp_g);
+        clusters.push(DenseCluster { n: m, x, y, g });
     }
     Ok((clusters, used))
 }
@@ -174,52 +191,158 @@ fn check_lengths(data: &LongData) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// (d) `y ~ time * arm + (1 | leader) + (1 | employee)`, REML, Satterthwaite df (lmerTest),
-/// from per-employee sufficient statistics ([`super::nested`]).
-pub fn long_mixed(data: &LongData, outcome: &str, alpha: f64) -> Result<LongMixed, AnalysisError> {
-    let (stats, used, leaders) = long_stats(data)?;
-    let fit = fit_nested(&stats)?;
-    let rows = LONG_TERMS
-        .iter()
-        .enumerate()
-        .map(|(i, term)| {
-            let l = super::ancova::unit(i);
-            let var = fit.variance(&l);
-            let df = fit
-                .satterthwaite_df(&l)
+/// The long data's rows as [`LongRow`]s of `y ~ 1 + time + arm + time:arm` with the wave levels
+/// (distinct `time` values in increasing order), and the rows used.
+fn long_rows(data: &LongData) -> Result<(Vec<[f64; 4]>, Vec<usize>, usize), AnalysisError> {
+    check_lengths(data)?;
+    let used: Vec<usize> = (0..data.leader.len())
+        .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
+        .collect();
+    let mut levels: Vec<f64> = used.iter().map(|&i| data.time[i]).collect();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let mut x = Vec::with_capacity(used.len());
+    let mut wave = Vec::with_capacity(used.len());
+    for &i in &used {
+        if data.leader[i] >= data.n_leaders {
+            return Err(AnalysisError::BadInput(format!(
+                "leader index {} is not below the number of leaders {}",
+                data.leader[i], data.n_leaders
+            )));
+        }
+        let arm = if data.treated[i] { 1.0 } else { 0.0 };
+        let t = data.time[i];
+        x.push([1.0, t, arm, t * arm]);
+        wave.push(levels.partition_point(|&l| l < t));
+    }
+    Ok((x, wave, levels.len()))
+}
+
+/// The sufficient statistics of the long model ([`LeaderTimeStats`]); returns them and the rows
+/// used.
+pub fn leader_time_stats(data: &LongData) -> Result<(LeaderTimeStats, usize), AnalysisError> {
+    let (x, wave, waves) = long_rows(data)?;
+    let used: Vec<usize> = (0..data.leader.len())
+        .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
+        .collect();
+    let stats = LeaderTimeStats::from_rows(
+        4,
+        waves,
+        used.iter().enumerate().map(|(r, &i)| LongRow {
+            leader: data.leader[i],
+            employee: data.employee[i],
+            wave: wave[r],
+            x: &x[r],
+            y: data.y[i],
+        }),
+    )?;
+    Ok((stats, used.len()))
+}
+
+/// Fits the long model with `components` and builds its Satterthwaite and Kenward–Roger rows.
+fn long_model(
+    data: &LongData,
+    outcome: &str,
+    alpha: f64,
+    components: Components,
+    analysis: Analysis,
+) -> Result<LongMixed, AnalysisError> {
+    let (stats, used) = leader_time_stats(data)?;
+    let fit = fit_leader_time(&stats, components)?;
+    let mut rows = Vec::with_capacity(4);
+    let mut kr_rows = Vec::with_capacity(4);
+    for (i, term) in LONG_TERMS.iter().enumerate() {
+        let l = super::ancova::unit(i);
+        let var = fit.inference.variance(&l);
+        let df = fit
+            .inference
+            .satterthwaite_df(&l)
+            .ok_or(AnalysisError::NotConverged {
+                what: "degrees of freedom of the long-layout model",
+            })?;
+        rows.push(TidyRow::new(
+            analysis,
+            outcome,
+            term,
+            Estimate::t(fit.beta[i], var.sqrt(), df, alpha),
+        ));
+        let (kr_var, kr_df) =
+            fit.inference
+                .kenward_roger(&l)
                 .ok_or(AnalysisError::NotConverged {
-                    what: "degrees of freedom of the long-layout model",
+                    what: "Kenward-Roger df of the long-layout model",
                 })?;
-            Ok(TidyRow::new(
-                Analysis::LongMixed,
-                outcome,
-                term,
-                Estimate::t(fit.beta[i], var.sqrt(), df, alpha),
-            ))
-        })
-        .collect::<Result<Vec<_>, AnalysisError>>()?;
+        kr_rows.push(TidyRow::new(
+            analysis.kenward_roger().unwrap_or(analysis),
+            outcome,
+            term,
+            Estimate::t(fit.beta[i], kr_var.sqrt(), kr_df, alpha),
+        ));
+    }
     Ok(LongMixed {
         rows,
+        kr_rows,
         count: RowCount {
-            analysis: Analysis::LongMixed,
+            analysis,
             outcome: outcome.to_string(),
             used,
             dropped: data.leader.len() - used,
-            leaders,
+            leaders: stats.n_leaders(),
         },
         fit,
     })
 }
 
-/// The same model by the dense engine ([`super::dense`]): an independent implementation kept
-/// to cross-check [`long_mixed`] (and for designs the nested statistics do not cover).
+/// (d) The long model of a pre/post cluster trial,
+/// `y ~ time * arm + (1 | leader) + (1 | leader:time) + (1 | leader:employee)`, by REML, with
+/// Satterthwaite df (lmerTest) and Kenward–Roger covariance and df (pbkrtest) from analytic
+/// derivatives ([`super::leader_time`]). The training effect is `time:arm`.
+///
+/// # References
+/// Teerenstra, Eldridge, Graff, de Hoop & Borm (2012), *Stat Med* 31:2169–2178; Hooper,
+/// Teerenstra, de Hoop & Eldridge (2016), *Stat Med* 35:4718–4728.
+pub fn long_mixed(data: &LongData, outcome: &str, alpha: f64) -> Result<LongMixed, AnalysisError> {
+    long_model(
+        data,
+        outcome,
+        alpha,
+        Components::LEADER_TIME,
+        Analysis::LongMixed,
+    )
+}
+
+/// The long model without the leader-by-time component,
+/// `y ~ time * arm + (1 | leader) + (1 | leader:employee)`: valid only when every leader's mean
+/// changes by the same amount between pre and post ([`STABLE_LEADER_WARNING`]); otherwise its
+/// `time:arm` SE is too small and its df too large (type I error ≈ .10–.12 in the built-in
+/// designs). Not among the default analyses.
+pub fn long_stable_leader(
+    data: &LongData,
+    outcome: &str,
+    alpha: f64,
+) -> Result<LongMixed, AnalysisError> {
+    long_model(
+        data,
+        outcome,
+        alpha,
+        Components::stable_leader(),
+        Analysis::LongStableLeader,
+    )
+}
+
+/// The warning printed with [`long_stable_leader`]'s rows.
+pub const STABLE_LEADER_WARNING: &str = "long_stable_leader assumes that every leader's mean changes by the same amount between pre and post (no leader-by-time variance); it is valid only then — otherwise its time:arm SE is too small and its df too large (type I error about .10-.12 in the built-in designs). Use long_mixed, which estimates the leader-by-time variance.";
+
+/// The same models by the dense engine ([`super::dense`], `n_j × n_j` matrices per leader): an
+/// independent implementation kept to cross-check [`long_mixed`] and [`long_stable_leader`].
 pub fn long_mixed_dense(
     data: &LongData,
     outcome: &str,
     alpha: f64,
+    components: Components,
 ) -> Result<(Vec<TidyRow>, DenseFit), AnalysisError> {
-    let (clusters, _) = long_clusters(data)?;
-    let fit = fit_dense(&clusters, 4, 3)?;
+    let (clusters, _) = long_clusters(data, components)?;
+    let fit = fit_dense(&clusters, 4, components.k())?;
     let rows = LONG_TERMS
         .iter()
         .enumerate()
