@@ -130,10 +130,20 @@ impl RawCsv {
             .iter()
             .map(|h| h.trim_matches('"').to_string())
             .collect();
+        // Line numbers from the byte offsets: the csv crate's own line count is one short on
+        // files with CRLF line ends, where a record's offset is that of the '\n' before it
+        // (hence `<=`: a newline at the offset itself ends the previous line).
+        let newlines: Vec<usize> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        let line_of = |byte: u64| newlines.partition_point(|&i| (i as u64) <= byte) as u64 + 1;
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| anyhow!("{origin}: {e}"))?;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| line_of(p.byte()));
             rows.push((
                 line,
                 record
@@ -397,6 +407,16 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         bail!(
             "--alpha {} is out of range: strictly between 0 and 1",
             args.alpha
+        );
+    }
+    let (lo, hi) = (
+        balans_trial::analyse::mediation::MIN_MEDIATION_DRAWS,
+        balans_trial::analyse::mediation::MAX_MEDIATION_DRAWS,
+    );
+    if !(lo..=hi).contains(&args.mediation_draws) {
+        bail!(
+            "--mediation-draws {} is out of range: {lo} to {hi} (the CI's percentiles need at least {lo} draws; {hi} draws take 80 MB)",
+            args.mediation_draws
         );
     }
     let ascii = |c: Option<char>, flag: &str| -> Result<Option<u8>> {
