@@ -865,3 +865,38 @@ fn degenerate_settings_are_errors_not_panics() {
         assert_clean_failure(&o, "--mediation-draws");
     }
 }
+
+/// Issue 20 item 1: the long model that assumes stable leader means runs only when asked, and
+/// then with a warning saying when it is valid; the default long model is the leader-by-time one.
+#[test]
+fn the_stable_leader_long_model_only_on_request_and_with_a_warning() {
+    let args = [
+        "trial",
+        "analyse",
+        "--data",
+        "golden/inputs/trial_dutch.csv",
+        "--outcome",
+        "fssb",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
+    let o = balans_in(&root, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("long_mixed_kr"), "{text}");
+    assert!(!text.contains("long_stable_leader") && !text.contains("warning"), "{text}");
+    let mut with = args.to_vec();
+    with.push("--long-stable-leader");
+    let o = balans_in(&root, &with);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("long_stable_leader fssb"), "{text}");
+    assert!(
+        text.contains("warning: long_stable_leader assumes that every leader's mean changes by the same amount"),
+        "{text}"
+    );
+    with.extend(["--format", "csv"]);
+    let o = balans_in(&root, &with);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("warning: long_stable_leader assumes"));
+    assert!(stdout(&o).contains("long_stable_leader,fssb,time:arm,"));
+}

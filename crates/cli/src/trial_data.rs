@@ -87,6 +87,10 @@ pub struct AnalyseArgs {
     /// Seed of the mediation Monte Carlo CI.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
+    /// Also fit the long model without leader-by-time variance (long_stable_leader): valid only
+    /// when every leader's mean changes by the same amount between pre and post.
+    #[arg(long)]
+    long_stable_leader: bool,
     /// Significance level; CIs are 1 − alpha.
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
@@ -472,6 +476,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         alpha: args.alpha,
         mediation_draws: args.mediation_draws,
         seed: args.seed,
+        long_stable_leader: args.long_stable_leader,
     };
     let report = analyse_all(&plan, &config).map_err(|e| anyhow!("{}: {e}", raw.origin))?;
     let text = match args.format {
@@ -481,7 +486,12 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
                 &serde_json::json!({ "data": raw.origin, "leaders": cols.leader_names.len(), "report": report })
             )?
         ),
-        Format::Csv => csv_rows(&report),
+        Format::Csv => {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            csv_rows(&report)
+        }
         Format::Table => table(&report),
     };
     emit(None, text.as_bytes())
@@ -576,6 +586,9 @@ fn table(report: &AnalysisReport) -> String {
             b.n_treated,
             b.std_diff
         );
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     for f in &report.failures {
         let _ = writeln!(

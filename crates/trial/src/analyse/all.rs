@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
-use super::long::{long_mixed, LongData};
+use super::long::{long_mixed, long_stable_leader, LongData, STABLE_LEADER_WARNING};
 use super::mediation::{cace, mediation, MediationConfig};
 use super::summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 use super::{AnalyseConfig, Analysis, AnalysisError, Outcome, RowCount, TidyRow, WideData};
@@ -48,6 +48,9 @@ pub struct AnalysisReport {
     pub balance: Vec<BalanceRow>,
     /// Analyses that failed, with the reason.
     pub failures: Vec<AnalysisFailure>,
+    /// When an analysis run is valid only under an assumption (e.g. `long_stable_leader`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl AnalysisReport {
@@ -134,6 +137,15 @@ pub fn analyse_all(
             }
             Err(e) => report.fail(Analysis::LongMixed, o.name, e),
         }
+        if config.long_stable_leader {
+            match long_stable_leader(&long, o.name, alpha) {
+                Ok(l) => {
+                    report.rows.extend(l.rows);
+                    report.counts.push(l.count);
+                }
+                Err(e) => report.fail(Analysis::LongStableLeader, o.name, e),
+            }
+        }
         if let Some((name, col)) = plan.moderator {
             match moderation(data, o, name, col, alpha, &mut scratch) {
                 Ok((rows, count)) => {
@@ -157,6 +169,9 @@ pub fn analyse_all(
             Err(e) => report.fail(Analysis::EffectSize, o.name, e),
         }
         report.balance.extend(baseline_balance(data, o, &baseline));
+    }
+    if config.long_stable_leader {
+        report.warnings.push(STABLE_LEADER_WARNING.to_string());
     }
     if let Some([f, m, y]) = plan.mediation {
         let get = |i: usize| {

@@ -5,7 +5,6 @@
 
 use super::dense::{fit_dense, DenseCluster, DenseFit};
 use super::leader_time::{fit_leader_time, Components, LeaderTimeFit, LeaderTimeStats, LongRow};
-use super::nested::NestedStats;
 use super::{Analysis, AnalysisError, Estimate, RowCount, TidyRow};
 
 /// Names of the long model's fixed effects, in column order.
@@ -33,7 +32,9 @@ pub struct LongData<'a> {
 pub struct LongMixed {
     /// Every fixed effect with Satterthwaite df.
     pub rows: Vec<TidyRow>,
-    /// Every fixed effect with Kenward–Roger covariance and df.
+    /// Every fixed effect with Kenward–Roger covariance and df (named by
+    /// [`Analysis::kenward_roger`]; the stable-leader model's keep its own name and are not
+    /// reported by `trial analyse`).
     pub kr_rows: Vec<TidyRow>,
     /// Rows used and dropped.
     pub count: RowCount,
@@ -112,65 +113,6 @@ pub fn long_clusters(
         clusters.push(DenseCluster { n: m, x, y, g });
     }
     Ok((clusters, used))
-}
-
-/// Per-employee sufficient statistics of the long model `y ~ 1 + time + arm + time:arm`;
-/// returns them, rows used and leaders with data.
-pub fn long_stats(data: &LongData) -> Result<(NestedStats, usize, usize), AnalysisError> {
-    check_lengths(data)?;
-    let n = data.leader.len();
-    let mut rows: Vec<usize> = (0..n)
-        .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
-        .collect();
-    rows.sort_by_key(|&i| (data.employee[i], data.leader[i]));
-    let mut employees = Vec::new();
-    let mut leaders = vec![false; data.n_leaders];
-    let mut k = 0;
-    while k < rows.len() {
-        let e = data.employee[rows[k]];
-        let l = data.leader[rows[k]];
-        if l >= data.n_leaders {
-            return Err(AnalysisError::BadInput(format!(
-                "leader index {l} is not below the number of leaders {}",
-                data.n_leaders
-            )));
-        }
-        leaders[l] = true;
-        let (mut m, mut sx, mut sxx, mut sxy, mut sy, mut syy) =
-            (0.0, [0.0; 4], [0.0; 16], [0.0; 4], 0.0, 0.0);
-        while k < rows.len() && data.employee[rows[k]] == e {
-            let i = rows[k];
-            if data.leader[i] != l {
-                return Err(AnalysisError::BadInput(format!(
-                    "employee {e} appears under two leaders ({l} and {})",
-                    data.leader[i]
-                )));
-            }
-            let arm = if data.treated[i] { 1.0 } else { 0.0 };
-            let t = data.time[i];
-            let x = [1.0, t, arm, t * arm];
-            let y = data.y[i];
-            m += 1.0;
-            sy += y;
-            syy += y * y;
-            for a in 0..4 {
-                sx[a] += x[a];
-                sxy[a] += x[a] * y;
-                for b in 0..4 {
-                    sxx[a * 4 + b] += x[a] * x[b];
-                }
-            }
-            k += 1;
-        }
-        employees.push((l, m, sx, sxx, sxy, sy, syy));
-    }
-    let stats = NestedStats::from_employees(
-        4,
-        employees
-            .iter()
-            .map(|(l, m, sx, sxx, sxy, sy, syy)| (*l, *m, &sx[..], &sxx[..], &sxy[..], *sy, *syy)),
-    );
-    Ok((stats, rows.len(), leaders.iter().filter(|&&b| b).count()))
 }
 
 fn check_lengths(data: &LongData) -> Result<(), AnalysisError> {

@@ -5,8 +5,9 @@
 //!   `y ~ X + (1 | leader)` from per-leader sufficient statistics (the power loop's fast path; no
 //!   employee rows); [`ancova::satterthwaite_test`], [`ancova::kenward_roger_test`],
 //!   [`ols::Cr2Fit`] and [`ancova::leader_means_arm_test`] test the arm from the same statistics.
-//! - [`nested`]: REML for the long layout's nested intercepts from per-employee statistics;
-//!   [`dense`] fits the same model with dense per-leader algebra (an independent cross-check).
+//! - [`leader_time`]: REML for the long layout (leader, leader × time and employee intercepts)
+//!   from per-employee statistics with analytic derivatives; [`dense`] fits the same models with
+//!   dense per-leader algebra (an independent cross-check).
 //! - [`VcInference`]: Satterthwaite (lmerTest) and Kenward–Roger (pbkrtest) df for any contrast.
 //! - [`ols`]: OLS, and CR2 cluster-robust covariance with Satterthwaite df (clubSandwich).
 //! - [`WideData`] / [`LongData`] and one function per analysis (`mixed_ancova`, `cr2_ancova`,
@@ -28,7 +29,6 @@ pub mod linalg;
 pub mod leader_time;
 pub mod long;
 pub mod mediation;
-pub mod nested;
 pub mod ols;
 pub mod reml;
 pub mod summary;
@@ -353,6 +353,9 @@ pub struct AnalyseConfig {
     pub mediation_draws: usize,
     /// Seed of the mediation Monte Carlo CI.
     pub seed: u64,
+    /// Also fit the long model without leader-by-time variance ([`long_stable_leader`]; valid
+    /// only when leader means are stable — its rows come with [`STABLE_LEADER_WARNING`]).
+    pub long_stable_leader: bool,
 }
 
 impl Default for AnalyseConfig {
@@ -361,6 +364,7 @@ impl Default for AnalyseConfig {
             alpha: 0.05,
             mediation_draws: 20_000,
             seed: 1,
+            long_stable_leader: false,
         }
     }
 }
