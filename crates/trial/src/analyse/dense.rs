@@ -260,6 +260,49 @@ pub(crate) struct ScoringFit {
     pub(crate) singular: bool,
 }
 
+/// Backtracking along `step` from `psi` (halving up to 60 times): the first trial point whose
+/// criterion does not exceed the current one (to 1e-12 relative; 1e-9 absolute when a component
+/// was clamped to its boundary 0). `None` when no such point exists.
+fn line_search<F>(
+    psi: &[f64; MAXK],
+    step: &[f64; MAXK],
+    free: &[bool; MAXK],
+    k: usize,
+    cur: &Eval,
+    evaluate: &mut F,
+) -> Option<([f64; MAXK], Eval)>
+where
+    F: FnMut(&[f64; MAXK]) -> Option<Eval>,
+{
+    let mut t = 1.0;
+    for _ in 0..60 {
+        let mut trial = *psi;
+        for i in 0..k {
+            if free[i] {
+                trial[i] = psi[i] + t * step[i];
+            }
+        }
+        let mut clamped = false;
+        for v in trial.iter_mut().take(k - 1) {
+            if *v <= 0.0 {
+                *v = 0.0;
+                clamped = true;
+            }
+        }
+        if trial[k - 1] > 0.0 {
+            if let Some(ev) = evaluate(&trial) {
+                if ev.crit <= cur.crit + 1e-12 * cur.crit.abs()
+                    || clamped && ev.crit <= cur.crit + 1e-9
+                {
+                    return Some((trial, ev));
+                }
+            }
+        }
+        t *= 0.5;
+    }
+    None
+}
+
 /// Maximises the restricted likelihood over `k` variance components (the residual last) given
 /// `evaluate(ψ)` (criterion, β̂, gradient, analytic Hessian and inference matrices at ψ): Fisher
 /// scoring from `ψ = var/k` each, then Newton steps on the observed Hessian once the relative
@@ -303,36 +346,7 @@ where
             solve_free(&cur.inference.ie2, &neg, &free, k)
         }
         .ok_or(AnalysisError::NotConverged { what })?;
-        let mut t = 1.0;
-        let mut accepted = None;
-        for _ in 0..60 {
-            let mut trial = psi;
-            for i in 0..k {
-                if free[i] {
-                    trial[i] = psi[i] + t * step[i];
-                }
-            }
-            let mut clamped = false;
-            for i in 0..k - 1 {
-                if trial[i] <= 0.0 {
-                    trial[i] = 0.0;
-                    clamped = true;
-                }
-            }
-            if trial[k - 1] <= 0.0 {
-                t *= 0.5;
-                continue;
-            }
-            if let Some(ev) = evaluate(&trial) {
-                if ev.crit <= cur.crit + 1e-12 * cur.crit.abs()
-                    || clamped && ev.crit <= cur.crit + 1e-9
-                {
-                    accepted = Some((trial, ev));
-                    break;
-                }
-            }
-            t *= 0.5;
-        }
+        let accepted = line_search(&psi, &step, &free, k, &cur, &mut evaluate);
         let Some((next, ev)) = accepted else {
             // no decrease possible: at the optimum to working precision
             break;

@@ -414,74 +414,88 @@ struct Forms {
     eqe: [[f64; 3]; 3],
 }
 
-/// The derivative pass: the forms of [`Forms`] at ψ with β̂.
-fn pass_two(s: &LeaderTimeStats, psi: [f64; 4], parts: &[LeaderPart], beta: &Vect) -> Forms {
-    let (p, t) = (s.p, s.waves);
-    let [_, _, s2u, s2e] = psi;
-    let mut f = Forms::default();
-    for (&(lo, hi), part) in s.leaders.iter().zip(parts) {
-        let (k, m) = (&part.k, &part.m);
-        let km = t_mul(k, m, t);
-        let mut r = ZERO_T;
+/// The employee component's per-leader sums: `P_u = Σ κ_i n_i rowᵢᵀ`, `S = Σ κ_i² n_i n_iᵀ`,
+/// `N f_u = Σ κ_i n_i f_u,i`.
+struct EmployeeSums {
+    pu: [Vect; MAXT],
+    sm: TMat,
+    nf: TVec,
+}
+
+/// One leader's employees: adds their terms of the employee component's `G`, `Q`, `h`,
+/// `eᵀV⁻¹V_uV⁻¹e`, `tr(V⁻¹V_u)` and `tr(V⁻¹V_uV⁻¹V_u)` to `f` (before the leader's rank-`T`
+/// corrections) and returns the sums those corrections need. `row_i = κ_i(sx_i − FXᵀM n_i)` is
+/// employee `i`'s row of `Z_uᵀV⁻¹X` and `f_u,i = κ_i(r_i − n_iᵀM Fe)` its entry of `Z_uᵀV⁻¹e`.
+fn employee_forms(
+    employees: &[Employee],
+    (s2u, s2e): (f64, f64),
+    part: &LeaderPart,
+    mfe: &TVec,
+    beta: &Vect,
+    (t, p): (usize, usize),
+    f: &mut Forms,
+) -> EmployeeSums {
+    let m = &part.m;
+    let mut pu = [ZERO_VEC; MAXT];
+    let mut sm = ZERO_T;
+    let mut nf = [0.0; MAXT];
+    for e in employees {
+        let kappa = 1.0 / (s2e + e.m * s2u);
+        let mn = t_vec(m, &e.n, t);
+        let fxmn = combine(&mn, &part.fx, t, p);
+        let mut row = ZERO_VEC;
+        for a in 0..p {
+            row[a] = kappa * (e.sx[a] - fxmn[a]);
+        }
+        let resid = e.sy - dot(&e.sx, beta, p);
+        let nmfe: f64 = (0..t).map(|i| e.n[i] * mfe[i]).sum();
+        let fu = kappa * (resid - nmfe);
+        let mk = e.m * kappa;
+        outer_add(&mut f.g[2], 1.0, &row, &row, p);
+        outer_add(&mut f.q[2][2], mk, &row, &row, p);
         for i in 0..t {
+            for a in 0..p {
+                pu[i][a] += kappa * e.n[i] * row[a];
+            }
             for j in 0..t {
-                r[i][j] = f64::from(u8::from(i == j)) - km[i][j];
+                sm[i][j] += kappa * kappa * e.n[i] * e.n[j];
             }
+            nf[i] += kappa * e.n[i] * fu;
         }
-        let mut fe = [0.0; MAXT];
-        for i in 0..t {
-            fe[i] = part.fy[i] - dot(&part.fx[i], beta, p);
+        for a in 0..p {
+            f.h[2][a] += row[a] * fu;
         }
-        let rfx = t_rows(&r, &part.fx, t, p);
-        let fc = t_vec(&r, &fe, t);
-        let rk = t_mul(&r, k, t);
-        let ones = [1.0; MAXT];
-        let orfx = combine(&ones, &rfx, t, p);
-        let fa: f64 = fc[..t].iter().sum();
-        let rk1 = t_vec(&rk, &ones, t);
-        let ork1: f64 = rk1[..t].iter().sum();
-        let mfe = t_vec(m, &fe, t);
-        // employee loop
-        let mut pu = [ZERO_VEC; MAXT];
-        let mut sm = ZERO_T;
-        let mut nf = [0.0; MAXT];
-        for e in &s.employees[lo..hi] {
-            let kappa = 1.0 / (s2e + e.m * s2u);
-            let mn = t_vec(m, &e.n, t);
-            let fxmn = combine(&mn, &part.fx, t, p);
-            let mut row = ZERO_VEC;
-            for a in 0..p {
-                row[a] = kappa * (e.sx[a] - fxmn[a]);
-            }
-            let resid = e.sy - dot(&e.sx, beta, p);
-            let nmfe: f64 = (0..t).map(|i| e.n[i] * mfe[i]).sum();
-            let fu = kappa * (resid - nmfe);
-            let mk = e.m * kappa;
-            outer_add(&mut f.g[2], 1.0, &row, &row, p);
-            outer_add(&mut f.q[2][2], mk, &row, &row, p);
-            for i in 0..t {
-                for a in 0..p {
-                    pu[i][a] += kappa * e.n[i] * row[a];
-                }
-                for j in 0..t {
-                    sm[i][j] += kappa * kappa * e.n[i] * e.n[j];
-                }
-                nf[i] += kappa * e.n[i] * fu;
-            }
-            for a in 0..p {
-                f.h[2][a] += row[a] * fu;
-            }
-            f.ewe[2] += fu * fu;
-            f.eqe[2][2] += mk * fu * fu;
-            f.trv[2] += mk;
-            let nmn: f64 = (0..t).map(|i| e.n[i] * mn[i]).sum();
-            f.ktrace[2][2] += mk * mk - 2.0 * mk * kappa * kappa * nmn;
-        }
-        let mpu = t_rows(m, &pu, t, p);
-        let puqpu = cross(&pu, &mpu, t, p);
-        let ms = t_mul(m, &sm, t);
+        f.ewe[2] += fu * fu;
+        f.eqe[2][2] += mk * fu * fu;
+        f.trv[2] += mk;
+        let nmn: f64 = (0..t).map(|i| e.n[i] * mn[i]).sum();
+        f.ktrace[2][2] += mk * mk - 2.0 * mk * kappa * kappa * nmn;
+    }
+    EmployeeSums { pu, sm, nf }
+}
+
+/// One leader's rank-`T` corrections of the employee component and its leader (`a`) and
+/// leader × time (`c`) terms, added to `f`: with `R = I − KM`, `FᵀV⁻¹X = R·FX` (`rfx`),
+/// `FᵀV⁻¹e = R·Fe` (`fc`), `FᵀV⁻¹F = RK`, `FᵀV⁻¹Z_u = RN`, and `1 = F 1_T` for the leader.
+fn leader_corrections(
+    (k, m, r): (&TMat, &TMat, &TMat),
+    (rfx, fc): (&[Vect; MAXT], &TVec),
+    sums: &EmployeeSums,
+    (t, p): (usize, usize),
+    f: &mut Forms,
+) {
+    let (pu, sm, nf) = (&sums.pu, &sums.sm, &sums.nf);
+    let rk = t_mul(r, k, t);
+    let ones = [1.0; MAXT];
+    let orfx = combine(&ones, rfx, t, p);
+    let fa: f64 = fc[..t].iter().sum();
+    let rk1 = t_vec(&rk, &ones, t);
+    let ork1: f64 = rk1[..t].iter().sum();
+        let mpu = t_rows(m, pu, t, p);
+        let puqpu = cross(pu, &mpu, t, p);
+        let ms = t_mul(m, sm, t);
         let msms = t_mul(&ms, &ms, t);
-        let mnf = t_vec(m, &nf, t);
+        let mnf = t_vec(m, nf, t);
         for a in 0..p {
             for b in 0..p {
                 f.q[2][2][a][b] -= puqpu[a][b];
@@ -491,21 +505,21 @@ fn pass_two(s: &LeaderTimeStats, psi: [f64; 4], parts: &[LeaderPart], beta: &Vec
         f.trv[2] -= (0..t).map(|i| ms[i][i]).sum::<f64>();
         f.ktrace[2][2] += (0..t).map(|i| msms[i][i]).sum::<f64>();
         // leader × time (c) and leader (a)
-        let rkrfx = t_rows(&rk, &rfx, t, p);
-        let rpu = t_rows(&r, &pu, t, p);
-        let rnf = t_vec(&r, &nf, t);
-        let rs = t_mul(&r, &sm, t);
+        let rkrfx = t_rows(&rk, rfx, t, p);
+        let rpu = t_rows(r, pu, t, p);
+        let rnf = t_vec(r, nf, t);
+        let rs = t_mul(r, sm, t);
         let mut rsr = ZERO_T;
         for i in 0..t {
             for j in 0..t {
                 rsr[i][j] = (0..t).map(|l| rs[i][l] * r[j][l]).sum();
             }
         }
-        let g_c = cross(&rfx, &rfx, t, p);
-        let q_cc = cross(&rfx, &rkrfx, t, p);
-        let q_cu = cross(&rfx, &rpu, t, p);
+        let g_c = cross(rfx, rfx, t, p);
+        let q_cc = cross(rfx, &rkrfx, t, p);
+        let q_cu = cross(rfx, &rpu, t, p);
         let orpu = combine(&ones, &rpu, t, p);
-        let v_ac = combine(&rk1, &rfx, t, p);
+        let v_ac = combine(&rk1, rfx, t, p);
         for a in 0..p {
             f.h[1][a] += (0..t).map(|i| rfx[i][a] * fc[i]).sum::<f64>();
             f.h[0][a] += orfx[a] * fa;
@@ -531,14 +545,162 @@ fn pass_two(s: &LeaderTimeStats, psi: [f64; 4], parts: &[LeaderPart], beta: &Vec
         f.ktrace[0][2] += rsr[..t].iter().map(|row| row[..t].iter().sum::<f64>()).sum::<f64>();
         f.ewe[1] += fc[..t].iter().map(|v| v * v).sum::<f64>();
         f.ewe[0] += fa * fa;
-        let rkfc = t_vec(&rk, &fc, t);
+        let rkfc = t_vec(&rk, fc, t);
         f.eqe[1][1] += (0..t).map(|i| fc[i] * rkfc[i]).sum::<f64>();
         f.eqe[0][0] += ork1 * fa * fa;
         f.eqe[0][1] += fa * (0..t).map(|i| rk1[i] * fc[i]).sum::<f64>();
         f.eqe[1][2] += (0..t).map(|i| fc[i] * rnf[i]).sum::<f64>();
         f.eqe[0][2] += fa * rnf[..t].iter().sum::<f64>();
+}
+
+/// The derivative pass: the forms of [`Forms`] at ψ with β̂.
+fn pass_two(s: &LeaderTimeStats, psi: [f64; 4], parts: &[LeaderPart], beta: &Vect) -> Forms {
+    let (p, t) = (s.p, s.waves);
+    let [_, _, s2u, s2e] = psi;
+    let mut f = Forms::default();
+    for (&(lo, hi), part) in s.leaders.iter().zip(parts) {
+        let (k, m) = (&part.k, &part.m);
+        let km = t_mul(k, m, t);
+        let mut r = ZERO_T;
+        for i in 0..t {
+            for j in 0..t {
+                r[i][j] = f64::from(u8::from(i == j)) - km[i][j];
+            }
+        }
+        let mut fe = [0.0; MAXT];
+        for i in 0..t {
+            fe[i] = part.fy[i] - dot(&part.fx[i], beta, p);
+        }
+        let rfx = t_rows(&r, &part.fx, t, p);
+        let fc = t_vec(&r, &fe, t);
+        let mfe = t_vec(m, &fe, t);
+        let sums = employee_forms(
+            &s.employees[lo..hi],
+            (s2u, s2e),
+            part,
+            &mfe,
+            beta,
+            (t, p),
+            &mut f,
+        );
+        leader_corrections((k, m, &r), (&rfx, &fc), &sums, (t, p), &mut f);
     }
     f
+}
+
+/// The forms of a model's components (non-residual ones from [`Forms`], the residual last),
+/// in the layout of [`VcInference`].
+struct ComponentForms {
+    k: usize,
+    g: [Mat; MAXK],
+    q: [Mat; MAXK * (MAXK + 1) / 2],
+    h: [Vect; MAXK],
+    trv: [f64; MAXK],
+    ewe: [f64; MAXK],
+    ktrace: [[f64; MAXK]; MAXK],
+    eqe: [[f64; MAXK]; MAXK],
+}
+
+/// The non-residual components `comps[..k−1]` (indices into a, c, u) of `f`.
+fn select_components(f: &Forms, comps: &[usize]) -> ComponentForms {
+    let k = comps.len();
+    let kr = k - 1;
+    let mut out = ComponentForms {
+        k,
+        g: [ZERO_MAT; MAXK],
+        q: [ZERO_MAT; MAXK * (MAXK + 1) / 2],
+        h: [ZERO_VEC; MAXK],
+        trv: [0.0; MAXK],
+        ewe: [0.0; MAXK],
+        ktrace: [[0.0; MAXK]; MAXK],
+        eqe: [[0.0; MAXK]; MAXK],
+    };
+    for i in 0..kr {
+        let a = comps[i];
+        out.g[i] = f.g[a];
+        out.h[i] = f.h[a];
+        out.trv[i] = f.trv[a];
+        out.ewe[i] = f.ewe[a];
+        for j in 0..kr {
+            // forms are stored for a ≤ b; comps is increasing
+            let (lo, hi) = (comps[i.min(j)], comps[i.max(j)]);
+            out.ktrace[i][j] = f.ktrace[lo][hi];
+            out.eqe[i][j] = f.eqe[lo][hi];
+            if i <= j {
+                out.q[pair(i, j, k)] = f.q[lo][hi];
+            }
+        }
+    }
+    out
+}
+
+/// `Q_ij` for any order (`Q_ji = Q_ijᵀ`).
+fn q_of(cf: &ComponentForms, i: usize, j: usize, p: usize) -> Mat {
+    if i <= j {
+        cf.q[pair(i, j, cf.k)]
+    } else {
+        transpose(&cf.q[pair(j, i, cf.k)], p)
+    }
+}
+
+fn divide(m: &mut Mat, d: f64, p: usize) {
+    for row in m.iter_mut().take(p) {
+        for v in row.iter_mut().take(p) {
+            *v /= d;
+        }
+    }
+}
+
+/// Fills the residual component's forms by homogeneity (`Σ_k ψ_k V_k = V`, see the module doc)
+/// from `XᵀV⁻¹X`, `N` and `eᵀV⁻¹e`; `psi[i]` are the non-residual variances, `s2e` the residual.
+fn add_residual(
+    cf: &mut ComponentForms,
+    psi: &[f64],
+    s2e: f64,
+    xvx: &Mat,
+    (n_obs, rss): (f64, f64),
+    p: usize,
+) {
+    let kr = cf.k - 1;
+    let mut ge = *xvx;
+    let mut he = ZERO_VEC;
+    let (mut trv_e, mut ewe_e) = (n_obs, rss);
+    for i in 0..kr {
+        for a in 0..p {
+            he[a] -= psi[i] * cf.h[i][a] / s2e;
+            for b in 0..p {
+                ge[a][b] -= psi[i] * cf.g[i][a][b];
+            }
+        }
+        trv_e -= psi[i] * cf.trv[i];
+        ewe_e -= psi[i] * cf.ewe[i];
+    }
+    divide(&mut ge, s2e, p);
+    cf.g[kr] = ge;
+    cf.h[kr] = he;
+    cf.trv[kr] = trv_e / s2e;
+    cf.ewe[kr] = ewe_e / s2e;
+    // Q_ie = (G_i − Σ_l ψ_l Q_il) / ψ_e, and the same for the traces and e-forms; then Q_ee
+    for i in 0..=kr {
+        let mut m = cf.g[i];
+        let (mut kt, mut eq) = (cf.trv[i], cf.ewe[i]);
+        for j in 0..kr {
+            let qij = q_of(cf, i, j, p);
+            for a in 0..p {
+                for b in 0..p {
+                    m[a][b] -= psi[j] * qij[a][b];
+                }
+            }
+            kt -= psi[j] * cf.ktrace[i][j];
+            eq -= psi[j] * cf.eqe[i][j];
+        }
+        divide(&mut m, s2e, p);
+        cf.q[pair(i, kr, cf.k)] = m;
+        cf.ktrace[i][kr] = kt / s2e;
+        cf.ktrace[kr][i] = kt / s2e;
+        cf.eqe[i][kr] = eq / s2e;
+        cf.eqe[kr][i] = eq / s2e;
+    }
 }
 
 /// The REML criterion, β̂, gradient and inference matrices at ψ (full order a, c, u, e); the
@@ -560,136 +722,30 @@ fn evaluate(
     }
     let dof = s.n_obs - p as f64;
     let crit = logdet + chol_logdet(&l, p) + rss + dof * (2.0 * std::f64::consts::PI).ln();
-    let f = pass_two(s, psi_full, parts, &beta);
-    let k = comps.len();
-    let kr = k - 1; // the residual is comps[kr] = 3
-    let s2e = psi_full[3];
-    let psi = |i: usize| psi_full[comps[i]];
-    let sym = |m: &[[f64; 3]; 3], i: usize, j: usize| {
-        let (a, b) = (comps[i.min(j)], comps[i.max(j)]);
-        m[a][b]
-    };
-    let q_of = |i: usize, j: usize| -> Mat {
-        let (a, b) = (comps[i], comps[j]);
-        if a <= b {
-            f.q[a][b]
-        } else {
-            transpose(&f.q[b][a], p)
-        }
-    };
-    let mut g = [ZERO_MAT; MAXK];
-    let mut q = [ZERO_MAT; MAXK * (MAXK + 1) / 2];
-    let mut h = [ZERO_VEC; MAXK];
-    let mut trv = [0.0; MAXK];
-    let mut ewe = [0.0; MAXK];
-    let mut ktrace = [[0.0; MAXK]; MAXK];
-    let mut eqe = [[0.0; MAXK]; MAXK];
-    for i in 0..kr {
-        g[i] = f.g[comps[i]];
-        h[i] = f.h[comps[i]];
-        trv[i] = f.trv[comps[i]];
-        ewe[i] = f.ewe[comps[i]];
-        for j in 0..kr {
-            ktrace[i][j] = sym(&f.ktrace, i, j);
-            eqe[i][j] = sym(&f.eqe, i, j);
-        }
-    }
-    // the residual by homogeneity (Σ ψ_k V_k = V)
-    let mut ge = xvx;
-    let mut he = ZERO_VEC;
-    let mut trv_e = s.n_obs;
-    let mut ewe_e = rss;
-    for i in 0..kr {
-        for a in 0..p {
-            he[a] -= psi(i) * h[i][a] / s2e;
-            for b in 0..p {
-                ge[a][b] -= psi(i) * g[i][a][b];
-            }
-        }
-        trv_e -= psi(i) * trv[i];
-        ewe_e -= psi(i) * ewe[i];
-    }
-    for row in ge.iter_mut().take(p) {
-        for v in row.iter_mut().take(p) {
-            *v /= s2e;
-        }
-    }
-    g[kr] = ge;
-    h[kr] = he;
-    trv[kr] = trv_e / s2e;
-    ewe[kr] = ewe_e / s2e;
-    let mut qe = [ZERO_MAT; MAXK];
-    for i in 0..kr {
-        // Q_ie = (G_i − Σ_l ψ_l Q_il) / ψ_e
-        let mut m = g[i];
-        let mut kt = trv[i];
-        let mut eq = ewe[i];
-        for j in 0..kr {
-            let qij = q_of(i, j);
-            for a in 0..p {
-                for b in 0..p {
-                    m[a][b] -= psi(j) * qij[a][b];
-                }
-            }
-            kt -= psi(j) * ktrace[i][j];
-            eq -= psi(j) * eqe[i][j];
-        }
-        for row in m.iter_mut().take(p) {
-            for v in row.iter_mut().take(p) {
-                *v /= s2e;
-            }
-        }
-        qe[i] = m;
-        ktrace[i][kr] = kt / s2e;
-        ktrace[kr][i] = kt / s2e;
-        eqe[i][kr] = eq / s2e;
-        eqe[kr][i] = eq / s2e;
-    }
-    let mut qee = g[kr];
-    let mut kt = trv[kr];
-    let mut eq = ewe[kr];
-    for j in 0..kr {
-        let qej = transpose(&qe[j], p);
-        for a in 0..p {
-            for b in 0..p {
-                qee[a][b] -= psi(j) * qej[a][b];
-            }
-        }
-        kt -= psi(j) * ktrace[kr][j];
-        eq -= psi(j) * eqe[kr][j];
-    }
-    for row in qee.iter_mut().take(p) {
-        for v in row.iter_mut().take(p) {
-            *v /= s2e;
-        }
-    }
-    ktrace[kr][kr] = kt / s2e;
-    eqe[kr][kr] = eq / s2e;
-    qe[kr] = qee;
-    for i in 0..k {
-        for j in i..k {
-            q[pair(i, j, k)] = if j == kr { qe[i] } else { q_of(i, j) };
-        }
-    }
+    let forms = pass_two(s, psi_full, parts, &beta);
+    let mut cf = select_components(&forms, comps);
+    let k = cf.k;
+    let psi: Vec<f64> = comps.iter().map(|&i| psi_full[i]).collect();
+    add_residual(&mut cf, &psi[..k - 1], psi_full[3], &xvx, (s.n_obs, rss), p);
     let mut ie2 = [[0.0; MAXK]; MAXK];
     let mut hessian = [[0.0; MAXK]; MAXK];
     let mut grad = [0.0; MAXK];
-    let cg: Vec<Mat> = (0..k).map(|i| mul(&c, &g[i], p)).collect();
+    let cg: Vec<Mat> = (0..k).map(|i| mul(&c, &cf.g[i], p)).collect();
     for i in 0..k {
-        grad[i] = trv[i] - trace_mul(&c, &g[i], p) - ewe[i];
+        grad[i] = cf.trv[i] - trace_mul(&c, &cf.g[i], p) - cf.ewe[i];
         for j in i..k {
-            let tr = ktrace[i][j] - 2.0 * trace_mul(&c, &q[pair(i, j, k)], p)
+            let tr = cf.ktrace[i][j] - 2.0 * trace_mul(&c, &cf.q[pair(i, j, k)], p)
                 + trace_mul(&cg[i], &cg[j], p);
             ie2[i][j] = tr;
             ie2[j][i] = tr;
-            let hv = -tr + 2.0 * (eqe[i][j] - quad(&h[i], &c, &h[j], p));
+            let hv = -tr + 2.0 * (cf.eqe[i][j] - quad(&cf.h[i], &c, &cf.h[j], p));
             hessian[i][j] = hv;
             hessian[j][i] = hv;
         }
     }
     let mut free = [false; MAXK];
     for i in 0..k {
-        free[i] = psi(i) > 0.0;
+        free[i] = psi[i] > 0.0;
     }
     Some(Eval {
         crit,
@@ -699,8 +755,8 @@ fn evaluate(
             p,
             k,
             c,
-            g,
-            q,
+            g: cf.g,
+            q: cf.q,
             ie2,
             hessian,
             free,

@@ -102,7 +102,7 @@ pub fn long_clusters(
             let mut time_g = vec![0.0; m * m];
             for (a, &i) in rows.iter().enumerate() {
                 for (b, &j) in rows.iter().enumerate() {
-                    if data.time[i] == data.time[j] {
+                    if data.time[i].to_bits() == data.time[j].to_bits() {
                         time_g[a * m + b] = 1.0;
                     }
                 }
@@ -133,16 +133,27 @@ fn check_lengths(data: &LongData) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// The long data's rows as [`LongRow`]s of `y ~ 1 + time + arm + time:arm` with the wave levels
-/// (distinct `time` values in increasing order), and the rows used.
-fn long_rows(data: &LongData) -> Result<(Vec<[f64; 4]>, Vec<usize>, usize), AnalysisError> {
+/// The usable rows of a long data set as fixed-effect rows of `y ~ 1 + time + arm + time:arm`
+/// with their wave levels (distinct `time` values in increasing order).
+struct LongDesign {
+    /// Indices of the usable rows (finite outcome and time).
+    used: Vec<usize>,
+    /// Fixed-effect row of each used row.
+    x: Vec<[f64; 4]>,
+    /// Wave level of each used row.
+    wave: Vec<usize>,
+    /// Number of wave levels.
+    waves: usize,
+}
+
+fn long_design(data: &LongData) -> Result<LongDesign, AnalysisError> {
     check_lengths(data)?;
     let used: Vec<usize> = (0..data.leader.len())
         .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
         .collect();
     let mut levels: Vec<f64> = used.iter().map(|&i| data.time[i]).collect();
     levels.sort_by(f64::total_cmp);
-    levels.dedup();
+    levels.dedup_by(|a, b| a.to_bits() == b.to_bits());
     let mut x = Vec::with_capacity(used.len());
     let mut wave = Vec::with_capacity(used.len());
     for &i in &used {
@@ -157,28 +168,30 @@ fn long_rows(data: &LongData) -> Result<(Vec<[f64; 4]>, Vec<usize>, usize), Anal
         x.push([1.0, t, arm, t * arm]);
         wave.push(levels.partition_point(|&l| l < t));
     }
-    Ok((x, wave, levels.len()))
+    Ok(LongDesign {
+        used,
+        x,
+        wave,
+        waves: levels.len(),
+    })
 }
 
 /// The sufficient statistics of the long model ([`LeaderTimeStats`]); returns them and the rows
 /// used.
 pub fn leader_time_stats(data: &LongData) -> Result<(LeaderTimeStats, usize), AnalysisError> {
-    let (x, wave, waves) = long_rows(data)?;
-    let used: Vec<usize> = (0..data.leader.len())
-        .filter(|&i| data.y[i].is_finite() && data.time[i].is_finite())
-        .collect();
+    let d = long_design(data)?;
     let stats = LeaderTimeStats::from_rows(
         4,
-        waves,
-        used.iter().enumerate().map(|(r, &i)| LongRow {
+        d.waves,
+        d.used.iter().enumerate().map(|(r, &i)| LongRow {
             leader: data.leader[i],
             employee: data.employee[i],
-            wave: wave[r],
-            x: &x[r],
+            wave: d.wave[r],
+            x: &d.x[r],
             y: data.y[i],
         }),
     )?;
-    Ok((stats, used.len()))
+    Ok((stats, d.used.len()))
 }
 
 /// Fits the long model with `components` and builds its Satterthwaite and Kenward–Roger rows.
