@@ -838,3 +838,97 @@ pub fn fit_leader_time(
         inference: fit.eval.inference,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small unbalanced long data set: 6 leaders, 2–5 employees, some waves missing.
+    fn stats() -> LeaderTimeStats {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+        };
+        let mut rows: Vec<(usize, usize, usize, [f64; 4], f64)> = Vec::new();
+        let mut id = 0;
+        for j in 0..6 {
+            let arm = (j % 2) as f64;
+            let (a, c0, c1) = (next(), 0.5 * next(), 0.5 * next());
+            for _ in 0..2 + j % 4 {
+                id += 1;
+                let u = next();
+                for t in 0..2 {
+                    if (id + t) % 5 == 0 {
+                        continue;
+                    }
+                    let tf = t as f64;
+                    let y = 0.3 * tf * arm + a + if t == 0 { c0 } else { c1 } + u + next();
+                    rows.push((j, id, t, [1.0, tf, arm, tf * arm], y));
+                }
+            }
+        }
+        LeaderTimeStats::from_rows(
+            4,
+            2,
+            rows.iter().map(|(l, e, w, x, y)| LongRow {
+                leader: *l,
+                employee: *e,
+                wave: *w,
+                x,
+                y: *y,
+            }),
+        )
+        .expect("stats")
+    }
+
+    fn eval(s: &LeaderTimeStats, psi: [f64; 4]) -> Eval {
+        evaluate(s, psi, &[0, 1, 2, 3], &mut Vec::new()).expect("evaluates")
+    }
+
+    fn close(a: f64, b: f64, tol: f64, what: &str) {
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1e-3),
+            "{what}: analytic {a:.10e}, finite difference {b:.10e}"
+        );
+    }
+
+    /// The analytic gradient and observed Hessian of the REML deviance and the Jacobian of
+    /// `C = (XᵀV⁻¹X)⁻¹` (`∂C/∂ψᵢ = C Gᵢ C`), which Satterthwaite's df are made of, equal central
+    /// differences (step 1e-5; truncation and rounding error ≲ 1e-7 relative here).
+    #[test]
+    fn analytic_derivatives_equal_finite_differences() {
+        let s = stats();
+        let psi = [0.2, 0.1, 0.5, 0.4];
+        let at = eval(&s, psi);
+        let p = 4;
+        let h = 1e-5;
+        for i in 0..4 {
+            let mut up = psi;
+            let mut down = psi;
+            up[i] += h;
+            down[i] -= h;
+            let (eu, ed) = (eval(&s, up), eval(&s, down));
+            close(at.grad[i], (eu.crit - ed.crit) / (2.0 * h), 1e-6, &format!("gradient {i}"));
+            for j in 0..4 {
+                close(
+                    at.inference.hessian[j][i],
+                    (eu.grad[j] - ed.grad[j]) / (2.0 * h),
+                    1e-6,
+                    &format!("Hessian {j},{i}"),
+                );
+            }
+            let cgc = mul(&mul(&at.inference.c, &at.inference.g[i], p), &at.inference.c, p);
+            for a in 0..p {
+                for b in 0..p {
+                    close(
+                        cgc[a][b],
+                        (eu.inference.c[a][b] - ed.inference.c[a][b]) / (2.0 * h),
+                        1e-6,
+                        &format!("dC/dψ{i} [{a}][{b}]"),
+                    );
+                }
+            }
+        }
+    }
+}
