@@ -1167,7 +1167,7 @@ pub fn meta_regress(
             return Err(TransportError::invalid(
                 "Knapp–Hartung",
                 format!("a residual heterogeneity of {rss:e}"),
-                "estimates that differ from the fitted values: the adjustment scales the standard errors by it, so they would be 0 (metafor then reports SE = 0 and infinite t values); use the z test (without --knha)",
+                "estimates that differ from the fitted values: the adjustment scales the standard errors by it, so they would be 0 (metafor then reports SE = 0 and infinite t values); use the z test instead",
             ));
         }
         let s2 = rss / (k - p) as f64;
