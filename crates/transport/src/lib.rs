@@ -22,6 +22,7 @@ mod error;
 mod forest;
 pub mod meta;
 pub mod metareg;
+mod metareg_rows;
 pub mod replication;
 pub mod reweight;
 mod rows;
@@ -37,4 +38,5 @@ pub use meta::{
 pub use metareg::{
     meta_regress, Coefficient, Design, MetaRegression, Moderator, Prediction, RegressionConfig,
 };
+pub use metareg_rows::{regression_csv, regression_text};
 pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};

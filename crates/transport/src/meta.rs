@@ -416,9 +416,10 @@ pub fn meta_summary_text(result: &MetaResult, level: f64) -> String {
             result.method.name()
         ));
         o.push_str(&format!(
-            "tau^2 (estimated amount of total heterogeneity): {:.4} (SE = {:.4})\ntau (square root of estimated tau^2 value):      {:.4}\nI^2 (total heterogeneity / total variability):   {:.2}%\nH^2 (total variability / sampling variability):  {:.2}\n\n",
+            "tau^2 (estimated amount of total heterogeneity): {:.4} (SE = {})\ntau (square root of estimated tau^2 value):      {:.4}\nI^2 (total heterogeneity / total variability):   {:.2}%\nH^2 (total variability / sampling variability):  {:.2}\n\n",
             result.tau2,
-            result.se_tau2.unwrap_or(f64::NAN),
+            result.se_tau2
+                .map_or_else(|| "NA".to_string(), |s| format!("{s:.4}")),
             result.tau,
             result.i2,
             result.h2
@@ -457,5 +458,8 @@ pub fn meta_summary_text(result: &MetaResult, level: f64) -> String {
         result.pi_lb,
         result.pi_ub
     ));
+    for note in &result.notes {
+        o.push_str(&format!("\nNote: {note}\n"));
+    }
     o
 }
