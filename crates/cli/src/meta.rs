@@ -345,13 +345,22 @@ fn parse_studies(
                     )
                 })
         };
-        let cell_at = |c: usize| format!("{origin}:{line}: column '{}' (column {})", headers[c], c + 1);
+        let cell_at = |c: usize| {
+            format!(
+                "{origin}:{line}: column '{}' (column {})",
+                headers[c],
+                c + 1
+            )
+        };
         for (j, (spec, &c)) in specs.iter().zip(&mod_columns).enumerate() {
             if spec.categorical {
                 categorical[j].push(cell(c).to_string());
             } else {
                 let x = number(c).map_err(|e| {
-                    anyhow::anyhow!("{e} (a continuous moderator; declare a categorical one with --factor {})", spec.name)
+                    anyhow::anyhow!(
+                        "{e} (a continuous moderator; declare a categorical one with --factor {})",
+                        spec.name
+                    )
                 })?;
                 if x.abs() > MAX_MAGNITUDE {
                     bail!("{}: moderator value {x:e} is beyond ±{MAX_MAGNITUDE:e}, which the meta-regression cannot represent (its cross-products overflow); rescale the moderator", cell_at(c));
@@ -614,10 +623,7 @@ fn run_regression(
                 args.data.display(),
                 table.measure,
                 if table.skipped > 0 {
-                    format!(
-                        "; {} rows with missing values skipped",
-                        table.skipped
-                    )
+                    format!("; {} rows with missing values skipped", table.skipped)
                 } else {
                     String::new()
                 }

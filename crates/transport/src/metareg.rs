@@ -326,7 +326,10 @@ impl Design {
                 return Err(TransportError::invalid(
                     "prediction moderator",
                     name,
-                    format!("one of the model's moderators: {}", self.moderator_names().join(", ")),
+                    format!(
+                        "one of the model's moderators: {}",
+                        self.moderator_names().join(", ")
+                    ),
                 ));
             }
         }
@@ -416,7 +419,7 @@ fn cholesky(a: &[f64], p: usize) -> Result<Vec<f64>, usize> {
         for m in 0..j {
             d -= l[j * p + m] * l[j * p + m];
         }
-        if !(d > RANK_TOLERANCE * a[j * p + j].abs()) || !d.is_finite() {
+        if d.is_nan() || d <= RANK_TOLERANCE * a[j * p + j].abs() || !d.is_finite() {
             return Err(j);
         }
         let d = d.sqrt();
@@ -531,11 +534,7 @@ impl<'a> Weighted<'a> {
 
     /// `YᵀPY = Σ w r²` (P annihilates X, so centring Y does not matter).
     fn ypy(&self) -> f64 {
-        self.w
-            .iter()
-            .zip(&self.resid)
-            .map(|(w, r)| w * r * r)
-            .sum()
+        self.w.iter().zip(&self.resid).map(|(w, r)| w * r * r).sum()
     }
 
     /// `YᵀPPY = Σ (w r)²` (`PY = W r`).
@@ -780,9 +779,8 @@ fn log_likelihood(
     let mut ll = -0.5 * v.iter().map(|vi| (vi + tau2).ln()).sum::<f64>() - 0.5 * f.ypy();
     if method == TauMethod::REML {
         let p = design.p();
-        let l = cholesky(&design.cross(&f.w), p).map_err(|_| {
-            TransportError::Model("numerical failure: XᵀWX is singular".into())
-        })?;
+        let l = cholesky(&design.cross(&f.w), p)
+            .map_err(|_| TransportError::Model("numerical failure: XᵀWX is singular".into()))?;
         ll -= (0..p).map(|j| l[j * p + j].ln()).sum::<f64>();
     }
     Ok(ll)
@@ -814,10 +812,18 @@ fn bisect(
         method: name,
         iterations: it,
     };
-    if !(g(0.0)? > 0.0) {
+    let g0 = g(0.0)?;
+    if g0.is_nan() {
+        return Err(fail(offset));
+    }
+    if g0 <= 0.0 {
         return Ok((0.0, offset));
     }
-    let mut hi = if start > 0.0 && start.is_finite() { start } else { 1.0 };
+    let mut hi = if start > 0.0 && start.is_finite() {
+        start
+    } else {
+        1.0
+    };
     let mut lo = 0.0;
     let mut it = offset;
     loop {
@@ -1046,7 +1052,7 @@ pub(crate) fn validate(studies: &[Study], level: f64) -> Result<(), TransportErr
 
 /// `pchisq(q, df, lower.tail = FALSE)`, guarded: NaN stays NaN (statrs would panic).
 fn chisq_upper(q: f64, df: f64) -> f64 {
-    if q.is_nan() || !(df > 0.0) {
+    if q.is_nan() || df.is_nan() || df <= 0.0 {
         f64::NAN
     } else if q.is_infinite() {
         0.0
@@ -1113,7 +1119,11 @@ pub fn meta_regress(
     let v: Vec<f64> = studies.iter().map(|s| s.vi).collect();
     let mut notes = Vec::new();
     let k1 = k == 1 && p == 1;
-    let needed = if config.method == TauMethod::FE { p } else { p + 1 };
+    let needed = if config.method == TauMethod::FE {
+        p
+    } else {
+        p + 1
+    };
     if !k1 && k < needed {
         return Err(TransportError::TooFewStudies {
             found: k,

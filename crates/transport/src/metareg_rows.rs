@@ -18,7 +18,11 @@ pub fn regression_text(reg: &MetaRegression, predictions: &[Prediction], level: 
     if reg.method == TauMethod::FE {
         o.push_str(&format!(
             "{} Model (k = {})\n\n",
-            if moderators { "Fixed-Effects with Moderators" } else { "Fixed-Effects" },
+            if moderators {
+                "Fixed-Effects with Moderators"
+            } else {
+                "Fixed-Effects"
+            },
             reg.k
         ));
         o.push_str(&format!(
@@ -28,7 +32,11 @@ pub fn regression_text(reg: &MetaRegression, predictions: &[Prediction], level: 
     } else {
         o.push_str(&format!(
             "{} Model (k = {}; tau^2 estimator: {})\n\n",
-            if moderators { "Mixed-Effects" } else { "Random-Effects" },
+            if moderators {
+                "Mixed-Effects"
+            } else {
+                "Random-Effects"
+            },
             reg.k,
             reg.method.name()
         ));
@@ -151,7 +159,11 @@ pub fn regression_csv(reg: &MetaRegression, predictions: &[Prediction]) -> Strin
     let mut o = String::from(
         "term,type,estimate,std.error,statistic,p.value,conf.low,conf.high,pi.lb,pi.ub,df1,df2,method\n",
     );
-    let method = format!("{}{}", reg.method.name(), if reg.knha { "+knha" } else { "" });
+    let method = format!(
+        "{}{}",
+        reg.method.name(),
+        if reg.knha { "+knha" } else { "" }
+    );
     for c in &reg.coefficients {
         o.push_str(&format!(
             "{},coefficient,{},{},{},{},{},{},NA,NA,{},NA,{method}\n",

@@ -213,8 +213,18 @@ fn compare(set: &'static str) {
                 },
             )
             .unwrap();
-            c.check("meta_analyse b", a.estimate, coefs[0]["estimate"].as_f64().unwrap(), ESTIMATE_TOL);
-            c.check("meta_analyse se", a.std_error, coefs[0]["se"].as_f64().unwrap(), ESTIMATE_TOL);
+            c.check(
+                "meta_analyse b",
+                a.estimate,
+                coefs[0]["estimate"].as_f64().unwrap(),
+                ESTIMATE_TOL,
+            );
+            c.check(
+                "meta_analyse se",
+                a.std_error,
+                coefs[0]["se"].as_f64().unwrap(),
+                ESTIMATE_TOL,
+            );
         }
         fits += 1;
     }
@@ -311,7 +321,10 @@ fn equal_estimates_give_tau2_zero_and_knapp_hartung_is_refused() {
             ..MetaConfig::default()
         };
         let r = meta_analyse(&studies, &config).unwrap();
-        assert!(r.tau2 == 0.0 && r.qe.abs() < 1e-300 && r.i2 == 0.0, "{m:?}: {r:?}");
+        assert!(
+            r.tau2 == 0.0 && r.qe.abs() < 1e-300 && r.i2 == 0.0,
+            "{m:?}: {r:?}"
+        );
         // metafor: se = 1/sqrt(sum(1/vi)) = 0.0738548945875996 for these variances.
         assert!((r.std_error - 0.0738548945875996).abs() < 1e-15, "{m:?}");
         let e = meta_analyse(
@@ -322,6 +335,9 @@ fn equal_estimates_give_tau2_zero_and_knapp_hartung_is_refused() {
             },
         )
         .unwrap_err();
-        assert!(e.to_string().contains("use the z test instead"), "{m:?}: {e}");
+        assert!(
+            e.to_string().contains("use the z test instead"),
+            "{m:?}: {e}"
+        );
     }
 }
