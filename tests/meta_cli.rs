@@ -549,3 +549,47 @@ fn outputs_never_replace_the_data_or_each_other() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A level so close to 1 that the critical value is infinite is refused (it printed [-inf, inf]);
+/// one study is analysed as metafor does, and the note reaches CSV users on stderr.
+#[test]
+fn degenerate_levels_are_refused_and_k1_is_announced() {
+    let data = reference_dir().join("data/meta_bcg.csv");
+    let o = balans(&[
+        "meta",
+        "--data",
+        data.to_str().unwrap(),
+        "--level",
+        "0.9999999999999999",
+    ]);
+    assert_clean_failure(&o, "a level whose critical value is finite");
+    let dir = tempfile::tempdir().unwrap();
+    let one = write_temp(dir.path(), "one.csv", "yi,vi\n0.3,0.01\n");
+    let o = balans(&[
+        "meta",
+        "--data",
+        one.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--method",
+        "dl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: k = 1: tau^2 is set to 0"),
+        "{}",
+        stderr(&o)
+    );
+    // metafor 3.8-1, rma(0.3, 0.01): b = 0.3, se = 0.1, ci.lb = 0.1040, ci.ub = 0.4960.
+    let overall = stdout(&o).lines().last().unwrap().to_string();
+    let cells: Vec<&str> = overall.split(',').collect();
+    assert_eq!(&cells[..2], ["overall", "summary"], "{overall}");
+    for (i, want) in [(2, 0.3), (3, 0.1), (6, 0.1040), (7, 0.4960)] {
+        close(
+            &format!("column {i}"),
+            cells[i].parse().unwrap(),
+            want,
+            5e-5,
+        );
+    }
+}

@@ -488,6 +488,11 @@ pub fn run(args: &MetaArgs) -> Result<()> {
     let result = meta_analyse(&table.studies, &config)
         .with_context(|| format!("failed to meta-analyse {}", args.data.display()))?;
     plain_labels(&mut table.studies);
+    if args.format != Format::Table {
+        for note in &result.notes {
+            eprintln!("note: {note}");
+        }
+    }
     let rows = meta_rows(&table.studies, &result, args.level);
     if let Some(path) = &args.forest {
         let title = format!("{} — {}", file_name(&args.data), table.measure);
@@ -590,6 +595,11 @@ fn run_regression(
     let reg = meta_regress(&table.studies, &design, &config)
         .with_context(|| format!("failed to meta-analyse {}", args.data.display()))?;
     plain_labels(&mut table.studies);
+    if args.format != Format::Table {
+        for note in &reg.notes {
+            eprintln!("note: {note}");
+        }
+    }
     let predicted: Vec<_> = predictions
         .iter()
         .zip(&rows)

@@ -1185,6 +1185,13 @@ pub fn meta_regress(
         crit = qt(0.5 + config.level / 2.0, (k - p) as f64);
         df = Some(k - p);
     }
+    if !crit.is_finite() {
+        return Err(TransportError::invalid(
+            "the confidence level",
+            config.level,
+            "a level whose critical value is finite (below 1 − 1e-15)",
+        ));
+    }
     let coefficients: Vec<Coefficient> = (0..p)
         .map(|j| {
             let b = fit.beta[j];
