@@ -593,3 +593,37 @@ fn degenerate_levels_are_refused_and_k1_is_announced() {
         );
     }
 }
+
+/// Studies with a missing moderator are left out and reported (metafor's `na.omit` drops them
+/// with a warning); the fit equals the fit of the remaining rows.
+#[test]
+fn rows_with_a_missing_moderator_are_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = "yi,vi,x\n0.1,0.01,1\n0.3,0.02,2\n0.2,0.01,NA\n0.5,0.03,4\n0.4,0.02,5\n0.6,0.02,7\n";
+    let kept = "yi,vi,x\n0.1,0.01,1\n0.3,0.02,2\n0.5,0.03,4\n0.4,0.02,5\n0.6,0.02,7\n";
+    let a = write_temp(dir.path(), "a.csv", full);
+    let b = write_temp(dir.path(), "b.csv", kept);
+    let o = balans(&["meta", "--data", a.to_str().unwrap(), "--mods", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("; 1 rows with missing values skipped"));
+    let ja = json_of(&[
+        "meta",
+        "--data",
+        a.to_str().unwrap(),
+        "--mods",
+        "x",
+        "--format",
+        "json",
+    ]);
+    let jb = json_of(&[
+        "meta",
+        "--data",
+        b.to_str().unwrap(),
+        "--mods",
+        "x",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(ja["regression"], jb["regression"]);
+    assert_eq!(ja["skipped_rows"], 1);
+}

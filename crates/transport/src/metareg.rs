@@ -1370,3 +1370,147 @@ impl MetaRegression {
         self.crit
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The O(k p²) trace identities of [`Weighted`] against the k × k matrix
+    /// `P = W − WX(XᵀWX)⁻¹XᵀW` formed explicitly.
+    #[test]
+    fn trace_identities_equal_the_dense_computation() {
+        let k = 7;
+        let x1: Vec<f64> = (0..k).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+        let g: Vec<String> = (0..k).map(|i| ["a", "b", "c"][i % 3].to_string()).collect();
+        let design = Design::new(
+            k,
+            &[
+                Moderator::Continuous {
+                    name: "x".into(),
+                    values: x1,
+                },
+                Moderator::Categorical {
+                    name: "g".into(),
+                    values: g,
+                },
+            ],
+        )
+        .unwrap();
+        let p = design.p();
+        let y: Vec<f64> = (0..k).map(|i| (i as f64 * 1.3).cos()).collect();
+        let v: Vec<f64> = (0..k).map(|i| 0.01 + 0.02 * i as f64).collect();
+        let w: Vec<f64> = v.iter().map(|vi| 1.0 / (vi + 0.05)).collect();
+        let f = Weighted::new(&design, &y, w.clone()).unwrap();
+        // Dense P.
+        let mut pm = vec![0.0; k * k];
+        for i in 0..k {
+            for j in 0..k {
+                let h = (0..p)
+                    .flat_map(|a| (0..p).map(move |b| (a, b)))
+                    .map(|(a, b)| design.row(i)[a] * f.a[a * p + b] * design.row(j)[b])
+                    .sum::<f64>();
+                pm[i * k + j] = if i == j { w[i] } else { 0.0 } - w[i] * w[j] * h;
+            }
+        }
+        let dense = |a: &dyn Fn(usize) -> f64, b: &dyn Fn(usize) -> f64| -> f64 {
+            (0..k)
+                .flat_map(|i| (0..k).map(move |j| (i, j)))
+                .map(|(i, j)| pm[i * k + j].powi(2) * a(i) * b(j))
+                .sum()
+        };
+        let one = |_: usize| 1.0;
+        let vv = |i: usize| v[i];
+        let close = |a: f64, b: f64, what: &str| {
+            assert!(
+                (a - b).abs() <= 1e-10 * b.abs().max(1.0),
+                "{what}: {a} vs {b}"
+            );
+        };
+        close(f.pp_sum(one, one), dense(&one, &one), "tr PP");
+        close(f.pp_sum(vv, vv), dense(&vv, &vv), "tr PVPV");
+        close(f.pp_sum(one, vv), dense(&one, &vv), "tr PVP");
+        close(
+            f.trace_pd(vv),
+            (0..k).map(|i| pm[i * k + i] * v[i]).sum(),
+            "tr PV",
+        );
+        let py: Vec<f64> = (0..k)
+            .map(|i| (0..k).map(|j| pm[i * k + j] * y[j]).sum())
+            .collect();
+        close(f.ypy(), (0..k).map(|i| y[i] * py[i]).sum(), "y'Py");
+        close(f.yppy(), py.iter().map(|z| z * z).sum(), "y'PPy");
+    }
+
+    /// Every estimator is scale-equivariant (y → c·y, v → c²·v gives τ² → c²τ², β̂ → cβ̂, the
+    /// same I², z and QM) and does not depend on the order of the studies.
+    #[test]
+    fn estimators_are_scale_equivariant_and_order_free() {
+        let yi = [0.1, 0.45, -0.2, 0.3, 0.8, 0.05, 0.5, 0.25];
+        let vi = [0.02, 0.05, 0.03, 0.01, 0.08, 0.02, 0.04, 0.03];
+        let x = [1.0, 3.0, 0.5, 2.0, 4.0, 1.5, 3.5, 2.5];
+        let build = |c: f64, order: &[usize]| {
+            let studies: Vec<Study> = order
+                .iter()
+                .map(|&i| Study {
+                    label: format!("s{i}"),
+                    yi: c * yi[i],
+                    vi: c * c * vi[i],
+                })
+                .collect();
+            let design = Design::new(
+                order.len(),
+                &[Moderator::Continuous {
+                    name: "x".into(),
+                    values: order.iter().map(|&i| x[i]).collect(),
+                }],
+            )
+            .unwrap();
+            (studies, design)
+        };
+        let id: Vec<usize> = (0..8).collect();
+        let shuffled = [3, 7, 0, 5, 1, 6, 2, 4];
+        for method in [
+            TauMethod::FE,
+            TauMethod::DL,
+            TauMethod::REML,
+            TauMethod::ML,
+            TauMethod::PM,
+            TauMethod::HE,
+            TauMethod::SJ,
+            TauMethod::EB,
+            TauMethod::HS,
+        ] {
+            let config = RegressionConfig {
+                method,
+                knapp_hartung: true,
+                level: 0.95,
+            };
+            let (s1, d1) = build(1.0, &id);
+            let base = meta_regress(&s1, &d1, &config).unwrap();
+            for (c, order) in [
+                (1000.0, &id[..]),
+                (1.0, &shuffled[..]),
+                (1e-3, &shuffled[..]),
+            ] {
+                let (s, d) = build(c, order);
+                let r = meta_regress(&s, &d, &config).unwrap();
+                let rel = |a: f64, b: f64| (a - b).abs() <= 1e-8 * b.abs().max(1e-12);
+                assert!(
+                    rel(r.tau2, c * c * base.tau2),
+                    "{method:?} c={c}: tau2 {} vs {}",
+                    r.tau2,
+                    c * c * base.tau2
+                );
+                assert!(
+                    rel(r.i2, base.i2) || (r.i2 - base.i2).abs() < 1e-9,
+                    "{method:?} I2"
+                );
+                assert!(rel(r.qm.unwrap(), base.qm.unwrap()), "{method:?} QM");
+                for (a, b) in r.coefficients.iter().zip(&base.coefficients) {
+                    assert!(rel(a.estimate, c * b.estimate), "{method:?} {}", a.term);
+                    assert!(rel(a.statistic, b.statistic), "{method:?} {}", a.term);
+                }
+            }
+        }
+    }
+}
