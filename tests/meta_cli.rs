@@ -73,6 +73,21 @@ fn predict_args(fit: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether `balans meta` reports the data in the intercept-only layout (`model`): every variance
+/// positive.
+fn out_has_model(data: &Path) -> bool {
+    let text = std::fs::read_to_string(data).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|h| h.trim_matches('"'))
+        .collect();
+    let vi = header.iter().position(|h| *h == "vi").unwrap();
+    lines.all(|l| l.split(',').nth(vi).unwrap().parse::<f64>().unwrap() > 0.0)
+}
+
 /// Every method, with and without Knapp–Hartung, through the binary: coefficients, fit measures
 /// and predictions equal metafor's.
 fn compare_regression(set: &str, mods: &[&str]) {
@@ -97,6 +112,66 @@ fn compare_regression(set: &str, mods: &[&str]) {
             "{set} {method} knha={} intercept_only={intercept_only}",
             fit["knha"]
         );
+        if let Some(why) = fit["error"].as_str() {
+            // metafor stopped (FE, DL, PM, HS with a variance of 0): balans refuses at the cell.
+            if !intercept_only {
+                args.push("--mods".into());
+                args.push(mods.join(","));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = balans(&args);
+            assert_clean_failure(&o, "sampling variance 0");
+            assert!(
+                why.contains("non-positive") || why.contains("Division by zero"),
+                "{why}"
+            );
+            continue;
+        }
+        if intercept_only && !out_has_model(&data) {
+            // A variance of 0: the intercept-only model in the meta-regression layout.
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = json_of(&args);
+            let r = &out["regression"];
+            let c = &fit["coefficients"][0];
+            close(
+                &format!("{ctx} b"),
+                r["coefficients"][0]["estimate"].as_f64().unwrap(),
+                c["estimate"].as_f64().unwrap(),
+                ESTIMATE_TOL,
+            );
+            close(
+                &format!("{ctx} se"),
+                r["coefficients"][0]["std.error"].as_f64().unwrap(),
+                c["se"].as_f64().unwrap(),
+                ESTIMATE_TOL,
+            );
+            close(
+                &format!("{ctx} tau2"),
+                r["tau2"].as_f64().unwrap(),
+                fit["tau2"].as_f64().unwrap(),
+                FIT_TOL,
+            );
+            for key in ["I2", "H2", "QE", "QEp"] {
+                assert!(fit[key].is_null() && r[key].is_null(), "{ctx} {key}");
+            }
+            let p = &fit["predictions"][0];
+            let ours = out["predictions"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .clone();
+            assert_eq!(ours["at"], "overall");
+            for key in ["pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub"] {
+                close(
+                    &format!("{ctx} {key}"),
+                    ours[key].as_f64().unwrap(),
+                    p[key].as_f64().unwrap(),
+                    ESTIMATE_TOL,
+                );
+            }
+            continue;
+        }
         if intercept_only {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = json_of(&args);
@@ -191,6 +266,14 @@ fn compare_regression(set: &str, mods: &[&str]) {
             );
         }
         for key in ["tau2", "I2", "H2", "QE", "QEp", "QM", "QMp", "R2"] {
+            if fit[key].is_null() {
+                assert!(
+                    r[key].is_null(),
+                    "{ctx} {key}: metafor NA, balans {}",
+                    r[key]
+                );
+                continue;
+            }
             close(
                 &format!("{ctx} {key}"),
                 r[key].as_f64().unwrap(),
@@ -243,6 +326,14 @@ fn a_binary_factor_declared_with_factor_flag_equals_metafor() {
     ]);
     assert_eq!(a["regression"], b["regression"]);
     compare_regression("normand", &["factor(region)"]);
+}
+
+/// Issue 22: a study with vi = 0 was refused under REML where metafor fits. Now ML, REML, EB, HE
+/// and SJ fit as metafor (without QE, I², H²), with and without a moderator; FE, DL, PM and HS
+/// are refused at the cell, as metafor stops.
+#[test]
+fn a_variance_of_zero_fits_where_metafor_fits() {
+    compare_regression("zero_vi", &["x"]);
 }
 
 #[test]
@@ -470,7 +561,7 @@ fn extreme_estimates_are_refused_or_finish() {
 }
 
 /// Issue 23: every vᵢ = 1e-300 gave H² = −inf with exit 0. Such variances are refused at their
-/// cell with the representable range; vᵢ = 0 is refused with metafor's behaviour named.
+/// cell with the representable range; vᵢ = 0 is refused where metafor stops (DL), naming it.
 #[test]
 fn variances_the_analysis_cannot_represent_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -485,12 +576,12 @@ fn variances_the_analysis_cannot_represent_are_refused() {
         "tiny.csv:2: column 'vi' (column 2): sampling variance 1e-300 lies outside [1e-50, 1e50]",
     );
     let zero = write_temp(dir.path(), "zero.csv", "yi,vi\n0.1,0\n0.2,0.01\n0.3,0.02\n");
-    let o = balans(&["meta", "--data", zero.to_str().unwrap()]);
+    let o = balans(&["meta", "--data", zero.to_str().unwrap(), "--method", "dl"]);
     assert_clean_failure(
         &o,
         "zero.csv:2: column 'vi' (column 2): sampling variance 0",
     );
-    assert_clean_failure(&o, "metafor fits ML, REML, EB, HE and SJ with vi = 0");
+    assert_clean_failure(&o, "ML, REML, EB, HE and SJ fit with vi = 0");
     let big_mod = write_temp(
         dir.path(),
         "bm.csv",

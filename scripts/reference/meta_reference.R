@@ -33,6 +33,13 @@ sets$tiny_vi <- list(data = data.frame(study = paste0("s", 1:5), yi = c(0.1, 0.3
                                        vi = c(1e-8, 0.02, 0.03, 0.015, 0.04)),
                      mods = NULL, newmods = NULL)
 
+# 5. A study with a sampling variance of 0 and a continuous moderator: metafor fits ML, REML, EB,
+#    HE and SJ (tau^2 > 0) without QE, I^2 and H^2, and stops for FE, DL, PM and HS; the error
+#    message is recorded for those.
+sets$zero_vi <- list(data = data.frame(study = paste0("s", 1:6), yi = c(0.1, 0.5, 0.3, 0.25, 0.6, -0.1),
+                                       vi = c(0, 0.02, 0.03, 0.01, 0.04, 0.02), x = c(1, 2, 3, 4, 5, 6)),
+                     mods = ~ x, newmods = list(list(x = 2.5)))
+
 # 4. Length of stay (Normand 1999), mean differences, k = 9, large heterogeneity, with a
 #    two-level categorical moderator made up for the test ('region': the first four studies
 #    'north', the last five 'south'), and the intercept-only fits.
@@ -45,6 +52,11 @@ sets$normand <- list(
   newmods = list(list(region = "north"), list(region = "south")))
 
 fit_one <- function(d, mods, method, knha, newmods) {
+  tryCatch(fit_one_(d, mods, method, knha, newmods),
+           error = function(e) list(method = method, knha = knha, error = conditionMessage(e)))
+}
+
+fit_one_ <- function(d, mods, method, knha, newmods) {
   args <- list(yi = d$yi, vi = d$vi, method = method, test = if (knha) "knha" else "z",
                control = ctrl)
   if (!is.null(mods)) args$mods <- mods

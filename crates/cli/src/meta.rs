@@ -2,7 +2,7 @@
 
 use crate::output::{emit, write_atomic, Format};
 use anyhow::{bail, Context, Result};
-use balans_transport::metareg::{MAX_MAGNITUDE, MIN_VARIANCE};
+use balans_transport::metareg::{MAX_MAGNITUDE, MIN_VARIANCE, ZERO_VARIANCE_METHODS};
 use balans_transport::{
     fisher_z, forest_svg, meta_analyse, meta_csv, meta_regress, meta_rows, meta_summary_text,
     regression_csv, regression_text, Design, MetaConfig, Moderator, RegressionConfig, Study,
@@ -85,7 +85,8 @@ Output: one row per study and an 'overall' row with broom's names (term, estimat
 statistic, p.value, conf.low, conf.high) and metafor's (tau2, se.tau2, I2, H2, QE, QEp, pi.lb,
 pi.ub); with moderators, the coefficients, the tests QE and QM, R^2 and the predictions. Numbers
 equal metafor 3.8-1's rma(yi, vi, mods, method, test) (tests/reference/meta_*.json). One study
-(k = 1) is analysed as metafor does: tau^2 = 0 and the z test, with a note.
+(k = 1) is analysed as metafor does: tau^2 = 0 and the z test, with a note. A study with vi = 0
+is fitted by ML, REML, EB, HE and SJ as metafor (no Q, I^2 or H^2) and refused by FE, DL, PM, HS.
 
 Exit codes: 0 success, 1 bad input (e.g. a negative variance or fewer than 2 studies), 2 usage error.")]
 pub struct MetaArgs {
@@ -376,7 +377,7 @@ fn parse_studies(
         let (x, y) = (number(a)?, number(b)?);
         if !correlations {
             check_estimate(&cell_at(a), x)?;
-            check_variance(&cell_at(b), y)?;
+            check_variance(&cell_at(b), y, args.method.method())?;
         }
         let study = if correlations {
             fisher_z(&located, x, y)?
@@ -423,11 +424,15 @@ fn check_estimate(at: &str, yi: f64) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a sampling variance the analysis cannot use, located at its cell: 0 (with metafor's
-/// behaviour named), negative, or outside [`MIN_VARIANCE`, `MAX_MAGNITUDE`].
-fn check_variance(at: &str, vi: f64) -> Result<()> {
+/// Refuses a sampling variance the analysis cannot use, located at its cell: 0 under an estimator
+/// that weights by 1/vi (metafor refuses those too), negative, or outside [`MIN_VARIANCE`,
+/// `MAX_MAGNITUDE`]. A variance of 0 is accepted for ML, REML, EB, HE and SJ, as metafor.
+fn check_variance(at: &str, vi: f64, method: TauMethod) -> Result<()> {
+    if vi == 0.0 && !ZERO_VARIANCE_METHODS.contains(&method) {
+        bail!("{at}: sampling variance 0; the {} estimator weights by 1/vi and needs positive variances (metafor stops too); ML, REML, EB, HE and SJ fit with vi = 0 when tau^2 > 0, without Q, I^2 and H^2, as metafor (--method reml)", method.name());
+    }
     if vi == 0.0 {
-        bail!("{at}: sampling variance 0; balans needs positive variances (metafor fits ML, REML, EB, HE and SJ with vi = 0 when tau^2 > 0 but cannot then compute Q, I^2 or H^2, and refuses FE, DL, PM and HS); give the variance to its reported precision");
+        return Ok(());
     }
     if vi < 0.0 {
         bail!("{at}: sampling variance vi = {vi} must be positive (a variance, not a standard error or a negative number)");
@@ -476,7 +481,13 @@ pub fn run(args: &MetaArgs) -> Result<()> {
         bail!("--forest draws the pooled estimate of a model without moderators; run it without --mods");
     }
     let mut table = read_studies(args, &specs)?;
-    if !specs.is_empty() {
+    let zero_variance = table.studies.iter().any(|s| s.vi == 0.0);
+    if zero_variance && args.forest.is_some() {
+        bail!("--forest: a study has sampling variance 0 (no confidence interval to draw, and no Q, I^2 or H^2); run it without --forest");
+    }
+    // With a variance of 0, Q, I² and H² are undefined (metafor's NA): the meta-regression
+    // layout, which shows them as NA, reports the intercept-only model.
+    if !specs.is_empty() || zero_variance {
         return run_regression(args, &mut table, &predictions);
     }
     let config = MetaConfig {
@@ -600,11 +611,15 @@ fn run_regression(
             eprintln!("note: {note}");
         }
     }
-    let predicted: Vec<_> = predictions
+    let mut predicted: Vec<_> = predictions
         .iter()
         .zip(&rows)
         .map(|((spec, _), row)| reg.predict(spec, row))
         .collect();
+    if table.moderators.is_empty() {
+        // The intercept-only model (a variance of 0): the pooled effect in a new context.
+        predicted.push(reg.predict("overall", &[1.0]));
+    }
     let text = match args.format {
         Format::Json => format!(
             "{}\n",
@@ -628,8 +643,13 @@ fn run_regression(
         Format::Csv => regression_csv(&reg, &predicted),
         Format::Table => {
             let mut o = format!(
-                "balans {} — meta-regression of {} ({}){}\n\n",
+                "balans {} — meta-{} of {} ({}){}\n\n",
                 env!("CARGO_PKG_VERSION"),
+                if table.moderators.is_empty() {
+                    "analysis"
+                } else {
+                    "regression"
+                },
                 args.data.display(),
                 table.measure,
                 if table.skipped > 0 {

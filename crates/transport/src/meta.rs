@@ -198,6 +198,12 @@ pub struct MetaResult {
 /// [`crate::metareg::MAX_MAGNITUDE`]), a level outside (0, 1), Knapp–Hartung with zero residual
 /// heterogeneity, an estimator without a finite root.
 pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult, TransportError> {
+    if let Some(s) = studies.iter().find(|s| s.vi == 0.0) {
+        return Err(TransportError::Study {
+            study: s.label.clone(),
+            problem: "sampling variance vi = 0: Q, I² and H² are undefined (metafor reports NA), so this summary cannot be formed; the intercept-only meta_regress reports the fit without them".into(),
+        });
+    }
     let design = Design::intercept(studies.len());
     let reg = meta_regress(
         studies,
@@ -223,11 +229,11 @@ pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult
         tau2: reg.tau2,
         se_tau2: reg.se_tau2,
         tau: reg.tau,
-        i2: reg.i2,
-        h2: reg.h2,
-        qe: reg.qe,
+        i2: reg.i2.unwrap_or(f64::NAN),
+        h2: reg.h2.unwrap_or(f64::NAN),
+        qe: reg.qe.unwrap_or(f64::NAN),
         qe_df: reg.qe_df,
-        qe_p: reg.qe_p,
+        qe_p: reg.qe_p.unwrap_or(f64::NAN),
         pi_lb: pi.pi_lb,
         pi_ub: pi.pi_ub,
         df: reg.df,

@@ -41,6 +41,11 @@
 //! Predictions at moderator values `x₀`: `x₀ᵀβ̂ ± crit·√(x₀ᵀ Var β̂ x₀)` and the prediction
 //! interval `± crit·√(x₀ᵀ Var β̂ x₀ + τ²)` (metafor's `predict.rma`).
 //!
+//! A sampling variance of 0: as metafor, ML, REML, EB, HE and SJ fit when τ̂² > 0 (the weights
+//! `1/(v + τ²)` stay finite; a τ² of 0 is refused as metafor's "Division by zero"), QE, I² and H²
+//! are not defined (`None`, metafor's `NA`), and FE, DL, PM and HS are refused (their weights are
+//! `1/v`).
+//!
 //! k = 1 (intercept only): as metafor, τ² = 0 for every method, the z test (metafor warns
 //! "Setting argument test="z" since k=1"), QE = 0, I² = 0, H² = 1; the result carries a note.
 //!
@@ -63,6 +68,15 @@ pub const MAX_MAGNITUDE: f64 = 1e50;
 /// Smallest positive sampling variance the fit accepts (its weight `1/v` is at most 1e50; see
 /// [`MAX_MAGNITUDE`]).
 pub const MIN_VARIANCE: f64 = 1e-50;
+/// The estimators metafor fits with a sampling variance of 0 (its `allvipos` is not required):
+/// their weights are `1/(v + τ²)` with τ² > 0, or unweighted (HE).
+pub const ZERO_VARIANCE_METHODS: [TauMethod; 5] = [
+    TauMethod::ML,
+    TauMethod::REML,
+    TauMethod::EB,
+    TauMethod::HE,
+    TauMethod::SJ,
+];
 /// Fisher-scoring steps before the bisection fallback (metafor's default `maxiter`).
 const SCORING_STEPS: usize = 100;
 /// Convergence threshold of Fisher scoring on τ² (metafor `control = list(threshold = 1e-12)`).
@@ -601,8 +615,17 @@ pub struct Tau2 {
     pub iterations: usize,
 }
 
-fn weights(v: &[f64], tau2: f64) -> Vec<f64> {
-    v.iter().map(|vi| 1.0 / (vi + tau2)).collect()
+/// `w = 1/(v + τ²)`; a study with `v + τ² = 0` (vᵢ = 0 and τ² = 0) has no finite weight, and
+/// metafor stops there with "Division by zero when computing the inverse variance weights".
+fn weights(v: &[f64], tau2: f64) -> Result<Vec<f64>, TransportError> {
+    if v.iter().any(|vi| vi + tau2 <= 0.0) {
+        return Err(TransportError::invalid(
+            "the weights 1/(vi + tau²)",
+            format!("a study with vi = 0 at tau² = {tau2}"),
+            "positive vi + tau²: with a variance of 0 the model needs tau² > 0 (metafor stops with \"Division by zero when computing the inverse variance weights\")",
+        ));
+    }
+    Ok(v.iter().map(|vi| 1.0 / (vi + tau2)).collect())
 }
 
 /// Estimates τ² with `method` for estimates `y`, variances `v` and `design` (see the module
@@ -632,7 +655,7 @@ pub fn estimate_tau2(
             iterations: 0,
         }),
         TauMethod::DL | TauMethod::HS => {
-            let f = Weighted::new(design, y, weights(v, 0.0))?;
+            let f = Weighted::new(design, y, weights(v, 0.0)?)?;
             let rss = f.ypy();
             let tr = f.trace_pd(|_| 1.0);
             let trpp = f.pp_sum(|_| 1.0, |_| 1.0);
@@ -653,7 +676,7 @@ pub fn estimate_tau2(
         TauMethod::SJ => {
             let mean = y.iter().sum::<f64>() / k;
             let tau0 = y.iter().map(|yi| (yi - mean).powi(2)).sum::<f64>() / k;
-            let f = Weighted::new(design, y, weights(v, tau0))?;
+            let f = Weighted::new(design, y, weights(v, tau0)?)?;
             let tau2 = tau0 * f.ypy() / kp;
             let t = tau2.max(0.0);
             let pvpv = f.pp_sum(|i| v[i], |i| v[i]);
@@ -664,7 +687,7 @@ pub fn estimate_tau2(
         }
         TauMethod::PM => {
             let tau2 = paule_mandel(y, v, design, kp)?;
-            let sw: f64 = weights(v, tau2).iter().sum();
+            let sw: f64 = weights(v, tau2)?.iter().sum();
             Ok(Tau2 {
                 tau2,
                 se: Some((2.0 * k * k / kp).sqrt() / sw),
@@ -696,7 +719,7 @@ fn score(
     method: TauMethod,
     tau2: f64,
 ) -> Result<(f64, f64), TransportError> {
-    let f = Weighted::new(design, y, weights(v, tau2))?;
+    let f = Weighted::new(design, y, weights(v, tau2)?)?;
     let k = y.len() as f64;
     let kp = k - design.p() as f64;
     Ok(match method {
@@ -745,13 +768,14 @@ fn scoring(
         None => root_of_score(y, v, design, method)?,
     };
     if matches!(method, TauMethod::ML | TauMethod::REML)
+        && v.iter().all(|vi| *vi > 0.0)
         && tau2 > THRESHOLD
         && log_likelihood(y, v, design, method, 0.0)? - log_likelihood(y, v, design, method, tau2)?
             > THRESHOLD
     {
         tau2 = 0.0;
     }
-    let f = Weighted::new(design, y, weights(v, tau2))?;
+    let f = Weighted::new(design, y, weights(v, tau2)?)?;
     let k = y.len() as f64;
     let kp = k - design.p() as f64;
     let se = match method {
@@ -775,7 +799,7 @@ fn log_likelihood(
     method: TauMethod,
     tau2: f64,
 ) -> Result<f64, TransportError> {
-    let f = Weighted::new(design, y, weights(v, tau2))?;
+    let f = Weighted::new(design, y, weights(v, tau2)?)?;
     let mut ll = -0.5 * v.iter().map(|vi| (vi + tau2).ln()).sum::<f64>() - 0.5 * f.ypy();
     if method == TauMethod::REML {
         let p = design.p();
@@ -865,7 +889,7 @@ fn bisect(
 
 /// Paule–Mandel: the root of `YᵀP(τ²)Y − (k − p)`, decreasing in τ².
 fn paule_mandel(y: &[f64], v: &[f64], design: &Design, kp: f64) -> Result<f64, TransportError> {
-    let g = |t: f64| Weighted::new(design, y, weights(v, t)).map(|f| f.ypy() - kp);
+    let g = |t: f64| Weighted::new(design, y, weights(v, t)?).map(|f| f.ypy() - kp);
     // metafor: τ² = 0 when Q(0) < k − p (not ≤); the bisection returns 0 for ≤, the same value.
     let start = v.iter().sum::<f64>() / v.len() as f64;
     bisect(g, start, 0, "PM").map(|r| r.0)
@@ -948,21 +972,21 @@ pub struct MetaRegression {
     pub se_tau2: Option<f64>,
     /// τ̂.
     pub tau: f64,
-    /// Residual I² in percent.
+    /// Residual I² in percent (`None` when a sampling variance is 0, as metafor's `NA`).
     #[serde(rename = "I2")]
-    pub i2: f64,
-    /// Residual H².
+    pub i2: Option<f64>,
+    /// Residual H² (`None` when a sampling variance is 0).
     #[serde(rename = "H2")]
-    pub h2: f64,
-    /// Residual heterogeneity QE.
+    pub h2: Option<f64>,
+    /// Residual heterogeneity QE (`None` when a sampling variance is 0).
     #[serde(rename = "QE")]
-    pub qe: f64,
+    pub qe: Option<f64>,
     /// Its degrees of freedom k − p.
     #[serde(rename = "QEdf")]
     pub qe_df: usize,
     /// Its p-value.
     #[serde(rename = "QEp")]
-    pub qe_p: f64,
+    pub qe_p: Option<f64>,
     /// Omnibus test of the moderators (`None` for an intercept-only model).
     #[serde(rename = "QM")]
     pub qm: Option<f64>,
@@ -997,7 +1021,11 @@ pub struct MetaRegression {
 
 /// Checks the studies: at least one, finite estimates within [`MAX_MAGNITUDE`], variances in
 /// [`MIN_VARIANCE`, `MAX_MAGNITUDE`], a level in (0, 1).
-pub(crate) fn validate(studies: &[Study], level: f64) -> Result<(), TransportError> {
+pub(crate) fn validate(
+    studies: &[Study],
+    level: f64,
+    method: TauMethod,
+) -> Result<(), TransportError> {
     if studies.is_empty() {
         return Err(TransportError::TooFewStudies {
             found: 0,
@@ -1016,9 +1044,15 @@ pub(crate) fn validate(studies: &[Study], level: f64) -> Result<(), TransportErr
             });
         }
         if s.vi == 0.0 {
+            if ZERO_VARIANCE_METHODS.contains(&method) {
+                continue;
+            }
             return Err(TransportError::Study {
                 study: s.label.clone(),
-                problem: "sampling variance vi = 0: balans needs positive variances (metafor fits ML, REML, EB, HE and SJ with vi = 0 when τ² > 0 but then cannot compute Q, I² or H², and refuses FE, DL, PM and HS); give the variance to its reported precision".into(),
+                problem: format!(
+                    "sampling variance vi = 0: the {} estimator needs positive variances (its weights are 1/vi; metafor refuses FE, DL, PM and HS here); ML, REML, EB, HE and SJ fit with vi = 0 when tau² > 0, without Q, I² and H², as metafor",
+                    method.name()
+                ),
             });
         }
         if !(s.vi.is_finite() && s.vi > 0.0) {
@@ -1105,7 +1139,7 @@ pub fn meta_regress(
     design: &Design,
     config: &RegressionConfig,
 ) -> Result<MetaRegression, TransportError> {
-    validate(studies, config.level)?;
+    validate(studies, config.level, config.method)?;
     let k = studies.len();
     if design.k() != k {
         return Err(TransportError::invalid(
@@ -1154,7 +1188,8 @@ pub fn meta_regress(
     }
     let vmax = v.iter().cloned().fold(f64::MIN, f64::max);
     let vmin = v.iter().cloned().fold(f64::MAX, f64::min);
-    if vmax / vmin >= 1e7 {
+    // metafor warns only for a finite ratio (not when a variance is 0).
+    if (vmax / vmin).is_finite() && vmax / vmin >= 1e7 {
         notes.push(format!("the largest sampling variance is {:.1e} times the smallest: results may be unstable (metafor warns \"Ratio of largest to smallest sampling variance extremely large\")", vmax / vmin));
     }
     let est = if k1 {
@@ -1167,7 +1202,7 @@ pub fn meta_regress(
         estimate_tau2(&y, &v, design, config.method)?
     };
     let tau2 = est.tau2;
-    let fit = Weighted::new(design, &y, weights(&v, tau2))?;
+    let fit = Weighted::new(design, &y, weights(&v, tau2)?)?;
     let mut vb = fit.a.clone();
     let mut crit = qnorm(0.5 + config.level / 2.0);
     let mut df = None;
@@ -1208,9 +1243,13 @@ pub fn meta_regress(
             }
         })
         .collect();
-    // Residual heterogeneity with FE weights.
-    let (qe, qe_p, i2, h2) = if k > p {
-        let fe = Weighted::new(design, &y, weights(&v, 0.0))?;
+    // Residual heterogeneity with FE weights; undefined with a variance of 0 (metafor: "Cannot
+    // compute QE-test, I^2, or H^2 when there are non-positive sampling variances").
+    let all_positive = v.iter().all(|vi| *vi > 0.0);
+    let (qe, qe_p, i2, h2) = if !all_positive {
+        (None, None, None, None)
+    } else if k > p {
+        let fe = Weighted::new(design, &y, weights(&v, 0.0)?)?;
         let qe = fe.ypy().max(0.0);
         let kp = (k - p) as f64;
         let vt = kp / fe.trace_pd(|_| 1.0);
@@ -1221,9 +1260,9 @@ pub fn meta_regress(
         };
         // Q = 0 (every estimate on the fitted line): I² = max(0, NaN) in R is NaN for FE; 0 here.
         let i2 = if i2.is_nan() { 0.0 } else { i2 };
-        (qe, chisq_upper(qe, kp), i2, h2)
+        (Some(qe), Some(chisq_upper(qe, kp)), Some(i2), Some(h2))
     } else {
-        (0.0, 1.0, 0.0, 1.0)
+        (Some(0.0), Some(1.0), Some(0.0), Some(1.0))
     };
     let (qm, qm_df, qm_p) = if p > 1 {
         let m = p - 1;
@@ -1253,7 +1292,7 @@ pub fn meta_regress(
     };
     let (r2, tau2_intercept_only) = if p > 1 {
         if config.method == TauMethod::FE {
-            (Some(fe_adjusted_r2(&y, &v, qe, k, p)), None)
+            (qe.map(|qe| fe_adjusted_r2(&y, &v, qe, k, p)), None)
         } else {
             let intercept = Design::intercept(k);
             let t0 = estimate_tau2(&y, &v, &intercept, config.method)?.tau2;
@@ -1303,7 +1342,9 @@ pub fn meta_regress(
 fn fe_adjusted_r2(y: &[f64], v: &[f64], qe: f64, k: usize, p: usize) -> f64 {
     let q0 = {
         let intercept = Design::intercept(k);
-        Weighted::new(&intercept, y, weights(v, 0.0)).map_or(0.0, |f| f.ypy())
+        weights(v, 0.0)
+            .and_then(|w| Weighted::new(&intercept, y, w))
+            .map_or(0.0, |f| f.ypy())
     };
     if q0 <= 0.0 || k == p {
         return 0.0;
@@ -1316,13 +1357,15 @@ fn fe_adjusted_r2(y: &[f64], v: &[f64], qe: f64, k: usize, p: usize) -> f64 {
 impl MetaRegression {
     /// Refuses a result with a non-finite number (a numerical failure, never a NaN in a table).
     fn check_finite(&self) -> Result<(), TransportError> {
-        let mut values: Vec<(&str, f64)> = vec![
-            ("tau2", self.tau2),
+        let mut values: Vec<(&str, f64)> = vec![("tau2", self.tau2)];
+        for (what, x) in [
             ("I2", self.i2),
             ("H2", self.h2),
             ("QE", self.qe),
             ("QEp", self.qe_p),
-        ];
+        ] {
+            values.extend(x.map(|x| (what, x)));
+        }
         for c in &self.coefficients {
             values.extend([
                 ("estimate", c.estimate),
@@ -1502,7 +1545,7 @@ mod tests {
                     c * c * base.tau2
                 );
                 assert!(
-                    rel(r.i2, base.i2) || (r.i2 - base.i2).abs() < 1e-9,
+                    (r.i2.unwrap() - base.i2.unwrap()).abs() < 1e-9,
                     "{method:?} I2"
                 );
                 assert!(rel(r.qm.unwrap(), base.qm.unwrap()), "{method:?} QM");

@@ -9,6 +9,16 @@ use crate::metareg::{MetaRegression, Prediction};
 use crate::rows::{csv_field, format_number, format_p};
 use crate::TauMethod;
 
+/// `x` to `d` decimals, `NA` when absent (metafor prints `NA`).
+fn fixed(x: Option<f64>, d: usize) -> String {
+    x.map_or_else(|| "NA".to_string(), |x| format!("{x:.d$}"))
+}
+
+/// A percentage to 2 decimals with `%`, `NA` when absent.
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "NA".to_string(), |x| format!("{x:.2}%"))
+}
+
 /// metafor's `print.rma.uni` of a model with moderators: residual heterogeneity, R², the test
 /// of residual heterogeneity, the omnibus test of the moderators, the coefficient table and the
 /// predictions (`predict(res, newmods)`), then any notes.
@@ -26,8 +36,9 @@ pub fn regression_text(reg: &MetaRegression, predictions: &[Prediction], level: 
             reg.k
         ));
         o.push_str(&format!(
-            "I^2 (residual heterogeneity / unaccounted variability): {:.2}%\nH^2 (unaccounted variability / sampling variability):   {:.2}\n",
-            reg.i2, reg.h2
+            "I^2 (residual heterogeneity / unaccounted variability): {}\nH^2 (unaccounted variability / sampling variability):   {}\n",
+            percent(reg.i2),
+            fixed(reg.h2, 2)
         ));
     } else {
         o.push_str(&format!(
@@ -41,12 +52,12 @@ pub fn regression_text(reg: &MetaRegression, predictions: &[Prediction], level: 
             reg.method.name()
         ));
         o.push_str(&format!(
-            "tau^2 (estimated amount of residual heterogeneity):     {:.4} (SE = {})\ntau (square root of estimated tau^2 value):             {:.4}\nI^2 (residual heterogeneity / unaccounted variability): {:.2}%\nH^2 (unaccounted variability / sampling variability):   {:.2}\n",
+            "tau^2 (estimated amount of residual heterogeneity):     {:.4} (SE = {})\ntau (square root of estimated tau^2 value):             {:.4}\nI^2 (residual heterogeneity / unaccounted variability): {}\nH^2 (unaccounted variability / sampling variability):   {}\n",
             reg.tau2,
             reg.se_tau2.map_or_else(|| "NA".to_string(), |s| format!("{s:.4}")),
             reg.tau,
-            reg.i2,
-            reg.h2
+            percent(reg.i2),
+            fixed(reg.h2, 2)
         ));
     }
     if let Some(r2) = reg.r2 {
@@ -62,12 +73,14 @@ pub fn regression_text(reg: &MetaRegression, predictions: &[Prediction], level: 
             format!("= {s}")
         }
     };
-    o.push_str(&format!(
-        "\nTest for Residual Heterogeneity:\nQE(df = {}) = {:.4}, p-val {}\n",
-        reg.qe_df,
-        reg.qe,
-        eq(reg.qe_p)
-    ));
+    match (reg.qe, reg.qe_p) {
+        (Some(qe), Some(qe_p)) => o.push_str(&format!(
+            "\nTest for Residual Heterogeneity:\nQE(df = {}) = {qe:.4}, p-val {}\n",
+            reg.qe_df,
+            eq(qe_p)
+        )),
+        _ => o.push_str("\nTest for Residual Heterogeneity: not defined with a sampling variance of 0 (as metafor)\n"),
+    }
     if let (Some(qm), Some((m, d2)), Some(qm_p)) = (reg.qm, reg.qm_df, reg.qm_p) {
         let which = if m == 1 {
             "coefficient 2".to_string()
@@ -195,7 +208,7 @@ pub fn regression_csv(reg: &MetaRegression, predictions: &[Prediction]) -> Strin
         n(reg.tau2),
         opt(reg.se_tau2)
     ));
-    for (term, value) in [("I2", Some(reg.i2)), ("H2", Some(reg.h2)), ("R2", reg.r2)] {
+    for (term, value) in [("I2", reg.i2), ("H2", reg.h2), ("R2", reg.r2)] {
         if let Some(v) = value {
             o.push_str(&format!(
                 "{term},fit,{},NA,NA,NA,NA,NA,NA,NA,NA,NA,{method}\n",
@@ -203,12 +216,14 @@ pub fn regression_csv(reg: &MetaRegression, predictions: &[Prediction]) -> Strin
             ));
         }
     }
-    o.push_str(&format!(
-        "QE,fit,NA,NA,{},{},NA,NA,NA,NA,{},NA,{method}\n",
-        n(reg.qe),
-        n(reg.qe_p),
-        reg.qe_df
-    ));
+    if let (Some(qe), Some(qe_p)) = (reg.qe, reg.qe_p) {
+        o.push_str(&format!(
+            "QE,fit,NA,NA,{},{},NA,NA,NA,NA,{},NA,{method}\n",
+            n(qe),
+            n(qe_p),
+            reg.qe_df
+        ));
+    }
     if let (Some(qm), Some((m, d2)), Some(p)) = (reg.qm, reg.qm_df, reg.qm_p) {
         o.push_str(&format!(
             "QM,fit,NA,NA,{},{},NA,NA,NA,NA,{m},{},{method}\n",

@@ -139,6 +139,16 @@ fn compare(set: &'static str) {
             knapp_hartung: knha,
             level: 0.95,
         };
+        if let Some(why) = fit["error"].as_str() {
+            // metafor stopped (e.g. FE, DL, PM, HS with a variance of 0): balans refuses too.
+            let e = meta_regress(&data, &design, &config).expect_err(why);
+            assert!(
+                e.to_string().contains("vi = 0"),
+                "{set} {}: {e} (metafor: {why})",
+                c.ctx
+            );
+            continue;
+        }
         let r = meta_regress(&data, &design, &config)
             .unwrap_or_else(|e| panic!("{set} {}: {e}", c.ctx));
         let coefs = fit["coefficients"].as_array().unwrap();
@@ -159,11 +169,14 @@ fn compare(set: &'static str) {
             Some(se) => c.check("se.tau2", r.se_tau2.unwrap(), se, FIT_TOL),
             None => assert!(r.se_tau2.is_none(), "{set} {}", c.ctx),
         }
-        c.check("I2", r.i2, f("I2"), FIT_TOL);
-        c.check("H2", r.h2, f("H2"), FIT_TOL);
-        c.check("QE", r.qe, f("QE"), FIT_TOL);
+        // metafor's NA (a variance of 0) is balans' None.
+        for (key, ours) in [("I2", r.i2), ("H2", r.h2), ("QE", r.qe), ("QEp", r.qe_p)] {
+            match opt(&fit[key]) {
+                Some(want) => c.check(key, ours.unwrap(), want, FIT_TOL),
+                None => assert!(ours.is_none(), "{set} {} {key}: {ours:?}", c.ctx),
+            }
+        }
         c.check("QEdf", r.qe_df as f64, f("QEdf"), FIT_TOL);
-        c.check("QEp", r.qe_p, f("QEp"), FIT_TOL);
         if intercept_only {
             assert!(r.qm.is_none() && r.r2.is_none());
         } else {
@@ -202,8 +215,12 @@ fn compare(set: &'static str) {
             c.check("pred.pi.lb", p.pi_lb, g("pi.lb"), ESTIMATE_TOL);
             c.check("pred.pi.ub", p.pi_ub, g("pi.ub"), ESTIMATE_TOL);
         }
-        // The intercept-only API gives the same numbers.
-        if intercept_only {
+        // The intercept-only API gives the same numbers (and refuses a variance of 0, where
+        // Q, I² and H² are undefined).
+        if intercept_only && data.iter().any(|s| s.vi == 0.0) {
+            let e = meta_analyse(&data, &MetaConfig::default()).unwrap_err();
+            assert!(e.to_string().contains("vi = 0"), "{e}");
+        } else if intercept_only {
             let a = meta_analyse(
                 &data,
                 &MetaConfig {
@@ -248,6 +265,11 @@ fn two_studies_equal_metafor_for_every_method() {
 #[test]
 fn a_variance_near_zero_equals_metafor() {
     compare("tiny_vi");
+}
+
+#[test]
+fn a_variance_of_zero_fits_as_metafor_where_metafor_fits() {
+    compare("zero_vi");
 }
 
 #[test]
