@@ -451,6 +451,17 @@ fn moderator_mistakes_are_refused_with_the_reason() {
     );
     let o = balans(&["meta", "--data", twin.to_str().unwrap(), "--factor", "g,h"]);
     assert_clean_failure(&o, "coefficient 'factor(h)q'");
+    // A categorical moderator with a level per study: refused before any k × p allocation.
+    let mut many = String::from("yi,vi,id\n");
+    for i in 0..300 {
+        many.push_str(&format!("0.{},0.01,study{i}\n", i % 10));
+    }
+    let many = write_temp(dir.path(), "many.csv", &many);
+    let o = balans(&["meta", "--data", many.to_str().unwrap(), "--factor", "id"]);
+    assert_clean_failure(
+        &o,
+        "number of coefficients of the moderators = 300: at most 200",
+    );
 }
 
 /// Issue 23: `meta` panicked in statrs (beta.rs:101) when every yᵢ was equal (0/0 t statistic

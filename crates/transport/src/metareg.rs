@@ -77,6 +77,9 @@ pub const ZERO_VARIANCE_METHODS: [TauMethod; 5] = [
     TauMethod::HE,
     TauMethod::SJ,
 ];
+/// Most coefficients (intercept, continuous moderators, dummies) of a meta-regression: far above
+/// what k studies can support, and a bound on the `p × p` matrices and the `k·p²` work per step.
+pub const MAX_COEFFICIENTS: usize = 200;
 /// Fisher-scoring steps before the bisection fallback (metafor's default `maxiter`).
 const SCORING_STEPS: usize = 100;
 /// Convergence threshold of Fisher scoring on τ² (metafor `control = list(threshold = 1e-12)`).
@@ -182,6 +185,21 @@ impl Design {
     /// repeated name, a categorical moderator with one level, or a model matrix that is not of
     /// full rank (the moderator that repeats the others is named).
     pub fn new(k: usize, moderators: &[Moderator]) -> Result<Design, TransportError> {
+        // Bound p before anything of size k × p or p × p is allocated.
+        let p: usize = 1 + moderators
+            .iter()
+            .map(|m| match m {
+                Moderator::Continuous { .. } => 1,
+                Moderator::Categorical { values, .. } => sorted_levels(values).len().max(1) - 1,
+            })
+            .sum::<usize>();
+        if p > MAX_COEFFICIENTS {
+            return Err(TransportError::invalid(
+                "number of coefficients of the moderators",
+                p,
+                format!("at most {MAX_COEFFICIENTS} (each level of a categorical moderator but the first is one coefficient; the fit takes k·p² operations per step)"),
+            ));
+        }
         let mut names = vec!["intrcpt".to_string()];
         let mut terms = vec![Term::Intercept];
         let mut levels_of = Vec::new();
