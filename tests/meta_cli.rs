@@ -729,3 +729,38 @@ fn rows_with_a_missing_moderator_are_skipped_and_reported() {
     assert_eq!(ja["regression"], jb["regression"]);
     assert_eq!(ja["skipped_rows"], 1);
 }
+
+/// `balans report` renders a meta-regression: the answer in words, the coefficients and the
+/// predictions (metafor's BCG model: QM = 11.06 on 3 df, R² = 53.84%).
+#[test]
+fn report_renders_a_meta_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = reference_dir().join("meta_bcg_mods.csv");
+    let o = balans(&[
+        "meta",
+        "--data",
+        data.to_str().unwrap(),
+        "--mods",
+        "ablat,factor(alloc)",
+        "--predict",
+        "ablat=40,alloc=random",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json = dir.path().join("reg.json");
+    std::fs::write(&json, &o.stdout).unwrap();
+    let html = dir.path().join("r.html");
+    let o = balans(&[
+        "report",
+        json.to_str().unwrap(),
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("Meta-regression — "), "title");
+    assert!(html.contains("omnibus test QM = 11.06, p = .011"), "{html}");
+    assert!(html.contains("account for 54% of the between-study variance"));
+    assert!(html.contains("factor(alloc)systematic") && html.contains("ablat=40,alloc=random"));
+}
