@@ -216,6 +216,12 @@ pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult
     )?;
     let c = &reg.coefficients[0];
     let pi = reg.predict("", &[1.0]);
+    // Defined whenever every variance is positive (checked above).
+    let (Some(i2), Some(h2), Some(qe), Some(qe_p)) = (reg.i2, reg.h2, reg.qe, reg.qe_p) else {
+        return Err(TransportError::Model(
+            "Q, I² and H² are undefined for these variances".into(),
+        ));
+    };
     Ok(MetaResult {
         method: reg.method,
         knha: reg.knha,
@@ -229,11 +235,11 @@ pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult
         tau2: reg.tau2,
         se_tau2: reg.se_tau2,
         tau: reg.tau,
-        i2: reg.i2.unwrap_or(f64::NAN),
-        h2: reg.h2.unwrap_or(f64::NAN),
-        qe: reg.qe.unwrap_or(f64::NAN),
+        i2,
+        h2,
+        qe,
         qe_df: reg.qe_df,
-        qe_p: reg.qe_p.unwrap_or(f64::NAN),
+        qe_p,
         pi_lb: pi.pi_lb,
         pi_ub: pi.pi_ub,
         df: reg.df,
