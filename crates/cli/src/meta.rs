@@ -111,7 +111,8 @@ pub struct MetaArgs {
     /// Estimator of the between-study variance τ².
     #[arg(long, value_enum, default_value_t = MethodArg::Reml)]
     method: MethodArg,
-    /// Knapp–Hartung adjustment (t tests with k − 1 df; metafor's test = "knha").
+    /// Knapp–Hartung adjustment (t tests with k − p df, F test of the moderators; metafor's
+    /// test = "knha").
     #[arg(long)]
     knha: bool,
     /// Confidence level of the intervals.

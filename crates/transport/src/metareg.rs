@@ -349,7 +349,14 @@ impl Design {
     /// A moderator without a value, an unknown moderator, a level the data do not have, a
     /// non-numeric value for a continuous moderator.
     pub fn new_row(&self, values: &[(String, String)]) -> Result<Vec<f64>, TransportError> {
-        for (name, _) in values {
+        for (i, (name, _)) in values.iter().enumerate() {
+            if values[..i].iter().any(|(n, _)| n == name) {
+                return Err(TransportError::invalid(
+                    "prediction moderator",
+                    name,
+                    "one value per moderator (it is given twice)",
+                ));
+            }
             let known = self.terms.iter().any(|t| match t {
                 Term::Intercept => false,
                 Term::Continuous { moderator } | Term::Level { moderator, .. } => moderator == name,
