@@ -764,3 +764,32 @@ fn report_renders_a_meta_regression() {
     assert!(html.contains("account for 54% of the between-study variance"));
     assert!(html.contains("factor(alloc)systematic") && html.contains("ablat=40,alloc=random"));
 }
+
+/// Correlations (r, n) with a moderator: analysed as Fisher z, predictions also on the r scale.
+#[test]
+fn correlation_predictions_are_also_given_as_r() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_temp(
+        dir.path(),
+        "r.csv",
+        "study,r,n,age\na,0.10,120,25\nb,0.25,80,35\nc,0.31,200,45\nd,0.18,150,30\ne,0.40,60,55\n",
+    );
+    let out = json_of(&[
+        "meta",
+        "--data",
+        data.to_str().unwrap(),
+        "--mods",
+        "age",
+        "--predict",
+        "age=40",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out["measure"], "Fisher z of r (variance 1/(n − 3))");
+    let z = &out["predictions"][0];
+    let r = &out["r_scale"][0];
+    for key in ["pred", "ci.lb", "ci.ub", "pi.lb", "pi.ub"] {
+        let (zv, rv) = (z[key].as_f64().unwrap(), r[key].as_f64().unwrap());
+        assert!((rv - zv.tanh()).abs() < 1e-15, "{key}: {rv} vs tanh({zv})");
+    }
+}

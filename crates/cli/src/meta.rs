@@ -636,6 +636,10 @@ fn run_regression(
                 "coefficient_names": design.names(),
                 "regression": reg,
                 "predictions": predicted,
+                "r_scale": table.correlations.then(|| predicted.iter().map(|p| json!({
+                    "at": p.at, "pred": p.pred.tanh(), "ci.lb": p.ci_lb.tanh(),
+                    "ci.ub": p.ci_ub.tanh(), "pi.lb": p.pi_lb.tanh(), "pi.ub": p.pi_ub.tanh(),
+                })).collect::<Vec<_>>()),
                 "studies": table.studies.iter().zip(&reg.weights).map(|(s, w)| json!({
                     "term": s.label, "estimate": s.yi, "vi": s.vi, "weight": w,
                 })).collect::<Vec<_>>(),
@@ -660,6 +664,20 @@ fn run_regression(
                 }
             );
             o.push_str(&regression_text(&reg, &predicted, args.level));
+            if table.correlations && !predicted.is_empty() {
+                o.push_str("\nOn the correlation scale (r = tanh z):\n");
+                for p in &predicted {
+                    o.push_str(&format!(
+                        "{}: {:.4} [{:.4}, {:.4}], prediction interval [{:.4}, {:.4}]\n",
+                        p.at,
+                        p.pred.tanh(),
+                        p.ci_lb.tanh(),
+                        p.ci_ub.tanh(),
+                        p.pi_lb.tanh(),
+                        p.pi_ub.tanh()
+                    ));
+                }
+            }
             o
         }
     };
