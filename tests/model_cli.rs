@@ -196,3 +196,41 @@ fn missing_model_file() {
         "failed to read model file /nonexistent/m.lav",
     );
 }
+
+/// Issue 18 item 3: `model show` and `model print` take `--out`, and never over their input.
+#[test]
+fn model_show_and_print_write_to_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let lav = dir.path().join("m.lav");
+    let o = common::balans(&[
+        "model",
+        "print",
+        "--builtin",
+        "seed",
+        "--out",
+        lav.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success() && o.stdout.is_empty(),
+        "{}",
+        common::stderr(&o)
+    );
+    let before = std::fs::read(&lav).unwrap();
+    let o = common::balans(&[
+        "model",
+        "show",
+        "--model",
+        lav.to_str().unwrap(),
+        "--out",
+        lav.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success(),
+        "model show --out over its own model file must be refused"
+    );
+    assert_eq!(
+        std::fs::read(&lav).unwrap(),
+        before,
+        "the input is unchanged"
+    );
+}

@@ -613,5 +613,5 @@ fn difference_reports_power_and_n_per_context() {
         "120",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_clean_failure(&o, "--effect: unknown effect 'm~z'");
+    assert_clean_failure(&o, "--effects: unknown effect 'm~z'");
 }

@@ -263,7 +263,11 @@ fn bad_designs_name_the_flag_or_file_key() {
             &["--shock", "0.5"],
             "--shock '0.5': expected SHARE:SURVIVES",
         ),
-        (&["--builtin", "hamer"], "unknown built-in design 'hamer'"),
+        (&["--design", "hamer"], "unknown built-in design 'hamer'"),
+        (
+            &["--builtin", "hamer"],
+            "a trial design is chosen with --design",
+        ),
     ];
     for (flags, want) in cases {
         let mut args = vec!["trial", "simulate", "--seed", "1"];
@@ -769,4 +773,78 @@ fn analyse_runs_moderation_cace_and_mediation() {
         ],
     );
     assert_clean_failure(&o, "no column 'conflict'");
+}
+
+/// Issue 18 item 3: the flag grammar. `--design` names a design, `--builtin` the population
+/// model; the old spellings still work with a note; `--out` writes plan, analyse and power results.
+#[test]
+fn grammar_spellings_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = common::balans(&[
+        "trial",
+        "power",
+        "--design",
+        "dutch",
+        "--reps",
+        "40",
+        "--leaders",
+        "20",
+        "--builtin",
+        "seed-composite",
+    ]);
+    assert!(new.status.success(), "{}", common::stderr(&new));
+    assert!(
+        !common::stderr(&new).contains("deprecated"),
+        "{}",
+        common::stderr(&new)
+    );
+    let old = common::balans(&[
+        "trial",
+        "power",
+        "--builtin",
+        "dutch",
+        "--reps",
+        "40",
+        "--leaders",
+        "20",
+        "--model",
+        "seed-composite",
+    ]);
+    assert!(old.status.success(), "{}", common::stderr(&old));
+    assert_eq!(
+        new.stdout, old.stdout,
+        "old and new spellings give the same result"
+    );
+    let notes = common::stderr(&old);
+    assert!(
+        notes.contains("--builtin dutch is a deprecated spelling of --design dutch"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("--model is a deprecated spelling here: use --builtin NAME"),
+        "{notes}"
+    );
+    let out = dir.path().join("plan.txt");
+    let plan = common::balans(&[
+        "trial",
+        "plan",
+        "--leaders",
+        "20",
+        "--team-size",
+        "15",
+        "--icc",
+        "0.17",
+        "--power",
+        "0.8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        plan.status.success() && plan.stdout.is_empty(),
+        "{}",
+        common::stderr(&plan)
+    );
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("MDES at power 0.80: 0.629"));
 }

@@ -26,7 +26,7 @@ pub struct DiagramArgs {
     #[arg(long, value_name = "RESULT.json", conflicts_with_all = ["model", "builtin"])]
     fit: Option<PathBuf>,
     /// Output file (SVG); `-` or absent: stdout.
-    #[arg(long, short, value_name = "FILE.svg")]
+    #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 

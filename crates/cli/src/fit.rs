@@ -74,7 +74,7 @@ pub struct FitArgs {
     #[arg(long, value_name = "D", default_value_t = 20_000)]
     pub(crate) mc_draws: usize,
     /// Seed of the Monte Carlo and bootstrap draws.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "S", default_value_t = 1)]
     pub(crate) seed: u64,
     /// Confidence level of the intervals.
     #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]

@@ -80,7 +80,7 @@ fn simulate(e: &SimError) -> Option<&'static str> {
         SimError::UnknownConstruct { .. } | SimError::ItemMean { .. } => "--item-mean",
         SimError::ResponseRate { .. } => "--response-rate",
         SimError::SelfSelection { .. } => "--self-selection",
-        SimError::MissingRate { .. } => "--missing",
+        SimError::MissingRate { .. } => "--missingness",
         SimError::TeamSize { .. } => "--teams",
         _ => return None,
     })
@@ -121,7 +121,7 @@ fn power_setting(setting: &str) -> Option<&'static str> {
         "mc-draws" => "--mc-draws",
         "threads" => "--threads",
         "teams" => "--teams",
-        "missing" => "--missing",
+        "missing" => "--missingness",
         "target-power" => "--target-power",
         "n" => "--n",
         _ => return None,

@@ -11,6 +11,7 @@ mod diagram;
 mod fit;
 mod fit_latent;
 mod flags;
+mod grammar;
 mod groups;
 mod meta;
 mod model_cmd;
@@ -76,7 +77,7 @@ pub struct MergeArgs {
     #[arg(required = true)]
     parts: Vec<PathBuf>,
     /// Where the merged output goes (format as chosen in the run's command line); default stdout.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
@@ -210,6 +211,12 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let subcommand = cli.command.subcommand();
+    {
+        use clap::CommandFactory;
+        for note in grammar::deprecation_notes(&Cli::command(), &argv) {
+            eprintln!("{note}");
+        }
+    }
     match run(cli, &argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

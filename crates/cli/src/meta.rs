@@ -99,11 +99,13 @@ pub struct MetaArgs {
     /// Column of the sampling variances (not standard errors).
     #[arg(long, value_name = "COL", conflicts_with_all = ["r", "n"])]
     vi: Option<String>,
-    /// Column of correlations (analysed as Fisher's z).
-    #[arg(long, value_name = "COL", requires = "n")]
+    /// Column of correlations, analysed as Fisher's z (metafor's `ri`; `--r` is a deprecated
+    /// spelling).
+    #[arg(long = "ri", alias = "r", value_name = "COL", requires = "n")]
     r: Option<String>,
-    /// Column of sample sizes (with --r).
-    #[arg(long, value_name = "COL", requires = "r")]
+    /// Column of sample sizes, with --ri (metafor's `ni`; `--n` is a deprecated spelling: `--n`
+    /// is a sample size in every other command).
+    #[arg(long = "ni", alias = "n", value_name = "COL", requires = "r")]
     n: Option<String>,
     /// Column of study labels.
     #[arg(long, value_name = "COL")]
@@ -116,7 +118,7 @@ pub struct MetaArgs {
     #[arg(long)]
     knha: bool,
     /// Confidence level of the intervals.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
     level: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -125,7 +127,7 @@ pub struct MetaArgs {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Also write a forest plot (SVG) to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE.svg")]
     forest: Option<PathBuf>,
     /// Moderators for a meta-regression: columns, comma separated; factor(COL) for a categorical
     /// one.

@@ -4,6 +4,7 @@ use crate::output::{emit, Format};
 use crate::source::ModelSource;
 use anyhow::{bail, Result};
 use balans_model::{ModelSummary, BUILTINS};
+use std::path::{Path, PathBuf};
 
 /// Arguments of `balans model`.
 #[derive(Debug, clap::Args)]
@@ -28,6 +29,9 @@ enum ModelCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Write the result to FILE (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Print a model file's text (a built-in one, to edit and run as your own).
     #[command(
@@ -36,7 +40,16 @@ enum ModelCommand {
     Print {
         #[command(flatten)]
         source: ModelSource,
+        /// Write the model text to FILE (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
+}
+
+/// Refuses an `--out` that would replace the model file (or is unusable) before any work.
+fn check_out(source: &ModelSource, out: Option<&Path>) -> Result<()> {
+    let inputs: Vec<&Path> = source.model.iter().map(PathBuf::as_path).collect();
+    crate::paths::check_outputs(&[("--out", out)], &inputs)
 }
 
 /// Runs `balans model …`.
@@ -49,19 +62,21 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             }
             emit(None, out.as_bytes())
         }
-        ModelCommand::Print { source } => {
+        ModelCommand::Print { source, out } => {
+            check_out(source, out.as_deref())?;
             let text = source.text()?;
             // Validate before printing so a broken file is reported, not echoed.
             source.load()?;
-            emit(None, text.as_bytes())
+            emit(out.as_deref(), text.as_bytes())
         }
-        ModelCommand::Show { source, format } => {
+        ModelCommand::Show { source, format, out } => {
+            check_out(source, out.as_deref())?;
             let model = source.load()?;
             let pop = model.population()?;
             let summary = ModelSummary::new(&source.origin(), &model, &pop)?;
             match format {
-                Format::Json => emit(None, balans_report::json::pretty(&summary).as_bytes()),
-                Format::Table => emit(None, balans_report::table::model(&summary).as_bytes()),
+                Format::Json => emit(out.as_deref(), balans_report::json::pretty(&summary).as_bytes()),
+                Format::Table => emit(out.as_deref(), balans_report::table::model(&summary).as_bytes()),
                 Format::Csv => bail!("'model show' supports --format table or json"),
             }
         }

@@ -31,10 +31,10 @@ Examples:
       --tests joint,percentile,bc --boot 1000 --reps 500 --format csv --plot power.svg
 
   # Item-level Likert data (the study's reliabilities), analysed as scale means
-  balans power --builtin seed --data items --n 278
+  balans power --builtin seed --measurement items --n 278
 
   # The study's situation: items, teams of about 8, 5% of items skipped
-  balans power --builtin seed --data items --teams 8 --missing mcar:0.05 --n 278 --reps 500
+  balans power --builtin seed --measurement items --teams 8 --missingness mcar:0.05 --n 278 --reps 500
 
 Effects: paths as 'outcome~predictor' (or their label), routes as 'x->m->y', ':=' names, or 'all'.
 Paths get the Wald z test; indirect and ':=' effects the tests in --tests. The 'all_hypothesised'
@@ -50,7 +50,7 @@ pub struct PowerArgs {
     #[arg(long, value_name = "FILE")]
     analysis: Option<PathBuf>,
     /// Sample sizes, comma separated.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', group = "design")]
+    #[arg(long, value_name = "N,…", value_delimiter = ',', group = "design")]
     n: Option<Vec<usize>>,
     /// A range of sample sizes FROM:TO:STEP, e.g. 50:1000:50.
     #[arg(long, value_name = "A:B:S", group = "design")]
@@ -86,7 +86,7 @@ pub struct PowerArgs {
     )]
     alpha: f64,
     /// Tests of indirect and ':=' effects: joint, sobel, mc, percentile, bc.
-    #[arg(long, value_name = "LIST", default_value = "joint,sobel")]
+    #[arg(long, value_name = "NAME,…", default_value = "joint,sobel")]
     tests: String,
     /// Bootstrap resamples per replication (percentile, bc).
     #[arg(long, value_name = "B", default_value_t = 1000)]
@@ -94,17 +94,18 @@ pub struct PowerArgs {
     /// Monte Carlo draws per replication (mc).
     #[arg(long, value_name = "D", default_value_t = 1000)]
     mc_draws: usize,
-    /// Simulated data: normal construct scores, or Likert items analysed as scale means.
-    #[arg(long, value_enum, default_value_t = DataArg::Normal)]
-    data: DataArg,
+    /// How the constructs are measured in the simulated data: continuous construct scores, or
+    /// Likert items analysed as scale means (`--data normal|items` is a deprecated spelling).
+    #[arg(long, value_enum, default_value_t = DataArg::Scores, alias = "data")]
+    measurement: DataArg,
     /// Employees nested under supervisors: mean team size (the survey simulator, with the study's
     /// ICCs); the analysis ignores the nesting, as the study did.
     #[arg(long, value_name = "MEAN")]
     teams: Option<f64>,
     /// Item missingness, mcar:RATE or mar:RATE (listwise deletion of respondents without a scale
     /// score; scale means use the answered items).
-    #[arg(long, value_name = "KIND:RATE")]
-    missing: Option<String>,
+    #[arg(long, value_name = "KIND:RATE", alias = "missing")]
+    missingness: Option<String>,
     /// How each replication's covariance matrix is made: auto (Wishart when exactly valid), rows,
     /// wishart.
     #[arg(long, value_enum, default_value_t = SamplingArg::Auto)]
@@ -130,8 +131,9 @@ pub struct PowerArgs {
 /// `--data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum DataArg {
-    /// Continuous construct scores.
-    Normal,
+    /// Continuous construct scores (`normal` is the deprecated spelling).
+    #[value(alias = "normal")]
+    Scores,
     /// Likert items, scale means.
     Items,
 }
@@ -239,12 +241,12 @@ fn check_sizes(args: &PowerArgs) -> Result<()> {
 }
 
 fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
-    let missing = match &args.missing {
+    let missing = match &args.missingness {
         None => None,
         Some(text) => {
             let bad = || {
                 anyhow::anyhow!(
-                    "--missing '{text}' is not KIND:RATE with KIND mcar or mar, e.g. mcar:0.05"
+                    "--missingness '{text}' is not KIND:RATE with KIND mcar or mar, e.g. mcar:0.05"
                 )
             };
             let (kind, rate) = text.split_once(':').ok_or_else(bad)?;
@@ -307,8 +309,8 @@ fn config(args: &PowerArgs) -> Result<PowerConfig> {
         tests,
         bootstrap_draws: args.boot,
         mc_draws: args.mc_draws,
-        data: match args.data {
-            DataArg::Normal => DataMode::Normal,
+        data: match args.measurement {
+            DataArg::Scores => DataMode::Normal,
             DataArg::Items => DataMode::Items,
         },
         sampling: match args.sampling {
@@ -378,12 +380,12 @@ impl PowerArgs {
     pub(crate) fn unsupported_for_latent(&self) -> Option<&'static str> {
         if self.target_power.is_some() {
             Some("--target-power")
-        } else if self.data != DataArg::Normal {
-            Some("--data items")
+        } else if self.measurement != DataArg::Scores {
+            Some("--measurement items")
         } else if self.teams.is_some() {
             Some("--teams")
-        } else if self.missing.is_some() {
-            Some("--missing")
+        } else if self.missingness.is_some() {
+            Some("--missingness")
         } else if self.tests.trim() != "joint,sobel" {
             Some("--tests")
         } else if self.plot.is_some() {

@@ -29,7 +29,7 @@ pub struct ReportArgs {
     #[arg(value_name = "RESULT.json", required = true)]
     inputs: Vec<PathBuf>,
     /// The HTML file to write; `-`: stdout.
-    #[arg(long, short, value_name = "FILE.html")]
+    #[arg(long, short, value_name = "FILE")]
     out: PathBuf,
     /// Title of the report.
     #[arg(long, default_value = "balans report")]

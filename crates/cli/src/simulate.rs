@@ -45,7 +45,7 @@ Examples:
   balans simulate --builtin seed --n 278 --seed 1 --response-rate 0.2 --self-selection 1 --inclusion
       as the study collected them: 20% respond, more so with very good or very bad supervisors,
       only employees with a partner and/or care tasks are kept
-  balans simulate --builtin seed --n 500 --seed 7 --level scales --missing mar:0.05 --out survey.csv
+  balans simulate --builtin seed --n 500 --seed 7 --columns scales --missingness mar:0.05 --out survey.csv
   balans simulate --model my.lav --n 1000 --seed 3 --icc eng=0.1,wfc=0.02 --reliability amb=0.9
 
 Columns: id, team, background (woman, age, higher_edu, partner, care, supervisor, contract_hours,
@@ -58,22 +58,22 @@ pub struct SimulateArgs {
     /// Number of respondents in the data (after nonresponse and the inclusion rule).
     #[arg(long, value_name = "N", default_value_t = 278)]
     pub n: usize,
-    /// Seed of the random numbers; the same seed gives the same bytes on any number of threads.
-    /// Without it a seed is drawn and echoed on stderr.
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    /// Seed of the random numbers (default 1, as every command); the same seed gives the same
+    /// bytes on any number of threads. It is echoed on stderr and recorded in JSON output.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
     /// Write to FILE (atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: DataFormat,
-    /// Which measurement columns to write.
-    #[arg(long, value_enum, default_value = "both")]
-    pub level: Level,
+    /// Which measurement columns to write (`--level` is a deprecated spelling).
+    #[arg(long, value_enum, default_value = "both", alias = "level")]
+    pub columns: Level,
     /// Mean number of invited employees per supervisor (team sizes 1 + Poisson(MEAN_SIZE − 1));
     /// 1 = no teams.
-    #[arg(long, value_name = "MEAN_SIZE", default_value_t = balans_study::TEAM_SIZE, allow_negative_numbers = true)]
+    #[arg(long, value_name = "MEAN", default_value_t = balans_study::TEAM_SIZE, allow_negative_numbers = true)]
     pub teams: f64,
     /// Make every team exactly --teams employees instead of drawing sizes around it.
     #[arg(long)]
@@ -110,8 +110,8 @@ pub struct SimulateArgs {
     pub inclusion: bool,
     /// Item missingness: none, mcar:P (completely at random) or mar:P (more among older
     /// respondents; P is the average rate).
-    #[arg(long, value_name = "SPEC", default_value = "none")]
-    pub missing: String,
+    #[arg(long, value_name = "KIND:RATE", default_value = "none", alias = "missing")]
+    pub missingness: String,
     /// Also write each construct's true score (true_<name>).
     #[arg(long)]
     pub true_scores: bool,
@@ -150,18 +150,18 @@ fn missingness(spec: &str) -> Result<Missingness> {
     }
     let (kind, rate) = spec.split_once(':').ok_or_else(|| {
         anyhow!(
-            "invalid --missing '{spec}': expected none, mcar:P or mar:P, e.g. --missing mcar:0.05"
+            "invalid --missingness '{spec}': expected none, mcar:P or mar:P, e.g. --missingness mcar:0.05"
         )
     })?;
     let p: f64 = rate
         .trim()
         .parse()
-        .map_err(|_| anyhow!("invalid --missing '{spec}': '{rate}' is not a number"))?;
+        .map_err(|_| anyhow!("invalid --missingness '{spec}': '{rate}' is not a number"))?;
     match kind.trim().to_ascii_lowercase().as_str() {
         "mcar" => Ok(Missingness::Mcar(p)),
         "mar" => Ok(Missingness::Mar(p)),
         other => {
-            bail!("invalid --missing '{spec}': unknown mechanism '{other}' (expected mcar or mar)")
+            bail!("invalid --missingness '{spec}': unknown mechanism '{other}' (expected mcar or mar)")
         }
     }
 }
@@ -198,7 +198,7 @@ fn design(args: &SimulateArgs) -> Result<SurveyDesign> {
         response_rate: args.response_rate,
         self_selection: args.self_selection,
         inclusion: args.inclusion,
-        missing: missingness(&args.missing)?,
+        missing: missingness(&args.missingness)?,
         true_scores: args.true_scores,
         ..balans_study::survey_design()
     })
@@ -213,10 +213,10 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let simulator = Simulator::new(&model, &design)?;
     check_memory(args.n, simulator.columns().len())?;
     announce_run_time(&model, &design);
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.seed;
     eprintln!("seed: {seed}");
     let data = simulator.simulate(seed);
-    let table = data_table(&data, args.level);
+    let table = data_table(&data, args.columns);
     match (
         args.format,
         args.out.as_deref().filter(|p| p.as_os_str() != "-"),
@@ -290,13 +290,6 @@ fn announce_run_time(model: &balans_model::Model, design: &SurveyDesign) {
             started.elapsed().mul_f64(design.n as f64 / PILOT as f64),
         );
     }
-}
-
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) % 1_000_000_000
 }
 
 fn wanted(c: &Column, level: Level) -> bool {

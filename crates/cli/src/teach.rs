@@ -38,13 +38,13 @@ Examples:
 #[derive(Debug, clap::Args)]
 struct ClassArgs {
     /// Number of students (one data set each).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, value_name = "K", default_value_t = 30)]
     students: usize,
     /// Respondents per data set.
     #[arg(long, default_value_t = 200)]
     n: usize,
     /// Seed of the class.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Folder to write the kit into (created if needed).
     #[arg(long, value_name = "DIR")]
@@ -85,10 +85,10 @@ struct DemoArgs {
     #[arg(value_name = "NAME")]
     name: String,
     /// Seed of the random numbers.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// The HTML file to write; `-` or absent: stdout.
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 

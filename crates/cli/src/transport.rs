@@ -36,8 +36,8 @@ enum TransportCommand {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  balans transport difference --builtin seed --shift 'wfc~is=0.1' --effect wfc~is --n-a 278 --n-b 150
-  balans transport difference --model office.lav --model-b remote.lav --effect is->wfc->perf --n-a 300 --n-b 300
+  balans transport difference --builtin seed --shift 'wfc~is=0.1' --effects wfc~is --n-a 278 --n-b 150
+  balans transport difference --model office.lav --model-b remote.lav --effects is->wfc->perf --n-a 300 --n-b 300
 
 Context A is the model (--model or --builtin); context B is a second model file (--model-b, same
 variables) or context A with some paths shifted (--shift NAME=D, comma separated). Each context's
@@ -62,7 +62,7 @@ pub struct DifferenceArgs {
     shift: Vec<String>,
     /// Effects to compare: paths (`wfc~is`), routes (`is->wfc->perf`) or `:=` names, comma
     /// separated.
-    #[arg(long, value_name = "NAME", value_delimiter = ',', required = true)]
+    #[arg(long = "effects", alias = "effect", value_name = "NAME,…", value_delimiter = ',', required = true)]
     effect: Vec<String>,
     /// Respondents in context A.
     #[arg(long, value_name = "N")]
@@ -71,7 +71,7 @@ pub struct DifferenceArgs {
     #[arg(long, value_name = "N")]
     n_b: usize,
     /// Two-sided significance level.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
     /// Target power of the N-per-context row.
     #[arg(long, value_name = "P", default_value_t = 0.8)]
@@ -123,7 +123,7 @@ fn run_difference(args: &DifferenceArgs) -> Result<()> {
         )
         .map_err(|e| {
             let flag = match &e {
-                balans_transport::TransportError::UnknownEffect { .. } => "--effect",
+                balans_transport::TransportError::UnknownEffect { .. } => "--effects",
                 balans_transport::TransportError::Invalid { what, .. }
                     if what.contains("context A") =>
                 {
@@ -215,7 +215,7 @@ pub struct ReweightArgs {
     #[arg(long, value_name = "M")]
     target_n: Option<usize>,
     /// Confidence level.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
     level: f64,
     #[command(flatten)]
     output: OutputArgs,
@@ -282,7 +282,7 @@ fn run_reweight(args: &ReweightArgs) -> Result<()> {
 Examples:
   balans transport sites --builtin seed --sites 20 --n 150 --tau 'wfc~is=0.13' --reps 500 --seed 1
   balans transport sites --model m.lav --sites 10 --n 100,200,300,100,200,300,100,200,300,100 \\
-      --moderator 'eng~cwfm=0.1' --method DL --knha --format csv
+      --moderator-slope 'eng~cwfm=0.1' --method DL --knha --format csv
 
 Each site draws its own value of every varied path: beta + tau * u + slope * z, u standard normal
 per path and z a standard-normal context variable (e.g. a sector's remote-work share) shared by
@@ -303,14 +303,15 @@ pub struct SitesArgs {
     #[arg(long, value_name = "K")]
     sites: usize,
     /// Respondents per site: one N for all, or K comma-separated values.
-    #[arg(long, value_name = "N", value_delimiter = ',', required = true)]
+    #[arg(long, value_name = "N,…", value_delimiter = ',', required = true)]
     n: Vec<usize>,
     /// Between-site SD of paths: NAME=T, comma separated (NAME as `wfc~is`).
     #[arg(long, value_name = "NAME=T", value_delimiter = ',')]
     tau: Vec<String>,
     /// Slopes of paths on a standardized context-level moderator: NAME=SLOPE, comma separated.
     #[arg(
-        long,
+        long = "moderator-slope",
+        alias = "moderator",
         value_name = "NAME=SLOPE",
         value_delimiter = ',',
         allow_hyphen_values = true
@@ -319,8 +320,8 @@ pub struct SitesArgs {
     /// Replications R.
     #[arg(long, value_name = "R", default_value_t = 500)]
     reps: usize,
-    /// Seed.
-    #[arg(long, default_value_t = 1)]
+    /// Seed of the random numbers; the same seed gives the same bytes on any number of threads.
+    #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Estimator of tau2 in each meta-analysis.
     #[arg(long, value_enum, default_value_t = crate::meta::MethodArg::Reml)]
@@ -329,10 +330,10 @@ pub struct SitesArgs {
     #[arg(long)]
     knha: bool,
     /// Significance level of the Q-test and of the test of mu.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
     /// Worker threads (results do not depend on it).
-    #[arg(long)]
+    #[arg(long, value_name = "T")]
     threads: Option<usize>,
     #[command(flatten)]
     output: OutputArgs,
@@ -373,7 +374,7 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
             moderator_slope: 0.0,
         });
     }
-    for (name, slope) in assignments("--moderator", &args.moderator)? {
+    for (name, slope) in assignments("--moderator-slope", &args.moderator)? {
         match variation.iter_mut().find(|v| v.path == name) {
             Some(v) => v.moderator_slope = slope,
             None => variation.push(PathVariation {
@@ -408,7 +409,7 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
     };
     let report = simulate_sites(&study, &design, &config).map_err(|e| {
         let flag = match &e {
-            balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator",
+            balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator-slope",
             balans_transport::TransportError::TooFewStudies { .. } => "--sites",
             balans_transport::TransportError::Invalid { what, .. }
                 if what.contains("sample size") =>
@@ -459,13 +460,13 @@ pub struct OutputArgs {
 Examples:
   balans transport replicate --original 0.31,0.060 --replication 0.15,0.083
   balans transport replicate --original 0.31,0.060 --original-n 278 --replication-n 150 --tau 0.1
-  balans transport replicate --from fit.json --effect is->wfc->perf --sesoi 0.02
-  balans transport replicate --builtin seed --effect wfc~is --original-n 278 --replication-n 150
+  balans transport replicate --from fit.json --effects is->wfc->perf --sesoi 0.02
+  balans transport replicate --builtin seed --effects wfc~is --original-n 278 --replication-n 150
 
 The original estimate comes from --original EST,SE, from a `balans fit --format json` result
-(--from FIT.json --effect NAME, where NAME is a path 'wfc~is', a label, or an effect name such as
+(--from FIT.json --effects NAME, where NAME is a path 'wfc~is', a label, or an effect name such as
 'is->wfc->perf'; the fit's N becomes the original N), or from a model's population values
-(--effect NAME with --model/--builtin, default the study's model 'seed': the value and the
+(--effects NAME with --model/--builtin, default the study's model 'seed': the value and the
 expected ML standard error at --original-n, default 278, the Dutch study's N). Give the replication's estimate
 (--replication EST,SE) or its planned size (--replication-n with --original-n).
 
@@ -490,8 +491,8 @@ pub struct ReplicateArgs {
     #[arg(long, value_name = "FIT.json", requires = "effect")]
     from: Option<PathBuf>,
     /// The effect in --from (or in the model's population): a path (`wfc~is`), a label, or an
-    /// effect name (`is->wfc->perf`).
-    #[arg(long, value_name = "NAME")]
+    /// effect name (`is->wfc->perf`). (`--effect` is a deprecated spelling: `--effect` is a size.)
+    #[arg(long = "effects", alias = "effect", value_name = "NAME,…")]
     effect: Option<String>,
     #[command(flatten)]
     source: crate::source::ModelSource,
@@ -524,10 +525,10 @@ pub struct ReplicateArgs {
     #[arg(long, value_name = "P", default_value_t = 0.8)]
     target_power: f64,
     /// Two-sided significance level.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
     /// Confidence level of intervals.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
     level: f64,
     #[command(flatten)]
     output: OutputArgs,
@@ -624,10 +625,10 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
                 n,
                 name,
             )
-            .context("--effect")?;
+            .context("--effects")?;
             (e, s, Some(n))
         }
-        _ => bail!("give --original EST,SE, --from FIT.json --effect NAME, or --effect NAME (with --model or --builtin)"),
+        _ => bail!("give --original EST,SE, --from FIT.json --effects NAME, or --effects NAME (with --model or --builtin)"),
     };
     let original = Estimate::new(est, se, "original").context("--original")?;
     let mut config = ReplicationConfig::new(original);

@@ -89,7 +89,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "J")]
     leaders: Option<f64>,
     /// Employees per leader n (harmonic mean when sizes differ).
-    #[arg(long, value_name = "n", default_value_t = 9.0)]
+    #[arg(long, value_name = "N", default_value_t = 9.0)]
     team_size: f64,
     /// Intraclass correlation of the outcome, in [0, 1).
     #[arg(long, value_name = "RHO")]
@@ -133,6 +133,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// The flag of a plan parameter.
@@ -164,6 +167,7 @@ fn plan_error(e: balans_trial::plan::PlanError) -> anyhow::Error {
 }
 
 fn plan(args: &PlanArgs) -> Result<()> {
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &[])?;
     let design = Cra2r2 {
         team_size: args.team_size,
         icc: args.icc,
@@ -224,7 +228,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
         Format::Json => report.to_json(),
         Format::Csv => report.to_csv(),
     };
-    emit(None, text.as_bytes())
+    emit(args.out.as_deref(), text.as_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,15 +237,17 @@ fn plan(args: &PlanArgs) -> Result<()> {
 /// Design flags shared by `simulate` and `power` (override a design file or built-in design).
 #[derive(Debug, Clone, clap::Args)]
 pub struct DesignArgs {
-    /// A design file, TOML or JSON (see the README; `--save-design` writes one).
-    #[arg(long, value_name = "FILE", conflicts_with = "builtin")]
-    design: Option<PathBuf>,
-    /// A built-in design: dutch, hammer2011, wfhn.
+    /// The trial design: a built-in design (dutch, hammer2011, wfhn) or a design file, TOML or
+    /// JSON (`--save-design` writes one); the other flags override it.
+    #[arg(long, value_name = "DESIGN")]
+    design: Option<String>,
+    /// The built-in population model: seed-composite (fssb as one variable) or seed (four FSSB
+    /// dimensions). (`--model NAME` and `--builtin DESIGN` are deprecated spellings.)
     #[arg(long, value_name = "NAME")]
     builtin: Option<String>,
-    /// The population model: seed-composite (fssb as one variable) or seed (four FSSB dimensions).
-    #[arg(long, value_name = "NAME")]
-    model: Option<String>,
+    /// use --builtin NAME (the population model)
+    #[arg(long = "model", value_name = "NAME", hide = true)]
+    legacy_model: Option<String>,
     /// Leaders in the control and the trained arm, e.g. 15,15.
     #[arg(long, value_name = "C,T", value_delimiter = ',')]
     leaders_per_arm: Option<Vec<usize>>,
@@ -252,7 +258,7 @@ pub struct DesignArgs {
     #[arg(long, value_name = "N")]
     team_size: Option<f64>,
     /// Team sizes, recycled over leaders, e.g. 6,9,12.
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "N,…", value_delimiter = ',')]
     team_sizes: Option<Vec<usize>>,
     /// Coefficient of variation of team sizes (lognormal sizes around --team-size).
     #[arg(long, value_name = "CV")]
@@ -270,7 +276,8 @@ pub struct DesignArgs {
     #[arg(long, value_name = "D", allow_negative_numbers = true)]
     effect: Option<f64>,
     /// The training effect per FSSB dimension: NAME=D,… (model seed: es, is, rm, cm).
-    #[arg(long, value_name = "NAME=D,…")]
+    /// (`--effects` is a deprecated spelling: `--effects` names effects in every other command.)
+    #[arg(long = "effect-sizes", alias = "effects", value_name = "NAME=D,…")]
     effects: Option<String>,
     /// Between-leader SD of the effect.
     #[arg(long, value_name = "SD")]
@@ -343,15 +350,68 @@ struct DesignOrigin {
     flags: DesignSpec,
 }
 
+/// Where `--design` (or the deprecated `--builtin DESIGN`) points.
+enum DesignSource {
+    /// A built-in design by name.
+    Builtin(String),
+    /// A design file.
+    File(PathBuf),
+    /// Neither: the defaults.
+    Defaults,
+}
+
+/// Whether `name` is one of the built-in trial designs.
+fn is_builtin_design(name: &str) -> bool {
+    builtin_design(name).is_ok()
+}
+
+/// `--design NAME|FILE`: a built-in design name unless a file of that name exists; the old
+/// spelling `--builtin DESIGN` (before `--builtin` named the population model) still works.
+fn design_source(args: &DesignArgs) -> DesignSource {
+    match (&args.design, &args.builtin) {
+        // A name without an extension that is no file is meant as a built-in design (so that a
+        // misspelt name gets "unknown built-in design", not "no such file").
+        (Some(d), _) if !Path::new(d).exists() && (is_builtin_design(d) || Path::new(d).extension().is_none()) => {
+            DesignSource::Builtin(d.clone())
+        }
+        (Some(d), _) => DesignSource::File(PathBuf::from(d)),
+        (None, Some(b)) if is_builtin_design(b) => DesignSource::Builtin(b.clone()),
+        (None, _) => DesignSource::Defaults,
+    }
+}
+
+/// The files a design reads (its design file), which no output may replace.
+fn design_inputs(args: &DesignArgs) -> Vec<PathBuf> {
+    match design_source(args) {
+        DesignSource::File(p) => vec![p],
+        _ => Vec::new(),
+    }
+}
+
+/// The population model named by `--builtin` (not when it is the deprecated design spelling).
+fn population_model(args: &DesignArgs) -> Option<String> {
+    let builtin = args.builtin.clone().filter(|b| !(args.design.is_none() && is_builtin_design(b)));
+    builtin.or_else(|| args.legacy_model.clone())
+}
+
 /// The design from a file or built-in, with the flags laid over it.
 fn load_design(args: &DesignArgs, leaders: Option<usize>) -> Result<(Design, DesignSpec)> {
-    let (base, label) = match (&args.design, &args.builtin) {
-        (Some(path), _) => (read_design_file(path)?, path.display().to_string()),
-        (None, Some(name)) => (
-            builtin_design(name).map_err(|e| anyhow!("--builtin: {e}"))?,
+    if let Some(b) = population_model(args) {
+        if !balans_model::BUILTINS.iter().any(|m| m.name == b) {
+            let names: Vec<&str> = balans_model::BUILTINS.iter().map(|m| m.name).collect();
+            bail!(
+                "--builtin: unknown built-in model '{b}'; built-in models: {}\n = help: a trial design is chosen with --design (dutch, hammer2011, wfhn, or a design file)",
+                names.join(", ")
+            );
+        }
+    }
+    let (base, label) = match design_source(args) {
+        DesignSource::File(path) => (read_design_file(&path)?, path.display().to_string()),
+        DesignSource::Builtin(name) => (
+            builtin_design(&name).map_err(|e| anyhow!("--design: {e}"))?,
             format!("built-in design '{name}'"),
         ),
-        (None, None) => (DesignSpec::default(), "defaults".into()),
+        DesignSource::Defaults => (DesignSpec::default(), "defaults".into()),
     };
     let flags = flag_spec(args, leaders, &base)?;
     let spec = base.overlay(&flags);
@@ -386,7 +446,7 @@ fn flag_spec(args: &DesignArgs, leaders: Option<usize>, base: &DesignSpec) -> Re
         Some(t) => match t.trim().parse::<f64>() {
             Ok(v) => {
                 let d = DesignSpec {
-                    model: args.model.clone().or(base.model.clone()),
+                    model: population_model(args).or(base.model.clone()),
                     ..DesignSpec::default()
                 }
                 .resolve()
@@ -444,7 +504,7 @@ fn flag_spec(args: &DesignArgs, leaders: Option<usize>, base: &DesignSpec) -> Re
         }
     };
     Ok(DesignSpec {
-        model: args.model.clone(),
+        model: population_model(args),
         leaders,
         leaders_per_arm: per_arm,
         share_trained: args.share_trained,
@@ -458,7 +518,7 @@ fn flag_spec(args: &DesignArgs, leaders: Option<usize>, base: &DesignSpec) -> Re
         effects: args
             .effects
             .as_deref()
-            .map(|t| assignments("--effects", t))
+            .map(|t| assignments("--effect-sizes", t))
             .transpose()?,
         effect_sd: args.effect_sd,
         uptake: args.uptake,
@@ -480,7 +540,7 @@ fn flag_spec(args: &DesignArgs, leaders: Option<usize>, base: &DesignSpec) -> Re
 fn field_flags(field: DesignField) -> (&'static [&'static str], &'static [&'static str]) {
     use DesignField as F;
     match field {
-        F::Model => (&["--model"], &["model"]),
+        F::Model => (&["--builtin"], &["model"]),
         F::Leaders => (
             &["--leaders", "--leaders-per-arm"],
             &["leaders", "leaders_per_arm"],
@@ -494,7 +554,7 @@ fn field_flags(field: DesignField) -> (&'static [&'static str], &'static [&'stat
         F::Icc => (&["--icc"], &["icc"]),
         F::StabilityEmployee => (&["--stability-employee"], &["stability_employee"]),
         F::StabilityLeader => (&["--stability-leader"], &["stability_leader"]),
-        F::Effect => (&["--effect", "--effects"], &["effect", "effects"]),
+        F::Effect => (&["--effect", "--effect-sizes"], &["effect", "effects"]),
         F::EffectSd => (&["--effect-sd"], &["effect_sd"]),
         F::Uptake => (&["--uptake"], &["uptake"]),
         F::Attrition => (&["--attrition"], &["attrition"]),
@@ -554,17 +614,17 @@ pub enum Layout {
 #[command(after_help = "\
 Examples:
   # The Dutch single-organisation design (30 leaders, teams of about 9), wide layout
-  balans trial simulate --builtin dutch --seed 1 --out trial.csv
+  balans trial simulate --design dutch --seed 1 --out trial.csv
 
   # A Hammer-2011-like trial: 12 stores, disordinal moderation by baseline conflict, long layout
-  balans trial simulate --builtin hammer2011 --seed 2 --layout long --out hammer.csv
+  balans trial simulate --design hammer2011 --seed 2 --layout long --out hammer.csv
 
   # Own design by flags: 40 leaders, 8 employees each, d = 0.3 on FSSB, 70% uptake, MAR attrition
   balans trial simulate --leaders 40 --team-size 8 --effect 0.3 --uptake 0.7 \\
       --attrition 0.25 --attrition-mar wfc --seed 3 --out my_trial.csv
 
   # Save the design for reuse, then simulate from the file with one change
-  balans trial simulate --builtin wfhn --seed 4 --save-design wfhn.json --out /dev/null
+  balans trial simulate --design wfhn --seed 4 --save-design wfhn.json --out /dev/null
   balans trial simulate --design wfhn.json --effect 0.1 --seed 5 --out wfhn_small.csv
 
 Columns: leader, arm (0 control, 1 trained), employee, uptake (1 when the leader completed the
@@ -577,8 +637,8 @@ pub struct SimulateArgs {
     /// Total number of leaders (split by --share-trained, default 0.5).
     #[arg(long, value_name = "J")]
     leaders: Option<usize>,
-    /// Seed of the random numbers.
-    #[arg(long, value_name = "S")]
+    /// Seed of the random numbers (default 1, as every command); recorded in the output.
+    #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Data layout.
     #[arg(long, value_enum, default_value_t = Layout::Wide)]
@@ -708,17 +768,17 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<()> {
 #[command(after_help = "\
 Examples:
   # Power of every analysis for 20, 30 and 40 leaders of the Dutch design, 1000 replications
-  balans trial power --builtin dutch --effect 0.25 --reps 1000 --seed 1 --leaders 20,30,40
+  balans trial power --design dutch --effect 0.25 --reps 1000 --seed 1 --leaders 20,30,40
 
   # Leaders × team sizes, as CSV, with a plot
-  balans trial power --builtin dutch --effect 0.3 --reps 500 --seed 2 --leaders 20,40,60 \\
+  balans trial power --design dutch --effect 0.3 --reps 500 --seed 2 --leaders 20,40,60 \\
       --team-size-grid 5,10,20 --format csv --plot power.svg
 
   # Every analysis, incl. the long model, the CACE (70% uptake) and the moderated effects
-  balans trial power --builtin hammer2011 --uptake 0.7 --reps 100 --seed 4 --analyses all
+  balans trial power --design hammer2011 --uptake 0.7 --reps 100 --seed 4 --analyses all
 
   # How many leaders for 80% power with the mixed ANCOVA (REML, Satterthwaite df)?
-  balans trial power --builtin dutch --effect 0.3 --reps 1000 --seed 3 --target-power 0.8
+  balans trial power --design dutch --effect 0.3 --reps 1000 --seed 3 --target-power 0.8
 
 Each condition runs the design with the effect (power, bias, coverage) and with the effect set to
 zero (type I error), every analysis on the same replications. Failed fits are counted in 'failed'
@@ -731,13 +791,13 @@ pub struct PowerArgs {
     /// Total numbers of leaders to evaluate, e.g. 20,30,40 (default: the design's).
     #[arg(
         long,
-        value_name = "LIST",
+        value_name = "J,…",
         value_delimiter = ',',
         conflicts_with = "target_power"
     )]
     leaders: Option<Vec<usize>>,
     /// Team sizes to evaluate (fixed teams), e.g. 5,10,20 (default: the design's sizes).
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "N,…", value_delimiter = ',')]
     team_size_grid: Option<Vec<usize>>,
     /// Search the smallest number of leaders whose power reaches P.
     #[arg(long, value_name = "P")]
@@ -746,7 +806,7 @@ pub struct PowerArgs {
     /// leader_means.
     #[arg(
         long,
-        value_name = "LIST",
+        value_name = "NAME,…",
         value_delimiter = ',',
         default_value = "all"
     )]
@@ -758,7 +818,7 @@ pub struct PowerArgs {
     #[arg(long, value_name = "J", default_value_t = 2000)]
     leaders_max: usize,
     /// The outcome analysed.
-    #[arg(long, value_name = "VAR", default_value = "fssb")]
+    #[arg(long, value_name = "NAME", default_value = "fssb")]
     outcome: String,
     /// Replications per condition.
     #[arg(long, value_name = "R", default_value_t = 1000)]
@@ -778,12 +838,21 @@ pub struct PowerArgs {
     /// Write an SVG plot of power against the number of leaders.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// Worker threads (default or 0: all cores); results do not depend on it.
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
 }
 
 fn power(args: &PowerArgs) -> Result<()> {
+    let inputs = design_inputs(&args.design);
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    crate::paths::check_outputs(
+        &[("--out", args.out.as_deref()), ("--plot", args.plot.as_deref())],
+        &inputs,
+    )?;
     let (design, spec) = load_design(&args.design, None)?;
     if args.reps < 2 {
         bail!(
@@ -874,7 +943,7 @@ fn power(args: &PowerArgs) -> Result<()> {
         Format::Json => report.to_json(),
         Format::Csv => report.to_csv(),
     };
-    emit(None, text.as_bytes())
+    emit(args.out.as_deref(), text.as_bytes())
 }
 
 fn progress_bar(args: &PowerArgs) -> Option<indicatif::ProgressBar> {

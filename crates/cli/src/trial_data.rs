@@ -40,7 +40,7 @@ pub struct AnalyseArgs {
     /// Outcome variables, comma separated.
     #[arg(
         long,
-        value_name = "NAME[,NAME…]",
+        value_name = "NAME,…",
         value_delimiter = ',',
         required = true
     )]
@@ -93,6 +93,9 @@ pub struct AnalyseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// A CSV file's cells as text, with its name, dialect and header.
@@ -393,6 +396,7 @@ fn long_columns(raw: &RawCsv, args: &AnalyseArgs) -> Result<TrialColumns> {
 
 /// Runs `balans trial analyse`.
 pub fn analyse(args: &AnalyseArgs) -> Result<()> {
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &[args.data.as_path()])?;
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
         bail!(
             "--alpha {} is out of range: strictly between 0 and 1",
@@ -464,7 +468,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         Format::Csv => csv_rows(&report),
         Format::Table => table(&report),
     };
-    emit(None, text.as_bytes())
+    emit(args.out.as_deref(), text.as_bytes())
 }
 
 fn csv_rows(report: &AnalysisReport) -> String {

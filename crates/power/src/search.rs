@@ -91,6 +91,11 @@ pub struct SampleSizeEstimate {
 
 /// Searches the smallest N reaching `search.target` for every hypothesised (effect, test). Returns
 /// the rows of every evaluated N (sorted by N) and one estimate per target.
+///
+/// Each target is searched on its own: its bracket, refinement points and probit fit use only the
+/// sample sizes its own search evaluated, so its answer is the same whichever other effects and
+/// tests are asked in the same run (conditions are shared through a cache, and the rows of one N
+/// are the same for every target because each N has its own random stream).
 pub(crate) fn search(
     study: &Study,
     config: &PowerConfig,
@@ -108,74 +113,90 @@ pub(crate) fn search(
         return Err(PowerError::NothingToPlan);
     }
     let n_min = study.min_sample_size();
-    let mut run = Search {
+    let mut cache = Conditions {
         study,
         config,
         cells,
         progress,
-        targets,
-        target: search.target,
-        n_min,
-        n_max: search.n_max.max(n_min),
         evaluated: BTreeMap::new(),
     };
-    run.eval(search.n_start.clamp(n_min, run.n_max))?;
-    run.bracket_targets()?;
-    // The bracket of each target after the doubling phase (a factor of at most 2 in N): the probit
-    // curve is fitted to every evaluated N inside it, so refinement points add information instead
-    // of narrowing the fit to a range where Monte Carlo noise dominates.
-    let brackets: Vec<Option<(usize, usize)>> = run
-        .targets
-        .iter()
-        .map(|&c| bracket(&run.evaluated, c, run.target))
-        .collect();
-    run.refine(&brackets, search.refine_rounds)?;
-    let estimates = run
-        .targets
-        .iter()
-        .zip(&brackets)
-        .map(|(&c, b)| run.estimate(c, *b))
-        .collect();
-    let rows = run.evaluated.into_values().flatten().collect();
+    let mut estimates = Vec::with_capacity(targets.len());
+    for &cell in &targets {
+        let mut one = Search {
+            cache: &mut cache,
+            cell,
+            target: search.target,
+            n_min,
+            n_max: search.n_max.max(n_min),
+            own: BTreeMap::new(),
+        };
+        one.eval(search.n_start.clamp(n_min, one.n_max))?;
+        one.bracket_target()?;
+        // The bracket after the doubling phase (a factor of at most 2 in N): the probit curve is
+        // fitted to every N of this target's search inside it, so refinement points add
+        // information instead of narrowing the fit to a range where Monte Carlo noise dominates.
+        let b = bracket(&one.own, cell, one.target);
+        one.refine(b, search.refine_rounds)?;
+        estimates.push(one.estimate(b));
+    }
+    let rows = cache.evaluated.into_values().flatten().collect();
     Ok((rows, estimates))
 }
 
-/// The state of one search: what it runs and the rows of every evaluated N.
-struct Search<'a> {
+/// The conditions run so far (every N of every target's search), each run once.
+struct Conditions<'a> {
     study: &'a Study,
     config: &'a PowerConfig,
     cells: &'a [Cell],
     progress: &'a (dyn Fn(u64) + Sync),
-    /// The cells searched for (hypothesised effects and the joint row).
-    targets: Vec<usize>,
-    target: f64,
-    n_min: usize,
-    n_max: usize,
     evaluated: BTreeMap<usize, Vec<PowerRow>>,
 }
 
-impl Search<'_> {
-    /// Runs the condition at `n` unless it has been run.
-    fn eval(&mut self, n: usize) -> Result<(), PowerError> {
-        if let std::collections::btree_map::Entry::Vacant(slot) = self.evaluated.entry(n) {
+impl Conditions<'_> {
+    /// The rows at `n`, running the condition unless it has been run.
+    fn rows(&mut self, n: usize) -> Result<&Vec<PowerRow>, PowerError> {
+        if !self.evaluated.contains_key(&n) {
             let rows = run_condition(self.study, self.config, self.cells, n, self.progress)?;
-            slot.insert(rows);
+            self.evaluated.insert(n, rows);
+        }
+        Ok(&self.evaluated[&n])
+    }
+}
+
+/// The search for one target cell: the sample sizes it evaluated and their rows.
+struct Search<'a, 'b> {
+    cache: &'a mut Conditions<'b>,
+    /// The cell searched for (a hypothesised effect and test, or the joint row).
+    cell: usize,
+    target: f64,
+    n_min: usize,
+    n_max: usize,
+    /// The rows of the sample sizes this search evaluated.
+    own: BTreeMap<usize, Vec<PowerRow>>,
+}
+
+impl Search<'_, '_> {
+    /// Evaluates `n` for this search (from the cache when another target ran it).
+    fn eval(&mut self, n: usize) -> Result<(), PowerError> {
+        if !self.own.contains_key(&n) {
+            let rows = self.cache.rows(n)?.clone();
+            self.own.insert(n, rows);
         }
         Ok(())
     }
 
-    /// Doubles (or halves) N until every target has an evaluated N below and one at or above it,
+    /// Doubles (or halves) N until the target has an evaluated N below and one at or above it,
     /// or the search hits `n_min` / `n_max`.
-    fn bracket_targets(&mut self) -> Result<(), PowerError> {
+    fn bracket_target(&mut self) -> Result<(), PowerError> {
         loop {
-            let lo_n = *self.evaluated.keys().next().expect("one evaluation");
-            let hi_n = *self.evaluated.keys().next_back().expect("one evaluation");
-            let power = |n: usize, c: usize| self.evaluated[&n][c].power;
-            let need_up = self.targets.iter().any(|&c| power(hi_n, c) < self.target);
-            let need_down = self.targets.iter().any(|&c| power(lo_n, c) >= self.target);
-            if need_up && hi_n < self.n_max {
+            let (Some(&lo_n), Some(&hi_n)) = (self.own.keys().next(), self.own.keys().next_back())
+            else {
+                return Ok(());
+            };
+            let power = |n: usize| self.own[&n][self.cell].power;
+            if power(hi_n) < self.target && hi_n < self.n_max {
                 self.eval((hi_n * 2).min(self.n_max))?;
-            } else if need_down && lo_n > self.n_min {
+            } else if power(lo_n) >= self.target && lo_n > self.n_min {
                 self.eval((lo_n / 2).max(self.n_min))?;
             } else {
                 return Ok(());
@@ -183,47 +204,34 @@ impl Search<'_> {
         }
     }
 
-    /// Up to `rounds` rounds: evaluate where each bracket's probit curve crosses the target.
-    fn refine(
-        &mut self,
-        brackets: &[Option<(usize, usize)>],
-        rounds: usize,
-    ) -> Result<(), PowerError> {
-        let r = self.config.replications;
+    /// Up to `rounds` rounds: evaluate where the bracket's probit curve crosses the target.
+    fn refine(&mut self, bracket: Option<(usize, usize)>, rounds: usize) -> Result<(), PowerError> {
+        let Some((lo, hi)) = bracket else {
+            return Ok(());
+        };
+        let r = self.cache.config.replications;
         for _ in 0..rounds {
-            let mut next: Vec<usize> = self
-                .targets
-                .iter()
-                .zip(brackets)
-                .filter_map(|(&c, b)| {
-                    let (lo, hi) = (*b)?;
-                    let fit = fit_in(&self.evaluated, c, lo, hi, r)?;
-                    let n = fit.crossing(self.target).round() as usize;
-                    (n > lo && n < hi).then_some(n)
-                })
-                .collect();
-            next.sort_unstable();
-            next.dedup();
-            next.retain(|n| !self.evaluated.contains_key(n));
-            if next.is_empty() {
+            let Some(fit) = fit_in(&self.own, self.cell, lo, hi, r) else {
+                break;
+            };
+            let n = fit.crossing(self.target).round() as usize;
+            if n <= lo || n >= hi || self.own.contains_key(&n) {
                 break;
             }
-            for n in next {
-                self.eval(n)?;
-            }
+            self.eval(n)?;
         }
         Ok(())
     }
 
-    /// The estimate of target cell `c` with its bracket `b` (none: at the minimum or above the
+    /// The estimate of this search with its bracket `b` (none: at the minimum or above the
     /// maximum).
-    fn estimate(&self, c: usize, b: Option<(usize, usize)>) -> SampleSizeEstimate {
-        let (target, n_min, evaluated) = (self.target, self.n_min, &self.evaluated);
-        let cell = self.cells[c];
+    fn estimate(&self, b: Option<(usize, usize)>) -> SampleSizeEstimate {
+        let (c, target, n_min, evaluated) = (self.cell, self.target, self.n_min, &self.own);
+        let cell = self.cache.cells[c];
         let lo_n = *evaluated.keys().next().expect("evaluated");
         let hi_n = *evaluated.keys().next_back().expect("evaluated");
         let empty = |status, n| SampleSizeEstimate {
-            effect: self.study.effects[cell.effect].name.clone(),
+            effect: self.cache.study.effects[cell.effect].name.clone(),
             test: cell.test,
             status,
             n,
@@ -243,7 +251,7 @@ impl Search<'_> {
             };
         };
         let b = Some(((lo, evaluated[&lo][c].power), (hi, evaluated[&hi][c].power)));
-        match fit_in(evaluated, c, lo, hi, self.config.replications) {
+        match fit_in(evaluated, c, lo, hi, self.cache.config.replications) {
             Some(fit) => {
                 let n = fit.crossing(target).ceil().clamp(lo as f64, hi as f64) as usize;
                 let (nl, nu) =

@@ -263,3 +263,64 @@ fn bootstrap_and_monte_carlo_tests_run() {
         );
     }
 }
+
+/// Issue 20 item 6: the answer for one (effect, test) does not depend on which other effects and
+/// tests run with it — neither the power at an N (Monte Carlo and bootstrap draws have their own
+/// streams) nor the N search (each target searches on its own evaluated sample sizes). Before,
+/// the same search gave N = 216 alone and 215 beside other effects and tests.
+#[test]
+fn answers_do_not_depend_on_the_other_effects_and_tests() {
+    let model = parse_model("t", "m ~ 0.3*a*x\ny ~ 0.3*b*m + 0.1*x\nind := a*b\n").unwrap();
+    let config = |tests: Vec<Test>| PowerConfig {
+        replications: 300,
+        seed: 5,
+        tests,
+        mc_draws: 200,
+        bootstrap_draws: 100,
+        sampling: Sampling::Rows,
+        ..PowerConfig::default()
+    };
+    let alone = Study::new(&model, None, &EffectSelection::Named(vec!["ind".into()])).unwrap();
+    let all = Study::new(&model, None, &EffectSelection::All).unwrap();
+    let a = power_curve(&alone, &config(vec![Test::Percentile]), &[120], &quiet).unwrap();
+    let b = power_curve(
+        &all,
+        &config(vec![Test::Mc, Test::Sobel, Test::Percentile]),
+        &[120],
+        &quiet,
+    )
+    .unwrap();
+    let (ra, rb) = (
+        row(&a, 120, "ind", "percentile"),
+        row(&b, 120, "ind", "percentile"),
+    );
+    assert_eq!(
+        ra.power, rb.power,
+        "percentile power alone vs beside mc and sobel"
+    );
+
+    let search = SearchConfig {
+        target: 0.8,
+        n_start: 60,
+        ..SearchConfig::default()
+    };
+    let joint = |study: &Study, tests: Vec<Test>| {
+        let c = PowerConfig {
+            sampling: Sampling::Wishart,
+            ..config(tests)
+        };
+        let (_, found) = required_sample_size(study, &c, &search, &quiet).unwrap();
+        found
+            .into_iter()
+            .find(|e| e.effect == "ind" && e.test == Test::Joint)
+            .unwrap()
+    };
+    let one = joint(&alone, vec![Test::Joint]);
+    let many = joint(&all, vec![Test::Joint, Test::Sobel]);
+    assert_eq!(one.status, SearchStatus::Found, "{one:?}");
+    assert_eq!(
+        (one.n, one.n_lower, one.n_upper),
+        (many.n, many.n_lower, many.n_upper),
+        "{one:?} vs {many:?}"
+    );
+}

@@ -5,9 +5,44 @@ use crate::simulation::{DataTable, SimulationRun};
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// `value` as pretty-printed JSON with a final newline.
+/// `value` as pretty-printed JSON with a final newline, its floating-point numbers written
+/// without binary noise ([`clean_number`]: `0.11200000000000002` → `0.112`, `-0.0` → `0`).
 pub fn pretty<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("typed results serialize") + "\n"
+    let mut tree = serde_json::to_value(value).expect("typed results serialize");
+    clean(&mut tree);
+    serde_json::to_string_pretty(&tree).expect("a JSON tree serializes") + "\n"
+}
+
+/// Significant digits kept in JSON numbers: 15, the most every f64 round-trips with (DBL_DIG),
+/// so the last one or two binary-noise digits of a computed value disappear while every value a
+/// reference test compares (to 1e-8 or so) is unchanged.
+const SIGNIFICANT_DIGITS: usize = 15;
+
+/// `x` rounded to [`SIGNIFICANT_DIGITS`], with a negative zero made positive.
+pub fn clean_number(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let rounded: f64 = format!("{:.*e}", SIGNIFICANT_DIGITS - 1, x).parse().unwrap_or(x);
+    if rounded == 0.0 {
+        0.0
+    } else {
+        rounded
+    }
+}
+
+/// Cleans every non-integer number of a JSON tree in place.
+fn clean(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(x) = n.as_f64().and_then(|x| serde_json::Number::from_f64(clean_number(x))) {
+                *n = x;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(clean),
+        serde_json::Value::Object(o) => o.values_mut().for_each(clean),
+        _ => {}
+    }
 }
 
 /// The simulated data set as one JSON document: seed, model, counts, design and constructs first
@@ -55,6 +90,17 @@ fn compact<T: Serialize + ?Sized>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_lose_binary_noise_and_negative_zero() {
+        assert_eq!(clean_number(0.4 * 0.28), 0.112);
+        assert_eq!(clean_number(0.1 + 0.2), 0.3);
+        assert!(clean_number(-0.0).is_sign_positive());
+        assert_eq!(clean_number(1.0 / 3.0), 0.333333333333333);
+        assert_eq!(clean_number(-2.5e-300), -2.5e-300);
+        let text = pretty(&serde_json::json!({"a": [0.1 + 0.2, -0.0, 3, 1e308]}));
+        assert_eq!(text, "{\n  \"a\": [\n    0.3,\n    0.0,\n    3,\n    1e+308\n  ]\n}\n");
+    }
     use balans_estimate::{
         estimate, AnalysisSpec, FitContext, FitReport, Interval, IntervalMethod, IntervalSettings,
         SampleMoments,

@@ -928,7 +928,7 @@ mod tests {
         assert!(close(pi.lower, 0.5, 1e-9), "{pi:?}");
     }
 
-    /// INTERVENTIONS.md D4 worked vector (original r = .30, n = 278; new context r = .15, n = 150,
+    /// docs/INTERVENTIONS.md D4 worked vector (original r = .30, n = 278; new context r = .15, n = 150,
     /// both on Fisher z with SE 1/√(n−3)).
     #[test]
     fn dutch_context_vector() {

@@ -312,7 +312,7 @@ mod tests {
         ]
     }
 
-    /// INTERVENTIONS.md D3: ATE* = δ(2π* − 1); π* = .3 gives −0.4δ. SE = se·√(π² + (1−π)²).
+    /// docs/INTERVENTIONS.md D3: ATE* = δ(2π* − 1); π* = .3 gives −0.4δ. SE = se·√(π² + (1−π)²).
     #[test]
     fn hammer_disordinal_pattern_turns_negative() {
         let t = transport_effect(&hammer(0.25, 0.1, 0.3), &ReweightConfig::default()).unwrap();

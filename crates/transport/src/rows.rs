@@ -89,6 +89,15 @@ pub fn tidy_csv(rows: &[TidyRow]) -> String {
     o
 }
 
+/// `x` with `digits` decimals, never `-0.0000`: a value that rounds to zero is printed unsigned.
+pub fn fixed(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
 /// A p-value as printed in tables: 4 decimals, `<.0001` below.
 pub fn format_p(p: f64) -> String {
     if p < 1e-4 {
@@ -110,12 +119,12 @@ pub fn tidy_table(rows: &[TidyRow]) -> String {
         "{:<width$} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10}  note\n",
         "term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"
     );
-    let num = |x: Option<f64>| x.map_or_else(|| format!("{:>10}", ""), |v| format!("{v:>10.4}"));
+    let num = |x: Option<f64>| x.map_or_else(|| format!("{:>10}", ""), |v| format!("{:>10}", fixed(v, 4)));
     for r in rows {
         o.push_str(&format!(
-            "{:<width$} {:>10.4} {} {} {:>8} {} {}  {}\n",
+            "{:<width$} {:>10} {} {} {:>8} {} {}  {}\n",
             r.term,
-            r.estimate,
+            fixed(r.estimate, 4),
             num(r.std_error),
             num(r.statistic),
             r.p_value.map_or_else(String::new, format_p),
@@ -125,4 +134,17 @@ pub fn tidy_table(rows: &[TidyRow]) -> String {
         ));
     }
     o
+}
+
+#[cfg(test)]
+mod fixed_tests {
+    use super::fixed;
+
+    #[test]
+    fn no_negative_zero() {
+        assert_eq!(fixed(-0.00001, 4), "0.0000");
+        assert_eq!(fixed(-0.0, 3), "0.000");
+        assert_eq!(fixed(-0.00006, 4), "-0.0001");
+        assert_eq!(fixed(1.5, 2), "1.50");
+    }
 }

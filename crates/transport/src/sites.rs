@@ -772,18 +772,18 @@ pub fn sites_table(report: &SitesReport) -> String {
         if x.is_nan() {
             format!("{:>width$}", "NA")
         } else {
-            format!("{x:>width$.digits$}")
+            format!("{:>width$}", crate::rows::fixed(x, digits))
         }
     };
     for r in &report.rows {
         let pooled = r.kind == "indirect.pooled";
         o.push_str(&format!(
-            "{:<w$} {:>8.4} {:>8.4} {:>9.3} {:>8.3} {:>9} {} {:>7} {:>8} {:>13} {}\n",
+            "{:<w$} {:>8} {:>8} {:>9} {:>8} {:>9} {} {:>7} {:>8} {:>13} {}\n",
             r.term,
-            r.true_value,
-            r.estimate,
-            r.coverage,
-            r.power_mu,
+            crate::rows::fixed(r.true_value, 4),
+            crate::rows::fixed(r.estimate, 4),
+            crate::rows::fixed(r.coverage, 3),
+            crate::rows::fixed(r.power_mu, 3),
             r.true_tau2
                 .map_or_else(|| "NA".into(), |t| format!("{t:.5}")),
             na(r.tau2, 9, 5),

@@ -1,4 +1,4 @@
-//! Built-in trial designs, each with its provenance (INTERVENTIONS.md sections B and C). They are
+//! Built-in trial designs, each with its provenance (docs/INTERVENTIONS.md sections B and C). They are
 //! design files (TOML) embedded in the binary, so a user can print one, edit it and pass it back
 //! with `--design`.
 

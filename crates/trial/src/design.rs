@@ -28,8 +28,8 @@
 //! the FSSB shift ([`Design::expected_effects`]).
 //!
 //! Defaults and their provenance: ICCs from the study's scale table (`balans_study::SCALES`:
-//! FSSB .15, engagement .08, others .05 [E], INTERVENTIONS.md A3); stability r_E = .5, r_L = .8 [E];
-//! effect SD .10 (INTERVENTIONS.md B: between-cluster SD .10–.15 [E]); uptake 1 (ITT of a fully
+//! FSSB .15, engagement .08, others .05 [E], docs/INTERVENTIONS.md A3); stability r_E = .5, r_L = .8 [E];
+//! effect SD .10 (docs/INTERVENTIONS.md B: between-cluster SD .10–.15 [E]); uptake 1 (ITT of a fully
 //! delivered training; Odle-Dusseau et al. 2016 had .71 [R]); attrition .2 (20–30% [E]).
 
 use balans_model::{Model, Population};
@@ -282,11 +282,11 @@ pub const DEFAULT_TEAM_SIZE: f64 = 9.0;
 pub const DEFAULT_STABILITY_EMPLOYEE: f64 = 0.5;
 /// Default leader-level pre–post stability [E].
 pub const DEFAULT_STABILITY_LEADER: f64 = 0.8;
-/// Default FSSB effect, SD units (INTERVENTIONS.md B: d ≈ 0.20–0.30 [E]).
+/// Default FSSB effect, SD units (docs/INTERVENTIONS.md B: d ≈ 0.20–0.30 [E]).
 pub const DEFAULT_EFFECT: f64 = 0.25;
-/// Default between-leader SD of the effect (INTERVENTIONS.md B: .10–.15 [E]).
+/// Default between-leader SD of the effect (docs/INTERVENTIONS.md B: .10–.15 [E]).
 pub const DEFAULT_EFFECT_SD: f64 = 0.10;
-/// Default attrition at post (INTERVENTIONS.md B: 20–30% [E]).
+/// Default attrition at post (docs/INTERVENTIONS.md B: 20–30% [E]).
 pub const DEFAULT_ATTRITION: f64 = 0.20;
 /// Default MAR probit slope [E].
 pub const DEFAULT_ATTRITION_STRENGTH: f64 = 0.5;

@@ -106,7 +106,7 @@ fn cra2r2_matches_the_r_formulas() {
 
 #[test]
 fn interventions_md_table_values() {
-    // INTERVENTIONS.md section C table (PowerUpR formula, one pretest covariate, 80% power).
+    // docs/INTERVENTIONS.md section C table (PowerUpR formula, one pretest covariate, 80% power).
     let d = Cra2r2 {
         team_size: 9.0,
         icc: 0.1,

@@ -24,7 +24,7 @@ use balans_estimate::{
     bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler,
 };
 use plan::{test_slot, Plan};
-use rand::RngCore;
+use rand::{RngCore, SeedableRng};
 use source::{Data, DataSource};
 use tally::{PowerTally, COVERED, HAS_CI, REJECT};
 
@@ -110,11 +110,15 @@ impl Replication for Condition<'_> {
     }
 
     fn analyse(&self, ws: &mut Workspace, rng: &mut ReplicationRng) -> bool {
+        // The Monte Carlo draws and the bootstrap resamples get their own streams, seeded by two
+        // draws taken whatever the tests asked: a test's result is then the same whichever other
+        // tests (and effects) run with it.
+        let (mc_seed, boot_seed) = (rng.next_u64(), rng.next_u64());
         if !self.fit(ws) {
             return false;
         }
-        let mc_ok = self.monte_carlo_intervals(ws, rng);
-        let boot_ok = self.bootstrap_intervals(ws, rng);
+        let mc_ok = self.monte_carlo_intervals(ws, &mut ReplicationRng::seed_from_u64(mc_seed));
+        let boot_ok = self.bootstrap_intervals(ws, boot_seed);
         self.decide(ws, mc_ok, boot_ok);
         true
     }
@@ -156,13 +160,12 @@ impl Condition<'_> {
     }
 
     /// Percentile and bias-corrected bootstrap intervals of every reported effect, from
-    /// resamples of the rows seeded by one draw of `rng`. As lavaan: intervals from the
-    /// successful resamples, none at all when most failed. Whether they exist.
-    fn bootstrap_intervals(&self, ws: &mut Workspace, rng: &mut ReplicationRng) -> bool {
+    /// resamples of the rows seeded by `seed`. As lavaan: intervals from the successful
+    /// resamples, none at all when most failed. Whether they exist.
+    fn bootstrap_intervals(&self, ws: &mut Workspace, seed: u64) -> bool {
         let Some(boot) = ws.boot.as_mut() else {
             return false;
         };
-        let seed = rng.next_u64();
         let width = boot.width();
         let b = self.config.bootstrap_draws;
         let mut successes = 0;
