@@ -63,7 +63,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("json! only in report", "crates/cli/src/trial_data.rs"),
     // issue 18 item 2 / issue 23 item 2: one bounded input path.
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/diagram.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/meta.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/report.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/shard.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/transport.rs"),
