@@ -539,6 +539,30 @@ struct Weighted<'a> {
 impl<'a> Weighted<'a> {
     fn new(design: &'a Design, y: &[f64], w: Vec<f64>) -> Result<Weighted<'a>, TransportError> {
         let p = design.p();
+        if p == 1 {
+            // The intercept-only model (X = 1): A = 1/Σw, β̂ = Σwy/Σw, h_ii = 1/Σw, without the
+            // matrix machinery (the Monte Carlo users of meta_analyse call this many times).
+            let (mut sw, mut swy) = (0.0, 0.0);
+            for (wi, yi) in w.iter().zip(y) {
+                sw += wi;
+                swy += wi * yi;
+            }
+            if !(sw.is_finite() && sw > 0.0) {
+                return Err(TransportError::Model(
+                    "numerical failure: the sum of the weights is not a positive finite number"
+                        .into(),
+                ));
+            }
+            let mu = swy / sw;
+            return Ok(Weighted {
+                design,
+                resid: y.iter().map(|yi| yi - mu).collect(),
+                h: vec![1.0 / sw; w.len()],
+                w,
+                a: vec![1.0 / sw],
+                beta: vec![mu],
+            });
+        }
         let a = spd_inverse(&design.cross(&w), p).ok_or_else(|| {
             TransportError::Model(
                 "numerical failure: the weighted cross-product XᵀWX of the moderators is singular at these weights"
@@ -597,18 +621,37 @@ impl<'a> Weighted<'a> {
         let p = self.design.p();
         let k = self.w.len();
         let (mut s1, mut s2) = (0.0, 0.0);
-        let mut da = Vec::with_capacity(k);
-        let mut db = Vec::with_capacity(k);
+        if p == 1 {
+            // X = 1: tr(A·Σw²a·A·Σw²b) = (Σw²a)(Σw²b)/(Σw)².
+            let (mut sa, mut sb) = (0.0, 0.0);
+            for i in 0..k {
+                let w2 = self.w[i] * self.w[i];
+                let (ai, bi) = (a(i), b(i));
+                s1 += w2 * ai * bi;
+                s2 += w2 * self.w[i] * ai * bi;
+                sa += w2 * ai;
+                sb += w2 * bi;
+            }
+            let inv = self.a[0];
+            return s1 - 2.0 * s2 * inv + sa * sb * inv * inv;
+        }
+        let mut ma = vec![0.0; p * p];
+        let mut mb = vec![0.0; p * p];
         for i in 0..k {
             let w = self.w[i];
             let (ai, bi) = (a(i), b(i));
             s1 += w * w * ai * bi;
             s2 += w * w * w * self.h[i] * ai * bi;
-            da.push(w * w * ai);
-            db.push(w * w * bi);
+            // XᵀD(w²a)X and XᵀD(w²b)X, accumulated row by row.
+            let r = self.design.row(i);
+            for c in 0..p {
+                for d in 0..p {
+                    let xx = r[c] * r[d] * w * w;
+                    ma[c * p + d] += xx * ai;
+                    mb[c * p + d] += xx * bi;
+                }
+            }
         }
-        let ma = self.design.cross(&da);
-        let mb = self.design.cross(&db);
         let am = mat_mul(&self.a, &ma, p);
         let bm = mat_mul(&self.a, &mb, p);
         s1 - 2.0 * s2 + trace_ab(&am, &bm, p)
@@ -744,6 +787,9 @@ fn score(
     method: TauMethod,
     tau2: f64,
 ) -> Result<(f64, f64), TransportError> {
+    if design.p() == 1 {
+        return score_intercept(y, v, method, tau2);
+    }
     let f = Weighted::new(design, y, weights(v, tau2)?)?;
     let k = y.len() as f64;
     let kp = k - design.p() as f64;
@@ -757,6 +803,46 @@ fn score(
     })
 }
 
+/// [`score`] of the intercept-only model in two passes without allocation (the Monte Carlo
+/// users of `meta_analyse` call it in their inner loop): with `w = 1/(v + τ²)`,
+/// `tr P = Σw − Σw²/Σw`, `tr PP = Σw² − 2Σw³/Σw + (Σw²/Σw)²`, `PY = w ∘ (y − μ̂)`.
+fn score_intercept(
+    y: &[f64],
+    v: &[f64],
+    method: TauMethod,
+    tau2: f64,
+) -> Result<(f64, f64), TransportError> {
+    let (mut sw, mut sw2, mut sw3, mut swy) = (0.0, 0.0, 0.0, 0.0);
+    for (yi, vi) in y.iter().zip(v) {
+        if vi + tau2 <= 0.0 {
+            // The same refusal as `weights`.
+            weights(v, tau2)?;
+        }
+        let w = 1.0 / (vi + tau2);
+        sw += w;
+        sw2 += w * w;
+        sw3 += w * w * w;
+        swy += w * yi;
+    }
+    let mu = swy / sw;
+    let (mut ypy, mut yppy) = (0.0, 0.0);
+    for (yi, vi) in y.iter().zip(v) {
+        let w = 1.0 / (vi + tau2);
+        let r = yi - mu;
+        ypy += w * r * r;
+        yppy += w * w * r * r;
+    }
+    let k = y.len() as f64;
+    Ok(match method {
+        TauMethod::ML => (yppy - sw, sw2),
+        TauMethod::REML => (
+            yppy - (sw - sw2 / sw),
+            sw2 - 2.0 * sw3 / sw + (sw2 / sw).powi(2),
+        ),
+        _ => (ypy * k / (k - 1.0) - k, sw),
+    })
+}
+
 /// ML, REML or EB by metafor's Fisher scoring, with the bisection fallback and `ll0check`.
 fn scoring(
     y: &[f64],
@@ -764,7 +850,14 @@ fn scoring(
     design: &Design,
     method: TauMethod,
 ) -> Result<Tau2, TransportError> {
-    let (he, _) = hedges(y, v, design)?;
+    let he = if design.p() == 1 {
+        // HE of the intercept-only model in closed form: var(y) − mean(v).
+        let k = y.len() as f64;
+        let mean = y.iter().sum::<f64>() / k;
+        y.iter().map(|yi| (yi - mean).powi(2)).sum::<f64>() / (k - 1.0) - v.iter().sum::<f64>() / k
+    } else {
+        hedges(y, v, design)?.0
+    };
     let mut tau2 = he.max(0.0);
     let mut found = None;
     for it in 1..=SCORING_STEPS {
@@ -772,6 +865,10 @@ fn scoring(
         let mut step = g / info;
         if !step.is_finite() {
             break;
+        }
+        if tau2 == 0.0 && step < 0.0 {
+            // metafor halves a negative step at τ² = 0 until it underflows: the same τ² = 0.
+            step = 0.0;
         }
         let mut halvings = 0;
         while tau2 + step < 0.0 && halvings < 1100 {
@@ -824,6 +921,27 @@ fn log_likelihood(
     method: TauMethod,
     tau2: f64,
 ) -> Result<f64, TransportError> {
+    if design.p() == 1 {
+        // Without allocation: Σw, μ̂ = Σwy/Σw, YᵀPY = Σw(y − μ̂)².
+        let (mut sw, mut swy, mut slog) = (0.0, 0.0, 0.0);
+        for (yi, vi) in y.iter().zip(v) {
+            let w = 1.0 / (vi + tau2);
+            sw += w;
+            swy += w * yi;
+            slog += (vi + tau2).ln();
+        }
+        let mu = swy / sw;
+        let ypy: f64 = y
+            .iter()
+            .zip(v)
+            .map(|(yi, vi)| (yi - mu).powi(2) / (vi + tau2))
+            .sum();
+        let mut ll = -0.5 * slog - 0.5 * ypy;
+        if method == TauMethod::REML {
+            ll -= 0.5 * sw.ln();
+        }
+        return Ok(ll);
+    }
     let f = Weighted::new(design, y, weights(v, tau2)?)?;
     let mut ll = -0.5 * v.iter().map(|vi| (vi + tau2).ln()).sum::<f64>() - 0.5 * f.ypy();
     if method == TauMethod::REML {
