@@ -56,7 +56,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     // issue 18 item 4: the Monte Carlo engine runs in the ambient pool.
     ("thread pools are built only in cli", "crates/transport/src/sites.rs"),
     // issue 18 item 1: every result typed and rendered by report.
-    ("json! only in report", "crates/cli/src/meta.rs"),
     ("json! only in report", "crates/cli/src/power_latent.rs"),
     ("json! only in report", "crates/cli/src/transport.rs"),
     ("json! only in report", "crates/cli/src/trial.rs"),

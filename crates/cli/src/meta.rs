@@ -5,10 +5,20 @@ use anyhow::{bail, Context, Result};
 use balans_transport::metareg::{MAX_MAGNITUDE, MIN_VARIANCE, ZERO_VARIANCE_METHODS};
 use balans_transport::{
     fisher_z, forest_svg, meta_analyse, meta_csv, meta_regress, meta_rows, meta_summary_text,
-    regression_csv, regression_text, Design, MetaConfig, Moderator, RegressionConfig, Study,
-    TauMethod,
+    regression_csv, regression_text, CorrelationPrediction, CorrelationScale, Design, MetaConfig,
+    MetaDocument, MetaInput, Moderator, ModeratorInfo, RegressionConfig, RegressionDocument,
+    RegressionStudy, Study, TauMethod,
 };
-use serde_json::json;
+
+/// The input part of the JSON documents.
+fn input_of(args: &MetaArgs, table: &StudyTable) -> MetaInput {
+    MetaInput {
+        data: args.data.display().to_string(),
+        measure: table.measure.clone(),
+        skipped_rows: table.skipped,
+        level: args.level,
+    }
+}
 use std::path::{Path, PathBuf};
 
 /// The τ² estimator flag (metafor's `method`).
@@ -518,19 +528,13 @@ pub fn run(args: &MetaArgs) -> Result<()> {
     let text = match args.format {
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&json!({
-                "data": args.data.display().to_string(),
-                "measure": table.measure,
-                "skipped_rows": table.skipped,
-                "level": args.level,
-                "model": result,
-                "rows": rows,
-                "r_scale": table.correlations.then(|| json!({
-                    "estimate": result.estimate.tanh(), "conf.low": result.conf_low.tanh(),
-                    "conf.high": result.conf_high.tanh(), "pi.lb": result.pi_lb.tanh(),
-                    "pi.ub": result.pi_ub.tanh(),
-                })),
-            }))?
+            // Through a serde_json::Value: keys sorted, as before the document was typed.
+            serde_json::to_string_pretty(&serde_json::to_value(MetaDocument {
+                input: input_of(args, &table),
+                r_scale: table.correlations.then(|| CorrelationScale::of(&result)),
+                model: result,
+                rows,
+            })?)?
         ),
         Format::Csv => meta_csv(&rows),
         Format::Table => {
@@ -626,26 +630,40 @@ fn run_regression(
     let text = match args.format {
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&json!({
-                "data": args.data.display().to_string(),
-                "measure": table.measure,
-                "skipped_rows": table.skipped,
-                "level": args.level,
-                "moderators": table.moderators.iter().map(|m| match m {
-                    Moderator::Continuous { name, .. } => json!({"name": name, "kind": "continuous"}),
-                    Moderator::Categorical { name, .. } => json!({"name": name, "kind": "categorical"}),
-                }).collect::<Vec<_>>(),
-                "coefficient_names": design.names(),
-                "regression": reg,
-                "predictions": predicted,
-                "r_scale": table.correlations.then(|| predicted.iter().map(|p| json!({
-                    "at": p.at, "pred": p.pred.tanh(), "ci.lb": p.ci_lb.tanh(),
-                    "ci.ub": p.ci_ub.tanh(), "pi.lb": p.pi_lb.tanh(), "pi.ub": p.pi_ub.tanh(),
-                })).collect::<Vec<_>>()),
-                "studies": table.studies.iter().zip(&reg.weights).map(|(s, w)| json!({
-                    "term": s.label, "estimate": s.yi, "vi": s.vi, "weight": w,
-                })).collect::<Vec<_>>(),
-            }))?
+            serde_json::to_string_pretty(&serde_json::to_value(RegressionDocument {
+                input: input_of(args, table),
+                moderators: table
+                    .moderators
+                    .iter()
+                    .map(|m| match m {
+                        Moderator::Continuous { name, .. } => ModeratorInfo {
+                            name: name.clone(),
+                            kind: "continuous",
+                        },
+                        Moderator::Categorical { name, .. } => ModeratorInfo {
+                            name: name.clone(),
+                            kind: "categorical",
+                        },
+                    })
+                    .collect(),
+                coefficient_names: design.names().to_vec(),
+                r_scale: table
+                    .correlations
+                    .then(|| predicted.iter().map(CorrelationPrediction::of).collect()),
+                studies: table
+                    .studies
+                    .iter()
+                    .zip(&reg.weights)
+                    .map(|(s, w)| RegressionStudy {
+                        term: s.label.clone(),
+                        estimate: s.yi,
+                        vi: s.vi,
+                        weight: *w,
+                    })
+                    .collect(),
+                predictions: predicted.clone(),
+                regression: reg.clone(),
+            })?)?
         ),
         Format::Csv => regression_csv(&reg, &predicted),
         Format::Table => {

@@ -5,9 +5,11 @@
 //! `meta_summary_text`) because `report` may not depend on `transport` (the layer table in
 //! `xtask/src/tidy.rs`).
 
+use crate::meta::{MetaResult, MetaRow};
 use crate::metareg::{MetaRegression, Prediction};
 use crate::rows::{csv_field, format_number, format_p};
 use crate::TauMethod;
+use serde::Serialize;
 
 /// `x` to `d` decimals, `NA` when absent (metafor prints `NA`).
 fn fixed(x: Option<f64>, d: usize) -> String {
@@ -233,4 +235,142 @@ pub fn regression_csv(reg: &MetaRegression, predictions: &[Prediction]) -> Strin
         ));
     }
     o
+}
+
+/// The pooled estimate and its intervals back on the correlation scale (`r = tanh z`; metafor's
+/// `predict(res, transf = transf.ztor)`), for estimates that are Fisher z values of correlations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrelationScale {
+    /// tanh of the estimate.
+    pub estimate: f64,
+    /// tanh of the CI lower bound.
+    #[serde(rename = "conf.low")]
+    pub conf_low: f64,
+    /// tanh of the CI upper bound.
+    #[serde(rename = "conf.high")]
+    pub conf_high: f64,
+    /// tanh of the prediction-interval lower bound.
+    #[serde(rename = "pi.lb")]
+    pub pi_lb: f64,
+    /// tanh of the prediction-interval upper bound.
+    #[serde(rename = "pi.ub")]
+    pub pi_ub: f64,
+}
+
+impl CorrelationScale {
+    /// The summary of `result` on the r scale.
+    pub fn of(result: &MetaResult) -> CorrelationScale {
+        CorrelationScale {
+            estimate: result.estimate.tanh(),
+            conf_low: result.conf_low.tanh(),
+            conf_high: result.conf_high.tanh(),
+            pi_lb: result.pi_lb.tanh(),
+            pi_ub: result.pi_ub.tanh(),
+        }
+    }
+}
+
+/// What was analysed: the data file's name, the effect measure, the rows skipped, the level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetaInput {
+    /// The data file (as named by the user).
+    pub data: String,
+    /// The effect measure (`yi, vi` or `Fisher z of r …`).
+    pub measure: String,
+    /// Rows skipped for a missing value.
+    pub skipped_rows: usize,
+    /// The confidence level.
+    pub level: f64,
+}
+
+/// The JSON document of `balans meta` without moderators: the input, metafor's model numbers, the
+/// study and summary rows, and the r scale for correlations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetaDocument {
+    /// What was analysed.
+    #[serde(flatten)]
+    pub input: MetaInput,
+    /// The fitted model.
+    pub model: MetaResult,
+    /// Study rows and the `overall` row.
+    pub rows: Vec<MetaRow>,
+    /// The summary on the correlation scale (correlations only).
+    pub r_scale: Option<CorrelationScale>,
+}
+
+/// A moderator as listed in the JSON document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModeratorInfo {
+    /// Its column.
+    pub name: String,
+    /// `continuous` or `categorical`.
+    pub kind: &'static str,
+}
+
+/// A study of a meta-regression: its estimate, variance and weight in percent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegressionStudy {
+    /// The study's label.
+    pub term: String,
+    /// `y_i`.
+    pub estimate: f64,
+    /// `v_i`.
+    pub vi: f64,
+    /// Weight in percent.
+    pub weight: f64,
+}
+
+/// A prediction on the correlation scale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrelationPrediction {
+    /// The moderator values.
+    pub at: String,
+    /// tanh of the prediction.
+    pub pred: f64,
+    /// tanh of the CI lower bound.
+    #[serde(rename = "ci.lb")]
+    pub ci_lb: f64,
+    /// tanh of the CI upper bound.
+    #[serde(rename = "ci.ub")]
+    pub ci_ub: f64,
+    /// tanh of the prediction-interval lower bound.
+    #[serde(rename = "pi.lb")]
+    pub pi_lb: f64,
+    /// tanh of the prediction-interval upper bound.
+    #[serde(rename = "pi.ub")]
+    pub pi_ub: f64,
+}
+
+impl CorrelationPrediction {
+    /// `p` on the r scale.
+    pub fn of(p: &Prediction) -> CorrelationPrediction {
+        CorrelationPrediction {
+            at: p.at.clone(),
+            pred: p.pred.tanh(),
+            ci_lb: p.ci_lb.tanh(),
+            ci_ub: p.ci_ub.tanh(),
+            pi_lb: p.pi_lb.tanh(),
+            pi_ub: p.pi_ub.tanh(),
+        }
+    }
+}
+
+/// The JSON document of `balans meta` with moderators (or with a sampling variance of 0).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegressionDocument {
+    /// What was analysed.
+    #[serde(flatten)]
+    pub input: MetaInput,
+    /// The moderators.
+    pub moderators: Vec<ModeratorInfo>,
+    /// The coefficient names (metafor's).
+    pub coefficient_names: Vec<String>,
+    /// The fitted model.
+    pub regression: MetaRegression,
+    /// The predictions.
+    pub predictions: Vec<Prediction>,
+    /// The predictions on the correlation scale (correlations only).
+    pub r_scale: Option<Vec<CorrelationPrediction>>,
+    /// The studies with their weights.
+    pub studies: Vec<RegressionStudy>,
 }
