@@ -57,7 +57,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("thread pools are built only in cli", "crates/transport/src/sites.rs"),
     // issue 18 item 1: every result typed and rendered by report.
     ("json! only in report", "crates/cli/src/power_latent.rs"),
-    ("json! only in report", "crates/cli/src/transport.rs"),
     ("json! only in report", "crates/cli/src/trial.rs"),
     ("json! only in report", "crates/cli/src/trial_data.rs"),
     // issue 18 item 2 / issue 23 item 2: one bounded input path.

@@ -3,7 +3,7 @@
 //! likelihood-ratio test, per-path Wald tests); `balans_report` renders the typed result.
 
 use crate::data::{read_csv, CsvOptions};
-use crate::output::{emit, Format};
+use crate::output::Format;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
@@ -93,14 +93,8 @@ fn group_moments(req: &GroupRequest, spec: &AnalysisSpec) -> Result<(Vec<GroupMo
 /// Runs `balans fit --group`: reads the groups, runs the comparison (in `balans_estimate`) and
 /// writes its rendering.
 pub fn run(req: &GroupRequest) -> Result<()> {
-    let report = report(req)?;
-    let text = match req.format {
-        Format::Json => balans_report::json::pretty(&report),
-        Format::Csv => balans_report::csv::groups(&report),
-        Format::Table => balans_report::table::groups(&report),
-    };
-    emit(req.out, text.as_bytes())?;
-    Ok(())
+    let output = balans_report::output::Output::Groups(Box::new(report(req)?));
+    crate::output::write_output(req.out, &output, req.format)
 }
 
 fn report(req: &GroupRequest) -> Result<MultiGroupReport> {
