@@ -141,14 +141,14 @@ pub struct MetaArgs {
     forest: Option<PathBuf>,
     /// Moderators for a meta-regression: columns, comma separated; factor(COL) for a categorical
     /// one.
-    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    #[arg(long, value_name = "COL,…", value_delimiter = ',')]
     mods: Vec<String>,
     /// Columns to treat as categorical moderators (dummy coded, first level the reference); added
     /// to the moderators when not in --mods.
-    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    #[arg(long, value_name = "COL,…", value_delimiter = ',')]
     factor: Vec<String>,
     /// Predict the effect at moderator values, e.g. ablat=40,alloc=random (repeatable).
-    #[arg(long, value_name = "COL=V,...")]
+    #[arg(long, value_name = "COL=V,…")]
     predict: Vec<String>,
 }
 
