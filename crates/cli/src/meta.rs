@@ -75,7 +75,7 @@ impl MethodArg {
 #[command(after_help = "\
 Examples:
   balans meta --data studies.csv                       columns yi and vi (or r and n)
-  balans meta --data studies.csv --r cor --n size --method DL --knha
+  balans meta --data studies.csv --ri cor --ni size --method DL --knha
   balans meta --data studies.csv --format csv --forest forest.svg
   balans meta --data bcg.csv --mods ablat,factor(alloc) --predict ablat=40,alloc=random
 
