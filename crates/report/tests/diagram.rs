@@ -1,5 +1,6 @@
-//! Path diagrams: one arrow per non-zero path, well-formed SVG, and no overlapping labels for the
-//! built-in models and for random models of up to 15 variables.
+//! Path diagrams: one arrow per path, well-formed SVG, and, measured on the rendered SVG, no label
+//! over another label, a box or an arrow that is not its own, for the built-in models and for random
+//! models of up to 15 variables.
 
 use balans_model::Model;
 use balans_report::diagram::{
@@ -14,16 +15,130 @@ fn builtin(name: &str) -> PathDiagram {
     PathDiagram::from_population(&model, &population)
 }
 
-fn assert_no_overlap(d: &PathDiagram, what: &str) {
-    let boxes = layout(d).label_boxes();
+/// An axis-aligned box read from the SVG: left, top, right, bottom.
+type Box = (f64, f64, f64, f64);
+type Pt = (f64, f64);
+
+fn boxes_overlap(a: &Box, b: &Box) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Whether segment p–q meets box b: an end inside, or a crossing with one of its four sides.
+fn segment_meets_box(p: Pt, q: Pt, b: &Box) -> bool {
+    let inside = |(x, y): Pt| x > b.0 && x < b.2 && y > b.1 && y < b.3;
+    if inside(p) || inside(q) {
+        return true;
+    }
+    let cross = |o: Pt, a: Pt, c: Pt| (a.0 - o.0) * (c.1 - o.1) - (a.1 - o.1) * (c.0 - o.0);
+    let proper = |a: Pt, b2: Pt, c: Pt, d: Pt| {
+        cross(a, b2, c) * cross(a, b2, d) < 0.0 && cross(c, d, a) * cross(c, d, b2) < 0.0
+    };
+    let corners = [(b.0, b.1), (b.2, b.1), (b.2, b.3), (b.0, b.3)];
+    (0..4).any(|k| proper(p, q, corners[k], corners[(k + 1) % 4]))
+}
+
+fn numbers(s: &str) -> Vec<f64> {
+    s.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect()
+}
+
+fn attr(n: &roxmltree::Node, a: &str) -> f64 {
+    n.attribute(a).unwrap().parse().unwrap()
+}
+
+/// Measured on the SVG: no two text boxes (variables, coefficient labels, the correlation table)
+/// overlap, and no coefficient label or table meets a line (arrow, curved arrow, bracket) other
+/// than its own.
+fn assert_readable(svg: &str, what: &str) {
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{what}: {e}"));
+    // (owner, box): owner is the arrow a label belongs to ("" for boxes that own no line).
+    let mut boxes: Vec<(String, &str, Box)> = Vec::new();
+    let mut lines: Vec<(String, Pt, Pt)> = Vec::new();
+    for n in doc.descendants() {
+        match (n.tag_name().name(), n.attribute("class")) {
+            ("rect", Some(class @ ("label" | "variable" | "correlation-table"))) => {
+                let (x, y) = (attr(&n, "x"), attr(&n, "y"));
+                let b = (x, y, x + attr(&n, "width"), y + attr(&n, "height"));
+                let owner = n.attribute("data-of").unwrap_or("").to_string();
+                boxes.push((owner, class, b));
+            }
+            ("ellipse", Some("variable")) => {
+                let (cx, cy, rx, ry) = (attr(&n, "cx"), attr(&n, "cy"), attr(&n, "rx"), attr(&n, "ry"));
+                boxes.push((String::new(), "variable", (cx - rx, cy - ry, cx + rx, cy + ry)));
+            }
+            ("path", Some("path")) => {
+                let v = numbers(n.attribute("d").unwrap());
+                let owner = n.attribute("data-arrow").unwrap().to_string();
+                for k in (0..v.len() - 2).step_by(2) {
+                    lines.push((owner.clone(), (v[k], v[k + 1]), (v[k + 2], v[k + 3])));
+                }
+            }
+            ("path", Some("covariance")) => {
+                let v = numbers(n.attribute("d").unwrap());
+                let owner = n.attribute("data-arrow").unwrap().to_string();
+                let at = |t: f64| {
+                    let u = 1.0 - t;
+                    (
+                        u * u * v[0] + 2.0 * u * t * v[2] + t * t * v[4],
+                        u * u * v[1] + 2.0 * u * t * v[3] + t * t * v[5],
+                    )
+                };
+                for k in 0..64 {
+                    lines.push((owner.clone(), at(k as f64 / 64.0), at((k + 1) as f64 / 64.0)));
+                }
+            }
+            ("line", Some("bracket")) => {
+                let p = (attr(&n, "x1"), attr(&n, "y1"));
+                let q = (attr(&n, "x2"), attr(&n, "y2"));
+                lines.push(("bracket".into(), p, q));
+            }
+            _ => {}
+        }
+    }
     for i in 0..boxes.len() {
         for j in (i + 1)..boxes.len() {
             assert!(
-                !boxes[i].overlaps(&boxes[j]),
-                "{what}: label boxes {i} {:?} and {j} {:?} overlap",
-                boxes[i],
-                boxes[j]
+                !boxes_overlap(&boxes[i].2, &boxes[j].2),
+                "{what}: {} {:?} and {} {:?} overlap",
+                boxes[i].1,
+                boxes[i].2,
+                boxes[j].1,
+                boxes[j].2
             );
+        }
+    }
+    for (owner, class, b) in boxes.iter().filter(|b| b.1 != "variable") {
+        for (line_owner, p, q) in &lines {
+            assert!(
+                line_owner == owner || !segment_meets_box(*p, *q, b),
+                "{what}: {class} of {owner:?} {b:?} lies on line {line_owner} {p:?}-{q:?}"
+            );
+        }
+    }
+}
+
+fn assert_no_overlap(d: &PathDiagram, what: &str) {
+    assert_readable(&d.to_svg(), what);
+    // The cells of the correlation table do not overlap each other either.
+    if let Some(t) = &layout(d).correlation_table {
+        // Adjacent cells share an edge; 0.01 px allows for the rounding of their sums.
+        let cells: Vec<Box> = t
+            .headers
+            .iter()
+            .chain(&t.cells)
+            .map(|(r, _)| (r.x + 0.01, r.y + 0.01, r.x + r.w - 0.01, r.y + r.h - 0.01))
+            .collect();
+        for i in 0..cells.len() {
+            for j in (i + 1)..cells.len() {
+                assert!(
+                    !boxes_overlap(&cells[i], &cells[j]),
+                    "{what}: table cells {i} {:?} and {j} {:?} overlap",
+                    cells[i],
+                    cells[j]
+                );
+            }
         }
     }
 }
@@ -187,7 +302,8 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
                 paths.push(DiagramPath {
                     from,
                     to,
-                    value: rng.gen_range(-0.9..0.9),
+                    value: Some(rng.gen_range(-0.9..0.9)),
+                    label: None,
                     pvalue: Some(rng.gen_range(0.0..0.2f64).powi(3)),
                 });
             }
@@ -204,7 +320,8 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
                 covariances.push(DiagramCovariance {
                     a: i,
                     b: j,
-                    value: rng.gen_range(-0.5..0.5),
+                    value: Some(rng.gen_range(-0.5..0.5)),
+                    label: None,
                     pvalue: Some(rng.gen_range(0.0..0.1)),
                 });
             }
@@ -218,7 +335,8 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
                 covariances.push(DiagramCovariance {
                     a: i,
                     b: j,
-                    value: rng.gen_range(-0.7..0.7),
+                    value: Some(rng.gen_range(-0.7..0.7)),
+                    label: None,
                     pvalue: None,
                 });
             }
@@ -231,6 +349,7 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
         alpha: 0.05,
         caption: "random model".into(),
         id_prefix: "r".into(),
+        standardized: true,
     }
 }
 
