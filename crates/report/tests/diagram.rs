@@ -209,6 +209,82 @@ fn builtin_model_flows_left_to_right_in_causal_order() {
     // Compact: the labels fit after little spreading (the layout grows 10% per failed attempt).
     assert!(l.spread <= 1.5, "seed diagram spread {}", l.spread);
     assert_no_overlap(&builtin("seed-composite"), "seed-composite");
+    assert_no_overlap(&builtin("seed-latent"), "seed-latent");
+}
+
+#[test]
+fn many_exogenous_correlations_form_a_table_and_few_are_distinct_arcs() {
+    // The seed model: six .70 correlations among es, is, rm, cm in a lower-triangular table.
+    let l = layout(&builtin("seed"));
+    let t = l.correlation_table.as_ref().expect("a table for six correlations");
+    assert_eq!(t.title.1, "Correlations");
+    let cells: Vec<&str> = t.cells.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(cells, [".70"; 6]);
+    let drawn = l.covariances.iter().flatten().count();
+    assert_eq!(drawn, 3, "only the mediators' residual correlations are arcs");
+    // The table lies left of every variable's box.
+    for n in &l.nodes {
+        assert!(t.rect.x + t.rect.w < n.x, "table {:?} reaches box {n:?}", t.rect);
+    }
+
+    // Two covariances among three exogenous variables: arcs, bulging by different amounts.
+    let model = balans_model::parse_model(
+        "two.lav",
+        "#!balans standardized\ny ~ 0.2*x1 + 0.2*x2 + 0.2*x3\nx1 ~~ 0.3*x2 + 0.4*x3\n",
+    )
+    .unwrap();
+    let d = PathDiagram::from_population(&model, &model.population().unwrap());
+    let l = layout(&d);
+    assert!(l.correlation_table.is_none());
+    let arcs: Vec<_> = l.covariances.iter().flatten().collect();
+    assert_eq!(arcs.len(), 2);
+    let bulge = |c: &[balans_report::diagram::Point; 3]| (c[0].x + c[2].x) / 2.0 - c[1].x;
+    assert!(
+        (bulge(arcs[0]) - bulge(arcs[1])).abs() > 10.0,
+        "arcs {arcs:?} share their curvature"
+    );
+    assert_no_overlap(&d, "two exogenous covariances");
+}
+
+#[test]
+fn paths_without_values_are_drawn_blank_or_with_their_label() {
+    let model = balans_model::parse_model(
+        "m.lav",
+        "m ~ a*x\ny ~ m + 0.3*x + 0*w\nx ~~ w\n",
+    )
+    .unwrap();
+    let d = PathDiagram::from_population(&model, &model.population().unwrap());
+    let shown: Vec<(String, String, Option<f64>, Option<String>)> = d
+        .paths
+        .iter()
+        .map(|p| {
+            (
+                d.variables[p.from].name.clone(),
+                d.variables[p.to].name.clone(),
+                p.value,
+                p.label.clone(),
+            )
+        })
+        .collect();
+    let find = |from: &str, to: &str| {
+        shown
+            .iter()
+            .find(|s| s.0 == from && s.1 == to)
+            .unwrap_or_else(|| panic!("no arrow {from} -> {to} in {shown:?}"))
+    };
+    assert_eq!(find("x", "m").3.as_deref(), Some("a"));
+    assert_eq!(find("x", "m").2, None);
+    assert_eq!(find("m", "y").2, None);
+    assert!((find("x", "y").2.unwrap() - 0.3).abs() < 1e-12);
+    assert_eq!(shown.len(), 3, "w -> y is fixed at 0: no arrow");
+    assert_eq!(d.covariances.len(), 1);
+    assert_eq!(d.covariances[0].value, None);
+    let l = layout(&d);
+    let labelled = l.path_labels.iter().flatten().count();
+    assert_eq!(labelled, 2, "a and .30; the blank arrow has no label box");
+    let y = d.variables.iter().position(|v| v.name == "y").unwrap();
+    assert_eq!(d.variables[y].r_squared, None, "R² unknown without m -> y");
+    assert_no_overlap(&d, "blank paths");
 }
 
 #[test]
@@ -299,11 +375,17 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
     for to in 0..p {
         for from in 0..to {
             if rng.gen_bool(density) {
+                // Some paths carry a label instead of a value, some nothing (blank arrows).
+                let (value, label) = match rng.gen_range(0..10) {
+                    0 => (None, Some(format!("b{from}_{to}"))),
+                    1 => (None, None),
+                    _ => (Some(rng.gen_range(-0.9..0.9)), None),
+                };
                 paths.push(DiagramPath {
                     from,
                     to,
-                    value: Some(rng.gen_range(-0.9..0.9)),
-                    label: None,
+                    value,
+                    label,
                     pvalue: Some(rng.gen_range(0.0..0.2f64).powi(3)),
                 });
             }
@@ -328,10 +410,12 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
         }
     }
     // Correlated exogenous variables, as in the study's four FSSB dimensions.
+    // Sparse (a few arcs) or dense (a table) correlations among exogenous variables.
     let exogenous: Vec<usize> = (0..p).filter(|i| !endogenous.contains(i)).collect();
+    let correlated = if rng.gen_bool(0.5) { 0.15 } else { 0.6 };
     for (k, &i) in exogenous.iter().enumerate() {
         for &j in &exogenous[k + 1..] {
-            if rng.gen_bool(0.5) {
+            if rng.gen_bool(correlated) {
                 covariances.push(DiagramCovariance {
                     a: i,
                     b: j,
@@ -354,7 +438,7 @@ fn random_diagram(rng: &mut ChaCha8Rng, p: usize, density: f64) -> PathDiagram {
 }
 
 #[test]
-fn random_models_up_to_15_variables_have_no_overlapping_labels() {
+fn random_models_up_to_15_variables_have_no_label_over_a_label_a_box_or_an_arrow() {
     let mut rng = ChaCha8Rng::seed_from_u64(20261130);
     for case in 0..60 {
         let p = rng.gen_range(2..=15);
