@@ -62,7 +62,11 @@ fn a_model_without_values_draws_every_path_blank_or_with_its_label() {
     let out = balans(&["diagram", "--model", bare.to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let svg = stdout(&out);
-    assert_eq!(count(&svg, "path"), 3, "three arrows, not three unconnected boxes");
+    assert_eq!(
+        count(&svg, "path"),
+        3,
+        "three arrows, not three unconnected boxes"
+    );
     assert_eq!(count(&svg, "label"), 0, "no numbers: the model gives none");
     assert!(!svg.contains("R\u{b2} = "), "no R² without path values");
     for (from, to) in [("x", "m"), ("m", "y"), ("x", "y")] {
@@ -95,7 +99,11 @@ fn a_model_without_values_draws_every_path_blank_or_with_its_label() {
     ]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let svg = stdout(&balans(&["diagram", "--fit", json.to_str().unwrap()]));
-    assert_eq!(count(&svg, "path"), 3, "the model result draws the arrows too");
+    assert_eq!(
+        count(&svg, "path"),
+        3,
+        "the model result draws the arrows too"
+    );
     assert_eq!(count(&svg, "label"), 0);
 }
 

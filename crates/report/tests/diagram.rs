@@ -65,8 +65,17 @@ fn assert_readable(svg: &str, what: &str) {
                 boxes.push((owner, class, b));
             }
             ("ellipse", Some("variable")) => {
-                let (cx, cy, rx, ry) = (attr(&n, "cx"), attr(&n, "cy"), attr(&n, "rx"), attr(&n, "ry"));
-                boxes.push((String::new(), "variable", (cx - rx, cy - ry, cx + rx, cy + ry)));
+                let (cx, cy, rx, ry) = (
+                    attr(&n, "cx"),
+                    attr(&n, "cy"),
+                    attr(&n, "rx"),
+                    attr(&n, "ry"),
+                );
+                boxes.push((
+                    String::new(),
+                    "variable",
+                    (cx - rx, cy - ry, cx + rx, cy + ry),
+                ));
             }
             ("path", Some("path")) => {
                 let v = numbers(n.attribute("d").unwrap());
@@ -86,7 +95,11 @@ fn assert_readable(svg: &str, what: &str) {
                     )
                 };
                 for k in 0..64 {
-                    lines.push((owner.clone(), at(k as f64 / 64.0), at((k + 1) as f64 / 64.0)));
+                    lines.push((
+                        owner.clone(),
+                        at(k as f64 / 64.0),
+                        at((k + 1) as f64 / 64.0),
+                    ));
                 }
             }
             ("line", Some("bracket")) => {
@@ -216,15 +229,25 @@ fn builtin_model_flows_left_to_right_in_causal_order() {
 fn many_exogenous_correlations_form_a_table_and_few_are_distinct_arcs() {
     // The seed model: six .70 correlations among es, is, rm, cm in a lower-triangular table.
     let l = layout(&builtin("seed"));
-    let t = l.correlation_table.as_ref().expect("a table for six correlations");
+    let t = l
+        .correlation_table
+        .as_ref()
+        .expect("a table for six correlations");
     assert_eq!(t.title.1, "Correlations");
     let cells: Vec<&str> = t.cells.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(cells, [".70"; 6]);
     let drawn = l.covariances.iter().flatten().count();
-    assert_eq!(drawn, 3, "only the mediators' residual correlations are arcs");
+    assert_eq!(
+        drawn, 3,
+        "only the mediators' residual correlations are arcs"
+    );
     // The table lies left of every variable's box.
     for n in &l.nodes {
-        assert!(t.rect.x + t.rect.w < n.x, "table {:?} reaches box {n:?}", t.rect);
+        assert!(
+            t.rect.x + t.rect.w < n.x,
+            "table {:?} reaches box {n:?}",
+            t.rect
+        );
     }
 
     // Two covariances among three exogenous variables: arcs, bulging by different amounts.
@@ -248,11 +271,8 @@ fn many_exogenous_correlations_form_a_table_and_few_are_distinct_arcs() {
 
 #[test]
 fn paths_without_values_are_drawn_blank_or_with_their_label() {
-    let model = balans_model::parse_model(
-        "m.lav",
-        "m ~ a*x\ny ~ m + 0.3*x + 0*w\nx ~~ w\n",
-    )
-    .unwrap();
+    let model =
+        balans_model::parse_model("m.lav", "m ~ a*x\ny ~ m + 0.3*x + 0*w\nx ~~ w\n").unwrap();
     let d = PathDiagram::from_population(&model, &model.population().unwrap());
     let shown: Vec<(String, String, Option<f64>, Option<String>)> = d
         .paths

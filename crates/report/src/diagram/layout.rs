@@ -612,7 +612,13 @@ fn place(
             let (a, b) = (bezier(&curve, t - 0.01), bezier(&curve, t + 0.01));
             (bezier(&curve, t), (b.x - a.x, b.y - a.y))
         });
-        let r = choose(&candidates, Owner::Covariance(k), &occupied, &segments, force)?;
+        let r = choose(
+            &candidates,
+            Owner::Covariance(k),
+            &occupied,
+            &segments,
+            force,
+        )?;
         occupied.push(r.grown(1.0));
         covariance_labels.push(Some(r));
     }
@@ -744,7 +750,10 @@ fn correlation_table(
     let width = grid_w.max(text_width(title, LABEL_FONT) + TABLE_PAD);
     let height = TABLE_ROW * (k + 1) as f64;
     let bracket_x = column_left - BRACKET_GAP;
-    let top = vars.iter().map(|&i| nodes[i].center().y).fold(f64::INFINITY, f64::min);
+    let top = vars
+        .iter()
+        .map(|&i| nodes[i].center().y)
+        .fold(f64::INFINITY, f64::min);
     let bottom = vars
         .iter()
         .map(|&i| nodes[i].center().y)
@@ -773,12 +782,15 @@ fn correlation_table(
         }
         x += w;
     }
-    for r in 1..k {
-        headers.push((cell(gx, row_head_w, r + 1), name(vars[r])));
+    for (r, &v) in vars.iter().enumerate().skip(1) {
+        headers.push((cell(gx, row_head_w, r + 1), name(v)));
     }
     let mut bracket = vec![
         [
-            Point { x: bracket_x, y: top },
+            Point {
+                x: bracket_x,
+                y: top,
+            },
             Point {
                 x: bracket_x,
                 y: bottom,
@@ -789,7 +801,10 @@ fn correlation_table(
                 x: rect.x + rect.w + 2.0,
                 y: mid,
             },
-            Point { x: bracket_x, y: mid },
+            Point {
+                x: bracket_x,
+                y: mid,
+            },
         ],
     ];
     for &i in &vars {
@@ -924,7 +939,10 @@ fn along(line: &[Point], t: f64) -> (Point, (f64, f64)) {
         left -= s;
     }
     let n = line.len();
-    (p, (line[n - 1].x - line[n - 2].x, line[n - 1].y - line[n - 2].y))
+    (
+        p,
+        (line[n - 1].x - line[n - 2].x, line[n - 1].y - line[n - 2].y),
+    )
 }
 
 /// The point at fraction `t` of the polyline's length.
@@ -996,7 +1014,10 @@ fn finish(d: &PathDiagram, mut l: Layout) -> Layout {
     };
     l.nodes.iter_mut().for_each(shift_rect);
     l.path_labels.iter_mut().flatten().for_each(shift_rect);
-    l.covariance_labels.iter_mut().flatten().for_each(shift_rect);
+    l.covariance_labels
+        .iter_mut()
+        .flatten()
+        .for_each(shift_rect);
     l.paths.iter_mut().flatten().for_each(shift);
     l.covariances.iter_mut().flatten().flatten().for_each(shift);
     if let Some(t) = &mut l.correlation_table {

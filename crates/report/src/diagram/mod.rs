@@ -123,7 +123,11 @@ impl PathDiagram {
             let (Some(from), Some(to)) = (at(r.predictor), at(r.outcome)) else {
                 continue;
             };
-            if r.value == Some(0.0) || paths.iter().any(|p: &DiagramPath| p.from == from && p.to == to) {
+            if r.value == Some(0.0)
+                || paths
+                    .iter()
+                    .any(|p: &DiagramPath| p.from == from && p.to == to)
+            {
                 continue;
             }
             let value = r.value.map(|_| beta[(to, from)]);
@@ -144,10 +148,7 @@ impl PathDiagram {
                 continue;
             };
             let (a, b) = (a.min(b), a.max(b));
-            if a == b
-                || c.value == Some(0.0)
-                || covariances.iter().any(|q| q.a == a && q.b == b)
-            {
+            if a == b || c.value == Some(0.0) || covariances.iter().any(|q| q.a == a && q.b == b) {
                 continue;
             }
             let value = c.value.map(|_| {

@@ -147,7 +147,15 @@ fn table(out: &mut String, t: &CorrelationTable) {
     );
     let baseline = |r: &Rect| r.center().y + LABEL_FONT * 0.35;
     let c = t.title.0.center();
-    text(out, c.x, baseline(&t.title.0), LABEL_FONT, "bold", MUTED, &t.title.1);
+    text(
+        out,
+        c.x,
+        baseline(&t.title.0),
+        LABEL_FONT,
+        "bold",
+        MUTED,
+        &t.title.1,
+    );
     for (r, s) in &t.headers {
         text(out, r.center().x, baseline(r), LABEL_FONT, "bold", INK, s);
     }

@@ -104,10 +104,11 @@ fn diagram(m: &ModelJson) -> PathDiagram {
                 pvalue: None,
             }),
             "~~" if a != b => {
-                let value = given.map(|v| match (standardized, variance(&p.lhs), variance(&p.rhs)) {
+                let as_shown = |v: f64| match (standardized, variance(&p.lhs), variance(&p.rhs)) {
                     (true, Some(va), Some(vb)) if va > 0.0 && vb > 0.0 => v / (va * vb).sqrt(),
                     _ => v,
-                });
+                };
+                let value = given.map(as_shown);
                 covariances.push(DiagramCovariance {
                     a,
                     b,
