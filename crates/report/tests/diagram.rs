@@ -270,6 +270,34 @@ fn many_exogenous_correlations_form_a_table_and_few_are_distinct_arcs() {
 }
 
 #[test]
+fn arrows_into_a_latent_variable_end_apart_on_its_outline() {
+    let d = builtin("seed-latent");
+    let l = layout(&d);
+    let wfe = d.variables.iter().position(|v| v.name == "wfe").unwrap();
+    assert!(d.variables[wfe].latent);
+    let r = l.nodes[wfe];
+    let (c, rx, ry) = (r.center(), r.w / 2.0, r.h / 2.0);
+    let ends: Vec<_> = d
+        .paths
+        .iter()
+        .zip(&l.paths)
+        .filter(|(p, _)| p.to == wfe)
+        .map(|(_, line)| *line.last().unwrap())
+        .collect();
+    assert_eq!(ends.len(), 4, "es, is, rm, cm -> wfe");
+    for e in &ends {
+        let on = ((e.x - c.x) / rx).powi(2) + ((e.y - c.y) / ry).powi(2);
+        assert!(
+            (on - 1.0).abs() < 1e-9,
+            "end {e:?} is off the outline ({on})"
+        );
+    }
+    for w in ends.windows(2) {
+        assert!((w[0].y - w[1].y).abs() > 3.0, "arrowheads {w:?} pile up");
+    }
+}
+
+#[test]
 fn paths_without_values_are_drawn_blank_or_with_their_label() {
     let model =
         balans_model::parse_model("m.lav", "m ~ a*x\ny ~ m + 0.3*x + 0*w\nx ~~ w\n").unwrap();

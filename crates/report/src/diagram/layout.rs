@@ -587,6 +587,7 @@ fn place(
     };
     let segments = l.arrow_segments();
     let mut occupied: Vec<Rect> = l.label_boxes().iter().map(|r| r.grown(2.0)).collect();
+    occupied.extend(arrowheads(&l));
     let mut path_labels = Vec::with_capacity(d.paths.len());
     for (k, (p, line)) in d.paths.iter().zip(&l.paths).enumerate() {
         let text = path_label(d, p);
@@ -625,6 +626,30 @@ fn place(
     l.path_labels = path_labels;
     l.covariance_labels = covariance_labels;
     Some(finish(d, l))
+}
+
+/// Boxes around the arrowheads (path ends; both ends of drawn curves), which stick out of their
+/// lines by half their width. Sizes follow the SVG markers: 8 × stroke 1.5 and 7 × stroke 1.1.
+fn arrowheads(l: &Layout) -> Vec<Rect> {
+    let head = |tip: Point, from: Point, size: f64| {
+        let (dx, dy) = (tip.x - from.x, tip.y - from.y);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+        let back = Point {
+            x: tip.x - dx / len * size / 2.0,
+            y: tip.y - dy / len * size / 2.0,
+        };
+        Rect::centered(back, size, size)
+    };
+    let mut out = Vec::new();
+    for line in &l.paths {
+        let n = line.len();
+        out.push(head(line[n - 1], line[n - 2], 12.0));
+    }
+    for curve in l.covariances.iter().flatten() {
+        out.push(head(curve[0], curve[1], 7.7));
+        out.push(head(curve[2], curve[1], 7.7));
+    }
+    out
 }
 
 /// Where a label of width `w` may sit, in order of preference: centred on its line at each of
@@ -838,12 +863,18 @@ fn path_polylines(d: &PathDiagram, g: &Graph, nodes: &[Rect], center: &[Point]) 
         list.iter()
             .enumerate()
             .map(|(j, &(_, k))| {
-                let y = if latent {
-                    rect.center().y
+                if latent {
+                    // Spread over the middle 60% of the ellipse's height, on its outline.
+                    let c = rect.center();
+                    let y = rect.y + rect.h * (0.2 + 0.6 * (j as f64 + 1.0) / (m + 1.0));
+                    let v = (y - c.y) / (rect.h / 2.0);
+                    let half = rect.w / 2.0 * (1.0 - v * v).max(0.0).sqrt();
+                    let x = if x > c.x { c.x + half } else { c.x - half };
+                    (k, Point { x, y })
                 } else {
-                    rect.y + rect.h * (j as f64 + 1.0) / (m + 1.0)
-                };
-                (k, Point { x, y })
+                    let y = rect.y + rect.h * (j as f64 + 1.0) / (m + 1.0);
+                    (k, Point { x, y })
+                }
             })
             .collect::<Vec<_>>()
     };
