@@ -1064,7 +1064,15 @@ fn finish(d: &PathDiagram, mut l: Layout) -> Layout {
         (max(&xs) - x0, max(&ys) - y0)
     };
     l.width = (w + 2.0 * MARGIN).max(360.0);
-    l.caption_lines = wrap(&d.caption, l.width - 2.0 * MARGIN, LABEL_FONT);
+    let caption = match &l.correlation_table {
+        Some(t) => format!(
+            "{} The table on the left: {} among the variables its bracket joins.",
+            d.caption,
+            t.title.1.to_lowercase()
+        ),
+        None => d.caption.clone(),
+    };
+    l.caption_lines = wrap(&caption, l.width - 2.0 * MARGIN, LABEL_FONT);
     l.caption_y = MARGIN + h + 24.0;
     l.height = l.caption_y + 16.0 * l.caption_lines.len().saturating_sub(1) as f64 + 10.0;
     l
