@@ -22,6 +22,7 @@ mod fuzz_gen;
 mod peer_power;
 mod peer_trial;
 mod power_type1;
+mod invariants;
 mod tidy;
 mod validate;
 

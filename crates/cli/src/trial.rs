@@ -223,12 +223,8 @@ fn plan(args: &PlanArgs) -> Result<()> {
         target_power: args.target_power,
         allocation,
     };
-    let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
-    };
-    emit(args.out.as_deref(), text.as_bytes())
+    let output = balans_report::output::Output::TrialPlan(Box::new(report));
+    crate::output::write_output(args.out.as_deref(), &output, args.format)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -938,12 +934,8 @@ fn power(args: &PowerArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         write_atomic(path, report.to_svg().as_bytes())?;
     }
-    let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
-    };
-    emit(args.out.as_deref(), text.as_bytes())
+    let output = balans_report::output::Output::TrialPower(Box::new(report));
+    crate::output::write_output(args.out.as_deref(), &output, args.format)
 }
 
 fn progress_bar(args: &PowerArgs) -> Option<indicatif::ProgressBar> {
