@@ -69,6 +69,10 @@ fn a_model_without_values_draws_every_path_blank_or_with_its_label() {
     );
     assert_eq!(count(&svg, "label"), 0, "no numbers: the model gives none");
     assert!(!svg.contains("R\u{b2} = "), "no R² without path values");
+    assert!(
+        svg.contains("no population values"),
+        "the caption says why the arrows carry no numbers"
+    );
     for (from, to) in [("x", "m"), ("m", "y"), ("x", "y")] {
         assert!(
             svg.contains(&format!(r#"data-from="{from}" data-to="{to}""#)),

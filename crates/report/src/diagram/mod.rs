@@ -184,7 +184,12 @@ impl PathDiagram {
         } else {
             ""
         };
-        let caption = if standardized {
+        let no_values = !paths.is_empty()
+            && paths.iter().all(|p| p.value.is_none())
+            && covariances.iter().all(|c| c.value.is_none());
+        let caption = if no_values {
+            "The model's paths (it gives no population values): each arrow points from a predictor to its outcome, curved arrows join (residually) correlated variables; a letter is the parameter's label."
+        } else if standardized {
             "Population values (standardized): paths are standardized coefficients, curved arrows (residual) correlations; R² in the boxes."
         } else {
             "Population values (raw): paths are unstandardized coefficients, curved arrows (residual) covariances; R² in the boxes."
@@ -194,7 +199,11 @@ impl PathDiagram {
             paths,
             covariances,
             alpha: 0.05,
-            caption: format!("{caption}{blank}"),
+            caption: if no_values {
+                caption.to_string()
+            } else {
+                format!("{caption}{blank}")
+            },
             id_prefix: "pd".to_string(),
             standardized,
         }
