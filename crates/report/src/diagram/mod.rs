@@ -20,7 +20,7 @@
 mod layout;
 mod svg;
 
-pub use layout::{layout, CorrelationTable, Layout, Point, Rect};
+pub use layout::{layout, CorrelationTable, Layout, Owner, Point, Rect};
 
 use balans_model::{Model, Population, Semantics};
 
