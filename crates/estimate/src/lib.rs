@@ -84,7 +84,7 @@ pub use multigroup::{
     estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,
     GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
 };
-pub use robust::{estimate_clustered, ClusterRobust};
+pub use robust::{apply_cluster_robust, estimate_clustered, ClusterRobust};
 pub use spec::{
     AnalysisSpec, Effect, EffectClass, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS,
 };

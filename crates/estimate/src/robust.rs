@@ -106,22 +106,7 @@ pub fn estimate_clustered(
     let s = moments.covariance().clone();
     let mut trace_h0 = 0.0;
     let mut fit = estimate_adjusted(spec, &moments, config, |out| {
-        let model = Structure::of_fit(spec, out);
-        let sigma_inv = inverse(&out.sigma)?;
-        let meat = cluster_meat(&model, &sigma_inv, &data, &groups);
-        let q = model.derivs.len();
-        let meat_theta = meat.view((0, 0), (q, q)).into_owned();
-        let bread = match information {
-            Information::Expected => out.vcov.clone(),
-            Information::Observed => {
-                let h = hessian(spec, out, &model, &sigma_inv, &s);
-                inverse(&(h * n as f64))?
-            }
-        };
-        trace_h0 = test_trace_h0(&model, &sigma_inv, &s, &meat, n, groups.count, information)?;
-        let g = groups.count as f64;
-        let v = &bread * meat_theta * &bread * (g / (g - 1.0));
-        apply_vcov(spec, out, v);
+        trace_h0 = robust_standard_errors(spec, out, &data, &groups, &s, information)?;
         Ok(())
     })?;
     let trace_h1 = saturated_trace(spec, &s, &data, &groups);
@@ -145,6 +130,70 @@ pub fn estimate_clustered(
         test,
     });
     Ok(fit)
+}
+
+/// Replaces the normal-theory standard errors of a full fit `out` of `spec` (from
+/// [`crate::Estimator::fit_moments`] on the sample covariance matrix of `rows`) by cluster-robust
+/// ones, as [`estimate_clustered`] (without the scaled test): for Monte Carlo studies of nested
+/// data, which fit once and then need lavaan's `cluster =` standard errors.
+///
+/// # Errors
+/// Fewer than two clusters, a cluster label per row missing, or a singular information matrix.
+pub fn apply_cluster_robust(
+    spec: &AnalysisSpec,
+    out: &mut FitOutput,
+    rows: &[f64],
+    cluster: &[u64],
+    information: Information,
+) -> Result<(), EvalError> {
+    let p = spec.variables().len();
+    let n = check_rows(rows, p)?;
+    if cluster.len() != n {
+        return Err(EvalError::Shape {
+            expected: format!("one cluster label per row ({n})"),
+            found: format!("{} labels", cluster.len()),
+        });
+    }
+    let groups = ClusterIndex::new(cluster);
+    if groups.count < 2 {
+        return Err(EvalError::Shape {
+            expected: "at least two clusters for cluster-robust standard errors".to_string(),
+            found: format!("{} cluster", groups.count),
+        });
+    }
+    let data = Rows::new(rows, p);
+    let s = SampleMoments::from_rows(rows, p)?.covariance().clone();
+    robust_standard_errors(spec, out, &data, &groups, &s, information).map(|_| ())
+}
+
+/// The sandwich of the module docs into `out` (SEs, effect SEs, `vcov`); returns `tr(B₀E⁻¹)` of
+/// the scaled test.
+fn robust_standard_errors(
+    spec: &AnalysisSpec,
+    out: &mut FitOutput,
+    data: &Rows<'_>,
+    groups: &ClusterIndex,
+    s: &DMatrix<f64>,
+    information: Information,
+) -> Result<f64, EvalError> {
+    let n = data.len();
+    let model = Structure::of_fit(spec, out);
+    let sigma_inv = inverse(&out.sigma)?;
+    let meat = cluster_meat(&model, &sigma_inv, data, groups);
+    let q = model.derivs.len();
+    let meat_theta = meat.view((0, 0), (q, q)).into_owned();
+    let bread = match information {
+        Information::Expected => out.vcov.clone(),
+        Information::Observed => {
+            let h = hessian(spec, out, &model, &sigma_inv, s);
+            inverse(&(h * n as f64))?
+        }
+    };
+    let trace_h0 = test_trace_h0(&model, &sigma_inv, s, &meat, n, groups.count, information)?;
+    let g = groups.count as f64;
+    let v = &bread * meat_theta * &bread * (g / (g - 1.0));
+    apply_vcov(spec, out, v);
+    Ok(trace_h0)
 }
 
 /// The inverse of a symmetric positive-definite matrix.
