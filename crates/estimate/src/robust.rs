@@ -560,11 +560,11 @@ mod tests {
         };
         let mut out = Vec::with_capacity(n * p);
         for _ in 0..n {
-            let base: Vec<f64> = (0..p).map(|_| next()).collect();
-            for j in 0..p {
+            let mut prev = 0.0;
+            for _ in 0..p {
                 // Correlated columns: each adds half of the previous one.
-                let prev = if j > 0 { out[out.len() - 1] } else { 0.0 };
-                out.push(base[j] + 0.5 * prev);
+                prev = next() + 0.5 * prev;
+                out.push(prev);
             }
         }
         out
