@@ -189,7 +189,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
     }
     let report = fit_report(args)?;
     let bytes = match args.format {
-        Format::Json => balans_report::json::pretty(&report),
+        Format::Json => balans_report::json::fit(&report),
         Format::Csv => balans_report::csv::fit(&report),
         Format::Table => balans_report::table::fit(&report),
     };
