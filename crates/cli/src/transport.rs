@@ -359,7 +359,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
 
 fn run_sites(args: &SitesArgs) -> Result<()> {
     use balans_transport::sites::{
-        simulate_sites, sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
+        sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
     };
     let model = args.source.load()?;
     let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
@@ -407,7 +407,19 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
         alpha: args.alpha,
         threads: args.threads,
     };
-    let report = simulate_sites(&study, &design, &config).map_err(|e| {
+    let progress = crate::progress::Progress::start(
+        "the many-sites simulation",
+        "replications",
+        Some(config.replications as u64),
+    );
+    let report = balans_transport::sites::simulate_sites_with_progress(
+        &study,
+        &design,
+        &config,
+        &|k| progress.tick(k),
+    );
+    progress.finish();
+    let report = report.map_err(|e| {
         let flag = match &e {
             balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator-slope",
             balans_transport::TransportError::TooFewStudies { .. } => "--sites",
