@@ -697,12 +697,24 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
             .original_n
             .map_or_else(String::new, |n| format!(", N = {n}"))
     );
-    let text = render_tidy(
-        &rows,
-        args.output.format,
-        &header,
-        serde_json::to_value(&config)?,
-    )?;
+    let answer = balans_transport::replication::replication_answer(&config, &rows);
+    let text = match args.output.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(
+                &json!({"answer": answer, "settings": serde_json::to_value(&config)?, "rows": rows})
+            )?
+        ),
+        Format::Table if !answer.is_empty() => {
+            let mut text = String::from("Answer:\n");
+            for s in &answer {
+                text.push_str(&format!("  {s}\n"));
+            }
+            text.push('\n');
+            text + &render_tidy(&rows, Format::Table, &header, Value::Null)?
+        }
+        format => render_tidy(&rows, format, &header, serde_json::to_value(&config)?)?,
+    };
     emit(args.output.out.as_deref(), text.as_bytes())
 }
 
