@@ -966,5 +966,22 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&crate::json::power(&small_power())).unwrap();
         assert_eq!(v["answer"].as_array().map(Vec::len), Some(a.sentences.len()));
         assert_eq!(v["headline"]["effects"][0]["route"], "x->m->y");
+        // The HTML report shows the same sentences first.
+        let html = crate::html::render_report(
+            &[crate::html::ReportInput {
+                name: "power.json".into(),
+                json: v,
+                model_text: None,
+            }],
+            &crate::html::ReportConfig {
+                title: "t".into(),
+                version: "0".into(),
+            },
+        )
+        .unwrap();
+        let first = crate::markup::escape(&a.sentences[0]);
+        let answer_at = html.find("<h3>Answer</h3>").expect("an Answer section");
+        assert!(html[answer_at..].contains(&first), "the answer sentence in the HTML");
+        assert!(answer_at < html.find("<h3>Settings</h3>").unwrap());
     }
 }
