@@ -882,7 +882,7 @@ fn power(args: &PowerArgs) -> Result<()> {
         Some(_) => None,
         None => {
             let conditions = args.leaders.as_ref().map_or(1, Vec::len) * grid.len();
-            Some((2 * conditions * args.reps as usize) as u64)
+            Some((2 * conditions * args.reps) as u64)
         }
     };
     let progress = crate::progress::Progress::start(
