@@ -102,6 +102,12 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "power_all.txt",
+        args: &[
+            "power", "--builtin", "seed", "--n", "100,278", "--reps", "200", "--all",
+        ],
+    },
+    Case {
         name: "power_rows.json",
         args: &[
             "power",

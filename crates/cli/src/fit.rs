@@ -7,7 +7,7 @@ use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::sem::Information;
 use balans_estimate::{
-    bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
+    estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
     BootstrapCount, ClusterInfo, EstimateConfig, EvalError, Fit, FitContext, FitReport, Interval,
     IntervalMethod, IntervalSettings, MonteCarloConfig, SampleMoments, ScaleRow, VariableSource,
 };
@@ -363,7 +363,20 @@ fn intervals(
                 seed: args.seed,
                 level: args.level,
             };
-            let b = bootstrap(spec, &data.values, &fit.output, &bc).map_err(|e| anyhow!(e))?;
+            let progress = crate::progress::Progress::start(
+                "the bootstrap",
+                "resamples",
+                Some(args.boot as u64),
+            );
+            let b = balans_estimate::bootstrap_with_progress(
+                spec,
+                &data.values,
+                &fit.output,
+                &bc,
+                &|k| progress.tick(k),
+            );
+            progress.finish();
+            let b = b.map_err(|e| anyhow!(e))?;
             let pick = |i: &balans_estimate::BootstrapInterval| {
                 if args.ci == CiMethod::Bc {
                     i.bias_corrected

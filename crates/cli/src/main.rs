@@ -19,6 +19,7 @@ mod output;
 mod paths;
 mod power;
 mod power_latent;
+mod progress;
 mod report;
 mod shard;
 mod signals;
@@ -69,6 +70,10 @@ pub struct Cli {
     /// With `--shard`: the part file to write.
     #[arg(long, global = true, value_name = "FILE")]
     part: Option<PathBuf>,
+    /// Show the progress of long runs (replications done, rate, time left) on stderr even when it
+    /// is not a terminal (then as a plain line every 5 s); on a terminal it is always shown.
+    #[arg(long, global = true)]
+    progress: bool,
 }
 
 /// `balans merge`.
@@ -165,6 +170,7 @@ fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
 /// Runs one command (not `merge`) inside the one thread pool.
 fn execute(cli: Cli) -> anyhow::Result<()> {
     paths::set_force(cli.force);
+    progress::set_forced(cli.progress);
     let pool = threads::pool(cli.command.threads())?;
     pool.install(|| dispatch(cli.command))
 }

@@ -2,8 +2,8 @@
 //!
 //! The flags are parsed by clap into [`PowerArgs`], turned into a validated
 //! [`balans_power::PowerConfig`] (and sample sizes or a [`balans_power::SearchConfig`]) before any
-//! work starts, then run; results go to stdout (`--format`), the plot to `--plot`, and a progress
-//! bar to stderr when it is a terminal.
+//! work starts, then run; results go to stdout (`--format`; the table answers first, `--all` adds
+//! the full grid), the plot to `--plot`, and progress to stderr ([`crate::progress`]).
 
 use crate::output::{emit, write_atomic, Format};
 use crate::sizes;
@@ -13,7 +13,6 @@ use balans_power::{
     DataMode, EffectSelection, MissingData, PowerConfig, PowerReport, Sampling, SearchConfig,
     Settings, Study, SurveyOptions, Test,
 };
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `balans power`.
@@ -36,9 +35,13 @@ Examples:
   # The study's situation: items, teams of about 8, 5% of items skipped
   balans power --builtin seed --measurement items --teams 8 --missingness mcar:0.05 --n 278 --reps 500
 
+The table answers first: per hypothesised effect (a ':=' name shown with the route it equals) the
+power ± Monte Carlo SE at each N and the N for power .80 (or --target-power) with its 95% Monte
+Carlo interval; --all adds the full grid (every N, effect and test).
 Effects: paths as 'outcome~predictor' (or their label), routes as 'x->m->y', ':=' names, or 'all'.
 Paths get the Wald z test; indirect and ':=' effects the tests in --tests. The 'all_hypothesised'
-row counts replications in which every effect with a non-zero population value is significant.
+row (full grid) counts replications in which every effect with a non-zero population value is
+significant.
 Power counts non-converged replications as non-rejections; the convergence rate is reported.
 Replication r at sample size N uses the random stream (seed, N, r): results are identical for any
 --threads.")]
@@ -120,6 +123,11 @@ pub struct PowerArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// With --format table: after the answer (per hypothesised effect the power at each N and the N
+    /// for the target), print the full grid — every N, effect and test with bias, SEs and
+    /// coverage, and the joint row of all hypothesised effects (CSV and JSON always hold it).
+    #[arg(long)]
+    all: bool,
     /// Write the results to FILE instead of stdout (atomically: an interrupted run leaves an
     /// existing FILE as it was).
     #[arg(long, value_name = "FILE")]
@@ -487,35 +495,28 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         return Ok(());
     }
     let plan = plan(args)?;
-    let bar = progress_bar(&plan);
-    let eta = sizes::Eta::new(
-        "the power analysis",
+    let progress = crate::progress::Progress::start(
+        match &plan.design {
+            Design::Curve(_) => "the power analysis",
+            Design::Search(_) => "the sample-size search",
+        },
+        "replications",
         match &plan.design {
             Design::Curve(ns) => Some((ns.len() * plan.config.replications) as u64),
             Design::Search(_) => None,
         },
     );
-    let tick = |k: u64| {
-        eta.tick(k);
-        if let Some(b) = &bar {
-            b.inc(k);
-        }
-    };
-    let (rows, sample_size, target) = match &plan.design {
-        Design::Curve(ns) => (
-            balans_power::power_curve(&plan.study, &plan.config, ns, &tick)?,
-            None,
-            None,
-        ),
+    let tick = |k: u64| progress.tick(k);
+    let result = match &plan.design {
+        Design::Curve(ns) => balans_power::power_curve(&plan.study, &plan.config, ns, &tick)
+            .map(|rows| (rows, None, None)),
         Design::Search(search) => {
-            let (rows, found) =
-                balans_power::required_sample_size(&plan.study, &plan.config, search, &tick)?;
-            (rows, Some(found), Some(search.target))
+            balans_power::required_sample_size(&plan.study, &plan.config, search, &tick)
+                .map(|(rows, found)| (rows, Some(found), Some(search.target)))
         }
     };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    progress.finish();
+    let (rows, sample_size, target) = result?;
     let mut notes = Vec::new();
     if plan.config.data == DataMode::Items {
         notes.push("item data: paths are estimated on scale means (attenuated by unreliability, in scale units), so bias and coverage against the construct-level population values are not reported".to_string());
@@ -567,36 +568,17 @@ pub fn run(args: &PowerArgs) -> Result<()> {
         );
     }
     let text = match args.format {
-        Format::Table => balans_report::table::power(&report),
-        Format::Json => balans_report::json::pretty(&report),
+        Format::Table if args.all => format!(
+            "{}\nFull grid (every N, effect and test; also in --format csv and json):\n\n{}",
+            balans_report::table::power(&report),
+            balans_report::table::power_grid(&report)
+        ),
+        Format::Table => format!(
+            "{}Every N, effect and test with bias and coverage: --all (or --format csv|json).\n",
+            balans_report::table::power(&report)
+        ),
+        Format::Json => balans_report::json::power(&report),
         Format::Csv => balans_report::csv::power(&report),
     };
     emit(args.out.as_deref(), text.as_bytes())
-}
-
-/// A progress bar on stderr when it is a terminal; `None` otherwise.
-fn progress_bar(plan: &Plan) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let style = |t: &str| indicatif::ProgressStyle::with_template(t).expect("valid template");
-    let bar = match &plan.design {
-        Design::Curve(ns) => {
-            let total = (ns.len() * plan.config.replications) as u64;
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(style(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} replications ({eta} left)",
-            ));
-            b
-        }
-        Design::Search(_) => {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.set_style(style(
-                "{elapsed_precise} {spinner} searching N: {pos} replications",
-            ));
-            b
-        }
-    };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    Some(bar)
 }

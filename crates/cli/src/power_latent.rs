@@ -27,7 +27,14 @@ pub fn run(args: &PowerArgs, model: &Model, analysis: Option<&Model>, ns: &[usiz
         seed: args.seed(),
         alpha: args.alpha(),
     };
-    let mut rows = latent_power_curve(&study, &config, ns, &|_| {})?;
+    let progress = crate::progress::Progress::start(
+        "the latent-variable power analysis",
+        "replications",
+        Some((ns.len() * config.replications) as u64),
+    );
+    let rows = latent_power_curve(&study, &config, ns, &|k| progress.tick(k));
+    progress.finish();
+    let mut rows = rows?;
     let wanted = args.effect_names();
     if let Some(unknown) = wanted
         .iter()

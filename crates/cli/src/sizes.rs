@@ -57,11 +57,16 @@ fn gigabytes(bytes: f64) -> String {
 /// Prints a note on stderr when `estimate` exceeds [`ANNOUNCE_AFTER`].
 pub fn announce(what: &str, estimate: Duration) {
     if estimate > ANNOUNCE_AFTER {
-        eprintln!(
-            "note: {what} will take about {} (Ctrl-C stops it; nothing is written then)",
-            human(estimate)
-        );
+        eprintln!("{}", announcement(what, estimate));
     }
+}
+
+/// The note announcing a long run.
+pub fn announcement(what: &str, estimate: Duration) -> String {
+    format!(
+        "note: {what} will take about {} (Ctrl-C stops it; nothing is written then)",
+        human(estimate)
+    )
 }
 
 /// A duration as "40 s", "12 min" or "3.5 h".
@@ -76,41 +81,3 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// Announces a long run from its progress: after two seconds, the elapsed time extrapolated to
-/// `total` units of work, printed once when above [`ANNOUNCE_AFTER`]. Safe to tick from threads.
-pub struct Eta {
-    what: String,
-    total: Option<u64>,
-    started: std::time::Instant,
-    done: std::sync::atomic::AtomicU64,
-    announced: std::sync::atomic::AtomicBool,
-}
-
-impl Eta {
-    /// Starts the clock for `total` units of work (`None`: unknown, nothing is announced).
-    pub fn new(what: impl Into<String>, total: Option<u64>) -> Eta {
-        Eta {
-            what: what.into(),
-            total,
-            started: std::time::Instant::now(),
-            done: std::sync::atomic::AtomicU64::new(0),
-            announced: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    /// Records `k` more units done.
-    pub fn tick(&self, k: u64) {
-        use std::sync::atomic::Ordering;
-        let done = self.done.fetch_add(k, Ordering::Relaxed) + k;
-        let Some(total) = self.total else {
-            return;
-        };
-        let elapsed = self.started.elapsed();
-        if elapsed < Duration::from_secs(2) || done == 0 || self.announced.load(Ordering::Relaxed) {
-            return;
-        }
-        if !self.announced.swap(true, Ordering::Relaxed) {
-            announce(&self.what, elapsed.mul_f64(total as f64 / done as f64));
-        }
-    }
-}

@@ -359,7 +359,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
 
 fn run_sites(args: &SitesArgs) -> Result<()> {
     use balans_transport::sites::{
-        simulate_sites, PathVariation, SiteDesign, SitesConfig,
+        PathVariation, SiteDesign, SitesConfig,
     };
     let model = args.source.load()?;
     let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
@@ -407,7 +407,19 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
         alpha: args.alpha,
         threads: args.threads,
     };
-    let report = simulate_sites(&study, &design, &config).map_err(|e| {
+    let progress = crate::progress::Progress::start(
+        "the many-sites simulation",
+        "replications",
+        Some(config.replications as u64),
+    );
+    let report = balans_transport::sites::simulate_sites_with_progress(
+        &study,
+        &design,
+        &config,
+        &|k| progress.tick(k),
+    );
+    progress.finish();
+    let report = report.map_err(|e| {
         let flag = match &e {
             balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator-slope",
             balans_transport::TransportError::TooFewStudies { .. } => "--sites",
@@ -639,7 +651,7 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
 
 /// Writes tidy rows as the chosen output, with `title` above the table and the settings in the JSON.
 fn write_tidy(output: &OutputArgs, title: String, settings: TidySettings, rows: Vec<TidyRow>) -> Result<()> {
-    let result = Output::Tidy(Box::new(TidyResult { title, settings, rows }));
+    let result = Output::Tidy(Box::new(TidyResult { title, answer: Vec::new(), settings, rows }));
     crate::output::write_output(output.out.as_deref(), &result, output.format)
 }
 
@@ -670,7 +682,10 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
             .original_n
             .map_or_else(String::new, |n| format!(", N = {n}"))
     );
-    write_tidy(&args.output, header, TidySettings::Replicate(serde_json::to_value(&config)?), rows)
+    let answer = balans_transport::replication::replication_answer(&config, &rows);
+    let settings = TidySettings::Replicate(serde_json::to_value(&config)?);
+    let result = Output::Tidy(Box::new(TidyResult { title: header, answer, settings, rows }));
+    crate::output::write_output(args.output.out.as_deref(), &result, args.output.format)
 }
 
 /// Runs `balans transport …`.

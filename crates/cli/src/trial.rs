@@ -19,7 +19,6 @@ use balans_trial::power::{
 use balans_trial::power_report::TrialPowerReport;
 use balans_trial::simulate::{simulate, Table};
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `balans trial`.
@@ -875,12 +874,24 @@ fn power(args: &PowerArgs) -> Result<()> {
         }
         None => vec![None],
     };
-    let bar = progress_bar(args);
-    let tick = |k: u64| {
-        if let Some(b) = &bar {
-            b.inc(k);
+    // Every (leaders, team size) runs its replications twice: under the effect and under the null
+    // (balans_trial::power::trial_power); a search's total is not known in advance.
+    let total = match args.target_power {
+        Some(_) => None,
+        None => {
+            let conditions = args.leaders.as_ref().map_or(1, Vec::len) * grid.len();
+            Some((2 * conditions * args.reps) as u64)
         }
     };
+    let progress = crate::progress::Progress::start(
+        match args.target_power {
+            Some(_) => "the leader search",
+            None => "the trial power analysis",
+        },
+        "replications",
+        total,
+    );
+    let tick = |k: u64| progress.tick(k);
     let map = |e: balans_trial::power::TrialPowerError| match &e {
         balans_trial::power::TrialPowerError::UnknownOutcome { .. } => anyhow!("--outcome: {e}"),
         balans_trial::power::TrialPowerError::Setting { setting, .. } => {
@@ -915,9 +926,7 @@ fn power(args: &PowerArgs) -> Result<()> {
             )
         }
     };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    progress.finish();
     let mut notes = vec![
         "power counts failed fits as non-rejections; see the 'failed' column".to_string(),
         "effect: the intention-to-treat effect on the outcome (total effect from FSSB × FSSB shift × uptake)".to_string(),
@@ -943,20 +952,4 @@ fn power(args: &PowerArgs) -> Result<()> {
     }
     let output = balans_report::output::Output::TrialPower(Box::new(report));
     crate::output::write_output(args.out.as_deref(), &output, args.format)
-}
-
-fn progress_bar(args: &PowerArgs) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new_spinner();
-    b.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} {spinner} {pos} replications ({per_sec})",
-        )
-        .expect("valid template"),
-    );
-    let _ = args;
-    b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    Some(b)
 }

@@ -487,7 +487,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "data": raw.origin, "leaders": cols.leader_names.len(), "report": report })
+                &serde_json::json!({ "answer": report.answer(args.alpha), "data": raw.origin, "leaders": cols.leader_names.len(), "report": report })
             )?
         ),
         Format::Csv => {
@@ -496,7 +496,14 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
             }
             csv_rows(&report)
         }
-        Format::Table => table(&report),
+        Format::Table => {
+            let mut text = String::from("Answer:\n");
+            for s in report.answer(args.alpha) {
+                let _ = writeln!(text, "  {s}");
+            }
+            text.push('\n');
+            text + &table(&report)
+        }
     };
     emit(args.out.as_deref(), text.as_bytes())
 }

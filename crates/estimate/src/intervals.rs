@@ -419,6 +419,21 @@ pub fn bootstrap(
     fit: &FitOutput,
     config: &BootstrapConfig,
 ) -> Result<Bootstrap, EvalError> {
+    bootstrap_with_progress(spec, data, fit, config, &|_| {})
+}
+
+/// [`bootstrap`], calling `progress(k)` (from worker threads) after every `k` finished resamples,
+/// so that a caller can show how far it is. The result does not depend on it.
+///
+/// # Errors
+/// Bad data shapes or values.
+pub fn bootstrap_with_progress(
+    spec: &AnalysisSpec,
+    data: &[f64],
+    fit: &FitOutput,
+    config: &BootstrapConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Bootstrap, EvalError> {
     let p = spec.names.len();
     let n = check_rows(data, p)?;
     let width = spec.parameters.len() + spec.effects.len();
@@ -438,6 +453,7 @@ pub fn bootstrap(
                     let b = (task * RESAMPLES_PER_TASK + k) as u64;
                     ok += usize::from(worker.resample_loaded(config.seed, b, row));
                 }
+                progress((chunk.len() / width.max(1)) as u64);
                 ok
             })
             .sum()

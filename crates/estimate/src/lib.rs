@@ -73,7 +73,7 @@ pub use fit::{
     ParameterEstimate, RSquared,
 };
 pub use intervals::{
-    bootstrap, bootstrap_interval_values, monte_carlo_ci, percentile_type7, Bootstrap,
+    bootstrap, bootstrap_with_progress, bootstrap_interval_values, monte_carlo_ci, percentile_type7, Bootstrap,
     BootstrapConfig, BootstrapInterval, Bootstrapper, Interval, MonteCarloConfig,
     MonteCarloSampler,
 };

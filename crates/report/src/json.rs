@@ -13,6 +13,36 @@ pub fn pretty<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(&tree).expect("a JSON tree serializes") + "\n"
 }
 
+/// A power analysis as JSON: the report's fields plus `answer` (the 1–5 sentences of
+/// [`crate::answer::power`]) and `headline` (its table: per headline effect and test the power at
+/// each N and the N for the target power).
+pub fn power(report: &balans_power::PowerReport) -> String {
+    let a = crate::answer::power(report);
+    with_answer(report, &a.sentences, Some(("headline", serde_json::to_value(&a))))
+}
+
+/// A fit as JSON: the report's fields plus `answer` (the sentences of [`crate::answer::fit`]).
+pub fn fit(report: &balans_estimate::FitReport) -> String {
+    let a = crate::answer::fit(report);
+    with_answer(report, &a.sentences, None)
+}
+
+/// `value` (an object) with an `answer` field of `sentences` and an optional extra field.
+fn with_answer<T: Serialize>(
+    value: &T,
+    sentences: &[String],
+    extra: Option<(&str, Result<serde_json::Value, serde_json::Error>)>,
+) -> String {
+    let mut tree = serde_json::to_value(value).expect("typed results serialize");
+    if let serde_json::Value::Object(map) = &mut tree {
+        map.insert("answer".into(), serde_json::Value::from(sentences.to_vec()));
+        if let Some((key, Ok(v))) = extra {
+            map.insert(key.into(), v);
+        }
+    }
+    pretty(&tree)
+}
+
 /// Significant digits kept in JSON numbers: 15, the most every f64 round-trips with (DBL_DIG),
 /// so the last one or two binary-noise digits of a computed value disappear while every value a
 /// reference test compares (to 1e-8 or so) is unchanged.

@@ -17,8 +17,11 @@
 //!   `model show`, `fit`, `power`, `meta` and `transport replicate` (kind detected from the JSON;
 //!   one module per kind).
 //! * [`plot::LinePlot`], [`plot::Histogram`] — SVG charts (power curves with Monte Carlo bands).
+//! * [`answer`] — the answer a user reads first (1–5 sentences and, for power, the headline
+//!   table), computed once from the typed result for the table, the HTML and the JSON.
 //! * [`sentences`] — key results in plain language.
 
+pub mod answer;
 pub mod csv;
 pub mod diagram;
 pub mod html;

@@ -44,6 +44,9 @@ pub struct TidyResult {
     /// The line above the table.
     #[serde(skip)]
     pub title: String,
+    /// The answer in sentences, shown above the table (empty: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answer: Vec<String>,
     /// The settings, as the JSON document's `settings`.
     pub settings: TidySettings,
     /// The rows.
@@ -127,6 +130,19 @@ impl Output {
     }
 }
 
+/// The `Answer:` block above a table (nothing when there are no sentences).
+fn answer_block(sentences: &[String]) -> String {
+    if sentences.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("Answer:\n");
+    for s in sentences {
+        text.push_str(&format!("  {s}\n"));
+    }
+    text.push('\n');
+    text
+}
+
 /// `output` in `format`.
 ///
 /// # Errors
@@ -144,20 +160,25 @@ pub fn render(output: &Output, format: Format) -> Result<String, Unsupported> {
         (Output::Model(_), Csv) => return Err(unsupported("table or json")),
         (Output::Fit(f), Table) => crate::table::fit(f),
         (Output::Fit(f), Csv) => crate::csv::fit(f),
-        (Output::Fit(f), Json) => crate::json::pretty(f),
+        (Output::Fit(f), Json) => crate::json::fit(f),
         (Output::Groups(g), Table) => crate::table::groups(g),
         (Output::Groups(g), Csv) => crate::csv::groups(g),
         (Output::Groups(g), Json) => crate::json::pretty(g),
         (Output::Power(p), Table) => crate::table::power(p),
         (Output::Power(p), Csv) => crate::csv::power(p),
-        (Output::Power(p), Json) => crate::json::pretty(p),
+        (Output::Power(p), Json) => crate::json::power(p),
         (Output::TrialPlan(p), Table) => p.to_table(),
         (Output::TrialPlan(p), Csv) => p.to_csv(),
         (Output::TrialPlan(p), Json) => p.to_json(),
         (Output::TrialPower(p), Table) => p.to_table(),
         (Output::TrialPower(p), Csv) => p.to_csv(),
         (Output::TrialPower(p), Json) => p.to_json(),
-        (Output::Tidy(t), Table) => format!("{}\n\n{}", t.title, balans_transport::tidy_table(&t.rows)),
+        (Output::Tidy(t), Table) => format!(
+            "{}{}\n\n{}",
+            answer_block(&t.answer),
+            t.title,
+            balans_transport::tidy_table(&t.rows)
+        ),
         (Output::Tidy(t), Csv) => balans_transport::tidy_csv(&t.rows),
         (Output::Tidy(t), Json) => crate::json::pretty(t),
         (Output::Sites(s, origin), Table) => format!(

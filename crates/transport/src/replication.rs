@@ -782,6 +782,31 @@ pub fn analyse(config: &ReplicationConfig) -> Result<Vec<TidyRow>, TransportErro
 }
 
 #[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    /// The golden-file example (original r = .30, n = 278 as Fisher z; replication n = 150):
+    /// golden sceptical p .0122 < .025 → success, although the nominal one (.0385) fails and the
+    /// replication alone is not significant (p .067).
+    #[test]
+    fn one_verdict_under_the_golden_sceptical_p_value() {
+        let mut config = ReplicationConfig::new(Estimate::new(0.3095, 0.0603, "original").unwrap());
+        config.replication = Some(Estimate::new(0.1511, 0.0825, "replication").unwrap());
+        config.original_n = Some(278);
+        let rows = analyse(&config).unwrap();
+        let answer = replication_answer(&config, &rows);
+        assert_eq!(answer.len(), 3, "{answer:?}");
+        assert!(answer[0].starts_with("Replication success: the golden sceptical p-value is .0122 (< .0250"), "{}", answer[0]);
+        assert!(answer[1].starts_with("Definition: "));
+        assert!(answer[2].contains("p = .0670), not significant"), "{}", answer[2]);
+        // A replication estimate of the opposite sign fails.
+        config.replication = Some(Estimate::new(-0.05, 0.0825, "replication").unwrap());
+        let rows = analyse(&config).unwrap();
+        assert!(replication_answer(&config, &rows)[0].starts_with("Replication failure"));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::dist::p2z;
@@ -1028,4 +1053,72 @@ mod tests {
         assert!(Estimate::new(0.3, 0.0, "original").is_err());
         assert!(Estimate::new(f64::NAN, 0.1, "original").is_err());
     }
+}
+
+/// The answer of `transport replicate`, from its rows: one verdict under the default criterion,
+/// the golden sceptical p-value (one-sided, success when below `alpha/2`; Held, Micheloud & Pawel
+/// 2022, *Annals of Applied Statistics* 16:706–720), with its definition and how the replication alone reads — or, before
+/// the replication, the replication N for the target power under the default predictive power
+/// (Micheloud & Held 2022), with the conditional and empirical-Bayes N beside it.
+pub fn replication_answer(config: &ReplicationConfig, rows: &[TidyRow]) -> Vec<String> {
+    let row = |term: &str| rows.iter().find(|r| r.term == term);
+    let p4 = |p: f64| {
+        if p < 0.0001 {
+            "< .0001".to_string()
+        } else {
+            let s = format!("{p:.4}");
+            s.strip_prefix('0').unwrap_or(&s).to_string()
+        }
+    };
+    let count = |n: f64| {
+        let digits = format!("{:.0}", n);
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let level = config.alpha / 2.0;
+    let mut out = Vec::new();
+    match (row("replication"), row("p.sceptical.golden.one.sided")) {
+        (Some(rep), Some(golden)) => {
+            let p = golden.p_value.unwrap_or(f64::NAN);
+            let success = p < level;
+            out.push(format!(
+                "Replication {}: the golden sceptical p-value is {} ({} {}, one-sided; the default criterion).",
+                if success { "success" } else { "failure" },
+                p4(p),
+                if success { "<" } else { "\u{2265}" },
+                p4(level)
+            ));
+            out.push("Definition: the sceptical p-value is small only when the replication convinces a sceptic whose prior just makes the original result non-significant; at the golden level (Held, Micheloud & Pawel 2022) a just-significant original is replicated only by an estimate at least as large as the original one.".to_string());
+            let rp = rep.p_value.unwrap_or(f64::NAN);
+            out.push(format!(
+                "The replication alone estimates {:.4} (95% CI [{:.4}, {:.4}], p = {}), {} at two-sided {}; the other criteria in the table answer other questions and may disagree.",
+                rep.estimate,
+                rep.conf_low.unwrap_or(f64::NAN),
+                rep.conf_high.unwrap_or(f64::NAN),
+                p4(rp),
+                if rp < config.alpha { "significant" } else { "not significant" },
+                config.alpha
+            ));
+        }
+        _ => {
+            if let Some(n) = row("n.predictive") {
+                let other = |term: &str| row(term).map_or("–".to_string(), |r| count(r.estimate));
+                out.push(format!(
+                    "For power {} the replication needs N = {} by predictive power (the default: it allows for the uncertainty of the original estimate{}); conditional power, which takes the original estimate as the truth, says {}, and empirical-Bayes power, which also shrinks it, {}.",
+                    config.target_power,
+                    count(n.estimate),
+                    if config.tau > 0.0 { " and the heterogeneity between contexts" } else { "" },
+                    other("n.conditional"),
+                    other("n.EB")
+                ));
+            }
+        }
+    }
+    out
 }

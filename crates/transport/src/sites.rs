@@ -637,6 +637,20 @@ pub fn simulate_sites(
     design: &SiteDesign,
     config: &SitesConfig,
 ) -> Result<SitesReport, TransportError> {
+    simulate_sites_with_progress(study, design, config, &|_| {})
+}
+
+/// [`simulate_sites`], calling `progress(k)` after every `k` finished replications, so that a
+/// caller can show how far it is. The result does not depend on it.
+///
+/// # Errors
+/// As [`simulate_sites`].
+pub fn simulate_sites_with_progress(
+    study: &Study,
+    design: &SiteDesign,
+    config: &SitesConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SitesReport, TransportError> {
     if config.replications == 0 {
         return Err(TransportError::invalid(
             "the number of replications",
@@ -669,7 +683,7 @@ pub fn simulate_sites(
         seed: config.seed,
         condition: design.sites as u64,
     };
-    let tallied = pool.install(|| run(&replication, streams, config.replications, &|_| {}));
+    let tallied = pool.install(|| run(&replication, streams, config.replications, progress));
     let (failed_replications, failed_site_fits) =
         (tallied.failed_replications, tallied.failed_site_fits);
     let outcomes = tallied.outcomes;

@@ -476,9 +476,67 @@ pub struct PlanReport {
 }
 
 impl PlanReport {
-    /// One JSON document.
+    /// The answer a planner reads first, 1–3 sentences: the leaders needed (or the power, or the
+    /// MDES, whichever was asked), and for a budget its cost-optimal design — with a warning when
+    /// that design cannot reach the target power for the effect.
+    pub fn answer(&self) -> Vec<String> {
+        let d = &self.design;
+        let target = self.target_power.unwrap_or(self.mdes_power);
+        let design = format!(
+            "{} leaders ({:.0}% trained) \u{d7} {} employees",
+            self.leaders, d.share_trained * 100.0, d.team_size
+        );
+        let mut out = Vec::new();
+        match (self.target_power, self.effect) {
+            (Some(t), Some(e)) => out.push(format!(
+                "To detect a training effect of {e} SD with power {t}, the trial needs {design}."
+            )),
+            (_, Some(e)) => out.push(format!(
+                "With {design} the trial detects a training effect of {e} SD with power {:.2}; the smallest effect it detects with power {:.2} is {:.3} SD.",
+                self.power, self.mdes_power, self.mdes
+            )),
+            _ => out.push(format!(
+                "With {design} the smallest training effect detected with power {:.2} is {:.3} SD (95% CI [{:.3}, {:.3}]).",
+                self.mdes_power, self.mdes, self.conf_low, self.conf_high
+            )),
+        }
+        if let Some(a) = self.allocation {
+            let chosen = format!(
+                "{} leaders \u{d7} {} employees (cost {})",
+                a.leaders, a.team_size, a.cost
+            );
+            match self.effect {
+                Some(e) if a.power < target => out.push(format!(
+                    "Warning: the budget cannot reach power {target} for an effect of {e} SD: its cost-optimal design, {chosen}, has power {:.3}; with power {target} it detects only effects of {:.3} SD or more, so raise the budget or expect a larger effect.",
+                    a.power, a.mdes
+                )),
+                Some(_) => out.push(format!(
+                    "Within the budget the cost-optimal design is {chosen}, with power {:.3}.",
+                    a.power
+                )),
+                None => out.push(format!(
+                    "Within the budget the cost-optimal design is {chosen}; it detects effects of {:.3} SD with power {target}.",
+                    a.mdes
+                )),
+            }
+        }
+        out
+    }
+
+    /// One JSON document, with the [`answer`](Self::answer) as its `answer` field.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("the report serialises");
+        /// The report's fields in their order, then `answer`.
+        #[derive(Serialize)]
+        struct WithAnswer<'a> {
+            #[serde(flatten)]
+            report: &'a PlanReport,
+            answer: Vec<String>,
+        }
+        let v = WithAnswer {
+            report: self,
+            answer: self.answer(),
+        };
+        let mut s = serde_json::to_string_pretty(&v).expect("the report serialises");
         s.push('\n');
         s
     }
@@ -496,10 +554,15 @@ impl PlanReport {
         )
     }
 
-    /// A table for the terminal.
+    /// A table for the terminal: the answer on top, then the numbers.
     pub fn to_table(&self) -> String {
         let d = &self.design;
-        let mut out = format!(
+        let mut out = String::from("Answer:\n");
+        for s in self.answer() {
+            out += &format!("  {s}\n");
+        }
+        out.push('\n');
+        out += &format!(
             "two-level cluster-randomised trial (PowerUpR cra2r2): {} leaders ({:.0}% trained) x {} employees, ICC {}, R2 employee {}, leader {}, {} leader covariates, alpha {} ({})\n",
             self.leaders, d.share_trained * 100.0, d.team_size, d.icc, d.r2_employee, d.r2_leader,
             d.leader_covariates, d.alpha, if d.two_tailed { "two-tailed" } else { "one-tailed" }
@@ -633,6 +696,53 @@ pub fn noncentral_t_cdf(t: f64, df: f64, ncp: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The report `trial plan --icc 0.1 --effect 0.3 --cost-leader 500 --cost-employee 40
+    /// --budget B` builds (as crates/cli/src/trial.rs does).
+    fn budget_report(budget: f64) -> PlanReport {
+        let d = Cra2r2 {
+            icc: 0.1,
+            ..Cra2r2::default()
+        };
+        let a = d.cost_optimal(500.0, 40.0, budget, 0.8, 0.3).unwrap();
+        let d = Cra2r2 {
+            team_size: a.team_size as f64,
+            ..d
+        };
+        let m = d.mdes(a.leaders as f64, 0.8).unwrap();
+        PlanReport {
+            design: d,
+            leaders: a.leaders as f64,
+            effect: Some(0.3),
+            mdes: m.mdes,
+            conf_low: m.conf_low,
+            conf_high: m.conf_high,
+            mdes_power: 0.8,
+            df: m.df,
+            std_error: m.std_error,
+            power: d.power(a.leaders as f64, 0.3).unwrap(),
+            target_power: None,
+            allocation: Some(a),
+        }
+    }
+
+    #[test]
+    fn the_answer_warns_when_the_budget_cannot_reach_the_target_power() {
+        let small = budget_report(30_000.0);
+        let a = small.allocation.unwrap();
+        assert!(a.power < 0.8, "{a:?}");
+        let answer = small.answer();
+        assert!(
+            answer.iter().any(|s| s.starts_with("Warning: the budget cannot reach power 0.8")),
+            "{answer:?}"
+        );
+        assert!(small.to_table().starts_with("Answer:\n"));
+        let v: serde_json::Value = serde_json::from_str(&small.to_json()).unwrap();
+        assert_eq!(v["answer"].as_array().map(Vec::len), Some(answer.len()));
+        let large = budget_report(200_000.0);
+        assert!(large.allocation.unwrap().power >= 0.8);
+        assert!(!large.answer().iter().any(|s| s.contains("Warning")), "{:?}", large.answer());
+    }
 
     #[test]
     fn powerupr_printed_cross_check() {

@@ -42,16 +42,93 @@ impl TrialPowerReport {
         out
     }
 
-    /// One JSON document.
+    /// The answer a planner reads first, 1–2 sentences: the leaders a search found (or that none
+    /// sufficed), else the power of the primary analysis (the pre-registered mixed ANCOVA when it
+    /// was run, otherwise the first analysis) at each number of leaders of the first team size.
+    pub fn answer(&self) -> Vec<String> {
+        let apa = |v: f64, d: usize| {
+            let s = format!("{v:.d$}");
+            s.strip_prefix('0').map_or(s.clone(), str::to_string)
+        };
+        if let Some(s) = &self.search {
+            return vec![match (s.leaders, s.power, s.mc_se) {
+                (Some(j), Some(p), Some(se)) => format!(
+                    "Plan {j} leaders: the smallest number searched whose {} reaches power {} (simulated power {} \u{b1} {}).",
+                    s.analysis, s.target, apa(p, 3), apa(se, 3)
+                ),
+                _ => format!(
+                    "No number of leaders searched reaches power {} for {}: raise the maximum, the team size or the expected effect.",
+                    s.target, s.analysis
+                ),
+            }];
+        }
+        let Some(first) = self.rows.first() else {
+            return Vec::new();
+        };
+        let primary = if self.rows.iter().any(|r| r.analysis == "mixed_ancova") {
+            "mixed_ancova"
+        } else {
+            first.analysis
+        };
+        let team = first.team_size;
+        let rows: Vec<&TrialPowerRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.analysis == primary && (r.team_size - team).abs() < 1e-9)
+            .collect();
+        let points: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} \u{b1} {} with {} leaders", apa(r.power, 2), apa(r.mc_se, 3), r.leaders))
+            .collect();
+        let name = if primary == "mixed_ancova" {
+            "the pre-registered mixed ANCOVA".to_string()
+        } else {
+            primary.to_string()
+        };
+        let mut out = vec![format!(
+            "With teams of {team} and an effect of {:.3} on {}, {name} has power {}.",
+            first.effect,
+            first.outcome,
+            points.join(", ")
+        )];
+        let more_teams = self.rows.iter().any(|r| (r.team_size - team).abs() >= 1e-9);
+        let others = self.rows.iter().any(|r| r.analysis != primary);
+        if more_teams || others {
+            out.push("The other analyses and team sizes are in the table below.".to_string());
+        }
+        out
+    }
+
+    /// One JSON document, with the [`answer`](Self::answer) as its last field.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("the report serialises");
+        /// The report's fields in their order, then `answer`.
+        #[derive(Serialize)]
+        struct WithAnswer<'a> {
+            #[serde(flatten)]
+            report: &'a TrialPowerReport,
+            answer: Vec<String>,
+        }
+        let v = WithAnswer {
+            report: self,
+            answer: self.answer(),
+        };
+        let mut s = serde_json::to_string_pretty(&v).expect("the report serialises");
         s.push('\n');
         s
     }
 
-    /// A table for the terminal.
+    /// A table for the terminal: the answer on top, then one line per (leaders, team size,
+    /// analysis).
     pub fn to_table(&self) -> String {
         let mut out = String::new();
+        let answer = self.answer();
+        if !answer.is_empty() {
+            out.push_str("Answer:\n");
+            for s in &answer {
+                let _ = writeln!(out, "  {s}");
+            }
+            out.push('\n');
+        }
         let _ = writeln!(
             out,
             "trial power: outcome {}, {} replications per condition, seed {}, alpha {}",

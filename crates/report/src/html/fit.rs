@@ -140,6 +140,7 @@ impl ResultKind for FitKind {
         page: &mut Page,
     ) -> Result<(), String> {
         let f: FitJson = typed(&input.json)?;
+        super::answer_section(&input.json, page);
         page.heading("Settings");
         let ci = f.ci.as_ref();
         let ci_field = |k: &str| {

@@ -163,6 +163,20 @@ pub(crate) fn recorded_version(json: &Value, config: &ReportConfig) -> String {
 }
 
 /// Deserialises a result into its typed form, with the failing field in the message.
+/// The `answer` sentences a result carries (computed by [`crate::answer`] when the JSON was
+/// written), as the first section: the same sentences the table shows on top.
+pub(crate) fn answer_section(json: &Value, page: &mut Page) {
+    let sentences: Vec<String> = json
+        .get("answer")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !sentences.is_empty() {
+        page.heading("Answer");
+        page.sentences(&sentences);
+    }
+}
+
 pub(crate) fn typed<T: serde::de::DeserializeOwned>(json: &Value) -> Result<T, String> {
     T::deserialize(json).map_err(|e| e.to_string())
 }

@@ -94,6 +94,7 @@ impl ResultKind for PowerKind {
         page: &mut Page,
     ) -> Result<(), String> {
         let p: PowerJson = typed(&input.json)?;
+        super::answer_section(&input.json, page);
         page.heading("Settings");
         page.table(&settings(&p, &input.json, config));
         page.heading("Key results");

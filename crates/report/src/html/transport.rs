@@ -315,6 +315,7 @@ impl ResultKind for ReplicationKind {
         page: &mut Page,
     ) -> Result<(), String> {
         let r: ReplicationJson = typed(&input.json)?;
+        super::answer_section(&input.json, page);
         let st = &r.settings;
         let pair = |k: &str| {
             st.get(k).map_or("–".into(), |v| {

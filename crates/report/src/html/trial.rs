@@ -109,6 +109,7 @@ impl ResultKind for TrialPowerKind {
         page: &mut Page,
     ) -> Result<(), String> {
         let r: PowerJson = typed(&input.json)?;
+        super::answer_section(&input.json, page);
         settings(
             page,
             recorded_version(&input.json, config),
@@ -249,6 +250,7 @@ impl ResultKind for TrialPlanKind {
         page: &mut Page,
     ) -> Result<(), String> {
         let j = &input.json;
+        super::answer_section(j, page);
         let get = |k: &str| j.get(k).and_then(Value::as_f64);
         let (mdes, lo, hi) = (get("mdes"), get("conf.low"), get("conf.high"));
         let (Some(mdes), Some(lo), Some(hi)) = (mdes, lo, hi) else {

@@ -20,9 +20,11 @@ fn n3(x: f64) -> String {
     num(Some(x), 0, 3)
 }
 
-/// The text of a fit: header, test statistics and fit indices, parameter sections, R², effects.
+/// The text of a fit: the answer ([`crate::answer::fit`]) on top, then header, test statistics and
+/// fit indices, parameter sections, R², effects.
 pub fn fit(r: &FitReport) -> String {
     let mut o = String::new();
+    answer(&mut o, r);
     header(&mut o, r);
     measures(&mut o, r);
     parameters(&mut o, &r.parameters);
@@ -42,6 +44,19 @@ pub fn fit(r: &FitReport) -> String {
         o.push_str(&legend);
     }
     o
+}
+
+/// The answer block: 1–5 sentences and a blank line; nothing for a model without indirect effects.
+fn answer(o: &mut String, r: &FitReport) {
+    let a = crate::answer::fit(r);
+    if a.sentences.is_empty() {
+        return;
+    }
+    o.push_str("Answer:\n");
+    for s in &a.sentences {
+        let _ = writeln!(o, "  {s}");
+    }
+    o.push('\n');
 }
 
 fn header(o: &mut String, r: &FitReport) {

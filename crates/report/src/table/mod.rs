@@ -8,7 +8,7 @@ mod power;
 pub use fit::fit;
 pub use groups::groups;
 pub use model::model;
-pub use power::power;
+pub use power::{power, power_grid};
 
 /// `x` right-aligned in `width` with `digits` decimals; blank when missing or not finite.
 fn num(x: Option<f64>, width: usize, digits: usize) -> String {

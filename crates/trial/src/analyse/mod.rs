@@ -21,6 +21,7 @@
 // Index loops mirror the formulas they implement; `!(x > 0.0)` deliberately also catches NaN.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
+mod answer;
 pub mod all;
 pub mod ancova;
 pub mod dense;
