@@ -206,3 +206,20 @@ fn constraint_on_a_fixed_parameter_is_refused() {
         "{err}"
     );
 }
+
+/// The covariance-only path estimator cannot impose equality constraints: it refuses them with a
+/// message naming them, instead of fitting the unconstrained model.
+#[test]
+fn path_estimator_refuses_equality_constraints() {
+    for (text, names) in [
+        ("m ~ c*x1 + c*x2\ny ~ b*m", "label 'c' on 2 parameters"),
+        ("m ~ a*x1\ny ~ b*m\na == b", "a == b"),
+    ] {
+        let model = parse_model("t", text).unwrap();
+        let err = balans_estimate::AnalysisSpec::from_model(&model).unwrap_err();
+        assert!(
+            matches!(&err, EvalError::EqualityConstraints { reason } if reason.contains(names)),
+            "{err}"
+        );
+    }
+}
