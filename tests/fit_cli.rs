@@ -388,7 +388,7 @@ fn item_exports_spelled_differently_are_scored_and_counted() {
 /// pvalue, ci) to 1e-6 relative, the fit measures to 1e-4 absolute.
 #[test]
 fn intercepts_and_equality_constraints_match_lavaan() {
-    for case in ["intercepts", "shared", "equalities"] {
+    for case in ["intercepts", "shared", "equalities", "latent_shared"] {
         let (ours, reference) = fit_json(&format!("meanstructure_{case}"), &[]);
         let params = ours["parameters"].as_array().unwrap();
         let effects = ours["effects"].as_array().unwrap();

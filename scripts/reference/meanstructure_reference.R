@@ -13,13 +13,17 @@
 #          intercepts  -- (a) a mediation with `m ~ 1` and `y ~ 1` (saturated mean structure)
 #          shared      -- (b) a label shared by two paths (`m ~ c*x1 + c*x2`)
 #          equalities  -- (c) `a == b` plus labelled intercepts constrained equal (`i1 == i2`)
+#          latent_shared -- shared labels on loadings and residual variances of a two-factor CFA
+#                         of tests/reference/data/holzinger.csv (written by lavaan_reference.R)
 #
 # Convergence: every model is fitted by sem() with control = list(rel.tol = tol) (nlminb) for
-# tol in 1e-14, 1e-12, 1e-10; among the fits nlminb reports converged, the one with the smallest
+# tol in 1e-14, 1e-12, 1e-10, and with optim.method = "BFGS", control = list(reltol = 1e-20)
+# (stored as rel.tol = 1e-20); among the fits nlminb reports converged, the one with the smallest
 # projected gradient max |K' g| (K = lavaan's eq.constraints.K, g = lavInspect(fit, "gradient");
 # K = I without constraints) is kept, and it must be below 1e-8 (printed and stored as
 # `max_abs_gradient`). (With `==` constraints nlminb stops with "false convergence" at 1e-14
-# and 1e-12 on this data; rel.tol = 1e-10 then reaches |K' g| ~ 1e-8.)
+# and 1e-12 on this data; rel.tol = 1e-10 then reaches |K' g| ~ 1e-8; nlminb stops at ~2e-7 on
+# the latent case, BFGS reaches ~1e-9.)
 # Deterministic: the only random step is preceded by set.seed().
 # -----------------------------------------------------------------------------
 
@@ -87,18 +91,32 @@ m ~ i1*1
 y ~ i2*1
 a == b
 i1 == i2
+",
+  latent_shared = "
+visual =~ x1 + l*x2 + l*x3
+textual =~ x4 + t*x5 + t*x6
+x2 ~~ v*x2
+x3 ~~ v*x3
 "
 )
+DATA_OF <- list(latent_shared = "holzinger.csv")
+holz <- utils::read.csv(file.path(data_dir, "holzinger.csv"))
 
 FIT_NAMES <- c("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic", "bic",
                "logl")
 
 for (case in names(CASES)) {
   model <- CASES[[case]]
+  data_file <- if (is.null(DATA_OF[[case]])) "meanstructure.csv" else DATA_OF[[case]]
+  d <- if (data_file == "holzinger.csv") holz else df
   fit <- NULL
   grad <- Inf
-  for (tol in c(1e-14, 1e-12, 1e-10)) {
-    f <- suppressWarnings(sem(model, data = df, control = list(rel.tol = tol)))
+  for (tol in c(1e-14, 1e-12, 1e-10, 1e-20)) {
+    f <- suppressWarnings(if (tol > 1e-15) {
+      sem(model, data = d, control = list(rel.tol = tol))
+    } else {
+      sem(model, data = d, optim.method = "BFGS", control = list(reltol = tol, maxit = 10000))
+    })
     if (!lavInspect(f, "converged")) next
     g <- lavInspect(f, "gradient")
     K <- if (f@Model@eq.constraints) f@Model@eq.constraints.K else diag(length(g))
@@ -110,10 +128,11 @@ for (case in names(CASES)) {
   pe <- pe[, c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower", "ci.upper")]
   res <- list(
     case = case,
-    data = "meanstructure.csv",
+    data = data_file,
     model = model,
     n = lavInspect(fit, "nobs"),
     options = list(estimator = "ML", meanstructure = lavInspect(fit, "meanstructure"),
+                   optim.method = if (used_tol < 1e-15) "BFGS" else "nlminb",
                    rel.tol = used_tol),
     max_abs_gradient = grad,
     parameters = pe,

@@ -1,7 +1,7 @@
 //! Path models with a mean structure (`~ 1`) and equality constraints (shared labels, `a == b`)
 //! against lavaan 0.6-14 (`tests/reference/meanstructure_*.json`, written by
-//! `scripts/reference/meanstructure_reference.R`: `sem()` with nlminb `rel.tol` down to 1e-14 and
-//! a projected gradient `max |K'g| < 1e-8`). Estimates, SEs, z, p-values and Wald intervals to
+//! `scripts/reference/meanstructure_reference.R`: `sem()` with nlminb `rel.tol` down to 1e-14 or
+//! BFGS `reltol = 1e-20`, whichever has the smaller projected gradient, `max |K'g| < 1e-8`). Estimates, SEs, z, p-values and Wald intervals to
 //! 1e-6 (relative to max(|value|, 1e-2)); fit measures to 1e-4 (relative to max(1, |value|)).
 
 use balans_estimate::sem::{fit_sem_rows, SemConfig, SemOptions, SemSpec};
@@ -161,6 +161,13 @@ fn shared_label_equals_lavaan() {
 #[test]
 fn explicit_equalities_and_equal_intercepts_equal_lavaan() {
     assert_case("equalities");
+}
+
+/// Shared labels on loadings and on residual variances of a two-factor CFA
+/// (HolzingerSwineford1939): the same reparametrisation in the latent-variable model.
+#[test]
+fn shared_labels_in_a_latent_model_equal_lavaan() {
+    assert_case("latent_shared");
 }
 
 /// The constrained fit is a different model from the unconstrained one: dropping the `==`
