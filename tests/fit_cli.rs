@@ -556,3 +556,81 @@ fn fit_cluster_table_names_the_robust_standard_errors_and_the_scaled_test() {
         "{help}"
     );
 }
+
+/// Intercepts (`~ 1`) and equality constraints (shared labels, `a == b`) in path models (issue 20
+/// item 3): `balans fit` against lavaan 0.6-14 `sem()` (tests/reference/meanstructure_*.json,
+/// scripts/reference/meanstructure_reference.R): every parameterEstimates() row (est, se, z,
+/// pvalue, ci) to 1e-6 relative, the fit measures to 1e-4 absolute.
+#[test]
+fn intercepts_and_equality_constraints_match_lavaan() {
+    for case in ["intercepts", "shared", "equalities", "latent_shared"] {
+        let (ours, reference) = fit_json(&format!("meanstructure_{case}"), &[]);
+        let params = ours["parameters"].as_array().unwrap();
+        let effects = ours["effects"].as_array().unwrap();
+        let rows = reference["parameters"].as_array().unwrap();
+        for theirs in rows {
+            let mine = if theirs["op"] == ":=" {
+                effects
+                    .iter()
+                    .find(|e| e["name"] == theirs["lhs"])
+                    .unwrap_or_else(|| panic!("{case}: no effect {}", theirs["lhs"]))
+            } else {
+                params
+                    .iter()
+                    .find(|p| same_row(p, theirs))
+                    .unwrap_or_else(|| panic!("{case}: no row for {theirs}"))
+            };
+            let se = theirs["se"].as_f64().unwrap();
+            for key in ["est", "se", "z", "pvalue", "ci.lower", "ci.upper"] {
+                match theirs[key].as_f64() {
+                    Some(b) => {
+                        let a = mine[key]
+                            .as_f64()
+                            .unwrap_or_else(|| panic!("{case} {theirs}: {key} missing in {mine}"));
+                        let scale = if key == "pvalue" { 1.0 } else { se };
+                        assert!(
+                            close(a, b, EST_REL_TOL, scale),
+                            "{case} {} {} {} {key}: balans {a} lavaan {b}",
+                            theirs["lhs"],
+                            theirs["op"],
+                            theirs["rhs"]
+                        );
+                    }
+                    None => assert!(mine[key].is_null(), "{case} {theirs}: {key} not NA"),
+                }
+            }
+        }
+        assert_eq!(
+            params.len(),
+            rows.iter().filter(|r| r["op"] != ":=").count(),
+            "{case}: the same rows as lavaan"
+        );
+        for key in [
+            "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "logl", "aic", "bic",
+        ] {
+            let b = reference["fit"][key].as_f64().unwrap();
+            let a = ours["fit"][key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{case}: fit.{key} missing"));
+            assert!((a - b).abs() <= FIT_TOL, "{case} fit.{key}: balans {a} lavaan {b}");
+        }
+    }
+}
+
+/// Constraints balans cannot estimate are refused with the line, column and what is supported.
+#[test]
+fn nonlinear_and_inequality_constraints_are_refused_by_fit() {
+    let data = reference_dir().join("data").join("meanstructure.csv");
+    for (line, at) in [("a == b*2", ":3:6:"), ("a > 0", ":3:3:")] {
+        let model = write_temp(&format!("m ~ a*x1\ny ~ b*m\n{line}\n"), ".lav");
+        let o = balans(&[
+            "fit",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            model.path().to_str().unwrap(),
+        ]);
+        assert_clean_failure(&o, at);
+        assert!(stderr(&o).contains("('a == b')"), "{}", stderr(&o));
+    }
+}

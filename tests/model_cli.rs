@@ -149,10 +149,17 @@ fn exogenous_correlations_not_positive_definite() {
     assert_clean_failure(&o, "not positive definite");
 }
 
+/// A label on two parameters is an equality constraint (as lavaan reads it), not an error.
 #[test]
-fn duplicate_label_with_different_meanings() {
+fn shared_label_is_an_equality_constraint() {
     let o = show(b"m ~ a*x\ny ~ a*m\n", &[]);
-    assert_clean_failure(&o, "label 'a' is used for both 'm ~ x' and 'y ~ m'");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn inequality_constraint_is_refused_with_a_location() {
+    let o = show(b"m ~ a*x\ny ~ b*m\na > 0\n", &[]);
+    assert_clean_failure(&o, ":3:3: inequality constraints ('a > 0', 'a < b') are not supported");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `balans fit` for models with latent variables (`=~`), with FIML (`--missing ml`) or `--std-lv`:
+//! `balans fit` for models with latent variables (`=~`), intercepts (`~ 1`, a mean structure) or
+//! equality constraints (shared labels, `a == b`), with FIML (`--missing ml`) or `--std-lv`:
 //! the same report rows as path models (plus `=~`, `~1`, `std.lv` and Heywood cases), estimated by
 //! `balans_estimate::sem`.
 
@@ -29,9 +30,13 @@ pub enum InformationArg {
     Observed,
 }
 
-/// Whether `balans fit` goes through the latent-variable/FIML estimator.
+/// Whether `balans fit` goes through the latent-variable/FIML estimator: also for path models
+/// with intercepts (lavaan's `meanstructure = TRUE` is implied) or equality constraints, which
+/// the covariance-only path estimator does not fit.
 pub fn applies(args: &FitArgs, model: &Model) -> bool {
     model.has_latent_variables()
+        || !model.intercepts().is_empty()
+        || model.has_equality_constraints()
         || args.missing == MissingArg::Ml
         || args.std_lv
         || (args.information == Some(InformationArg::Observed) && args.cluster.is_none())
@@ -41,10 +46,10 @@ pub fn applies(args: &FitArgs, model: &Model) -> bool {
 /// models).
 pub fn fit_report(args: &FitArgs, model: &Model) -> Result<FitReport> {
     if args.ci != CiMethod::Delta {
-        bail!("--ci {:?} is not available for latent-variable or FIML fits yet; use --ci delta (the delta-method intervals lavaan reports)", args.ci);
+        bail!("--ci {:?} is not available for latent-variable, FIML, mean-structure ('~ 1') or equality-constrained fits yet; use --ci delta (the delta-method intervals lavaan reports)", args.ci);
     }
     if args.cluster.is_some() {
-        bail!("--cluster is not available for latent-variable or FIML fits yet");
+        bail!("--cluster is not available for latent-variable, FIML, mean-structure ('~ 1') or equality-constrained fits yet");
     }
     if !(args.level > 0.0 && args.level < 1.0) {
         bail!("--level must lie in (0, 1), got {}", args.level);

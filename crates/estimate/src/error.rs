@@ -36,6 +36,14 @@ pub enum EvalError {
         /// The latent variables, comma separated.
         names: String,
     },
+    /// Equality constraints (`a == b`, a shared label) that cannot be imposed here: in the
+    /// covariance-only path estimator ([`crate::AnalysisSpec`]; [`crate::sem`] imposes them), or
+    /// on a fixed parameter.
+    #[error("{reason}")]
+    EqualityConstraints {
+        /// What is wrong and what to do, a lowercase fragment.
+        reason: String,
+    },
     /// The model has more free parameters than the covariance matrix has moments.
     #[error("the model is not identified: {npar} free parameters but only {moments} sample moments (df = {df}); remove some '~~' statements")]
     TooManyParameters {

@@ -237,7 +237,8 @@ impl AnalysisSpec {
     /// estimate, standard error or χ²).
     ///
     /// # Errors
-    /// [`EvalError::LatentVariables`] for models with `=~`; [`EvalError::TooManyParameters`] when
+    /// [`EvalError::LatentVariables`] for models with `=~`; [`EvalError::EqualityConstraints`] for
+    /// models with `==` or shared labels (fit those with [`crate::sem`]); [`EvalError::TooManyParameters`] when
     /// the model has negative degrees of freedom.
     pub fn from_model(model: &Model) -> Result<AnalysisSpec, EvalError> {
         if model.has_latent_variables() {
@@ -248,6 +249,15 @@ impl AnalysisSpec {
                     .map(|l| l.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
+            });
+        }
+        if model.has_equality_constraints() {
+            return Err(EvalError::EqualityConstraints {
+                reason: format!(
+                    "equality constraints ({}) are estimated by `balans fit` only; this analysis \
+                     needs a model without '==' and without labels shared by several parameters",
+                    describe_equalities(model)
+                ),
             });
         }
         let names: Vec<String> = model.variables().to_vec();
@@ -725,4 +735,21 @@ fn closed_form_plan(
         blocks,
         random_x: random_block,
     })
+}
+
+/// The equality constraints of a model in words: `a == b` and `label 'c' on 2 parameters`.
+pub(crate) fn describe_equalities(model: &Model) -> String {
+    let mut parts: Vec<String> = model
+        .equalities()
+        .iter()
+        .map(|e| format!("{} == {}", e.lhs, e.rhs))
+        .collect();
+    let labels = model.parameter_labels();
+    for (k, l) in labels.iter().enumerate() {
+        let count = labels.iter().filter(|x| *x == l).count();
+        if count > 1 && !labels[..k].contains(l) {
+            parts.push(format!("label '{l}' on {count} parameters"));
+        }
+    }
+    parts.join(", ")
 }

@@ -2,9 +2,10 @@
 //! parameters, and the checks that give located errors (cycles, duplicate labels, unknown labels).
 
 use crate::spec::{
-    Covariance, DefinedParameter, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
+    Covariance, DefinedParameter, Equality, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
     Regression, Semantics,
 };
+use crate::expr::Expr;
 use crate::syntax::{self, Modifier, Op, ParseError, Rhs, Span, Statement, Term};
 use crate::{suggest, ModelError};
 use std::collections::HashMap;
@@ -35,8 +36,11 @@ struct Parts<'a> {
     intercepts: Vec<Intercept>,
     latent_variables: Vec<LatentVariable>,
     item_covariances: Vec<ItemCovariance>,
-    /// Every label: (label, what it labels, span).
+    /// Every label: (label, what it labels, span); a label shared by several parameters appears
+    /// once per parameter.
     labels: Vec<(String, String, Span)>,
+    /// `a == b` constraints, in the order written (the right side's span in `rhs_span`).
+    equalities: Vec<(Equality, Span)>,
     defined: Vec<Definition>,
 }
 
@@ -70,6 +74,7 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
         latent_variables: Vec::new(),
         item_covariances: Vec::new(),
         labels: Vec::new(),
+        equalities: Vec::new(),
         defined: Vec::new(),
     };
     for st in &syntax.statements {
@@ -88,10 +93,26 @@ pub fn parse_model(origin: &str, src: &str) -> Result<Model, ModelError> {
                     *span,
                 ));
             }
-            _ => unreachable!("parser pairs := with expressions and other operators with terms"),
+            (Op::Equal, Rhs::Expr(Expr::Label { name }, used)) => {
+                let (lhs, span) = &st.lhs[0];
+                let rhs_span = used.first().map_or(st.span, |(_, s)| *s);
+                parts.equalities.push((
+                    Equality {
+                        lhs: lhs.clone(),
+                        rhs: name.clone(),
+                        span: *span,
+                    },
+                    rhs_span,
+                ));
+            }
+            _ => unreachable!(
+                "parser pairs := and == with expressions (== with a label) and other operators \
+                 with terms"
+            ),
         }
     }
     parts.check_labels()?;
+    parts.check_equalities()?;
     let defined = parts.defined_parameters()?;
     parts.check_covariance_only(&first_span)?;
     parts.into_model(defined, &latent_names, syntax.standardized)
@@ -199,14 +220,11 @@ impl Parts<'_> {
         what: String,
         span: Span,
     ) -> Result<(), ModelError> {
-        register_label(
-            label,
-            what,
-            span,
-            &mut self.labels,
-            self.at.origin,
-            self.at.src,
-        )
+        // A label shared by several parameters is an equality constraint (as lavaan reads it).
+        if let Some(l) = label {
+            self.labels.push((l.clone(), what, span));
+        }
+        Ok(())
     }
 
     /// A `~` statement: intercepts (`~ 1`) and paths, each given once, none onto itself.
@@ -413,6 +431,38 @@ impl Parts<'_> {
         Ok(())
     }
 
+    /// Both sides of every `a == b` are parameter labels (not variables, not defined parameters).
+    fn check_equalities(&self) -> Result<(), ModelError> {
+        let known: Vec<String> = self.labels.iter().map(|(l, _, _)| l.clone()).collect();
+        for (eq, rhs_span) in &self.equalities {
+            for (label, span) in [(&eq.lhs, eq.span), (&eq.rhs, *rhs_span)] {
+                if known.contains(label) {
+                    continue;
+                }
+                let listed = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    let mut k = known.clone();
+                    k.dedup();
+                    k.join(", ")
+                };
+                let mut e = self.at.err(
+                    span,
+                    format!("unknown label '{label}' in '==' (the labels in this model are: {listed})"),
+                );
+                if self.variables.contains(label) || self.item_names.contains(label) {
+                    e = e.with_help("'==' constrains parameter labels, not variables: label the parameters, e.g. 'y ~ a*x1 + b*x2', and write 'a == b'");
+                } else if let Some(s) = suggest(label, known.iter().map(String::as_str)) {
+                    e = e.with_help(format!("did you mean '{s}'?"));
+                } else {
+                    e = e.with_help("label the parameters first, e.g. 'y ~ a*x1 + b*x2', then write 'a == b'");
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
     /// Defined parameters: unique names; every label they use known (a label or an earlier
     /// definition).
     fn defined_parameters(&mut self) -> Result<Vec<DefinedParameter>, ModelError> {
@@ -570,6 +620,7 @@ impl Parts<'_> {
             intercepts: self.intercepts,
             latent_variables: self.latent_variables,
             item_covariances: self.item_covariances,
+            equalities: self.equalities.into_iter().map(|(e, _)| e).collect(),
             defined,
             semantics: if standardized {
                 Semantics::Standardized
@@ -591,25 +642,6 @@ fn modifiers(t: &Term) -> (Option<f64>, Option<String>) {
         }
     }
     (value, label)
-}
-
-fn register_label(
-    label: &Option<String>,
-    what: String,
-    span: Span,
-    labels: &mut Vec<(String, String, Span)>,
-    origin: &str,
-    src: &str,
-) -> Result<(), ModelError> {
-    if let Some(l) = label {
-        if let Some((_, other, _)) = labels.iter().find(|(x, _, _)| x == l) {
-            return Err(ParseError::at(origin, src, span, format!("label '{l}' is used for both '{other}' and '{what}'"))
-                .with_help("lavaan reads a shared label as an equality constraint, which balans does not support yet; give each parameter its own label")
-                .into());
-        }
-        labels.push((l.clone(), what, span));
-    }
-    Ok(())
 }
 
 /// Finds one directed cycle among the variables not yet placed (every one of them lies on or

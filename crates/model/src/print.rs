@@ -109,6 +109,9 @@ impl fmt::Display for Model {
                 tag(c.source)
             )?;
         }
+        for e in &self.equalities {
+            writeln!(f, "{} == {}", e.lhs, e.rhs)?;
+        }
         for d in &self.defined {
             writeln!(f, "{} := {}", d.name, d.expr)?;
         }

@@ -143,11 +143,26 @@ pub struct DefinedParameter {
     pub expr: Expr,
 }
 
+/// An equality constraint `lhs == rhs` between two parameter labels (lavaan's `a == b`). A label
+/// shared by several parameters (`y ~ a*x1 + a*x2`) constrains them equal too, without an
+/// [`Equality`] entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Equality {
+    /// Left label.
+    pub lhs: String,
+    /// Right label.
+    pub rhs: String,
+    /// Where the left label was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
 /// A validated path/mediation model.
 ///
 /// Invariants: [`Model::variables`] are in topological order (predictors before outcomes; variables
-/// first written earlier come first among equals); every label is unique and names one parameter;
-/// every label used in a `:=` expression exists; the structural part is acyclic.
+/// first written earlier come first among equals); a label names one parameter or, shared, several
+/// parameters constrained equal; both sides of every `==` and every label used in a `:=`
+/// expression exist; the structural part is acyclic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Model {
     pub(crate) variables: Vec<String>,
@@ -157,6 +172,7 @@ pub struct Model {
     pub(crate) intercepts: Vec<Intercept>,
     pub(crate) latent_variables: Vec<LatentVariable>,
     pub(crate) item_covariances: Vec<ItemCovariance>,
+    pub(crate) equalities: Vec<Equality>,
     pub(crate) defined: Vec<DefinedParameter>,
     pub(crate) semantics: Semantics,
 }
@@ -205,6 +221,41 @@ impl Model {
     /// Residual covariances between items (`y1 ~~ y5`), in the order written.
     pub fn item_covariances(&self) -> &[ItemCovariance] {
         &self.item_covariances
+    }
+
+    /// Explicit equality constraints (`a == b`), in the order written.
+    pub fn equalities(&self) -> &[Equality] {
+        &self.equalities
+    }
+
+    /// Every parameter label, once per labelled parameter (a shared label appears once per
+    /// parameter it labels): regressions, (co)variances, loadings, item residual (co)variances,
+    /// intercepts.
+    pub fn parameter_labels(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        out.extend(self.regressions.iter().filter_map(|r| r.label.as_deref()));
+        out.extend(self.covariances.iter().filter_map(|c| c.label.as_deref()));
+        for lv in &self.latent_variables {
+            for i in &lv.indicators {
+                out.extend(i.label.as_deref());
+                out.extend(i.residual_label.as_deref());
+            }
+        }
+        out.extend(self.item_covariances.iter().filter_map(|c| c.label.as_deref()));
+        out.extend(self.intercepts.iter().filter_map(|i| i.label.as_deref()));
+        out
+    }
+
+    /// Whether some parameters are constrained equal: a `==` or a label shared by two parameters.
+    pub fn has_equality_constraints(&self) -> bool {
+        if !self.equalities.is_empty() {
+            return true;
+        }
+        let labels = self.parameter_labels();
+        labels
+            .iter()
+            .enumerate()
+            .any(|(k, l)| labels[..k].contains(l))
     }
 
     /// Defined parameters (`:=`), in the order written.

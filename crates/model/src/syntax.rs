@@ -146,6 +146,11 @@ impl ParseError {
     }
 }
 
+/// The help of every refused constraint: what balans does support.
+const CONSTRAINT_HELP: &str = "balans estimates equality constraints between two labels \
+('a == b') and shared labels ('y ~ a*x1 + a*x2', also on intercepts 'y ~ i*1'); write a \
+nonlinear function of labels as a defined parameter ('d := a - b*c') to test it instead";
+
 /// A model operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -157,7 +162,9 @@ pub enum Op {
     Covariance,
     /// `:=` defined parameter.
     Define,
-    /// `==`, `<`, `>` constraints, `<~` composites, `~*~` scaling, `|` thresholds: recognised so the
+    /// `==` equality constraint between two labels (`a == b`).
+    Equal,
+    /// `<`, `>` constraints, `<~` composites, `~*~` scaling, `|` thresholds: recognised so the
     /// error can say they are not supported.
     Unsupported(&'static str),
 }
@@ -170,6 +177,7 @@ impl Op {
             Op::MeasuredBy => "=~",
             Op::Covariance => "~~",
             Op::Define => ":=",
+            Op::Equal => "==",
             Op::Unsupported(s) => s,
         }
     }
@@ -426,7 +434,7 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
                 } else if rest.starts_with(":=") {
                     (Tok::Op(Op::Define), 2)
                 } else if rest.starts_with("==") {
-                    (Tok::Op(Op::Unsupported("==")), 2)
+                    (Tok::Op(Op::Equal), 2)
                 } else if rest.starts_with("<~") {
                     (Tok::Op(Op::Unsupported("<~")), 2)
                 } else if rest.starts_with('<') {
@@ -495,7 +503,7 @@ fn check_variable_count(
 ) -> Result<(), ParseError> {
     let mut names = std::collections::HashSet::new();
     for st in statements {
-        if st.op == Op::Define {
+        if st.op == Op::Define || st.op == Op::Equal {
             continue;
         }
         for (name, span) in &st.lhs {
@@ -620,6 +628,25 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The error of a constraint this parser cannot read as `label == label` (`2*a == b`,
+    /// `a + b == c`, `a*b > 0`), located on the whole statement; `None` when the statement has no
+    /// constraint operator.
+    fn constraint_error(&self, start: Span) -> Option<ParseError> {
+        let op = self.toks.iter().find_map(|(t, _)| match t {
+            Tok::Op(Op::Equal) => Some("=="),
+            Tok::Op(Op::Unsupported(s)) if *s == "<" || *s == ">" => Some(*s),
+            _ => None,
+        })?;
+        let end = self.toks.last().map_or(start, |(_, s)| *s);
+        let msg = if op == "==" {
+            "only equality constraints between two labels ('a == b') are supported; nonlinear or \
+             numeric constraints ('a == b*c', '2*a == b') are not"
+        } else {
+            "inequality constraints ('a > 0', 'a < b') are not supported by balans"
+        };
+        Some(self.err(start.to(end), msg).with_help(CONSTRAINT_HELP))
+    }
+
     fn statement(&mut self) -> Result<Statement, ParseError> {
         let start = self.span();
         // Left side: name (+ name)*
@@ -638,7 +665,12 @@ impl<'a> Parser<'a> {
                     .with_help(
                         "write the outcome (or latent variable) before the operator, e.g. 'y ~ x'",
                     )),
-                _ => return Err(self.unexpected("a variable name")),
+                _ => {
+                    if let Some(e) = self.constraint_error(start) {
+                        return Err(e);
+                    }
+                    return Err(self.unexpected("a variable name"));
+                }
             }
             if self.peek() == Some(&Tok::Plus) {
                 self.pos += 1;
@@ -648,7 +680,12 @@ impl<'a> Parser<'a> {
         }
         let (op, op_span) = match self.peek() {
             Some(Tok::Op(op)) => (*op, self.span()),
-            Some(_) => return Err(self.unexpected("an operator (~, =~, ~~ or :=)")),
+            Some(_) => {
+                if let Some(e) = self.constraint_error(start) {
+                    return Err(e);
+                }
+                return Err(self.unexpected("an operator (~, =~, ~~ or :=)"));
+            }
             None => {
                 return Err(self
                     .err(self.span(), "statement has no operator")
@@ -656,9 +693,16 @@ impl<'a> Parser<'a> {
             }
         };
         self.pos += 1;
+        if lhs.len() > 1 && op == Op::Equal {
+            return Err(self.constraint_error(start).expect("the statement has '=='"));
+        }
         if let Op::Unsupported(sym) = op {
+            if sym == "<" || sym == ">" {
+                return Err(self
+                    .err(op_span, "inequality constraints ('a > 0', 'a < b') are not supported by balans")
+                    .with_help(CONSTRAINT_HELP));
+            }
             let what = match sym {
-                "==" | "<" | ">" => "equality and inequality constraints",
                 "<~" => "composites (<~)",
                 "~*~" => "scaling factors (~*~)",
                 _ => "thresholds (|)",
@@ -685,15 +729,26 @@ impl<'a> Parser<'a> {
                     _ => "write the predictors (or items) after the operator, e.g. 'y ~ x1 + x2'",
                 }));
         }
-        let rhs = if op == Op::Define {
+        let rhs_start = self.pos;
+        let rhs = if op == Op::Define || op == Op::Equal {
             let mut labels = Vec::new();
             let e = self.expr(0, &mut labels)?;
+            if op == Op::Equal && !matches!(e, Expr::Label { .. }) {
+                let end = self.toks.last().map_or(op_span, |(_, s)| *s);
+                return Err(self
+                    .err(
+                        self.toks[rhs_start].1.to(end),
+                        "only equality constraints between two labels ('a == b') are supported; \
+                         nonlinear or numeric constraints ('a == b*c', 'a == 0.5') are not",
+                    )
+                    .with_help(CONSTRAINT_HELP));
+            }
             Rhs::Expr(e, labels)
         } else {
             Rhs::Terms(self.terms(op)?)
         };
         if self.pos < self.toks.len() {
-            return Err(self.unexpected(if op == Op::Define {
+            return Err(self.unexpected(if op == Op::Define || op == Op::Equal {
                 "an operator or end of statement"
             } else {
                 "'+' or end of statement"

@@ -18,6 +18,10 @@
 //! `I_ab = s_a s_b [⟨v_a,u_b⟩⟨u_a,v_b⟩ + ⟨u_a,u_b⟩⟨v_a,v_b⟩] + c_a c_b ⟨FA_i, FA_j⟩`
 //! with `⟨x, y⟩ = xᵀ Σ⁻¹ y` (Fisher scoring uses the complete-data information also under FIML).
 //!
+//! With equality constraints the engine works on the reduced vector `θ*` (`θ = K θ*`, see
+//! [`super::spec`]): [`Engine::set_theta`] takes `θ*`, the gradient is `Kᵀ ∂F/∂θ` and the
+//! information `Kᵀ I K`; without constraints `K = I` and nothing changes.
+//!
 //! Standard errors: expected `V = (N I)⁻¹` (lavaan's default for complete data), observed
 //! `V = H⁻¹` with `H` the Hessian of `−log L` by the five-point central difference of the analytic
 //! gradient with step `1e-6`, symmetrised — lavaan's `lav_model_hessian` (its default under
@@ -153,8 +157,10 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Fills `B`, `Ψ`, `α` from θ and the fixed rows, then `A`, `Σ_full`, `μ_full`, `Σ`, `μ`.
+    /// Fills `B`, `Ψ`, `α` from `θ*` (`θ = K θ*`) and the fixed rows, then `A`, `Σ_full`,
+    /// `μ_full`, `Σ`, `μ`.
     pub(crate) fn set_theta(&mut self, theta: &[f64]) {
+        let classes = &self.spec.reduced;
         self.inverses_valid = false;
         let st = &mut self.state;
         st.beta.fill(0.0);
@@ -164,7 +170,7 @@ impl<'s> Engine<'s> {
         for q in &self.spec.rows {
             let value = if q.free {
                 t += 1;
-                theta[t - 1]
+                theta[classes[t - 1]]
             } else if q.sample_value {
                 match q.kind {
                     SemKind::Covariance { a, b } => self.x_cov[(a, b)],
@@ -285,8 +291,22 @@ impl<'s> Engine<'s> {
         (big_g, g_mu)
     }
 
-    /// The analytic gradient `∂F/∂θ` at the current state.
+    /// The analytic gradient `∂F/∂θ* = Kᵀ ∂F/∂θ` at the current state.
     pub(crate) fn gradient(&mut self, data: &PatternData, out: &mut [f64]) {
+        if self.spec.has_equality_constraints() {
+            let mut full = vec![0.0; self.derivs.len()];
+            self.full_gradient(data, &mut full);
+            out.fill(0.0);
+            for (t, g) in full.iter().enumerate() {
+                out[self.spec.reduced[t]] += g;
+            }
+        } else {
+            self.full_gradient(data, out);
+        }
+    }
+
+    /// The analytic gradient `∂F/∂θ` (one element per free row) at the current state.
+    fn full_gradient(&mut self, data: &PatternData, out: &mut [f64]) {
         let (big_g, g_mu) = self.sigma_gradient(data);
         let fa = self.fa();
         let fs = self.fs();
@@ -310,9 +330,25 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// The expected information per observation (complete-data formula) at the current state.
-    /// `None` when `Σ` is not positive definite.
+    /// The expected information per observation of `θ*`, `Kᵀ I K` (complete-data formula), at the
+    /// current state. `None` when `Σ` is not positive definite.
     pub(crate) fn expected_information(&self) -> Option<DMatrix<f64>> {
+        let full = self.full_expected_information()?;
+        if !self.spec.has_equality_constraints() {
+            return Some(full);
+        }
+        let classes = &self.spec.reduced;
+        let mut info = DMatrix::zeros(self.spec.n_reduced, self.spec.n_reduced);
+        for i in 0..full.nrows() {
+            for j in 0..full.ncols() {
+                info[(classes[i], classes[j])] += full[(i, j)];
+            }
+        }
+        Some(info)
+    }
+
+    /// The expected information per observation of `θ` (one row per free row).
+    fn full_expected_information(&self) -> Option<DMatrix<f64>> {
         let p = self.spec.observed.len();
         let cached =
             self.inverses_valid && self.inverses.len() == 1 && self.inverses[0].nrows() == p;

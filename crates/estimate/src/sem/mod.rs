@@ -185,10 +185,21 @@ pub fn fit_sem(
     let n = core.theta.len();
     let mut vcov = DMatrix::zeros(n, n);
     crate::linalg::gram_of_inverse(core.vcov_factor.as_slice(), n, n, vcov.as_mut_slice());
+    // θ = K θ*, Var(θ̂) = K Var(θ̂*) Kᵀ (the identity without constraints).
+    let (theta, vcov) = if spec.has_equality_constraints() {
+        let c = &spec.reduced;
+        let k = c.len();
+        (
+            spec.expand(&core.theta),
+            DMatrix::from_fn(k, k, |i, j| vcov[(c[i], c[j])]),
+        )
+    } else {
+        (core.theta, vcov)
+    };
     Ok(assemble(
         spec,
         &core.engine,
-        core.theta,
+        theta,
         vcov,
         measures,
         core.convergence,
@@ -233,9 +244,13 @@ pub fn fit_sem_lean(
     let st = &core.engine.state;
     let r = &core.vcov_factor;
     let n = core.theta.len();
-    // V = R Rᵀ: Var(θ̂_i) is the squared norm of row i of R; gᵀ V g = ‖Rᵀ g‖².
-    let std_err = (0..n)
-        .map(|i| (i..n).map(|j| r[(i, j)] * r[(i, j)]).sum::<f64>().sqrt())
+    // θ = K θ*: free row i is element c[i] of θ* (the identity without constraints).
+    let c = &spec.reduced;
+    let theta = spec.expand(&core.theta);
+    // V* = R Rᵀ: Var(θ̂_i) is the squared norm of row c[i] of R; gᵀ V g = ‖Rᵀ K g‖².
+    let std_err = c
+        .iter()
+        .map(|&i| (i..n).map(|j| r[(i, j)] * r[(i, j)]).sum::<f64>().sqrt())
         .collect();
     let mut scratch = Vec::new();
     let mut effects = Vec::with_capacity(spec.effects.len());
@@ -245,7 +260,7 @@ pub fn fit_sem_lean(
         effects.push(effect_value(
             e,
             &spec.aligned,
-            &core.theta,
+            &theta,
             &st.a,
             Some(&mut grad),
             &mut scratch,
@@ -256,7 +271,7 @@ pub fn fit_sem_lean(
                     .parameters
                     .iter()
                     .zip(&grad)
-                    .map(|(&i, g)| r[(i, j)] * g)
+                    .map(|(&i, g)| r[(c[i], j)] * g)
                     .sum();
                 v * v
             })
@@ -282,7 +297,7 @@ pub fn fit_sem_lean(
         )
         .count();
     Ok(LeanFit {
-        theta: core.theta,
+        theta,
         std_err,
         effects,
         effect_std_err,
@@ -295,8 +310,9 @@ pub fn fit_sem_lean(
 /// What every fit computes: estimates, their covariance matrix, the saturated moments.
 struct Core<'s> {
     engine: Engine<'s>,
+    /// `θ̂*` (equal to `θ̂` without equality constraints).
     theta: Vec<f64>,
-    /// `R` with `V = R Rᵀ` (upper triangular).
+    /// `R` with `Var(θ̂*) = R Rᵀ` (upper triangular).
     vcov_factor: DMatrix<f64>,
     convergence: Convergence,
     saturated: em::Saturated,
@@ -340,7 +356,12 @@ fn fit_core<'s>(
     crate::variances::check_variances(&owned, |j| saturated.cov[(j, j)])?;
     let mut engine = Engine::new(spec);
     engine.set_fixed_x(&saturated.cov, &saturated.mean);
-    let mut theta = start::start_values(spec, &saturated.cov, &saturated.mean);
+    // Start values of θ*: the first free row of each equality class.
+    let start_full = start::start_values(spec, &saturated.cov, &saturated.mean);
+    let mut theta = vec![0.0; spec.n_reduced];
+    for (t, &c) in spec.reduced.iter().enumerate().rev() {
+        theta[c] = start_full[t];
+    }
     let convergence = engine.fisher_scoring(
         data,
         &mut theta,
@@ -383,7 +404,10 @@ fn measures_of(
     let st = &engine.state;
     let means = spec.options.meanstructure;
     let srmr = measures::srmr(&saturated.cov, &st.sigma, &saturated.mean, &st.mu, means);
-    if complete {
+    // Without equality constraints the mean structure is saturated (every non-x observed variable
+    // has a free intercept), the mean residuals are 0 and χ² is the covariance part alone; with
+    // them the means may misfit, so χ² and logl come from the full log-likelihoods (below).
+    if complete && !(means && spec.has_equality_constraints()) {
         let mut m = fit_measures(
             &saturated.cov,
             &st.sigma,

@@ -22,6 +22,13 @@
 //! * with a mean structure, intercepts of the other observed variables are free and latent means
 //!   fixed at 0.
 //!
+//! Equality constraints (a label shared by several parameters, `a == b`) are imposed as lavaan
+//! does, by reparametrisation: the free parameters `θ` (one per free row) are `θ = K θ*` with
+//! `K` a 0/1 matrix mapping every free row to its equality class, so ML runs over `θ*`, the
+//! information is `Kᵀ I K`, `df` gains one per constraint and `Var(θ̂) = K (Kᵀ I K)⁻¹ Kᵀ`
+//! (lavaan 0.6-14 `lav_model_estimate` with `eq.constraints.K`; its `K` spans the same
+//! subspace with orthonormalised columns, which gives the same estimates and standard errors).
+//!
 //! Numbers in a model text are population values, not constraints, with one exception needed for
 //! identification: the written residual variance of the only item of a single-item latent variable
 //! (`f =~ x; x ~~ 0*x`) is fixed at that value.
@@ -113,6 +120,11 @@ pub struct SemSpec {
     pub(crate) rows: Vec<SemParameter>,
     /// Indices into `rows` of the free parameters (θ order).
     pub(crate) free: Vec<usize>,
+    /// For every free parameter (θ order), its equality class: the index into `θ*` (the module
+    /// docs' `K`: `θ = K θ*`, `K[(t, reduced[t])] = 1`). The identity without constraints.
+    pub(crate) reduced: Vec<usize>,
+    /// Number of equality classes: the length of `θ*`.
+    pub(crate) n_reduced: usize,
     pub(crate) effects: Vec<Effect>,
     /// θ-aligned stand-ins for the path-model effect code (see `build_effects`).
     pub(crate) aligned: Vec<Parameter>,
@@ -162,9 +174,32 @@ impl SemSpec {
         self.free.iter().map(|&k| &self.rows[k])
     }
 
-    /// Number of free parameters (lavaan's `npar`).
+    /// Number of estimated parameters: free parameters minus equality constraints (lavaan's
+    /// `npar` in `fitMeasures()`).
     pub fn npar(&self) -> usize {
+        self.n_reduced
+    }
+
+    /// Number of free rows of the parameter table (the length of `θ`; parameters constrained
+    /// equal count once each).
+    pub fn n_free(&self) -> usize {
         self.free.len()
+    }
+
+    /// For every free parameter (θ order) the index of its equality class in `θ*` (see the module
+    /// docs).
+    pub fn equality_classes(&self) -> &[usize] {
+        &self.reduced
+    }
+
+    /// Whether some free parameters are constrained equal.
+    pub fn has_equality_constraints(&self) -> bool {
+        self.n_reduced < self.free.len()
+    }
+
+    /// `θ = K θ*`.
+    pub(crate) fn expand(&self, reduced: &[f64]) -> Vec<f64> {
+        self.reduced.iter().map(|&r| reduced[r]).collect()
     }
 
     /// Index into θ of the free parameter with this lavaan name (label or `lhs op rhs`).
@@ -379,7 +414,10 @@ impl Builder {
             .collect();
         let aligned = aligned_parameters(&self.rows, &free);
         let effects = crate::spec::build_effects(model, &self.nodes, &aligned)?;
+        let (reduced, n_reduced) = equality_classes(model, &self.rows, &free)?;
         Ok(SemSpec {
+            reduced,
+            n_reduced,
             nodes: self.nodes,
             latent: self.latent,
             observed: self.observed,
@@ -422,6 +460,85 @@ impl Builder {
             }
         }
     }
+}
+
+/// The equality class of every free parameter (θ order) and the number of classes: parameters
+/// sharing a label are one class, and `a == b` merges the classes of `a` and `b` (union–find).
+/// Classes are numbered by their first parameter, so without constraints this is the identity.
+///
+/// # Errors
+/// [`EvalError::EqualityConstraints`] when a constrained label is on a fixed parameter (balans
+/// fixes only what identification needs, so such a constraint cannot be imposed).
+fn equality_classes(
+    model: &Model,
+    rows: &[SemParameter],
+    free: &[usize],
+) -> Result<(Vec<usize>, usize), EvalError> {
+    let n = free.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let union = |parent: &mut Vec<usize>, a: usize, b: usize| {
+        let (ra, rb) = (root(parent, a), root(parent, b));
+        // The smaller index stays the root, so classes are numbered by their first parameter.
+        if ra < rb {
+            parent[rb] = ra;
+        } else {
+            parent[ra] = rb;
+        }
+    };
+    let with_label = |l: &str| -> Vec<usize> {
+        (0..n)
+            .filter(|&t| rows[free[t]].label.as_deref() == Some(l))
+            .collect()
+    };
+    let constrained: Vec<&str> = model
+        .parameter_labels()
+        .into_iter()
+        .chain(model.equalities().iter().flat_map(|e| [e.lhs.as_str(), e.rhs.as_str()]))
+        .collect();
+    for l in &constrained {
+        let shared = model.parameter_labels().iter().filter(|x| *x == l).count() > 1
+            || model.equalities().iter().any(|e| e.lhs == *l || e.rhs == *l);
+        if !shared {
+            continue;
+        }
+        if let Some(q) = rows.iter().find(|q| !q.free && q.label.as_deref() == Some(*l)) {
+            return Err(EvalError::EqualityConstraints {
+                reason: format!(
+                    "label '{l}' is constrained but on the fixed parameter '{} {} {}'; balans \
+                     fixes it for identification and cannot constrain it: use another label",
+                    q.lhs, q.op, q.rhs
+                ),
+            });
+        }
+        let ts = with_label(l);
+        for w in ts.windows(2) {
+            union(&mut parent, w[0], w[1]);
+        }
+    }
+    for e in model.equalities() {
+        let (a, b) = (with_label(&e.lhs), with_label(&e.rhs));
+        if let (Some(&a), Some(&b)) = (a.first(), b.first()) {
+            union(&mut parent, a, b);
+        }
+    }
+    let mut class = vec![usize::MAX; n];
+    let mut next = 0;
+    for t in 0..n {
+        let r = root(&mut parent, t);
+        if class[r] == usize::MAX {
+            class[r] = next;
+            next += 1;
+        }
+        class[t] = class[r];
+    }
+    Ok((class, next))
 }
 
 /// Whether two kinds name the same matrix entry (`Ψ` is symmetric).
