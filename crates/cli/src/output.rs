@@ -107,8 +107,10 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
         _ => {
             crate::signals::stdout_started();
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes).context("failed to write to stdout")?;
-            out.flush().ok();
+            out.write_all(bytes)
+                .and_then(|()| out.flush())
+                .context("failed to write to stdout")?;
+            crate::signals::stdout_finished();
             Ok(())
         }
     }

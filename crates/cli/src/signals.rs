@@ -11,23 +11,28 @@ use std::sync::Mutex;
 
 static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Set once results start going to stdout: an interruption then leaves a partial stream behind,
-/// and the handler says so instead of "no output written".
-static STDOUT_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// What went to stdout: 0 nothing, 1 a stream was started (an interruption leaves it partial),
+/// 2 the whole result was written. The handler reports it instead of "no output written".
+static STDOUT_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// Records that results are being written to stdout.
 pub fn stdout_started() {
-    STDOUT_STARTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    STDOUT_STATE.store(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Records that the whole result was written to stdout.
+pub fn stdout_finished() {
+    STDOUT_STATE.store(2, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Installs the handler (once, at start-up). Failing to install it is not fatal.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         remove_all();
-        if STDOUT_STARTED.load(std::sync::atomic::Ordering::SeqCst) {
-            eprintln!("\ninterrupted: the output on stdout is INCOMPLETE (cut off mid-stream; discard it); temporary files removed");
-        } else {
-            eprintln!("\ninterrupted: temporary files removed, no output written");
+        match STDOUT_STATE.load(std::sync::atomic::Ordering::SeqCst) {
+            1 => eprintln!("\ninterrupted: the output on stdout is INCOMPLETE (cut off mid-stream; discard it); temporary files removed"),
+            2 => eprintln!("\ninterrupted after the result was written to stdout; temporary files removed"),
+            _ => eprintln!("\ninterrupted: temporary files removed, no output written"),
         }
         std::process::exit(130);
     });

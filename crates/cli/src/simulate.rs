@@ -231,6 +231,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             balans_report::csv::write_data(&mut out, &table)
                 .and_then(|()| std::io::Write::flush(&mut out))
                 .context("failed to write to stdout")?;
+            crate::signals::stdout_finished();
         }
         (DataFormat::Json, path) => {
             let run = simulation_run(&data, seed, &args.source.origin(), &simulator);
