@@ -333,8 +333,8 @@ fn runs_past_the_memory_budget_or_a_count_limit_are_refused_at_once() {
             "100000 leaders × 100000 employees per leader",
         ),
         (
-            &["trial", "power", "--leaders", "100000", "--reps", "10", "--threads", "2"],
-            "a replication of 100000 leaders",
+            &["trial", "power", "--leaders", "500000", "--reps", "10", "--threads", "2"],
+            "a replication of 500000 leaders × 9 employees on each of 2 threads would need about 2.7 GB",
         ),
         (
             &["trial", "power", "--reps", "1000000000"],

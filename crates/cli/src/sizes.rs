@@ -118,10 +118,17 @@ pub fn power_mc_draws(draws: usize, threads: usize) -> Result<()> {
     )
 }
 
-/// Bytes per simulated employee of a trial: two waves of the FSSB, mediator and outcome scores,
-/// the leader and arm, as values and as formatted CSV/JSON text (about 30 numbers of 8 bytes and
-/// their text: 600 bytes, rounded up from the 270-employee built-in design's output).
+/// Bytes per simulated employee of `trial simulate`: two waves of the FSSB, mediator and outcome
+/// scores, the leader and arm, as values and as formatted CSV/JSON text (measured: 84 MB peak for
+/// 20,000 leaders × 9 employees, about 470 bytes per employee; rounded up to 1,000 for the JSON
+/// and table formats, whose text is longer).
 const TRIAL_BYTES_PER_EMPLOYEE: f64 = 1000.0;
+
+/// Bytes per employee of the largest condition that each `trial power` worker thread holds (one
+/// replication's data and the analyses' working copies; measured: peak memory 46 MB at 5,000
+/// leaders × 9 employees with 2 threads, about 290 bytes per employee and thread above the 20 MB
+/// base; the issue-23 probe saw 456 MB at 100,000 leaders × 9).
+const TRIAL_POWER_BYTES_PER_EMPLOYEE_PER_THREAD: f64 = 300.0;
 
 /// Most leaders of one trial design: far beyond any trial, and the analytic plan's noncentral t and
 /// the mixed-model fits scale with it.
@@ -166,7 +173,7 @@ pub fn trial_power(max_leaders: f64, max_team_size: f64, reps: usize, threads: u
             "a replication of {max_leaders} leaders × {max_team_size} employees on each of {} threads",
             threads.max(1)
         ),
-        employees * TRIAL_BYTES_PER_EMPLOYEE * threads.max(1) as f64,
+        employees * TRIAL_POWER_BYTES_PER_EMPLOYEE_PER_THREAD * threads.max(1) as f64,
         "lower --leaders or --team-size-grid (or use fewer --threads)",
     )
 }
@@ -210,7 +217,8 @@ pub fn transport_sites(sites: usize, max_n: usize, variables: usize, paths: usiz
 }
 
 /// `teach class`: every student's data set (N × 3 values) and its CSV text are held until written
-/// (about 64 bytes per respondent).
+/// (measured: 16 MB above the base for 30 students × 20,000 rows, 26 bytes per row; 64 assumed,
+/// leaving room for the answer key and longer numbers).
 pub fn teach_class(students: usize, n: usize) -> Result<()> {
     let rows = students as f64 * n as f64;
     within_budget(
