@@ -72,7 +72,7 @@ pub fn set_memory_budget(text: &str) -> Result<()> {
 /// the flags it comes from, `fix` says which flag to lower.
 pub fn within_budget(what: &str, bytes: f64, fix: &str) -> Result<()> {
     let budget = memory_budget();
-    if !(bytes <= budget) {
+    if bytes.is_nan() || bytes > budget {
         bail!(
             "{what} would need about {} of memory; the memory budget is {}: {fix}, or raise the budget with --memory-limit (e.g. --memory-limit {})",
             gigabytes(bytes),
@@ -181,10 +181,10 @@ pub fn trial_power(max_leaders: f64, max_team_size: f64, reps: usize, threads: u
 /// `trial plan`: the number of leaders (given, or implied by `--budget`) is bounded by
 /// [`MAX_TRIAL_LEADERS`], since the cost-optimal search and the noncentral t grow with it.
 pub fn trial_plan(leaders: Option<f64>, budget_leaders: Option<f64>) -> Result<()> {
-    if let Some(j) = leaders.filter(|j| !(*j <= MAX_TRIAL_LEADERS)) {
+    if let Some(j) = leaders.filter(|j| j.is_nan() || *j > MAX_TRIAL_LEADERS) {
         bail!("--leaders {j} is out of range: at most {MAX_TRIAL_LEADERS:.0} (far beyond any trial; the noncentral t computation grows with the number of leaders)");
     }
-    if let Some(j) = budget_leaders.filter(|j| !(*j <= MAX_TRIAL_LEADERS)) {
+    if let Some(j) = budget_leaders.filter(|j| j.is_nan() || *j > MAX_TRIAL_LEADERS) {
         bail!("--budget buys about {j:.1e} leaders, out of range: at most {MAX_TRIAL_LEADERS:.0} (the cost-optimal search runs over every affordable design); lower --budget");
     }
     Ok(())

@@ -362,7 +362,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
                 .trim()
                 .parse()
                 .with_context(|| format!("{flag} {name}: cannot read '{value}' as a number"))?;
-            if !(v.abs() <= MAX_MAGNITUDE) {
+            if v.is_nan() || v.abs() > MAX_MAGNITUDE {
                 bail!("{flag} {}={value}: out of range: a finite number of at most {MAX_MAGNITUDE:e} in magnitude", name.trim());
             }
             Ok((name.trim().to_string(), v))
@@ -567,7 +567,7 @@ pub const MIN_STD_ERROR: f64 = 1e-100;
 
 /// Refuses an estimate or SE of `flag` outside what the statistics can represent.
 fn representable(flag: &str, estimate: f64, std_error: f64) -> Result<()> {
-    if !(estimate.abs() <= MAX_MAGNITUDE) {
+    if estimate.is_nan() || estimate.abs() > MAX_MAGNITUDE {
         bail!("{flag}: the estimate {estimate:e} is out of range: at most {MAX_MAGNITUDE:e} in magnitude (its square must stay a finite number)");
     }
     if std_error.is_finite() && std_error > 0.0 && !(MIN_STD_ERROR..=MAX_MAGNITUDE).contains(&std_error) {

@@ -194,7 +194,7 @@ const MAX_DATA_MAGNITUDE: f64 = 1e100;
 
 /// Refuses a value the analyses cannot represent, located by file, line and column.
 fn check_magnitude(origin: &str, line: u64, column: &str, v: f64) -> Result<f64> {
-    if !(v.abs() <= MAX_DATA_MAGNITUDE) {
+    if v.is_nan() || v.abs() > MAX_DATA_MAGNITUDE {
         bail!(
             "{origin}:{line}: column '{column}': the value {v:e} is out of range: at most {MAX_DATA_MAGNITUDE:e} in magnitude (the analyses square and sum the values)"
         );
