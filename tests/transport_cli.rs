@@ -166,11 +166,19 @@ fn meta_bad_input_fails_cleanly() {
     let neg = write_temp("study,yi,vi\nA,0.1,0.01\nB,0.2,-0.02\n", ".csv");
     let o = balans(&["meta", "--data", neg.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert_clean_failure(&o, ":3 (B): sampling variance vi = -0.02 must be positive");
+    assert_clean_failure(
+        &o,
+        ":3: column 'vi' (column 3): sampling variance vi = -0.02 must be positive",
+    );
+    // One study: analysed as metafor does (tau^2 = 0, z test), and said so.
     let one = write_temp("yi,vi\n0.1,0.01\n", ".csv");
-    let o = balans(&["meta", "--data", one.path().to_str().unwrap()]);
+    let o = balans(&["meta", "--data", one.path().to_str().unwrap(), "--knha"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Note: k = 1: tau^2 is set to 0 and the z test is used"));
+    let empty = write_temp("yi,vi\n", ".csv");
+    let o = balans(&["meta", "--data", empty.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert_clean_failure(&o, "1 studies given but 2 are needed");
+    assert_clean_failure(&o, "0 studies given but 1 are needed");
     let cols = write_temp("est,var\n0.1,0.01\n0.2,0.02\n", ".csv");
     let o = balans(&["meta", "--data", cols.path().to_str().unwrap()]);
     assert_clean_failure(&o, "no column 'yi' (set it with --yi)");

@@ -848,3 +848,133 @@ fn grammar_spellings_and_out() {
         .unwrap()
         .contains("MDES at power 0.80: 0.629"));
 }
+
+/// Issue 20 item 6 / issue 23: line numbers of `trial analyse` errors are the file's own line
+/// numbers also with CRLF line ends (the csv crate counted one short there), and after a blank
+/// line; wide and long layouts alike.
+#[test]
+fn analyse_line_numbers_count_crlf_files_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = "leader,arm,fssb_pre,fssb_post\n1,0,1.0,2.0\n2,0,abc,2.0\n3,1,1,1\n4,1,1,1\n";
+    let long = "leader,arm,employee,time,fssb\n1,0,1,0,1\n1,0,1,1,1\n2,0,2,0,1\n2,0,2,1,1\n2,0,2,1,1\n3,1,3,0,1\n4,1,4,0,1\n";
+    let cases = [
+        ("lf.csv", wide.to_string(), "wide", "lf.csv:3: column 'fssb_pre'"),
+        ("crlf.csv", wide.replace('\n', "\r\n"), "wide", "crlf.csv:3: column 'fssb_pre'"),
+        (
+            "blank.csv",
+            wide.replacen('\n', "\n\n", 1),
+            "wide",
+            "blank.csv:4: column 'fssb_pre'",
+        ),
+        ("long.csv", long.to_string(), "long", "long.csv:6: employee '2' has two rows"),
+        (
+            "longcrlf.csv",
+            long.replace('\n', "\r\n"),
+            "long",
+            "longcrlf.csv:6: employee '2' has two rows",
+        ),
+    ];
+    for (name, text, layout, want) in cases {
+        write(dir.path(), name, &text);
+        let o = balans_in(
+            dir.path(),
+            &[
+                "trial", "analyse", "--data", name, "--layout", layout, "--outcome", "fssb",
+            ],
+        );
+        assert_clean_failure(&o, want);
+    }
+}
+
+/// Issue 23: degenerate settings are errors naming the flag, not panics.
+#[test]
+fn degenerate_settings_are_errors_not_panics() {
+    for (flag, value) in [("--power", "1e-300"), ("--power", "1e-17")] {
+        let o = balans(&[
+            "trial", "plan", "--leaders", "20", "--icc", "0.1", flag, value,
+        ]);
+        assert_clean_failure(&o, "out of range");
+        assert_clean_failure(&o, flag);
+    }
+    let o = balans(&[
+        "trial", "plan", "--leaders", "20", "--icc", "0.1", "--power", "0.8", "--alpha", "1e-300",
+    ]);
+    assert_clean_failure(&o, "--alpha: alpha = 1e-300 is out of range");
+    let o = balans(&[
+        "trial", "plan", "--leaders", "20", "--icc", "0.1", "--effect", "0.3", "--target-power",
+        "1e-300",
+    ]);
+    assert_clean_failure(&o, "out of range");
+    let dir = tempfile::tempdir().unwrap();
+    let head = "leader,arm,employee,fssb_pre,fssb_post,eng_pre,eng_post,perf_pre,perf_post\n";
+    let mut text = head.to_string();
+    for j in 0..8 {
+        for e in 0..4 {
+            let v = f64::from(j * 4 + e) / 10.0;
+            text += &format!(
+                "{j},{},{},{v},{},{},{},{},{}\n",
+                j % 2,
+                j * 4 + e,
+                v * 0.5 + 0.1,
+                (v * 7.0) % 1.0,
+                (v * 3.0) % 1.0,
+                (v * 5.0) % 1.0,
+                (v * 11.0) % 1.0
+            );
+        }
+    }
+    write(dir.path(), "t.csv", &text);
+    for draws in ["0", "1", "99999999999"] {
+        let o = balans_in(
+            dir.path(),
+            &[
+                "trial",
+                "analyse",
+                "--data",
+                "t.csv",
+                "--outcome",
+                "fssb,eng,perf",
+                "--mediation",
+                "fssb,eng,perf",
+                "--mediation-draws",
+                draws,
+            ],
+        );
+        assert_clean_failure(&o, "--mediation-draws");
+    }
+}
+
+/// Issue 20 item 1: the long model that assumes stable leader means runs only when asked, and
+/// then with a warning saying when it is valid; the default long model is the leader-by-time one.
+#[test]
+fn the_stable_leader_long_model_only_on_request_and_with_a_warning() {
+    let args = [
+        "trial",
+        "analyse",
+        "--data",
+        "golden/inputs/trial_dutch.csv",
+        "--outcome",
+        "fssb",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
+    let o = balans_in(&root, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("long_mixed_kr"), "{text}");
+    assert!(!text.contains("long_stable_leader") && !text.contains("warning"), "{text}");
+    let mut with = args.to_vec();
+    with.push("--long-stable-leader");
+    let o = balans_in(&root, &with);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("long_stable_leader fssb"), "{text}");
+    assert!(
+        text.contains("warning: long_stable_leader assumes that every leader's mean changes by the same amount"),
+        "{text}"
+    );
+    with.extend(["--format", "csv"]);
+    let o = balans_in(&root, &with);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("warning: long_stable_leader assumes"));
+    assert!(stdout(&o).contains("long_stable_leader,fssb,time:arm,"));
+}

@@ -22,6 +22,8 @@ mod fuzz_gen;
 mod peer_power;
 mod peer_trial;
 mod power_type1;
+mod invariants;
+mod slurm_check;
 mod tidy;
 mod validate;
 
@@ -40,6 +42,9 @@ commands:
   fuzz [--cases N] [--csv-cases M] [--seed S] [--timeout SECONDS]
       N hostile model texts and M CSV files through the library entry points: panics, hangs,
       slowest case, peak memory (failing inputs in target/fuzz/)
+  slurm-check
+      a sharded power analysis through a single-node Slurm (installs slurm-wlm and munge when
+      absent), merged and compared byte for byte with the single run
   tidy
       checks that every crate depends only on the layers below it (ARCHITECTURE.md)
   validate
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Some("power-type1") => power_type1::run(&args[1..]),
         Some("validate") => validate::run(&args[1..]),
         Some("tidy") => tidy::run(&args[1..]),
+        Some("slurm-check") => slurm_check::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -87,7 +87,7 @@ pub fn run(args: &[String]) -> Result<()> {
         seed,
         alpha: ALPHA,
         employee_level: false,
-        mask: [true, false, false, false, false, false, false, false],
+        analyses: vec![balans_trial::power::PowerAnalysis::MixedAncova],
     };
     // One thread; trial_power runs the effect and the null condition, so a replication of the
     // effect condition costs half the elapsed time per replication.

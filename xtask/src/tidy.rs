@@ -116,6 +116,14 @@ pub fn run(_args: &[String]) -> Result<()> {
         bail!("dependency rule broken:\n  {}", v.join("\n  "));
     }
     println!("tidy: every crate depends only on the layers below it");
+    let problems = crate::invariants::check(&crate::repo_root())?;
+    if !problems.is_empty() {
+        bail!("architecture invariants broken:\n  {}", problems.join("\n  "));
+    }
+    println!(
+        "tidy: the source keeps the invariants of ARCHITECTURE.md ({} known debts listed in xtask/src/invariants.rs)",
+        crate::invariants::KNOWN.len()
+    );
     Ok(())
 }
 

@@ -91,6 +91,9 @@ pub struct DataMatrix {
     pub clusters: Option<Vec<u64>>,
     /// Every column name of the file.
     pub columns: Vec<String>,
+    /// With [`CsvOptions::cluster`]: the cluster labels, numbered as in `clusters` (order of first
+    /// appearance over every row of the file).
+    pub cluster_labels: Vec<String>,
 }
 
 /// Reads `path` and extracts `variables`: a column of that name, or else the score of item columns
@@ -356,6 +359,8 @@ struct Cells {
     values: Vec<Vec<Option<f64>>>,
     /// The cluster of each row (numbered in order of first appearance), when asked for.
     clusters: Option<Vec<Option<u64>>>,
+    /// The cluster labels, by number.
+    labels: Vec<String>,
 }
 
 fn read_cells(
@@ -403,6 +408,7 @@ fn read_cells(
         slot,
         values,
         clusters,
+        labels,
     })
 }
 
@@ -671,8 +677,9 @@ pub fn parse_csv(
         .map(|h| h.trim_matches('"').to_string())
         .collect();
     let (sources, provenance) = map_sources(origin, &headers, variables, opts)?;
-    let cells = read_cells(origin, &mut reader, &headers, &sources, decimal, opts)?;
+    let mut cells = read_cells(origin, &mut reader, &headers, &sources, decimal, opts)?;
     check_codes(origin, &headers, variables, &sources, &cells, opts)?;
+    let cluster_labels = std::mem::take(&mut cells.labels);
     let Assembled {
         values,
         n,
@@ -699,6 +706,7 @@ pub fn parse_csv(
         scales,
         clusters,
         columns: headers,
+        cluster_labels,
     })
 }
 

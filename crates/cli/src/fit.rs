@@ -1,7 +1,7 @@
 //! `balans fit`: estimate a path model on CSV data, lavaan-style.
 
 use crate::data::{read_csv, CsvOptions, DataMatrix};
-use crate::output::{emit, Format};
+use crate::output::Format;
 use crate::sizes;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
@@ -188,12 +188,8 @@ pub fn run(args: &FitArgs) -> Result<()> {
         return run_groups(args, column);
     }
     let report = fit_report(args)?;
-    let bytes = match args.format {
-        Format::Json => balans_report::json::pretty(&report),
-        Format::Csv => balans_report::csv::fit(&report),
-        Format::Table => balans_report::table::fit(&report),
-    };
-    emit(args.out.as_deref(), bytes.as_bytes())
+    let output = balans_report::output::Output::Fit(Box::new(report));
+    crate::output::write_output(args.out.as_deref(), &output, args.format)
 }
 
 /// The flag values `clap` cannot check on its own, and outputs that would overwrite an input.

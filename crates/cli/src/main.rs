@@ -23,6 +23,7 @@ mod power_latent;
 mod report;
 mod shard;
 mod signals;
+mod slurm;
 mod simulate;
 mod sizes;
 mod source;
@@ -117,6 +118,8 @@ enum Command {
     /// Merge the part files of a sharded Monte Carlo run (`--shard k/K --part FILE`) into the
     /// output the single run writes, byte for byte.
     Merge(MergeArgs),
+    /// Write a Slurm job array that runs a Monte Carlo command in K shards, and the merge job.
+    Slurm(slurm::SlurmArgs),
 }
 
 impl Command {
@@ -197,6 +200,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Transport(args) => transport::run(&args),
         Command::Meta(args) => meta::run(&args),
+        Command::Slurm(args) => slurm::run(&args),
         Command::Merge(_) => Err(anyhow::anyhow!(
             "balans merge: part files cannot hold a merge"
         )),

@@ -2,7 +2,7 @@
 
 use crate::output::{emit, Format};
 use crate::source::ModelSource;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use balans_model::{ModelSummary, BUILTINS};
 use std::path::{Path, PathBuf};
 
@@ -74,11 +74,8 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             let model = source.load()?;
             let pop = model.population()?;
             let summary = ModelSummary::new(&source.origin(), &model, &pop)?;
-            match format {
-                Format::Json => emit(out.as_deref(), balans_report::json::pretty(&summary).as_bytes()),
-                Format::Table => emit(out.as_deref(), balans_report::table::model(&summary).as_bytes()),
-                Format::Csv => bail!("'model show' supports --format table or json"),
-            }
+            let output = balans_report::output::Output::Model(Box::new(summary));
+            crate::output::write_output(out.as_deref(), &output, *format)
         }
     }
 }

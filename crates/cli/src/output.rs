@@ -15,6 +15,27 @@ pub enum Format {
     Csv,
 }
 
+impl From<Format> for balans_report::output::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => balans_report::output::Format::Table,
+            Format::Json => balans_report::output::Format::Json,
+            Format::Csv => balans_report::output::Format::Csv,
+        }
+    }
+}
+
+/// Renders a command's typed result in `format` (the one place formats are chosen:
+/// [`balans_report::output::render`]) and writes it to `path` or stdout.
+pub fn write_output(
+    path: Option<&Path>,
+    output: &balans_report::output::Output,
+    format: Format,
+) -> Result<()> {
+    let text = balans_report::output::render(output, format.into())?;
+    emit(path, text.as_bytes())
+}
+
 /// Set while a shard runs (`--shard`, see [`crate::shard`]): its results are partial, so the
 /// command's outputs are discarded and only the part file is written.
 static DISCARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

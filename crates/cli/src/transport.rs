@@ -1,11 +1,12 @@
 //! `balans transport replicate | sites | reweight | groups`: do the study's effects survive in new
 //! contexts?
 
-use crate::output::{emit, Format};
+use crate::output::Format;
 use anyhow::{bail, Context, Result};
 use balans_transport::replication::{analyse, Estimate, ReplicationConfig};
-use balans_transport::{tidy_csv, tidy_table, TidyRow};
-use serde_json::{json, Value};
+use balans_report::output::{Output, TidyResult, TidySettings};
+use balans_transport::TidyRow;
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// Arguments of `balans transport`.
@@ -182,13 +183,13 @@ fn run_difference(args: &DifferenceArgs) -> Result<()> {
             |p| p.display().to_string()
         )
     );
-    let text = render_tidy(
-        &rows,
-        args.output.format,
-        &header,
-        json!({"n_a": args.n_a, "n_b": args.n_b, "alpha": args.alpha, "effects": args.effect}),
-    )?;
-    emit(args.output.out.as_deref(), text.as_bytes())
+    let settings = TidySettings::Difference {
+        n_a: args.n_a,
+        n_b: args.n_b,
+        alpha: args.alpha,
+        effects: args.effect.clone(),
+    };
+    write_tidy(&args.output, header, settings, rows)
 }
 
 /// Arguments of `balans transport reweight`.
@@ -277,13 +278,12 @@ fn run_reweight(args: &ReweightArgs) -> Result<()> {
         env!("CARGO_PKG_VERSION"),
         strata.len()
     );
-    let text = render_tidy(
-        &rows,
-        args.output.format,
-        &header,
-        json!({"strata": strata, "target_n": args.target_n, "level": args.level}),
-    )?;
-    emit(args.output.out.as_deref(), text.as_bytes())
+    let settings = TidySettings::Reweight {
+        strata: serde_json::to_value(&strata)?,
+        target_n: args.target_n,
+        level: args.level,
+    };
+    write_tidy(&args.output, header, settings, rows)
 }
 
 /// Arguments of `balans transport sites`.
@@ -372,7 +372,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
 
 fn run_sites(args: &SitesArgs) -> Result<()> {
     use balans_transport::sites::{
-        simulate_sites, sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
+        simulate_sites, PathVariation, SiteDesign, SitesConfig,
     };
     let model = args.source.load()?;
     crate::sizes::transport_sites(
@@ -452,17 +452,8 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
         };
         anyhow::Error::new(e).context(flag)
     })?;
-    let text = match args.output.format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-        Format::Csv => sites_csv(&report.rows),
-        Format::Table => format!(
-            "balans {} — many sites ({})\n{}",
-            env!("CARGO_PKG_VERSION"),
-            args.source.origin(),
-            sites_table(&report)
-        ),
-    };
-    emit(args.output.out.as_deref(), text.as_bytes())
+    let result = Output::Sites(Box::new(report), args.source.origin());
+    crate::output::write_output(args.output.out.as_deref(), &result, args.output.format)
 }
 
 /// Output flags shared by the transport subcommands.
@@ -694,16 +685,10 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
     Ok(config)
 }
 
-/// Renders tidy rows in the chosen format, with `header` above the table and `meta` in the JSON.
-pub fn render_tidy(rows: &[TidyRow], format: Format, header: &str, meta: Value) -> Result<String> {
-    Ok(match format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&json!({"settings": meta, "rows": rows}))?
-        ),
-        Format::Csv => tidy_csv(rows),
-        Format::Table => format!("{header}\n\n{}", tidy_table(rows)),
-    })
+/// Writes tidy rows as the chosen output, with `title` above the table and the settings in the JSON.
+fn write_tidy(output: &OutputArgs, title: String, settings: TidySettings, rows: Vec<TidyRow>) -> Result<()> {
+    let result = Output::Tidy(Box::new(TidyResult { title, settings, rows }));
+    crate::output::write_output(output.out.as_deref(), &result, output.format)
 }
 
 fn run_replicate(args: &ReplicateArgs) -> Result<()> {
@@ -733,13 +718,7 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
             .original_n
             .map_or_else(String::new, |n| format!(", N = {n}"))
     );
-    let text = render_tidy(
-        &rows,
-        args.output.format,
-        &header,
-        serde_json::to_value(&config)?,
-    )?;
-    emit(args.output.out.as_deref(), text.as_bytes())
+    write_tidy(&args.output, header, TidySettings::Replicate(serde_json::to_value(&config)?), rows)
 }
 
 /// Runs `balans transport …`.

@@ -14,7 +14,7 @@ use balans_trial::design::{
 };
 use balans_trial::plan::{Cra2r2, PlanReport};
 use balans_trial::power::{
-    analysis_mask, has_fast_path, search_leaders, trial_power, TrialPowerConfig,
+    has_fast_path, select_analyses, search_leaders, trial_power, TrialPowerConfig,
 };
 use balans_trial::power_report::TrialPowerReport;
 use balans_trial::simulate::{simulate, Table};
@@ -227,12 +227,8 @@ fn plan(args: &PlanArgs) -> Result<()> {
         target_power: args.target_power,
         allocation,
     };
-    let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
-    };
-    emit(args.out.as_deref(), text.as_bytes())
+    let output = balans_report::output::Output::TrialPlan(Box::new(report));
+    crate::output::write_output(args.out.as_deref(), &output, args.format)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,8 +812,9 @@ pub struct PowerArgs {
     /// Search the smallest number of leaders whose power reaches P.
     #[arg(long, value_name = "P")]
     target_power: Option<f64>,
-    /// The analyses to run: all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2,
-    /// leader_means.
+    /// The analyses to run: all, ancova, or names from mixed_ancova, mixed_ancova_kr, ols_cr2,
+    /// leader_means, long_mixed, long_mixed_kr, cace, moderation_low, moderation_high, and
+    /// long_stable_leader (valid only when leader means are stable; never in all).
     #[arg(
         long,
         value_name = "NAME,…",
@@ -893,7 +890,8 @@ fn power(args: &PowerArgs) -> Result<()> {
         seed: args.seed,
         alpha: args.alpha,
         employee_level: args.employee_level,
-        mask: analysis_mask(&args.analyses, &design).map_err(|e| anyhow!("--analyses: {e}"))?,
+        analyses: select_analyses(&args.analyses, &design)
+            .map_err(|e| anyhow!("--analyses: {e}"))?,
     };
     let grid: Vec<Option<usize>> = match &args.team_size_grid {
         Some(v) => {
@@ -954,6 +952,11 @@ fn power(args: &PowerArgs) -> Result<()> {
     if !has_fast_path(&design) || args.employee_level {
         notes.push("employee rows simulated (moderator, shock or MAR attrition)".into());
     }
+    for a in &config.analyses {
+        if let Some(w) = a.spec().warning {
+            notes.push(format!("warning: {w}"));
+        }
+    }
     let report = TrialPowerReport {
         design: spec,
         settings: config,
@@ -965,12 +968,8 @@ fn power(args: &PowerArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         write_atomic(path, report.to_svg().as_bytes())?;
     }
-    let text = match args.format {
-        Format::Table => report.to_table(),
-        Format::Json => report.to_json(),
-        Format::Csv => report.to_csv(),
-    };
-    emit(args.out.as_deref(), text.as_bytes())
+    let output = balans_report::output::Output::TrialPower(Box::new(report));
+    crate::output::write_output(args.out.as_deref(), &output, args.format)
 }
 
 fn progress_bar(args: &PowerArgs) -> Option<indicatif::ProgressBar> {

@@ -87,6 +87,10 @@ pub struct AnalyseArgs {
     /// Seed of the mediation Monte Carlo CI.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
+    /// Also fit the long model without leader-by-time variance (long_stable_leader): valid only
+    /// when every leader's mean changes by the same amount between pre and post.
+    #[arg(long)]
+    long_stable_leader: bool,
     /// Significance level; CIs are 1 − alpha.
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     alpha: f64,
@@ -133,10 +137,20 @@ impl RawCsv {
             .iter()
             .map(|h| h.trim_matches('"').to_string())
             .collect();
+        // Line numbers from the byte offsets: the csv crate's own line count is one short on
+        // files with CRLF line ends, where a record's offset is that of the '\n' before it
+        // (hence `<=`: a newline at the offset itself ends the previous line).
+        let newlines: Vec<usize> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        let line_of = |byte: u64| newlines.partition_point(|&i| (i as u64) <= byte) as u64 + 1;
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| anyhow!("{origin}: {e}"))?;
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| line_of(p.byte()));
             rows.push((
                 line,
                 record
@@ -418,6 +432,16 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
             args.alpha
         );
     }
+    let (lo, hi) = (
+        balans_trial::analyse::mediation::MIN_MEDIATION_DRAWS,
+        balans_trial::analyse::mediation::MAX_MEDIATION_DRAWS,
+    );
+    if !(lo..=hi).contains(&args.mediation_draws) {
+        bail!(
+            "--mediation-draws {} is out of range: {lo} to {hi} (the CI's percentiles need at least {lo} draws; {hi} draws take 80 MB)",
+            args.mediation_draws
+        );
+    }
     let ascii = |c: Option<char>, flag: &str| -> Result<Option<u8>> {
         match c {
             None => Ok(None),
@@ -471,6 +495,7 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
         alpha: args.alpha,
         mediation_draws: args.mediation_draws,
         seed: args.seed,
+        long_stable_leader: args.long_stable_leader,
     };
     let report = analyse_all(&plan, &config).map_err(|e| anyhow!("{}: {e}", raw.origin))?;
     let text = match args.format {
@@ -480,7 +505,12 @@ pub fn analyse(args: &AnalyseArgs) -> Result<()> {
                 &serde_json::json!({ "data": raw.origin, "leaders": cols.leader_names.len(), "report": report })
             )?
         ),
-        Format::Csv => csv_rows(&report),
+        Format::Csv => {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            csv_rows(&report)
+        }
         Format::Table => table(&report),
     };
     emit(args.out.as_deref(), text.as_bytes())
@@ -575,6 +605,9 @@ fn table(report: &AnalysisReport) -> String {
             b.n_treated,
             b.std_diff
         );
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     for f in &report.failures {
         let _ = writeln!(

@@ -58,6 +58,7 @@ mod intervals;
 mod linalg;
 mod measures;
 mod moments;
+mod group_report;
 mod multigroup;
 mod robust;
 pub mod sem;
@@ -79,6 +80,10 @@ pub use intervals::{
 pub use measures::{noncentral_chisq_cdf, FitMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
+};
+pub use group_report::{
+    compare_groups, GroupComparison, GroupComparisonSummary, GroupFitSummary, GroupReportContext,
+    GroupSize, LrtRow, MultiGroupReport, WaldRow,
 };
 pub use multigroup::{
     estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,

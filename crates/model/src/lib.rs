@@ -27,7 +27,7 @@ mod summary;
 mod syntax;
 
 pub use build::parse_model;
-pub use builtin::{builtin_text, Builtin, BUILTINS};
+pub use builtin::{builtin_text, study_legend, Builtin, BUILTINS, STUDY_VARIABLES};
 pub use expr::{BinaryOp, Expr, Function};
 pub use lint::{lint, Lint, LintKind};
 pub use measurement::ObservedPopulation;

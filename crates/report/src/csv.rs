@@ -1,7 +1,7 @@
 //! The CSV exporter: long-form rows with a header line.
 
 use crate::simulation::{number, DataTable};
-use balans_estimate::FitReport;
+use balans_estimate::{FitReport, MultiGroupReport};
 use balans_power::PowerReport;
 use std::fmt::Write as _;
 
@@ -11,6 +11,56 @@ fn json_number(v: Option<f64>) -> String {
         Some(x) if x.is_finite() => serde_json::to_string(&x).expect("finite numbers serialize"),
         _ => "NA".to_string(),
     }
+}
+
+/// A text cell of a CSV row (quoted when it holds a separator, quote or line break).
+fn text_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A multi-group fit with broom's names: the parameter rows of the reported model, then the
+/// per-path Wald tests and the likelihood-ratio test.
+pub fn groups(r: &MultiGroupReport) -> String {
+    let mut o = String::from(
+        "section,term,group,estimate,std.error,statistic,p.value,conf.low,conf.high,df\n",
+    );
+    for p in &r.parameters {
+        let _ = writeln!(
+            o,
+            "parameter,{},{},{},{},{},{},{},{},NA",
+            text_cell(&format!("{}{}{}", p.lhs, p.op, p.rhs)),
+            text_cell(&p.group_label),
+            json_number(Some(p.est)),
+            json_number(Some(p.se)),
+            json_number(p.z),
+            json_number(p.pvalue),
+            json_number(Some(p.ci_lower)),
+            json_number(Some(p.ci_upper)),
+        );
+    }
+    for w in &r.wald {
+        let _ = writeln!(
+            o,
+            "wald.equal,{},all,NA,NA,{},{},NA,NA,{}",
+            text_cell(&w.path),
+            json_number(Some(w.statistic)),
+            json_number(Some(w.p_value)),
+            w.df
+        );
+    }
+    let l = &r.comparison.lrt;
+    let _ = writeln!(
+        o,
+        "lrt,regressions equal,all,NA,NA,{},{},NA,NA,{}",
+        json_number(Some(l.chisq_diff)),
+        json_number(Some(l.pvalue)),
+        l.df_diff
+    );
+    o
 }
 
 /// A fit's parameter rows, then its effect rows, with lavaan's column names (`NA` = missing).

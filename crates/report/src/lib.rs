@@ -24,6 +24,7 @@ pub mod diagram;
 pub mod html;
 pub mod json;
 pub mod markup;
+pub mod output;
 pub mod plot;
 pub mod power_svg;
 pub mod sentences;

@@ -6,7 +6,10 @@
 //! Main modules:
 //! * [`replication`] — replication power and sample size, sceptical p-value, prediction interval,
 //!   Q-test, small telescopes and TOST, closed forms as ReplicationSuccess.
-//! * [`meta`] — random-effects meta-analysis (FE, DL, REML; Knapp–Hartung) as metafor.
+//! * [`meta`] — random-effects meta-analysis (FE, DL, REML, ML, PM, HE, SJ, EB, HS;
+//!   Knapp–Hartung) as metafor.
+//! * [`metareg`] — meta-regression with continuous and categorical moderators (QM, R², residual
+//!   heterogeneity, predictions) as metafor's `rma(yi, vi, mods = …)`.
 //! * [`sites`] — K simulated contexts with varying paths, fitted and meta-analysed, R times:
 //!   power to detect heterogeneity, expected prediction-interval width.
 //! * [`reweight`] — a moderated effect carried to a target population (ATE* = Σ CATE(z) P*(z)).
@@ -18,6 +21,8 @@ mod dist;
 mod error;
 mod forest;
 pub mod meta;
+pub mod metareg;
+mod metareg_rows;
 pub mod replication;
 pub mod reweight;
 mod rows;
@@ -29,5 +34,12 @@ pub use forest::forest_svg;
 pub use meta::{
     fisher_z, meta_analyse, meta_csv, meta_rows, meta_summary_text, MetaConfig, MetaResult,
     MetaRow, Study, TauMethod,
+};
+pub use metareg::{
+    meta_regress, Coefficient, Design, MetaRegression, Moderator, Prediction, RegressionConfig,
+};
+pub use metareg_rows::{
+    regression_csv, regression_text, CorrelationPrediction, CorrelationScale, MetaDocument, MetaInput,
+    ModeratorInfo, RegressionDocument, RegressionStudy,
 };
 pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};

@@ -1,14 +1,10 @@
 //! Random-effects meta-analysis of `k` estimates `y_i` with sampling variances `v_i`, as
 //! metafor's `rma.uni` (intercept-only model).
 //!
-//! Model: `y_i = μ + u_i + e_i`, `u_i ~ N(0, τ²)`, `e_i ~ N(0, v_i)`. Estimators of τ²:
-//! * fixed effect (`FE`): τ² = 0;
-//! * DerSimonian–Laird (`DL`): `τ² = max(0, (Q − (k−1)) / (Σw − Σw²/Σw))` with `w = 1/v`;
-//! * restricted ML (`REML`): Fisher scoring from the Hedges estimator, step
-//!   `Δ = (y'PPy − tr P) / tr(PP)` halved while it would make τ² negative, as metafor (Viechtbauer
-//!   2005), iterated to a change below 1e-12 (metafor's default threshold is 1e-5); when scoring
-//!   has not settled after 100 steps (it can cycle), the root of the REML estimating equation
-//!   `y'PPy = tr P` is found by bisection instead.
+//! Model: `y_i = μ + u_i + e_i`, `u_i ~ N(0, τ²)`, `e_i ~ N(0, v_i)`. The τ² estimators — FE,
+//! DL, REML, ML, PM, HE, SJ, EB, HS — are metafor 3.8-1's, shared with meta-regression and
+//! documented with their formulas in [`crate::metareg`]. One study (k = 1) gives τ² = 0 and the
+//! z test, as metafor, with a note in the result.
 //!
 //! Then `μ̂ = Σw*y/Σw*`, `w* = 1/(v + τ̂²)`, `SE = 1/√Σw*`, Wald z (or Knapp–Hartung: SE scaled by
 //! `√(Σw*(y−μ̂)²/(k−1))`, t(k−1)); heterogeneity `Q_E = Σw(y − μ̂_FE)²` against χ²(k−1);
@@ -22,7 +18,8 @@
 //! 261–293; Knapp & Hartung (2003), *Stat. Med.* 22, 2693–2710; Higgins & Thompson (2002), *Stat.
 //! Med.* 21, 1539–1558; Viechtbauer (2010), metafor, *J. Stat. Softw.* 36(3).
 
-use crate::dist::{pchisq_upper, pnorm_upper, pt_upper, qnorm, qt};
+use crate::dist::{pnorm_upper, qnorm};
+use crate::metareg::{meta_regress, Design, RegressionConfig};
 use crate::TransportError;
 use serde::Serialize;
 
@@ -35,6 +32,18 @@ pub enum TauMethod {
     DL,
     /// Restricted maximum likelihood.
     REML,
+    /// Maximum likelihood.
+    ML,
+    /// Paule–Mandel (generalised Q) estimator.
+    PM,
+    /// Hedges (unweighted least squares) estimator.
+    HE,
+    /// Sidik–Jonkman estimator.
+    SJ,
+    /// Empirical Bayes (Morris) estimator.
+    EB,
+    /// Hunter–Schmidt estimator.
+    HS,
 }
 
 impl TauMethod {
@@ -44,6 +53,12 @@ impl TauMethod {
             TauMethod::FE => "FE",
             TauMethod::DL => "DL",
             TauMethod::REML => "REML",
+            TauMethod::ML => "ML",
+            TauMethod::PM => "PM",
+            TauMethod::HE => "HE",
+            TauMethod::SJ => "SJ",
+            TauMethod::EB => "EB",
+            TauMethod::HS => "HS",
         }
     }
 }
@@ -57,7 +72,8 @@ pub struct MetaConfig {
     pub knapp_hartung: bool,
     /// Confidence level of the CI and prediction interval.
     pub level: f64,
-    /// REML iteration limit.
+    /// Kept for compatibility; the iterative estimators bound their own steps (100 Fisher-scoring
+    /// steps, then a bounded bisection).
     pub max_iterations: usize,
 }
 
@@ -168,245 +184,68 @@ pub struct MetaResult {
     pub iterations: usize,
     /// Relative weight of each study in percent (metafor `weights()`).
     pub weights: Vec<f64>,
+    /// What balans did differently from the request, and why (e.g. k = 1: τ² = 0 and the z
+    /// test, as metafor).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
-/// Checks the studies: at least 2, finite estimates, positive finite variances.
-fn validate(studies: &[Study], config: &MetaConfig) -> Result<(), TransportError> {
-    if studies.len() < 2 {
-        return Err(TransportError::TooFewStudies {
-            found: studies.len(),
-            needed: 2,
-            why: "a meta-analysis pools at least two estimates".into(),
-        });
-    }
-    for s in studies {
-        if !s.yi.is_finite() {
-            return Err(TransportError::Study {
-                study: s.label.clone(),
-                problem: format!("estimate yi = {} is not a finite number", s.yi),
-            });
-        }
-        if !(s.vi.is_finite() && s.vi > 0.0) {
-            return Err(TransportError::Study {
-                study: s.label.clone(),
-                problem: format!(
-                    "sampling variance vi = {} must be positive (a variance, not a standard error or a negative number)",
-                    s.vi
-                ),
-            });
-        }
-    }
-    if !(config.level > 0.0 && config.level < 1.0) {
-        return Err(TransportError::invalid(
-            "the confidence level",
-            config.level,
-            "a number strictly between 0 and 1",
-        ));
-    }
-    Ok(())
-}
-
-/// Weighted mean and the sum of weights with weights `1/(v + tau2)`.
-fn weighted_mean(studies: &[Study], tau2: f64) -> (f64, f64) {
-    let (mut sw, mut swy) = (0.0, 0.0);
-    for s in studies {
-        let w = 1.0 / (s.vi + tau2);
-        sw += w;
-        swy += w * s.yi;
-    }
-    (swy / sw, sw)
-}
-
-/// `tr P` and `tr(PP)` of `P = W − w wᵀ/Σw`, `W = diag(w)`, `w = 1/(v + τ²)`, and `y'Py`, `y'PPy`.
-struct PMoments {
-    trace: f64,
-    trace_pp: f64,
-    ypy: f64,
-    yppy: f64,
-}
-
-fn p_moments(studies: &[Study], tau2: f64) -> PMoments {
-    let (mu, sw) = weighted_mean(studies, tau2);
-    let (mut sw2, mut sw3, mut ypy, mut yppy) = (0.0, 0.0, 0.0, 0.0);
-    for s in studies {
-        let w = 1.0 / (s.vi + tau2);
-        sw2 += w * w;
-        sw3 += w * w * w;
-        let r = s.yi - mu;
-        ypy += w * r * r;
-        yppy += w * w * r * r; // Py = w ∘ (y − μ̂)
-    }
-    // tr(PP) = Σw² − 2Σw³/Σw + (Σw²)²/(Σw)²
-    PMoments {
-        trace: sw - sw2 / sw,
-        trace_pp: sw2 - 2.0 * sw3 / sw + (sw2 / sw).powi(2),
-        ypy,
-        yppy,
-    }
-}
-
-/// DerSimonian–Laird τ² from Q with FE weights.
-fn tau2_dl(studies: &[Study]) -> f64 {
-    let m = p_moments(studies, 0.0);
-    let k = studies.len() as f64;
-    ((m.ypy - (k - 1.0)) / m.trace).max(0.0)
-}
-
-/// The Hedges (HE) estimator, metafor's REML starting value: `max(0, var(y) − mean(v))`.
-fn tau2_he(studies: &[Study]) -> f64 {
-    let k = studies.len() as f64;
-    let mean = studies.iter().map(|s| s.yi).sum::<f64>() / k;
-    let var = studies.iter().map(|s| (s.yi - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    let mv = studies.iter().map(|s| s.vi).sum::<f64>() / k;
-    (var - mv).max(0.0)
-}
-
-/// REML τ² by Fisher scoring (metafor's algorithm, tighter threshold), falling back to bisection
-/// on the REML estimating equation when scoring does not settle within 100 steps.
-fn tau2_reml(studies: &[Study], max_iterations: usize) -> Result<(f64, usize), TransportError> {
-    let mut tau2 = tau2_he(studies);
-    for it in 1..=max_iterations.min(SCORING_STEPS) {
-        let m = p_moments(studies, tau2);
-        let mut step = (m.yppy - m.trace) / m.trace_pp;
-        while tau2 + step < 0.0 {
-            step /= 2.0;
-            if step.abs() < 1e-300 {
-                step = -tau2;
-                break;
-            }
-        }
-        let old = tau2;
-        tau2 = (tau2 + step).max(0.0);
-        if (tau2 - old).abs() < 1e-12 {
-            return Ok((tau2, it));
-        }
-    }
-    tau2_reml_bisection(studies, max_iterations)
-}
-
-/// Fisher-scoring steps before the bisection fallback (metafor's default `maxiter`).
-const SCORING_STEPS: usize = 100;
-
-/// The REML estimate as the root of the estimating equation `y'PPy − tr P = 0` (the derivative of
-/// the restricted log-likelihood, times 2): 0 when the score is not positive at 0, else the root
-/// bracketed by doubling and found by bisection to 1e-15 relative. Scoring can fall into a
-/// two-cycle near a small τ² (metafor then stops with "Fisher scoring algorithm did not
-/// converge"); the bisection cannot.
-fn tau2_reml_bisection(
-    studies: &[Study],
-    max_iterations: usize,
-) -> Result<(f64, usize), TransportError> {
-    let score = |t: f64| {
-        let m = p_moments(studies, t);
-        m.yppy - m.trace
-    };
-    if score(0.0) <= 0.0 {
-        return Ok((0.0, SCORING_STEPS));
-    }
-    let mut hi = studies.iter().map(|s| s.vi).sum::<f64>() / studies.len() as f64;
-    let mut lo = 0.0;
-    let mut it = SCORING_STEPS;
-    while score(hi) > 0.0 {
-        lo = hi;
-        hi *= 2.0;
-        it += 1;
-        if it > max_iterations.max(SCORING_STEPS) + 2000 || !hi.is_finite() {
-            return Err(TransportError::NotConverged {
-                method: "REML",
-                iterations: it,
-            });
-        }
-    }
-    while hi - lo > 1e-15 * hi {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
-        }
-        if score(mid) > 0.0 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        it += 1;
-    }
-    Ok((0.5 * (lo + hi), it))
-}
-
-/// Fits the random-effects (or fixed-effect) model to `studies`.
+/// Fits the random-effects (or fixed-effect) model to `studies`: the intercept-only case of
+/// [`crate::metareg::meta_regress`] (every τ² estimator is documented there).
 ///
 /// # Errors
-/// Fewer than 2 studies, non-finite estimates, non-positive variances, a level outside (0, 1),
-/// REML not converging.
+/// No studies, non-finite or out-of-range estimates or variances (see
+/// [`crate::metareg::MAX_MAGNITUDE`]), a level outside (0, 1), Knapp–Hartung with zero residual
+/// heterogeneity, an estimator without a finite root.
 pub fn meta_analyse(studies: &[Study], config: &MetaConfig) -> Result<MetaResult, TransportError> {
-    validate(studies, config)?;
-    let k = studies.len();
-    let kf = k as f64;
-    let (tau2, iterations) = match config.method {
-        TauMethod::FE => (0.0, 0),
-        TauMethod::DL => (tau2_dl(studies), 0),
-        TauMethod::REML => tau2_reml(studies, config.max_iterations)?,
+    if let Some(s) = studies.iter().find(|s| s.vi == 0.0) {
+        return Err(TransportError::Study {
+            study: s.label.clone(),
+            problem: "sampling variance vi = 0: Q, I² and H² are undefined (metafor reports NA), so this summary cannot be formed; the intercept-only meta_regress reports the fit without them".into(),
+        });
+    }
+    let design = Design::intercept(studies.len());
+    let reg = meta_regress(
+        studies,
+        &design,
+        &RegressionConfig {
+            method: config.method,
+            knapp_hartung: config.knapp_hartung,
+            level: config.level,
+        },
+    )?;
+    let c = &reg.coefficients[0];
+    let pi = reg.predict("", &[1.0]);
+    // Defined whenever every variance is positive (checked above).
+    let (Some(i2), Some(h2), Some(qe), Some(qe_p)) = (reg.i2, reg.h2, reg.qe, reg.qe_p) else {
+        return Err(TransportError::Model(
+            "Q, I² and H² are undefined for these variances".into(),
+        ));
     };
-    let fe = p_moments(studies, 0.0);
-    let qe = fe.ypy;
-    let (mu, sw) = weighted_mean(studies, tau2);
-    let mut se = 1.0 / sw.sqrt();
-    let df = k - 1;
-    let (crit, df_t) = if config.knapp_hartung {
-        let s2 = p_moments(studies, tau2).ypy / (kf - 1.0);
-        se *= s2.sqrt();
-        (qt(0.5 + config.level / 2.0, df as f64), Some(df))
-    } else {
-        (qnorm(0.5 + config.level / 2.0), None)
-    };
-    let statistic = mu / se;
-    let p_value = match df_t {
-        Some(d) => 2.0 * pt_upper(statistic.abs(), d as f64),
-        None => 2.0 * pnorm_upper(statistic.abs()),
-    };
-    let typical_v = (kf - 1.0) / fe.trace;
-    let (i2, h2) = if config.method == TauMethod::FE {
-        ((100.0 * (qe - (kf - 1.0)) / qe).max(0.0), qe / (kf - 1.0))
-    } else {
-        (100.0 * tau2 / (typical_v + tau2), tau2 / typical_v + 1.0)
-    };
-    let se_tau2 = match config.method {
-        TauMethod::FE => None,
-        TauMethod::REML => Some((2.0 / p_moments(studies, tau2).trace_pp).sqrt()),
-        TauMethod::DL => {
-            // metafor: √(tr(P)⁻² (2(k−p) + 4τ² tr P + 2τ⁴ tr PP)) with the FE-weighted P.
-            let t = tau2.max(0.0);
-            Some(
-                ((2.0 * (kf - 1.0) + 4.0 * t * fe.trace + 2.0 * t * t * fe.trace_pp)
-                    / (fe.trace * fe.trace))
-                    .sqrt(),
-            )
-        }
-    };
-    let pi_half = crit * (se * se + tau2).sqrt();
-    let weights = studies.iter().map(|s| 100.0 / (s.vi + tau2) / sw).collect();
     Ok(MetaResult {
-        method: config.method,
-        knha: config.knapp_hartung,
-        k,
-        estimate: mu,
-        std_error: se,
-        statistic,
-        p_value,
-        conf_low: mu - crit * se,
-        conf_high: mu + crit * se,
-        tau2,
-        se_tau2,
-        tau: tau2.sqrt(),
+        method: reg.method,
+        knha: reg.knha,
+        k: reg.k,
+        estimate: c.estimate,
+        std_error: c.std_error,
+        statistic: c.statistic,
+        p_value: c.p_value,
+        conf_low: c.conf_low,
+        conf_high: c.conf_high,
+        tau2: reg.tau2,
+        se_tau2: reg.se_tau2,
+        tau: reg.tau,
         i2,
         h2,
         qe,
-        qe_df: df,
-        qe_p: pchisq_upper(qe, df as f64),
-        pi_lb: mu - pi_half,
-        pi_ub: mu + pi_half,
-        df: df_t,
-        iterations,
-        weights,
+        qe_df: reg.qe_df,
+        qe_p,
+        pi_lb: pi.pi_lb,
+        pi_ub: pi.pi_ub,
+        df: reg.df,
+        iterations: reg.iterations,
+        weights: reg.weights,
+        notes: reg.notes,
     })
 }
 
@@ -589,9 +428,10 @@ pub fn meta_summary_text(result: &MetaResult, level: f64) -> String {
             result.method.name()
         ));
         o.push_str(&format!(
-            "tau^2 (estimated amount of total heterogeneity): {:.4} (SE = {:.4})\ntau (square root of estimated tau^2 value):      {:.4}\nI^2 (total heterogeneity / total variability):   {:.2}%\nH^2 (total variability / sampling variability):  {:.2}\n\n",
+            "tau^2 (estimated amount of total heterogeneity): {:.4} (SE = {})\ntau (square root of estimated tau^2 value):      {:.4}\nI^2 (total heterogeneity / total variability):   {:.2}%\nH^2 (total variability / sampling variability):  {:.2}\n\n",
             result.tau2,
-            result.se_tau2.unwrap_or(f64::NAN),
+            result.se_tau2
+                .map_or_else(|| "NA".to_string(), |s| format!("{s:.4}")),
             result.tau,
             result.i2,
             result.h2
@@ -630,5 +470,8 @@ pub fn meta_summary_text(result: &MetaResult, level: f64) -> String {
         result.pi_lb,
         result.pi_ub
     ));
+    for note in &result.notes {
+        o.push_str(&format!("\nNote: {note}\n"));
+    }
     o
 }

@@ -163,8 +163,22 @@ fn bad_input_is_refused_with_the_study_named() {
         yi: 0.1,
         vi: 0.01,
     }];
-    let e = meta_analyse(&one, &MetaConfig::default()).unwrap_err();
-    assert!(e.to_string().contains("1 studies given but 2"), "{e}");
+    // One study: metafor 3.8-1 `rma(0.1, 0.01, test = "knha")` warns 'Setting argument test="z"
+    // since k=1' and returns b = 0.1, se = 0.1, tau2 = 0, QE = 0, I2 = 0, H2 = 1.
+    let r = meta_analyse(
+        &one,
+        &MetaConfig {
+            knapp_hartung: true,
+            ..MetaConfig::default()
+        },
+    )
+    .unwrap();
+    assert!((r.estimate - 0.1).abs() < 1e-15 && (r.std_error - 0.1).abs() < 1e-15);
+    assert!(r.tau2 == 0.0 && r.qe == 0.0 && r.i2 == 0.0 && (r.h2 - 1.0).abs() < 1e-15);
+    assert!(!r.knha && r.df.is_none() && r.se_tau2.is_none());
+    assert!(r.notes[0].contains("k = 1"), "{:?}", r.notes);
+    let e = meta_analyse(&[], &MetaConfig::default()).unwrap_err();
+    assert!(e.to_string().contains("0 studies given but 1"), "{e}");
     let neg = vec![
         Study {
             label: "a".into(),

@@ -32,7 +32,7 @@ use statrs::function::gamma::ln_gamma;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
     /// A parameter outside its range.
-    #[error("{parameter} = {value} is out of range: {expected}")]
+    #[error("{parameter} = {} is out of range: {expected}", short_number(*.value))]
     OutOfRange {
         /// The parameter.
         parameter: PlanParameter,
@@ -230,8 +230,8 @@ impl Cra2r2 {
         check(
             P::Alpha,
             self.alpha,
-            self.alpha > 0.0 && self.alpha < 1.0,
-            "strictly between 0 and 1",
+            in_probability_range(self.alpha),
+            PROBABILITY_RANGE,
         )
     }
 
@@ -280,8 +280,8 @@ impl Cra2r2 {
         check(
             PlanParameter::Power,
             power,
-            power > 0.0 && power < 1.0,
-            "strictly between 0 and 1",
+            in_probability_range(power),
+            PROBABILITY_RANGE,
         )?;
         let df = self.df(leaders);
         let sse = self.std_error(leaders);
@@ -338,8 +338,8 @@ impl Cra2r2 {
         check(
             PlanParameter::Power,
             target,
-            target > 0.0 && target < 1.0,
-            "strictly between 0 and 1",
+            in_probability_range(target),
+            PROBABILITY_RANGE,
         )?;
         check(
             PlanParameter::Effect,
@@ -397,8 +397,8 @@ impl Cra2r2 {
         check(
             P::Power,
             power,
-            power > 0.0 && power < 1.0,
-            "strictly between 0 and 1",
+            in_probability_range(power),
+            PROBABILITY_RANGE,
         )?;
         let within = (1.0 - self.icc) * (1.0 - self.r2_employee);
         let between = self.icc * (1.0 - self.r2_leader);
@@ -524,11 +524,34 @@ impl PlanReport {
     }
 }
 
-/// The quantile of Student's t with `df` degrees of freedom.
+/// A number as a user typed it: scientific notation when tiny or huge (`1e-300`, not 300 zeros).
+fn short_number(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Smallest level or power a plan accepts (and 1 minus it the largest): statrs's t quantile
+/// panics on probabilities near 0 (its inverse incomplete beta, e.g. at 1e-300), and a plan at
+/// such levels means nothing.
+pub const MIN_PROBABILITY: f64 = 1e-10;
+
+const PROBABILITY_RANGE: &str = "between 1e-10 and 1 - 1e-10";
+
+fn in_probability_range(p: f64) -> bool {
+    (MIN_PROBABILITY..=1.0 - MIN_PROBABILITY).contains(&p)
+}
+
+/// The quantile of Student's t with `df` degrees of freedom; NaN when `df ≤ 0` or `p` lies
+/// outside `[MIN_PROBABILITY / 2, 1 − MIN_PROBABILITY / 2]` (where statrs would panic).
 pub fn t_quantile(p: f64, df: f64) -> f64 {
-    StudentsT::new(0.0, 1.0, df)
-        .expect("df > 0 is checked by the callers")
-        .inverse_cdf(p)
+    let lo = MIN_PROBABILITY / 2.0;
+    if !(p >= lo && p <= 1.0 - lo) {
+        return f64::NAN;
+    }
+    StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |t| t.inverse_cdf(p))
 }
 
 /// The distribution function of the noncentral t with `df` degrees of freedom and noncentrality
@@ -546,7 +569,7 @@ pub fn noncentral_t_cdf(t: f64, df: f64, ncp: f64) -> f64 {
     const ERRMAX: f64 = 1e-12;
     let normal = Normal::new(0.0, 1.0).expect("standard normal");
     if ncp == 0.0 {
-        return StudentsT::new(0.0, 1.0, df).expect("df > 0").cdf(t);
+        return StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |d| d.cdf(t));
     }
     let (negdel, tt, del) = if t >= 0.0 {
         (false, t, ncp)

@@ -189,7 +189,7 @@ fn long_layout_equals_lmertest() {
             &employee,
         );
         let long = cols.as_data(d.n_leaders());
-        let out = balans_trial::analyse::long_mixed(&long, "fssb", 0.05).expect("fit");
+        let out = balans_trial::analyse::long_stable_leader(&long, "fssb", 0.05).expect("fit");
         assert_eq!(Some(out.count.used as u64), r["n_used"].as_u64());
         let what = format!("{set} long");
         compare_rows(&out.rows, &r["rows"], &same, &what);
@@ -201,13 +201,13 @@ fn long_layout_equals_lmertest() {
             &format!("{what} σ²_leader"),
         );
         assert_rel(
-            out.fit.psi[1],
+            out.fit.psi[2],
             num(&vc["employee"]),
             REL_TOL,
             &format!("{what} σ²_employee"),
         );
         assert_rel(
-            out.fit.psi[2],
+            out.fit.psi[3],
             num(&vc["Residual"]),
             REL_TOL,
             &format!("{what} σ²_e"),
@@ -220,7 +220,12 @@ fn long_layout_equals_lmertest() {
         );
         // the dense engine, an independent implementation, agrees with R too
         let (dense_rows, dense) =
-            balans_trial::analyse::long_mixed_dense(&long, "fssb", 0.05).expect("dense fit");
+            balans_trial::analyse::long_mixed_dense(
+                &long,
+                "fssb",
+                0.05,
+                balans_trial::analyse::Components::stable_leader(),
+            ).expect("dense fit");
         compare_rows(
             &dense_rows,
             &r["rows"],
@@ -489,7 +494,7 @@ fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
         &employee,
     );
     let out =
-        balans_trial::analyse::long_mixed(&cols.as_data(d.n_leaders()), "fssb", 0.05).expect("fit");
+        balans_trial::analyse::long_stable_leader(&cols.as_data(d.n_leaders()), "fssb", 0.05).expect("fit");
     assert!(
         out.fit.singular && out.fit.psi[0] <= 0.0,
         "leader variance {:?}",
@@ -497,7 +502,7 @@ fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
     );
     compare_rows(&out.rows, &r["rows"], &same, "singular long");
     assert_rel(
-        out.fit.psi[1],
+        out.fit.psi[2],
         num(&r["varcomp"]["employee"]),
         REL_TOL,
         "singular long σ²_u",

@@ -25,9 +25,25 @@ const MAX_ATTEMPTS: usize = 40;
 const SWEEPS: usize = 12;
 /// Where along an arrow (fraction of its length) a label may sit, in order of preference.
 const PATH_LABEL_POSITIONS: &[f64] = &[
-    0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.2, 0.8,
+    0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.2, 0.8, 0.15, 0.85,
 ];
 const CURVE_LABEL_POSITIONS: &[f64] = &[0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78];
+/// Clearance between a label box and an arrow that is not its own, px.
+const ARROW_CLEARANCE: f64 = 2.0;
+/// Gap between a label placed beside its arrow and the arrow, px.
+const BESIDE_GAP: f64 = 2.0;
+/// From this many covariances among the exogenous variables on, they are shown as a table.
+const TABLE_FROM: usize = 3;
+/// Row height of the correlation table, px.
+const TABLE_ROW: f64 = 18.0;
+/// Horizontal padding of a table cell, px.
+const TABLE_PAD: f64 = 8.0;
+/// Gap between the exogenous boxes and the bracket that joins them, px.
+const BRACKET_GAP: f64 = 12.0;
+/// Gap between the bracket and the table, px.
+const TABLE_GAP: f64 = 14.0;
+/// Line segments a Bézier curve is cut into for overlap tests.
+const CURVE_PIECES: usize = 24;
 
 /// A point in SVG user units (y grows downwards).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,12 +114,15 @@ pub struct Layout {
     pub layers: Vec<usize>,
     /// Each path's polyline, from the predictor's box to the outcome's box.
     pub paths: Vec<Vec<Point>>,
-    /// Each path's label box.
-    pub path_labels: Vec<Rect>,
-    /// Each covariance's quadratic Bézier curve: start, control point, end.
-    pub covariances: Vec<[Point; 3]>,
-    /// Each covariance's label box.
-    pub covariance_labels: Vec<Rect>,
+    /// Each path's label box; `None` for a path without value or label (a bare arrow).
+    pub path_labels: Vec<Option<Rect>>,
+    /// Each covariance's quadratic Bézier curve (start, control point, end); `None` when it is
+    /// shown in [`Layout::correlation_table`] instead.
+    pub covariances: Vec<Option<[Point; 3]>>,
+    /// Each drawn covariance's label box; `None` when in the table or without value or label.
+    pub covariance_labels: Vec<Option<Rect>>,
+    /// The table of covariances among the exogenous variables, when there are many.
+    pub correlation_table: Option<CorrelationTable>,
     /// How much the layout had to be spread (1 = not at all) for every label to find a place.
     pub spread: f64,
     /// Baseline of the caption's first line.
@@ -112,27 +131,130 @@ pub struct Layout {
     pub caption_lines: Vec<String>,
 }
 
+/// Covariances among the exogenous variables as a lower-triangular table left of the exogenous
+/// column, joined to their boxes by a bracket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationTable {
+    /// The whole table, title included.
+    pub rect: Rect,
+    /// Title (`Correlations` or `Covariances`) and the centre of its baseline box.
+    pub title: (Rect, String),
+    /// Row and column headers (variable names).
+    pub headers: Vec<(Rect, String)>,
+    /// The values, one cell per pair of variables.
+    pub cells: Vec<(Rect, String)>,
+    /// The bracket: line segments from the table to each variable's box.
+    pub bracket: Vec<[Point; 2]>,
+}
+
 impl Layout {
-    /// Every box holding text: variables, path labels, covariance labels. No two overlap.
+    /// Every box holding text: variables, path labels, covariance labels, the correlation table.
+    /// No two overlap.
     pub fn label_boxes(&self) -> Vec<Rect> {
         self.nodes
             .iter()
-            .chain(&self.path_labels)
-            .chain(&self.covariance_labels)
             .copied()
+            .chain(self.path_labels.iter().flatten().copied())
+            .chain(self.covariance_labels.iter().flatten().copied())
+            .chain(self.correlation_table.iter().map(|t| t.rect))
             .collect()
+    }
+
+    /// The drawn lines as segments, each with what it belongs to: every path's polyline, every
+    /// covariance curve (cut into short pieces), the table's bracket.
+    pub fn arrow_segments(&self) -> Vec<(Owner, [Point; 2])> {
+        let mut out = Vec::new();
+        for (k, line) in self.paths.iter().enumerate() {
+            for w in line.windows(2) {
+                out.push((Owner::Path(k), [w[0], w[1]]));
+            }
+        }
+        for (k, curve) in self.covariances.iter().enumerate() {
+            if let Some(curve) = curve {
+                for s in curve_pieces(curve) {
+                    out.push((Owner::Covariance(k), s));
+                }
+            }
+        }
+        if let Some(t) = &self.correlation_table {
+            for s in &t.bracket {
+                out.push((Owner::Table, *s));
+            }
+        }
+        out
     }
 }
 
-/// The text on a path: coefficient and stars.
-pub fn path_label(d: &PathDiagram, p: &DiagramPath) -> String {
-    let _ = d;
-    format!("{}{}", coefficient(p.value), p.pvalue.map_or("", stars))
+/// What a drawn line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The arrow of path `k`.
+    Path(usize),
+    /// The curve of covariance `k`.
+    Covariance(usize),
+    /// The bracket of the correlation table.
+    Table,
 }
 
-/// The text on a curved arrow.
+/// A quadratic Bézier curve as [`CURVE_PIECES`] line segments.
+fn curve_pieces(curve: &[Point; 3]) -> Vec<[Point; 2]> {
+    (0..CURVE_PIECES)
+        .map(|i| {
+            [
+                bezier(curve, i as f64 / CURVE_PIECES as f64),
+                bezier(curve, (i + 1) as f64 / CURVE_PIECES as f64),
+            ]
+        })
+        .collect()
+}
+
+/// Whether the segment `a–b` meets the rectangle (Liang–Barsky clipping).
+pub fn segment_meets_rect(a: Point, b: Point, r: &Rect) -> bool {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let mut t0: f64 = 0.0;
+    let mut t1: f64 = 1.0;
+    for (p, q) in [
+        (-dx, a.x - r.x),
+        (dx, r.x + r.w - a.x),
+        (-dy, a.y - r.y),
+        (dy, r.y + r.h - a.y),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The text on a path: coefficient and stars; else the parameter's label; else nothing.
+pub fn path_label(d: &PathDiagram, p: &DiagramPath) -> String {
+    let _ = d;
+    value_text(p.value, p.label.as_deref(), p.pvalue)
+}
+
+/// The text on a curved arrow: value and stars; else the label; else nothing.
 pub fn covariance_label(c: &DiagramCovariance) -> String {
-    format!("{}{}", coefficient(c.value), c.pvalue.map_or("", stars))
+    value_text(c.value, c.label.as_deref(), c.pvalue)
+}
+
+fn value_text(value: Option<f64>, label: Option<&str>, pvalue: Option<f64>) -> String {
+    match (value, label) {
+        (Some(v), _) => format!("{}{}", coefficient(v), pvalue.map_or("", stars)),
+        (None, Some(l)) => l.to_string(),
+        (None, None) => String::new(),
+    }
 }
 
 /// The R² line of a variable's box.
@@ -406,81 +528,321 @@ fn place(
         .map(|i| Rect::centered(center[i], size[i].0, size[i].1))
         .collect();
     let paths = path_polylines(d, g, &nodes, &center);
-    let mut occupied: Vec<Rect> = nodes.iter().map(|r| r.grown(2.0)).collect();
-    let mut path_labels = Vec::with_capacity(d.paths.len());
-    for (p, line) in d.paths.iter().zip(&paths) {
-        let w = text_width(&path_label(d, p), LABEL_FONT) + 6.0;
-        let spot = PATH_LABEL_POSITIONS
+    let layer = &g.item_layer;
+    let exogenous = |i: usize| layer[i] == 0;
+    let in_table: Vec<bool> = {
+        let n_exo = d
+            .covariances
             .iter()
-            .map(|&t| Rect::centered(point_along(line, t), w, LABEL_HEIGHT))
-            .find(|r| free(r, &occupied));
-        let r = match (spot, force) {
-            (Some(r), _) => r,
-            (None, true) => Rect::centered(point_along(line, 0.5), w, LABEL_HEIGHT),
-            (None, false) => return None,
-        };
-        occupied.push(r.grown(1.0));
-        path_labels.push(r);
-    }
-    let covariances: Vec<[Point; 3]> = d
+            .filter(|c| exogenous(c.a) && exogenous(c.b))
+            .count();
+        d.covariances
+            .iter()
+            .map(|c| n_exo >= TABLE_FROM && exogenous(c.a) && exogenous(c.b))
+            .collect()
+    };
+    let correlation_table = correlation_table(d, &in_table, &nodes, column_x[0]);
+    // Arcs within one column: the k-th arc of a column bulges further than the (k−1)-th, so arcs
+    // of equally distant pairs do not lie on top of each other.
+    let mut arcs_in_column = vec![0usize; order.len()];
+    let covariances: Vec<Option<[Point; 3]>> = d
         .covariances
         .iter()
-        .map(|c| covariance_curve(c, &nodes, &g.item_layer, &column_x, &column_width, scale))
+        .zip(&in_table)
+        .map(|(c, &tabled)| {
+            if tabled {
+                return None;
+            }
+            let rank = if layer[c.a] == layer[c.b] {
+                let k = &mut arcs_in_column[layer[c.a]];
+                *k += 1;
+                *k - 1
+            } else {
+                0
+            };
+            Some(covariance_curve(
+                c,
+                &nodes,
+                layer,
+                &column_x,
+                &column_width,
+                scale,
+                rank,
+            ))
+        })
         .collect();
-    let mut covariance_labels = Vec::with_capacity(covariances.len());
-    for (c, curve) in d.covariances.iter().zip(&covariances) {
-        let w = text_width(&covariance_label(c), LABEL_FONT) + 6.0;
-        // On the curve, or just outside it (away from the boxes) for arcs within a column.
-        let outward = curve[1].x - (curve[0].x + curve[2].x) / 2.0;
-        let shift = if g.item_layer[c.a] == g.item_layer[c.b] {
-            outward.signum() * (w / 2.0 + 2.0)
-        } else {
-            0.0
-        };
-        let spot = CURVE_LABEL_POSITIONS
-            .iter()
-            .flat_map(|&t| [(t, 0.0), (t, shift)])
-            .map(|(t, dx)| {
-                let p = bezier(curve, t);
-                Rect::centered(
-                    Point {
-                        x: p.x + dx,
-                        y: p.y,
-                    },
-                    w,
-                    LABEL_HEIGHT,
-                )
-            })
-            .find(|r| free(r, &occupied));
-        let r = match (spot, force) {
-            (Some(r), _) => r,
-            (None, true) => Rect::centered(bezier(curve, 0.5), w, LABEL_HEIGHT),
-            (None, false) => return None,
-        };
+    let mut l = Layout {
+        width: 0.0,
+        height: 0.0,
+        nodes,
+        layers: layer[..g.n_variables].to_vec(),
+        paths,
+        path_labels: Vec::new(),
+        covariances,
+        covariance_labels: Vec::new(),
+        correlation_table,
+        spread: scale,
+        caption_y: 0.0,
+        caption_lines: Vec::new(),
+    };
+    let segments = l.arrow_segments();
+    let mut occupied: Vec<Rect> = l.label_boxes().iter().map(|r| r.grown(2.0)).collect();
+    occupied.extend(arrowheads(&l));
+    let mut path_labels = Vec::with_capacity(d.paths.len());
+    for (k, (p, line)) in d.paths.iter().zip(&l.paths).enumerate() {
+        let text = path_label(d, p);
+        if text.is_empty() {
+            path_labels.push(None);
+            continue;
+        }
+        let w = text_width(&text, LABEL_FONT) + 6.0;
+        let candidates = label_candidates(PATH_LABEL_POSITIONS, w, |t| along(line, t));
+        let r = choose(&candidates, Owner::Path(k), &occupied, &segments, force)?;
         occupied.push(r.grown(1.0));
-        covariance_labels.push(r);
+        path_labels.push(Some(r));
     }
-    let layers = g.item_layer[..g.n_variables].to_vec();
-    Some(finish(
-        d,
-        Layout {
-            width: 0.0,
-            height: 0.0,
-            nodes,
-            layers,
-            paths,
-            path_labels,
-            covariances,
-            covariance_labels,
-            spread: scale,
-            caption_y: 0.0,
-            caption_lines: Vec::new(),
-        },
-    ))
+    let mut covariance_labels = Vec::with_capacity(d.covariances.len());
+    for (k, (c, curve)) in d.covariances.iter().zip(&l.covariances).enumerate() {
+        let text = covariance_label(c);
+        let Some(curve) = curve.filter(|_| !text.is_empty()) else {
+            covariance_labels.push(None);
+            continue;
+        };
+        let w = text_width(&text, LABEL_FONT) + 6.0;
+        let candidates = label_candidates(CURVE_LABEL_POSITIONS, w, |t| {
+            let (a, b) = (bezier(&curve, t - 0.01), bezier(&curve, t + 0.01));
+            (bezier(&curve, t), (b.x - a.x, b.y - a.y))
+        });
+        let r = choose(
+            &candidates,
+            Owner::Covariance(k),
+            &occupied,
+            &segments,
+            force,
+        )?;
+        occupied.push(r.grown(1.0));
+        covariance_labels.push(Some(r));
+    }
+    l.path_labels = path_labels;
+    l.covariance_labels = covariance_labels;
+    Some(finish(d, l))
 }
 
-fn free(r: &Rect, occupied: &[Rect]) -> bool {
-    occupied.iter().all(|o| !o.overlaps(r))
+/// Boxes around the arrowheads (path ends; both ends of drawn curves), which stick out of their
+/// lines by half their width. Sizes follow the SVG markers: 8 × stroke 1.5 and 7 × stroke 1.1.
+fn arrowheads(l: &Layout) -> Vec<Rect> {
+    let head = |tip: Point, from: Point, size: f64| {
+        let (dx, dy) = (tip.x - from.x, tip.y - from.y);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+        let back = Point {
+            x: tip.x - dx / len * size / 2.0,
+            y: tip.y - dy / len * size / 2.0,
+        };
+        Rect::centered(back, size, size)
+    };
+    let mut out = Vec::new();
+    for line in &l.paths {
+        let n = line.len();
+        out.push(head(line[n - 1], line[n - 2], 12.0));
+    }
+    for curve in l.covariances.iter().flatten() {
+        out.push(head(curve[0], curve[1], 7.7));
+        out.push(head(curve[2], curve[1], 7.7));
+    }
+    out
+}
+
+/// Where a label of width `w` may sit, in order of preference: centred on its line at each of
+/// `positions` (fractions of its length), then beside the line (a small perpendicular offset, the
+/// box just clear of the line) on one side and on the other. `at(t)` gives the point and direction.
+fn label_candidates(
+    positions: &[f64],
+    w: f64,
+    at: impl Fn(f64) -> (Point, (f64, f64)),
+) -> Vec<Rect> {
+    let on: Vec<Rect> = positions
+        .iter()
+        .map(|&t| Rect::centered(at(t).0, w, LABEL_HEIGHT))
+        .collect();
+    let mut beside = Vec::new();
+    for side in [-1.0, 1.0] {
+        for &t in positions {
+            let (p, (dx, dy)) = at(t);
+            let len = (dx * dx + dy * dy).sqrt();
+            if len == 0.0 {
+                continue;
+            }
+            // Unit normal; the box's half-extent along it, so the box just clears the line.
+            let (nx, ny) = (-dy / len, dx / len);
+            let reach = (w * nx.abs() + LABEL_HEIGHT * ny.abs()) / 2.0 + BESIDE_GAP;
+            let c = Point {
+                x: p.x + side * nx * reach,
+                y: p.y + side * ny * reach,
+            };
+            beside.push(Rect::centered(c, w, LABEL_HEIGHT));
+        }
+    }
+    on.into_iter().chain(beside).collect()
+}
+
+/// The first candidate that overlaps no occupied box and meets no line but its owner's; `None` when
+/// there is none, unless `force`: then the candidate with the fewest conflicts.
+fn choose(
+    candidates: &[Rect],
+    owner: Owner,
+    occupied: &[Rect],
+    segments: &[(Owner, [Point; 2])],
+    force: bool,
+) -> Option<Rect> {
+    let conflicts = |r: &Rect| {
+        let g = r.grown(ARROW_CLEARANCE);
+        occupied.iter().filter(|o| o.overlaps(r)).count()
+            + segments
+                .iter()
+                .filter(|(o, s)| *o != owner && segment_meets_rect(s[0], s[1], &g))
+                .count()
+    };
+    if let Some(r) = candidates.iter().find(|r| conflicts(r) == 0) {
+        return Some(*r);
+    }
+    if !force {
+        return None;
+    }
+    candidates.iter().min_by_key(|r| conflicts(r)).copied()
+}
+
+/// The table of the covariances marked `in_table` (all among exogenous variables), right-aligned
+/// at `column_left − BRACKET_GAP − TABLE_GAP` and centred on the variables' boxes; the bracket runs
+/// at `column_left − BRACKET_GAP` with a tick to each box.
+fn correlation_table(
+    d: &PathDiagram,
+    in_table: &[bool],
+    nodes: &[Rect],
+    column_left: f64,
+) -> Option<CorrelationTable> {
+    let mut vars: Vec<usize> = d
+        .covariances
+        .iter()
+        .zip(in_table)
+        .filter(|(_, t)| **t)
+        .flat_map(|(c, _)| [c.a, c.b])
+        .collect();
+    if vars.is_empty() {
+        return None;
+    }
+    vars.sort_by(|a, b| nodes[*a].y.total_cmp(&nodes[*b].y).then(a.cmp(b)));
+    vars.dedup();
+    let name = |i: usize| d.variables[i].name.clone();
+    let value = |i: usize, j: usize| {
+        d.covariances
+            .iter()
+            .zip(in_table)
+            .find(|(c, t)| **t && ((c.a == i && c.b == j) || (c.a == j && c.b == i)))
+            .map_or_else(
+                || "0".to_string(),
+                |(c, _)| {
+                    let s = covariance_label(c);
+                    if s.is_empty() {
+                        "free".to_string()
+                    } else {
+                        s
+                    }
+                },
+            )
+    };
+    let k = vars.len();
+    // Rows: vars[1..]; columns: vars[..k−1]; cell (r, c) for c < r.
+    let row_head_w = vars[1..]
+        .iter()
+        .map(|&i| text_width(&name(i), LABEL_FONT))
+        .fold(0.0, f64::max)
+        + TABLE_PAD;
+    let col_w: Vec<f64> = (0..k - 1)
+        .map(|c| {
+            let mut w = text_width(&name(vars[c]), LABEL_FONT);
+            for r in (c + 1)..k {
+                w = w.max(text_width(&value(vars[r], vars[c]), LABEL_FONT));
+            }
+            w + TABLE_PAD
+        })
+        .collect();
+    let title = if d.standardized {
+        "Correlations"
+    } else {
+        "Covariances"
+    };
+    let grid_w = row_head_w + col_w.iter().sum::<f64>();
+    let width = grid_w.max(text_width(title, LABEL_FONT) + TABLE_PAD);
+    let height = TABLE_ROW * (k + 1) as f64;
+    let bracket_x = column_left - BRACKET_GAP;
+    let top = vars
+        .iter()
+        .map(|&i| nodes[i].center().y)
+        .fold(f64::INFINITY, f64::min);
+    let bottom = vars
+        .iter()
+        .map(|&i| nodes[i].center().y)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mid = (top + bottom) / 2.0;
+    let rect = Rect {
+        x: bracket_x - TABLE_GAP - width,
+        y: mid - height / 2.0,
+        w: width,
+        h: height,
+    };
+    let gx = rect.x + rect.w - grid_w;
+    let cell = |x: f64, w: f64, row: usize| Rect {
+        x,
+        y: rect.y + TABLE_ROW * row as f64,
+        w,
+        h: TABLE_ROW,
+    };
+    let mut headers = Vec::new();
+    let mut cells = Vec::new();
+    let mut x = gx + row_head_w;
+    for (c, &w) in col_w.iter().enumerate() {
+        headers.push((cell(x, w, 1), name(vars[c])));
+        for r in (c + 1)..k {
+            cells.push((cell(x, w, r + 1), value(vars[r], vars[c])));
+        }
+        x += w;
+    }
+    for (r, &v) in vars.iter().enumerate().skip(1) {
+        headers.push((cell(gx, row_head_w, r + 1), name(v)));
+    }
+    let mut bracket = vec![
+        [
+            Point {
+                x: bracket_x,
+                y: top,
+            },
+            Point {
+                x: bracket_x,
+                y: bottom,
+            },
+        ],
+        [
+            Point {
+                x: rect.x + rect.w + 2.0,
+                y: mid,
+            },
+            Point {
+                x: bracket_x,
+                y: mid,
+            },
+        ],
+    ];
+    for &i in &vars {
+        let y = nodes[i].center().y;
+        bracket.push([Point { x: bracket_x, y }, Point { x: nodes[i].x, y }]);
+    }
+    Some(CorrelationTable {
+        rect,
+        title: (cell(rect.x, rect.w, 0), title.to_string()),
+        headers,
+        cells,
+        bracket,
+    })
 }
 
 /// Polylines of the paths. Arrows leave a box on its right edge and enter on its left edge, at
@@ -501,12 +863,18 @@ fn path_polylines(d: &PathDiagram, g: &Graph, nodes: &[Rect], center: &[Point]) 
         list.iter()
             .enumerate()
             .map(|(j, &(_, k))| {
-                let y = if latent {
-                    rect.center().y
+                if latent {
+                    // Spread over the middle 60% of the ellipse's height, on its outline.
+                    let c = rect.center();
+                    let y = rect.y + rect.h * (0.2 + 0.6 * (j as f64 + 1.0) / (m + 1.0));
+                    let v = (y - c.y) / (rect.h / 2.0);
+                    let half = rect.w / 2.0 * (1.0 - v * v).max(0.0).sqrt();
+                    let x = if x > c.x { c.x + half } else { c.x - half };
+                    (k, Point { x, y })
                 } else {
-                    rect.y + rect.h * (j as f64 + 1.0) / (m + 1.0)
-                };
-                (k, Point { x, y })
+                    let y = rect.y + rect.h * (j as f64 + 1.0) / (m + 1.0);
+                    (k, Point { x, y })
+                }
             })
             .collect::<Vec<_>>()
     };
@@ -544,6 +912,7 @@ fn covariance_curve(
     column_x: &[f64],
     column_width: &[f64],
     scale: f64,
+    rank: usize,
 ) -> [Point; 3] {
     let (ra, rb) = (nodes[c.a], nodes[c.b]);
     let (ca, cb) = (ra.center(), rb.center());
@@ -553,7 +922,7 @@ fn covariance_curve(
         let sign = if cb.y >= ca.y { 1.0 } else { -1.0 };
         let ya = ca.y + sign * ra.h / 4.0;
         let yb = cb.y - sign * rb.h / 4.0;
-        let bulge = 22.0 * scale + 0.45 * (yb - ya).abs();
+        let bulge = 22.0 * scale + 0.45 * (yb - ya).abs() + 16.0 * rank as f64;
         let (xa, xb, xc) = if left {
             (ra.x, rb.x, column_x[l] - bulge)
         } else {
@@ -585,6 +954,26 @@ fn covariance_curve(
         };
         [p0, control, p2]
     }
+}
+
+/// The point at fraction `t` of the polyline's length and the direction of its segment there.
+fn along(line: &[Point], t: f64) -> (Point, (f64, f64)) {
+    let p = point_along(line, t);
+    let seg = |a: &Point, b: &Point| ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt();
+    let total: f64 = line.windows(2).map(|w| seg(&w[0], &w[1])).sum();
+    let mut left = t * total;
+    for w in line.windows(2) {
+        let s = seg(&w[0], &w[1]);
+        if left <= s && s > 0.0 {
+            return (p, (w[1].x - w[0].x, w[1].y - w[0].y));
+        }
+        left -= s;
+    }
+    let n = line.len();
+    (
+        p,
+        (line[n - 1].x - line[n - 2].x, line[n - 1].y - line[n - 2].y),
+    )
 }
 
 /// The point at fraction `t` of the polyline's length.
@@ -627,7 +1016,11 @@ fn finish(d: &PathDiagram, mut l: Layout) -> Layout {
         xs.extend(line.iter().map(|p| p.x));
         ys.extend(line.iter().map(|p| p.y));
     }
-    for curve in &l.covariances {
+    for (_, seg) in l.arrow_segments() {
+        xs.extend(seg.iter().map(|p| p.x));
+        ys.extend(seg.iter().map(|p| p.y));
+    }
+    for curve in l.covariances.iter().flatten() {
         for k in 0..=20 {
             let p = bezier(curve, k as f64 / 20.0);
             xs.push(p.x);
@@ -651,17 +1044,35 @@ fn finish(d: &PathDiagram, mut l: Layout) -> Layout {
         r.y += dy;
     };
     l.nodes.iter_mut().for_each(shift_rect);
-    l.path_labels.iter_mut().for_each(shift_rect);
-    l.covariance_labels.iter_mut().for_each(shift_rect);
+    l.path_labels.iter_mut().flatten().for_each(shift_rect);
+    l.covariance_labels
+        .iter_mut()
+        .flatten()
+        .for_each(shift_rect);
     l.paths.iter_mut().flatten().for_each(shift);
-    l.covariances.iter_mut().flatten().for_each(shift);
+    l.covariances.iter_mut().flatten().flatten().for_each(shift);
+    if let Some(t) = &mut l.correlation_table {
+        shift_rect(&mut t.rect);
+        shift_rect(&mut t.title.0);
+        t.headers.iter_mut().for_each(|(r, _)| shift_rect(r));
+        t.cells.iter_mut().for_each(|(r, _)| shift_rect(r));
+        t.bracket.iter_mut().flatten().for_each(shift);
+    }
     let (w, h) = if xs.is_empty() {
         (0.0, 0.0)
     } else {
         (max(&xs) - x0, max(&ys) - y0)
     };
     l.width = (w + 2.0 * MARGIN).max(360.0);
-    l.caption_lines = wrap(&d.caption, l.width - 2.0 * MARGIN, LABEL_FONT);
+    let caption = match &l.correlation_table {
+        Some(t) => format!(
+            "{} The table on the left: {} among the variables its bracket joins.",
+            d.caption,
+            t.title.1.to_lowercase()
+        ),
+        None => d.caption.clone(),
+    };
+    l.caption_lines = wrap(&caption, l.width - 2.0 * MARGIN, LABEL_FONT);
     l.caption_y = MARGIN + h + 24.0;
     l.height = l.caption_y + 16.0 * l.caption_lines.len().saturating_sub(1) as f64 + 10.0;
     l

@@ -1,7 +1,8 @@
 //! Drawing a laid-out [`PathDiagram`] as SVG.
 
 use super::layout::{
-    covariance_label, path_label, r_squared_label, Layout, Point, Rect, LABEL_FONT, NODE_FONT,
+    covariance_label, path_label, r_squared_label, CorrelationTable, Layout, Point, Rect,
+    LABEL_FONT, NODE_FONT,
 };
 use super::PathDiagram;
 use crate::markup::escape;
@@ -27,11 +28,14 @@ pub fn render(d: &PathDiagram, l: &Layout) -> String {
         r#"<defs><marker id="{id}-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker><marker id="{id}-head-muted" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs>"#
     );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    for (c, curve) in d.covariances.iter().zip(&l.covariances) {
+    for (k, (c, curve)) in d.covariances.iter().zip(&l.covariances).enumerate() {
+        let Some(curve) = curve else { continue };
         let dashed = c.pvalue.is_some_and(|p| p >= d.alpha);
         let _ = writeln!(
             out,
-            r#"<path class="covariance" d="M{:.1},{:.1} Q{:.1},{:.1} {:.1},{:.1}" fill="none" stroke="{MUTED}" stroke-width="1.1"{} marker-start="url(#{id}-head-muted)" marker-end="url(#{id}-head-muted)"/>"#,
+            r#"<path class="covariance" data-arrow="c{k}" data-a="{}" data-b="{}" d="M{:.1},{:.1} Q{:.1},{:.1} {:.1},{:.1}" fill="none" stroke="{MUTED}" stroke-width="1.1"{} marker-start="url(#{id}-head-muted)" marker-end="url(#{id}-head-muted)"/>"#,
+            escape(&d.variables[c.a].name),
+            escape(&d.variables[c.b].name),
             curve[0].x,
             curve[0].y,
             curve[1].x,
@@ -45,7 +49,10 @@ pub fn render(d: &PathDiagram, l: &Layout) -> String {
             }
         );
     }
-    for (p, line) in d.paths.iter().zip(&l.paths) {
+    if let Some(t) = &l.correlation_table {
+        table(&mut out, t);
+    }
+    for (k, (p, line)) in d.paths.iter().zip(&l.paths).enumerate() {
         let dashed = p.pvalue.is_some_and(|pv| pv >= d.alpha);
         let points: Vec<String> = line
             .iter()
@@ -53,7 +60,7 @@ pub fn render(d: &PathDiagram, l: &Layout) -> String {
             .collect();
         let _ = writeln!(
             out,
-            r#"<path class="path" data-from="{}" data-to="{}" d="M{}" fill="none" stroke="{INK}" stroke-width="1.5"{} marker-end="url(#{id}-head)"/>"#,
+            r#"<path class="path" data-arrow="p{k}" data-from="{}" data-to="{}" d="M{}" fill="none" stroke="{INK}" stroke-width="1.5"{} marker-end="url(#{id}-head)"/>"#,
             escape(&d.variables[p.from].name),
             escape(&d.variables[p.to].name),
             points.join(" L"),
@@ -64,11 +71,15 @@ pub fn render(d: &PathDiagram, l: &Layout) -> String {
             }
         );
     }
-    for (p, r) in d.paths.iter().zip(&l.path_labels) {
-        label(&mut out, r, &path_label(d, p), INK);
+    for (k, (p, r)) in d.paths.iter().zip(&l.path_labels).enumerate() {
+        if let Some(r) = r {
+            label(&mut out, &format!("p{k}"), r, &path_label(d, p), INK);
+        }
     }
-    for (c, r) in d.covariances.iter().zip(&l.covariance_labels) {
-        label(&mut out, r, &covariance_label(c), MUTED);
+    for (k, (c, r)) in d.covariances.iter().zip(&l.covariance_labels).enumerate() {
+        if let Some(r) = r {
+            label(&mut out, &format!("c{k}"), r, &covariance_label(c), MUTED);
+        }
     }
     for (v, r) in d.variables.iter().zip(&l.nodes) {
         let c = r.center();
@@ -118,11 +129,52 @@ pub fn render(d: &PathDiagram, l: &Layout) -> String {
     out
 }
 
-fn label(out: &mut String, r: &Rect, s: &str, color: &str) {
+/// The correlation table: a light frame, the title, the names, the values, and the bracket that
+/// joins it to the exogenous boxes.
+fn table(out: &mut String, t: &CorrelationTable) {
+    for s in &t.bracket {
+        let _ = writeln!(
+            out,
+            r#"<line class="bracket" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{MUTED}" stroke-width="1.1"/>"#,
+            s[0].x, s[0].y, s[1].x, s[1].y
+        );
+    }
+    let r = t.rect;
+    let _ = writeln!(
+        out,
+        r#"<rect class="correlation-table" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="3" fill="white" stroke="{MUTED}" stroke-width="0.8"/>"#,
+        r.x, r.y, r.w, r.h
+    );
+    let baseline = |r: &Rect| r.center().y + LABEL_FONT * 0.35;
+    let c = t.title.0.center();
+    text(
+        out,
+        c.x,
+        baseline(&t.title.0),
+        LABEL_FONT,
+        "bold",
+        MUTED,
+        &t.title.1,
+    );
+    for (r, s) in &t.headers {
+        text(out, r.center().x, baseline(r), LABEL_FONT, "bold", INK, s);
+    }
+    for (r, s) in &t.cells {
+        let _ = writeln!(
+            out,
+            r#"<text class="table-cell" x="{:.1}" y="{:.1}" font-size="{LABEL_FONT}" fill="{INK}" text-anchor="middle">{}</text>"#,
+            r.center().x,
+            baseline(r),
+            escape(s)
+        );
+    }
+}
+
+fn label(out: &mut String, of: &str, r: &Rect, s: &str, color: &str) {
     let c: Point = r.center();
     let _ = writeln!(
         out,
-        r#"<rect class="label" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="white" fill-opacity="0.9"/>"#,
+        r#"<rect class="label" data-of="{of}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="white" fill-opacity="0.9"/>"#,
         r.x, r.y, r.w, r.h
     );
     text(

@@ -95,6 +95,7 @@ pub const KINDS: &[&dyn ResultKind] = &[
     &fit::FitKind,
     &model::ModelKind,
     &transport::MetaKind,
+    &transport::MetaRegressionKind,
     &transport::ReplicationKind,
     &tidy::TidyKind,
 ];

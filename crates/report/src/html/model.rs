@@ -41,6 +41,13 @@ struct Parameter {
     value: Option<f64>,
     std: Option<f64>,
     source: Option<String>,
+    /// Whether the value is written in the model text (older results lack the field: written).
+    #[serde(default = "written")]
+    specified: bool,
+}
+
+fn written() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,26 +89,31 @@ fn diagram(m: &ModelJson) -> PathDiagram {
         let (Some(a), Some(b)) = (index(&p.lhs), index(&p.rhs)) else {
             continue;
         };
-        let v = p.value.unwrap_or(0.0);
-        if v == 0.0 {
+        // Every path of the model is drawn, blank when the model text gives no value; one fixed at
+        // 0 is not an arrow of the population.
+        let given = if p.specified { p.value } else { None };
+        if given == Some(0.0) {
             continue;
         }
         match p.op.as_str() {
             "~" => paths.push(DiagramPath {
                 from: b,
                 to: a,
-                value: v,
+                value: given,
+                label: p.label.clone(),
                 pvalue: None,
             }),
             "~~" if a != b => {
-                let value = match (standardized, variance(&p.lhs), variance(&p.rhs)) {
+                let as_shown = |v: f64| match (standardized, variance(&p.lhs), variance(&p.rhs)) {
                     (true, Some(va), Some(vb)) if va > 0.0 && vb > 0.0 => v / (va * vb).sqrt(),
                     _ => v,
                 };
+                let value = given.map(as_shown);
                 covariances.push(DiagramCovariance {
                     a,
                     b,
                     value,
+                    label: p.label.clone(),
                     pvalue: None,
                 })
             }
@@ -112,9 +124,13 @@ fn diagram(m: &ModelJson) -> PathDiagram {
         variables: m
             .variables
             .iter()
-            .map(|v| DiagramVariable {
+            .enumerate()
+            .map(|(i, v)| DiagramVariable {
                 name: v.name.clone(),
-                r_squared: v.r2,
+                // R² is unknown while an incoming path has no value.
+                r_squared: v
+                    .r2
+                    .filter(|_| !paths.iter().any(|q| q.to == i && q.value.is_none())),
                 latent: v.latent,
             })
             .collect(),
@@ -127,6 +143,7 @@ fn diagram(m: &ModelJson) -> PathDiagram {
             if m.semantics == "standardized" { "correlations" } else { "covariances" }
         ),
         id_prefix: "pd".into(),
+        standardized,
     }
 }
 

@@ -391,3 +391,111 @@ impl ResultKind for ReplicationKind {
         Ok(())
     }
 }
+
+/// `balans meta --mods … --format json` (meta-regression; also the intercept-only model when a
+/// study has a sampling variance of 0): settings, the answer in words, the coefficients and the
+/// predictions. The numbers are metafor's `rma.uni` names (`tau2`, `I2`, `QE`, `QM`, `R2`).
+pub struct MetaRegressionKind;
+
+#[derive(Debug, Deserialize)]
+struct MetaRegressionJson {
+    #[serde(default)]
+    data: String,
+    level: f64,
+    #[serde(default)]
+    measure: String,
+    regression: Value,
+    #[serde(default)]
+    predictions: Vec<Value>,
+    #[serde(default)]
+    skipped_rows: usize,
+}
+
+impl ResultKind for MetaRegressionKind {
+    fn name(&self) -> &'static str {
+        "meta-regression"
+    }
+
+    fn title(&self) -> &'static str {
+        "Meta-regression"
+    }
+
+    fn detect(&self, json: &Value) -> bool {
+        json.get("regression")
+            .is_some_and(|m| m.get("tau2").is_some() && m.get("coefficients").is_some())
+    }
+
+    fn render(
+        &self,
+        input: &ReportInput,
+        config: &ReportConfig,
+        _section: &str,
+        page: &mut Page,
+    ) -> Result<(), String> {
+        let m: MetaRegressionJson = typed(&input.json)?;
+        let reg = &m.regression;
+        let coefficients: Vec<TermRow> =
+            serde_json::from_value(reg.get("coefficients").cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("regression.coefficients: {e}"))?;
+        page.heading("Settings");
+        page.table(&settings_table(&[
+            ("seed", "– (no random numbers)".into()),
+            ("version", recorded_version(&input.json, config)),
+            ("data", m.data.clone()),
+            ("effect measure", m.measure.clone()),
+            ("method (τ² estimator)", field(reg, "method")),
+            ("Knapp–Hartung adjustment", field(reg, "knha")),
+            ("confidence level", m.level.to_string()),
+            ("studies k", field(reg, "k")),
+            ("rows skipped", m.skipped_rows.to_string()),
+        ]));
+        page.heading("Key results");
+        let mut s = Vec::new();
+        if let (Some(qm), Some(p)) = (number(reg, "QM"), number(reg, "QMp")) {
+            s.push(format!(
+                "The moderators {} the effect (omnibus test QM = {qm:.2}, {}){}.",
+                if p < 0.05 {
+                    "change"
+                } else {
+                    "do not detectably change"
+                },
+                p_value(p),
+                number(reg, "R2").map_or(String::new(), |r2| format!(
+                    " and account for {r2:.0}% of the between-study variance"
+                ))
+            ));
+        }
+        if let Some(tau) = number(reg, "tau") {
+            s.push(format!(
+                "Residual heterogeneity: τ = {}{}.",
+                decimals_apa(tau, 3),
+                match (number(reg, "I2"), number(reg, "QEp")) {
+                    (Some(i2), Some(p)) => format!(
+                        ", I² = {i2:.0}% (test of residual heterogeneity {})",
+                        p_value(p)
+                    ),
+                    _ => " (Q, I² and H² are not defined with a sampling variance of 0)".into(),
+                }
+            ));
+        }
+        page.sentences(&s);
+        page.heading("Coefficients");
+        page.table(&rows_table("meta-coefficients", &coefficients));
+        if !m.predictions.is_empty() {
+            page.heading("Predictions");
+            let mut t = Table::new(
+                "meta-predictions",
+                &["at", "pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub"],
+            );
+            for p in &m.predictions {
+                let mut row = vec![text(field(p, "at"))];
+                for key in ["pred", "se", "ci.lb", "ci.ub", "pi.lb", "pi.ub"] {
+                    row.push(num(opt(number(p, key), 4)));
+                }
+                t.row(row);
+            }
+            page.table(&t);
+        }
+        Ok(())
+    }
+}

@@ -1,10 +1,12 @@
 //! The table exporter: human-readable text for the terminal, one function per result.
 
 mod fit;
+mod groups;
 mod model;
 mod power;
 
 pub use fit::fit;
+pub use groups::groups;
 pub use model::model;
 pub use power::power;
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
-use super::long::{long_mixed, LongData};
+use super::long::{long_mixed, long_stable_leader, LongData, STABLE_LEADER_WARNING};
 use super::mediation::{cace, mediation, MediationConfig};
 use super::summary::{baseline_balance, effect_size, iccs, BalanceRow, IccRow};
 use super::{AnalyseConfig, Analysis, AnalysisError, Outcome, RowCount, TidyRow, WideData};
@@ -48,6 +48,9 @@ pub struct AnalysisReport {
     pub balance: Vec<BalanceRow>,
     /// Analyses that failed, with the reason.
     pub failures: Vec<AnalysisFailure>,
+    /// When an analysis run is valid only under an assumption (e.g. `long_stable_leader`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl AnalysisReport {
@@ -83,79 +86,10 @@ pub fn analyse_all(
         .collect();
     let employee: Vec<usize> = (0..data.leader.len()).collect();
     for o in &plan.outcomes {
-        match mixed_ancova(data, o, alpha, &mut scratch) {
-            Ok(m) => {
-                let arm_row = m
-                    .rows
-                    .iter()
-                    .find(|r| r.term == "arm" && r.analysis == Analysis::MixedAncova)
-                    .cloned();
-                report.rows.extend(m.rows);
-                report.counts.push(m.count);
-                if let Some(arm_row) = arm_row {
-                    match effect_size(&arm_row, o.pre) {
-                        Ok(d) => report.rows.push(d),
-                        Err(e) => report.fail(Analysis::EffectSize, o.name, e),
-                    }
-                }
-                report.iccs.push(IccRow {
-                    outcome: o.name.to_string(),
-                    variable: "post_adjusted".to_string(),
-                    icc: m.fit.icc(),
-                    sigma2_leader: m.fit.sigma2_cluster,
-                    sigma2_resid: m.fit.sigma2_resid,
-                    n_obs: m.fit.n_obs,
-                    singular: m.fit.singular,
-                });
-            }
-            Err(e) => report.fail(Analysis::MixedAncova, o.name, e),
-        }
-        match cr2_ancova(data, o, alpha, &mut scratch) {
-            Ok((rows, count)) => {
-                report.rows.extend(rows);
-                report.counts.push(count);
-            }
-            Err(e) => report.fail(Analysis::OlsCr2, o.name, e),
-        }
-        match leader_means_ancova(data, o, alpha, &mut scratch) {
-            Ok((rows, count)) => {
-                report.rows.extend(rows);
-                report.counts.push(count);
-            }
-            Err(e) => report.fail(Analysis::LeaderMeans, o.name, e),
-        }
-        let long_cols = wide_to_long(data, o, &employee);
-        let long = long_cols.as_data(data.n_leaders);
-        match long_mixed(&long, o.name, alpha) {
-            Ok(l) => {
-                report.rows.extend(l.rows);
-                report.counts.push(l.count);
-            }
-            Err(e) => report.fail(Analysis::LongMixed, o.name, e),
-        }
-        if let Some((name, col)) = plan.moderator {
-            match moderation(data, o, name, col, alpha, &mut scratch) {
-                Ok((rows, count)) => {
-                    report.rows.extend(rows);
-                    report.counts.push(count);
-                }
-                Err(e) => report.fail(Analysis::Moderation, o.name, e),
-            }
-        }
-        if let Some((name, col)) = plan.uptake {
-            match cace(data, o, name, col, alpha, &mut scratch.cr2) {
-                Ok(c) => {
-                    report.rows.extend(c.rows);
-                    report.counts.push(c.count);
-                }
-                Err(e) => report.fail(Analysis::Cace, o.name, e),
-            }
-        }
-        match iccs(data, o, &mut scratch.stats) {
-            Ok(rows) => report.iccs.extend(rows),
-            Err(e) => report.fail(Analysis::EffectSize, o.name, e),
-        }
-        report.balance.extend(baseline_balance(data, o, &baseline));
+        analyse_outcome(plan, o, config, (&employee, &baseline), &mut scratch, &mut report);
+    }
+    if config.long_stable_leader {
+        report.warnings.push(STABLE_LEADER_WARNING.to_string());
     }
     if let Some([f, m, y]) = plan.mediation {
         let get = |i: usize| {
@@ -181,6 +115,114 @@ pub fn analyse_all(
         }
     }
     Ok(report)
+}
+
+/// (a)–(e), (g), (h), the ICCs and the baseline balance of one outcome, into `report`.
+fn analyse_outcome(
+    plan: &AnalysisPlan,
+    o: &Outcome,
+    config: &AnalyseConfig,
+    (employee, baseline): (&[usize], &[(&str, &[f64])]),
+    scratch: &mut AncovaScratch,
+    report: &mut AnalysisReport,
+) {
+    let data = &plan.data;
+    let alpha = config.alpha;
+    match mixed_ancova(data, o, alpha, scratch) {
+        Ok(m) => {
+            let arm_row = m
+                .rows
+                .iter()
+                .find(|r| r.term == "arm" && r.analysis == Analysis::MixedAncova)
+                .cloned();
+            report.rows.extend(m.rows);
+            report.counts.push(m.count);
+            if let Some(arm_row) = arm_row {
+                match effect_size(&arm_row, o.pre) {
+                    Ok(d) => report.rows.push(d),
+                    Err(e) => report.fail(Analysis::EffectSize, o.name, e),
+                }
+            }
+            report.iccs.push(IccRow {
+                outcome: o.name.to_string(),
+                variable: "post_adjusted".to_string(),
+                icc: m.fit.icc(),
+                sigma2_leader: m.fit.sigma2_cluster,
+                sigma2_resid: m.fit.sigma2_resid,
+                n_obs: m.fit.n_obs,
+                singular: m.fit.singular,
+            });
+        }
+        Err(e) => report.fail(Analysis::MixedAncova, o.name, e),
+    }
+    match cr2_ancova(data, o, alpha, scratch) {
+        Ok((rows, count)) => {
+            report.rows.extend(rows);
+            report.counts.push(count);
+        }
+        Err(e) => report.fail(Analysis::OlsCr2, o.name, e),
+    }
+    match leader_means_ancova(data, o, alpha, scratch) {
+        Ok((rows, count)) => {
+            report.rows.extend(rows);
+            report.counts.push(count);
+        }
+        Err(e) => report.fail(Analysis::LeaderMeans, o.name, e),
+    }
+    long_analyses(data, o, employee, config, report);
+    if let Some((name, col)) = plan.moderator {
+        match moderation(data, o, name, col, alpha, scratch) {
+            Ok((rows, count)) => {
+                report.rows.extend(rows);
+                report.counts.push(count);
+            }
+            Err(e) => report.fail(Analysis::Moderation, o.name, e),
+        }
+    }
+    if let Some((name, col)) = plan.uptake {
+        match cace(data, o, name, col, alpha, &mut scratch.cr2) {
+            Ok(c) => {
+                report.rows.extend(c.rows);
+                report.counts.push(c.count);
+            }
+            Err(e) => report.fail(Analysis::Cace, o.name, e),
+        }
+    }
+    match iccs(data, o, &mut scratch.stats) {
+        Ok(rows) => report.iccs.extend(rows),
+        Err(e) => report.fail(Analysis::EffectSize, o.name, e),
+    }
+    report.balance.extend(baseline_balance(data, o, baseline));
+}
+
+/// (d) the long model (and, when asked, the stable-leader model) of one outcome, into `report`.
+fn long_analyses(
+    data: &WideData,
+    o: &Outcome,
+    employee: &[usize],
+    config: &AnalyseConfig,
+    report: &mut AnalysisReport,
+) {
+    let alpha = config.alpha;
+    let long_cols = wide_to_long(data, o, employee);
+    let long = long_cols.as_data(data.n_leaders);
+    match long_mixed(&long, o.name, alpha) {
+        Ok(l) => {
+            report.rows.extend(l.rows);
+            report.rows.extend(l.kr_rows);
+            report.counts.push(l.count);
+        }
+        Err(e) => report.fail(Analysis::LongMixed, o.name, e),
+    }
+    if config.long_stable_leader {
+        match long_stable_leader(&long, o.name, alpha) {
+            Ok(l) => {
+                report.rows.extend(l.rows);
+                report.counts.push(l.count);
+            }
+            Err(e) => report.fail(Analysis::LongStableLeader, o.name, e),
+        }
+    }
 }
 
 /// Owned long-layout columns (see [`LongData`]).

@@ -46,11 +46,16 @@ pub struct DenseFit {
     pub inference: VcInference,
 }
 
-struct Eval {
-    crit: f64,
-    beta: Vect,
-    grad: [f64; MAXK],
-    inference: VcInference,
+/// The REML criterion and its derivatives at one ψ.
+pub(crate) struct Eval {
+    /// lme4's REML criterion `−2ℓ_R`.
+    pub(crate) crit: f64,
+    /// β̂ at ψ.
+    pub(crate) beta: Vect,
+    /// `∂(−2ℓ_R)/∂ψᵢ = tr(PVᵢ) − yᵀPVᵢPy`.
+    pub(crate) grad: [f64; MAXK],
+    /// `C`, `Gᵢ`, `Qᵢⱼ`, expected and observed information at ψ.
+    pub(crate) inference: VcInference,
 }
 
 fn evaluate(clusters: &[DenseCluster], p: usize, psi: &[f64; MAXK], k: usize) -> Option<Eval> {
@@ -187,7 +192,7 @@ fn evaluate(clusters: &[DenseCluster], p: usize, psi: &[f64; MAXK], k: usize) ->
     })
 }
 
-/// Solves the `m × m` system `a x = b` (m ≤ 3) on the free components.
+/// Solves the `m × m` system `a x = b` (m ≤ MAXK) on the free components.
 fn solve_free(
     a: &[[f64; MAXK]; MAXK],
     b: &[f64; MAXK],
@@ -226,15 +231,98 @@ pub fn fit_dense(clusters: &[DenseCluster], p: usize, k: usize) -> Result<DenseF
             needed: p + 1,
         });
     }
-    // start: the OLS residual variance split evenly over the components
     let yy: Vec<f64> = clusters.iter().flat_map(|c| c.y.iter().copied()).collect();
-    let mean = yy.iter().sum::<f64>() / n as f64;
-    let var = yy.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+    let fit = fit_by_scoring(k, total_variance(&yy), what, |psi| {
+        evaluate(clusters, p, psi, k)
+    })?;
+    Ok(DenseFit {
+        beta: fit.eval.beta,
+        psi: fit.psi,
+        reml_criterion: fit.eval.crit,
+        iterations: fit.iterations,
+        singular: fit.singular,
+        inference: fit.eval.inference,
+    })
+}
+
+/// The sample variance of the outcome (the scale of the start values).
+pub(crate) fn total_variance(y: &[f64]) -> f64 {
+    let n = y.len() as f64;
+    let mean = y.iter().sum::<f64>() / n;
+    y.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0)
+}
+
+/// A converged fit of [`fit_by_scoring`].
+pub(crate) struct ScoringFit {
+    pub(crate) psi: [f64; MAXK],
+    pub(crate) eval: Eval,
+    pub(crate) iterations: usize,
+    pub(crate) singular: bool,
+}
+
+/// Backtracking along `step` from `psi` (halving up to 60 times): the first trial point whose
+/// criterion does not exceed the current one (to 1e-12 relative; 1e-9 absolute when a component
+/// was clamped to its boundary 0). `None` when no such point exists.
+fn line_search<F>(
+    psi: &[f64; MAXK],
+    step: &[f64; MAXK],
+    free: &[bool; MAXK],
+    k: usize,
+    cur: &Eval,
+    evaluate: &mut F,
+) -> Option<([f64; MAXK], Eval)>
+where
+    F: FnMut(&[f64; MAXK]) -> Option<Eval>,
+{
+    let mut t = 1.0;
+    for _ in 0..60 {
+        let mut trial = *psi;
+        for i in 0..k {
+            if free[i] {
+                trial[i] = psi[i] + t * step[i];
+            }
+        }
+        let mut clamped = false;
+        for v in trial.iter_mut().take(k - 1) {
+            if *v <= 0.0 {
+                *v = 0.0;
+                clamped = true;
+            }
+        }
+        if trial[k - 1] > 0.0 {
+            if let Some(ev) = evaluate(&trial) {
+                if ev.crit <= cur.crit + 1e-12 * cur.crit.abs()
+                    || clamped && ev.crit <= cur.crit + 1e-9
+                {
+                    return Some((trial, ev));
+                }
+            }
+        }
+        t *= 0.5;
+    }
+    None
+}
+
+/// Maximises the restricted likelihood over `k` variance components (the residual last) given
+/// `evaluate(ψ)` (criterion, β̂, gradient, analytic Hessian and inference matrices at ψ): Fisher
+/// scoring from `ψ = var/k` each, then Newton steps on the observed Hessian once the relative
+/// change is below 1e-6, until it is below 1e-12. A step that takes a component below 0 puts it
+/// on 0 (lme4's boundary); a component on 0 takes part in the next step only when the gradient
+/// points into the interior (Karush–Kuhn–Tucker), so a transient visit to 0 is not final.
+pub(crate) fn fit_by_scoring<F>(
+    k: usize,
+    var: f64,
+    what: &'static str,
+    mut evaluate: F,
+) -> Result<ScoringFit, AnalysisError>
+where
+    F: FnMut(&[f64; MAXK]) -> Option<Eval>,
+{
     let mut psi = [0.0; MAXK];
     for c in psi.iter_mut().take(k) {
         *c = var / k as f64;
     }
-    let mut cur = evaluate(clusters, p, &psi, k).ok_or(AnalysisError::RankDeficient { what })?;
+    let mut cur = evaluate(&psi).ok_or(AnalysisError::RankDeficient { what })?;
     let mut iterations = 0;
     let mut newton = false;
     loop {
@@ -242,7 +330,10 @@ pub fn fit_dense(clusters: &[DenseCluster], p: usize, k: usize) -> Result<DenseF
         if iterations > 500 {
             return Err(AnalysisError::NotConverged { what });
         }
-        let free = cur.inference.free;
+        let mut free = [false; MAXK];
+        for i in 0..k {
+            free[i] = psi[i] > 0.0 || cur.grad[i] < 0.0;
+        }
         // Fisher scoring: ψ += (½ IE2)⁻¹ (−½ grad); Newton: ψ −= H⁻¹ grad
         let mut neg = [0.0; MAXK];
         for i in 0..k {
@@ -250,40 +341,12 @@ pub fn fit_dense(clusters: &[DenseCluster], p: usize, k: usize) -> Result<DenseF
         }
         let step = if newton {
             solve_free(&cur.inference.hessian, &neg, &free, k)
+                .or_else(|| solve_free(&cur.inference.ie2, &neg, &free, k))
         } else {
             solve_free(&cur.inference.ie2, &neg, &free, k)
         }
         .ok_or(AnalysisError::NotConverged { what })?;
-        let mut t = 1.0;
-        let mut accepted = None;
-        for _ in 0..40 {
-            let mut trial = psi;
-            for i in 0..k {
-                if free[i] {
-                    trial[i] = psi[i] + t * step[i];
-                }
-            }
-            let mut clamped = false;
-            for i in 0..k - 1 {
-                if trial[i] <= 0.0 {
-                    trial[i] = 0.0;
-                    clamped = true;
-                }
-            }
-            if trial[k - 1] <= 0.0 {
-                t *= 0.5;
-                continue;
-            }
-            if let Some(ev) = evaluate(clusters, p, &trial, k) {
-                if ev.crit <= cur.crit + 1e-12 * cur.crit.abs()
-                    || clamped && ev.crit <= cur.crit + 1e-9
-                {
-                    accepted = Some((trial, ev));
-                    break;
-                }
-            }
-            t *= 0.5;
-        }
+        let accepted = line_search(&psi, &step, &free, k, &cur, &mut evaluate);
         let Some((next, ev)) = accepted else {
             // no decrease possible: at the optimum to working precision
             break;
@@ -301,12 +364,10 @@ pub fn fit_dense(clusters: &[DenseCluster], p: usize, k: usize) -> Result<DenseF
         }
     }
     let singular = (0..k - 1).any(|i| psi[i] <= 0.0);
-    Ok(DenseFit {
-        beta: cur.beta,
+    Ok(ScoringFit {
         psi,
-        reml_criterion: cur.crit,
+        eval: cur,
         iterations,
         singular,
-        inference: cur.inference,
     })
 }

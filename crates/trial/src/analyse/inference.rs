@@ -19,8 +19,8 @@
 
 use super::linalg::{add_scaled, mul, quad, Mat, Vect, ZERO_MAT};
 
-/// Most variance components a model may have (leader, employee, residual).
-pub const MAXK: usize = 3;
+/// Most variance components a model may have (leader, leader × time, employee, residual).
+pub const MAXK: usize = 4;
 
 /// The matrices small-sample inference on fixed effects needs, evaluated at the REML estimates.
 #[derive(Debug, Clone, Copy)]

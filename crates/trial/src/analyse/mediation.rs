@@ -29,6 +29,12 @@ pub struct Mediation {
     pub count: RowCount,
 }
 
+/// Fewest Monte Carlo draws of the mediation CI: its quantiles need a few hundred draws to mean
+/// anything (and its SD at least two).
+pub const MIN_MEDIATION_DRAWS: usize = 100;
+/// Most draws: 8 bytes each, so at most 80 MB.
+pub const MAX_MEDIATION_DRAWS: usize = 10_000_000;
+
 /// (f) Serial mediation at the leader level: with leader means over employees complete on all
 /// six columns, `M1_post ~ arm + M1_pre` (a), `M2_post ~ M1_post + arm + M2_pre` (d) and
 /// `Y_post ~ M2_post + M1_post + arm + Y_pre` (b), each by OLS with classical SEs on
@@ -52,6 +58,12 @@ pub fn mediation(
         outcome.pre,
         outcome.post,
     ];
+    if config.draws < MIN_MEDIATION_DRAWS || config.draws > MAX_MEDIATION_DRAWS {
+        return Err(AnalysisError::BadInput(format!(
+            "{} Monte Carlo draws for the mediation CI; use {MIN_MEDIATION_DRAWS} to {MAX_MEDIATION_DRAWS}",
+            config.draws
+        )));
+    }
     let arm_of = data.validate(&cols)?;
     let n = data.leader.len();
     let mut sums = vec![[0.0f64; 7]; data.n_leaders];

@@ -5,8 +5,9 @@
 //!   `y ~ X + (1 | leader)` from per-leader sufficient statistics (the power loop's fast path; no
 //!   employee rows); [`ancova::satterthwaite_test`], [`ancova::kenward_roger_test`],
 //!   [`ols::Cr2Fit`] and [`ancova::leader_means_arm_test`] test the arm from the same statistics.
-//! - [`nested`]: REML for the long layout's nested intercepts from per-employee statistics;
-//!   [`dense`] fits the same model with dense per-leader algebra (an independent cross-check).
+//! - [`leader_time`]: REML for the long layout (leader, leader × time and employee intercepts)
+//!   from per-employee statistics with analytic derivatives; [`dense`] fits the same models with
+//!   dense per-leader algebra (an independent cross-check).
 //! - [`VcInference`]: Satterthwaite (lmerTest) and Kenward–Roger (pbkrtest) df for any contrast.
 //! - [`ols`]: OLS, and CR2 cluster-robust covariance with Satterthwaite df (clubSandwich).
 //! - [`WideData`] / [`LongData`] and one function per analysis (`mixed_ancova`, `cr2_ancova`,
@@ -25,9 +26,9 @@ pub mod ancova;
 pub mod dense;
 pub mod inference;
 pub mod linalg;
+pub mod leader_time;
 pub mod long;
 pub mod mediation;
-pub mod nested;
 pub mod ols;
 pub mod reml;
 pub mod summary;
@@ -37,7 +38,8 @@ pub use all::{
 };
 pub use ancova::{cr2_ancova, leader_means_ancova, mixed_ancova, moderation, AncovaScratch};
 pub use inference::VcInference;
-pub use long::{long_mixed, long_mixed_dense, LongData};
+pub use leader_time::{fit_leader_time, Components, LeaderTimeFit, LeaderTimeStats};
+pub use long::{long_mixed, long_mixed_dense, long_stable_leader, LongData, STABLE_LEADER_WARNING};
 pub use mediation::{cace, mediation, Cace, Mediation, MediationConfig};
 pub use reml::{
     fit_random_intercept, fit_random_intercept_with, ClusterStats, RandomInterceptFit, RiScratch,
@@ -113,8 +115,14 @@ pub enum Analysis {
     OlsCr2,
     /// (c) OLS on leader means of post and pre.
     LeaderMeans,
-    /// (d) long layout `y ~ time*arm + (1|leader) + (1|employee)`, Satterthwaite df.
+    /// (d) long layout `y ~ time*arm + (1|leader) + (1|leader:time) + (1|leader:employee)`,
+    /// Satterthwaite df.
     LongMixed,
+    /// (d) the same model, Kenward–Roger covariance and df (pbkrtest).
+    LongMixedKr,
+    /// The long model without `(1|leader:time)`, which assumes stable leader means; not a
+    /// default analysis (see [`long::STABLE_LEADER_WARNING`]).
+    LongStableLeader,
     /// (e) `post ~ arm*moderator + pre + (1|leader)`, simple effects of arm per level.
     Moderation,
     /// (f) leader-level serial mediation arm → FSSB → mediator → outcome.
@@ -126,6 +134,15 @@ pub enum Analysis {
 }
 
 impl Analysis {
+    /// The Kenward–Roger twin of a Satterthwaite analysis, if it has one.
+    pub fn kenward_roger(self) -> Option<Analysis> {
+        match self {
+            Analysis::MixedAncova => Some(Analysis::MixedAncovaKr),
+            Analysis::LongMixed => Some(Analysis::LongMixedKr),
+            _ => None,
+        }
+    }
+
     /// The snake-case name used in output.
     pub fn name(self) -> &'static str {
         match self {
@@ -134,6 +151,8 @@ impl Analysis {
             Analysis::OlsCr2 => "ols_cr2",
             Analysis::LeaderMeans => "leader_means",
             Analysis::LongMixed => "long_mixed",
+            Analysis::LongMixedKr => "long_mixed_kr",
+            Analysis::LongStableLeader => "long_stable_leader",
             Analysis::Moderation => "moderation",
             Analysis::Mediation => "mediation",
             Analysis::Cace => "cace",
@@ -334,6 +353,9 @@ pub struct AnalyseConfig {
     pub mediation_draws: usize,
     /// Seed of the mediation Monte Carlo CI.
     pub seed: u64,
+    /// Also fit the long model without leader-by-time variance ([`long_stable_leader`]; valid
+    /// only when leader means are stable — its rows come with [`STABLE_LEADER_WARNING`]).
+    pub long_stable_leader: bool,
 }
 
 impl Default for AnalyseConfig {
@@ -342,6 +364,7 @@ impl Default for AnalyseConfig {
             alpha: 0.05,
             mediation_draws: 20_000,
             seed: 1,
+            long_stable_leader: false,
         }
     }
 }

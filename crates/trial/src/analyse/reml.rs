@@ -619,6 +619,6 @@ fn inference_matrices(
         q: qm,
         ie2,
         hessian,
-        free: [s2b > 0.0, true, false],
+        free: [s2b > 0.0, true, false, false],
     }
 }

@@ -19,12 +19,14 @@
 //! and reduced in order, so they are identical for any number of threads. The run uses the
 //! ambient rayon pool (the CLI builds it from `--threads`).
 
-use crate::analyse::ancova::{kenward_roger_test, satterthwaite_test, unit};
-use crate::analyse::ols::Cr2Fit;
-use crate::analyse::{
-    cace, fit_random_intercept, long_mixed, moderation, wide_to_long, AncovaScratch, ClusterStats,
-    Estimate, Outcome, TidyRow, WideData,
+mod analyses;
+
+pub use analyses::{
+    analyse_replication, analyse_with_rows, needs_rows, select_analyses, AnalysisScratch,
+    AnalysisSpec, EmployeeRows, Needs, PowerAnalysis, Target, ANALYSES, LEADER_ANALYSES,
 };
+
+use crate::analyse::ClusterStats;
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
 use balans_power::montecarlo;
@@ -96,43 +98,6 @@ pub struct TestResult {
     pub singular: bool,
 }
 
-/// The analyses of the power loop, in output order: (a) the mixed ANCOVA `post ~ arm + pre +
-/// (1 | leader)` by REML with Satterthwaite df and with Kenward–Roger covariance and df, (b) OLS
-/// with CR2 standard errors and Satterthwaite df, (c) the leader-means ANCOVA — all fitted from
-/// the same per-leader statistics of the same replication ([`crate::analyse`]); then the analyses
-/// that need employee rows: (d) the long model's `time:arm`, (g) the CACE (2SLS, CR2) and (e) the
-/// simple effect of arm in the moderator's low and high level.
-pub const POWER_ANALYSES: [&str; 8] = [
-    "mixed_ancova",
-    "mixed_ancova_kr",
-    "ols_cr2",
-    "leader_means",
-    "long_mixed",
-    "cace",
-    "moderation_low",
-    "moderation_high",
-];
-
-/// Per-thread buffers of the analyses.
-#[derive(Debug, Default)]
-pub struct AnalysisScratch {
-    means: Vec<[f64; 3]>,
-    cluster: ClusterStats,
-    cr2: Cr2Fit,
-}
-
-fn from_estimate(e: Estimate, singular: bool) -> TestResult {
-    TestResult {
-        estimate: e.estimate,
-        std_error: e.std_error,
-        p_value: e.p_value,
-        conf_low: e.conf_low,
-        conf_high: e.conf_high,
-        df: e.df,
-        singular,
-    }
-}
-
 /// The per-leader statistics of `post ~ 1 + arm + pre` ([`ClusterStats`], p = 3) from the leader
 /// sums: `Σx = (n, a·n, Σpre)`, `Σxxᵀ` from `n, Σpre, Σpre²` and the arm `a`, `Σxy = (Σpost,
 /// a·Σpost, Σpre·post)`.
@@ -154,131 +119,6 @@ pub fn ancova_cluster_stats(stats: &LeaderStats, out: &mut ClusterStats) {
             stats.sy[j],
             stats.syy[j],
         );
-    }
-}
-
-/// Which analyses of [`POWER_ANALYSES`] to run.
-pub type AnalysisMask = [bool; 8];
-
-/// The four analyses fitted from per-leader statistics (the default; no employee rows needed when
-/// the design allows drawing the statistics directly).
-pub const LEADER_ANALYSES: AnalysisMask = [true, true, true, true, false, false, false, false];
-
-/// The mask of analyses named in `names`: `ancova` = [`LEADER_ANALYSES`], `all` = every analysis
-/// the design supports (moderation needs a moderator), or names from [`POWER_ANALYSES`].
-///
-/// # Errors
-/// An unknown name; moderation without a moderator in the design.
-pub fn analysis_mask(names: &[String], design: &Design) -> Result<AnalysisMask, TrialPowerError> {
-    let mut mask = [false; 8];
-    let moderated = design.moderator().is_some();
-    for n in names {
-        match n.as_str() {
-            "ancova" => mask
-                .iter_mut()
-                .zip(LEADER_ANALYSES)
-                .for_each(|(m, l)| *m |= l),
-            "all" => {
-                mask = [true; 8];
-                mask[6] = moderated;
-                mask[7] = moderated;
-            }
-            name => {
-                let i = POWER_ANALYSES.iter().position(|a| *a == name).ok_or_else(|| TrialPowerError::Setting {
-                    setting: "analyses",
-                    value: n.clone(),
-                    expected: "ancova, all, or names from mixed_ancova, mixed_ancova_kr, ols_cr2, leader_means, long_mixed, cace, moderation_low, moderation_high",
-                })?;
-                if i >= 6 && !moderated {
-                    return Err(TrialPowerError::Setting {
-                        setting: "analyses",
-                        value: n.clone(),
-                        expected:
-                            "a design with a moderator (--moderator) for the moderation analyses",
-                    });
-                }
-                mask[i] = true;
-            }
-        }
-    }
-    if mask.iter().all(|m| !m) {
-        return Err(TrialPowerError::Setting {
-            setting: "analyses",
-            value: String::new(),
-            expected: "at least one analysis",
-        });
-    }
-    Ok(mask)
-}
-
-/// Whether any analysis of `mask` needs employee rows.
-pub fn needs_rows(mask: &AnalysisMask) -> bool {
-    mask[4..].iter().any(|m| *m)
-}
-
-/// The true value each analysis of [`POWER_ANALYSES`] estimates under `design` for variable `v`:
-/// the intention-to-treat effect (ANCOVAs, long model), the effect among employees of leaders who
-/// completed the training (CACE: ITT / uptake), and the ITT effect in the moderator's low and high
-/// level.
-pub fn analysis_truths(design: &Design, v: usize) -> [f64; 8] {
-    let itt = design.expected_itt_effects()[v];
-    let cace = if design.uptake() > 0.0 {
-        itt / design.uptake()
-    } else {
-        f64::NAN
-    };
-    let (low, high) = design.expected_level_effects(v);
-    [itt, itt, itt, itt, itt, cace, low, high]
-}
-
-/// Runs the analyses of `mask` (in [`POWER_ANALYSES`] order) on one replication's statistics,
-/// pushing one result per selected analysis (`None` = the fit failed) onto `out`.
-pub fn analyse_replication(
-    stats: &LeaderStats,
-    alpha: f64,
-    mask: &AnalysisMask,
-    scratch: &mut AnalysisScratch,
-    out: &mut Vec<Option<TestResult>>,
-) {
-    let arm = unit(1);
-    if mask[0] || mask[1] || mask[2] {
-        ancova_cluster_stats(stats, &mut scratch.cluster);
-    }
-    if mask[0] || mask[1] {
-        match fit_random_intercept(&scratch.cluster) {
-            Ok(fit) => {
-                if mask[0] {
-                    out.push(
-                        satterthwaite_test(&fit, &arm, alpha)
-                            .map(|e| from_estimate(e, fit.singular)),
-                    );
-                }
-                if mask[1] {
-                    out.push(
-                        kenward_roger_test(&fit, &arm, alpha)
-                            .map(|e| from_estimate(e, fit.singular)),
-                    );
-                }
-            }
-            Err(_) => {
-                for _ in 0..usize::from(mask[0]) + usize::from(mask[1]) {
-                    out.push(None);
-                }
-            }
-        }
-    }
-    if mask[2] {
-        out.push(match scratch.cr2.fit(&scratch.cluster) {
-            Ok(()) => scratch.cr2.test(&arm).and_then(|(var, df)| {
-                let beta = scratch.cr2.ols.as_ref()?.beta[1];
-                (var > 0.0 && df > 0.0)
-                    .then(|| from_estimate(Estimate::t(beta, var.sqrt(), df, alpha), false))
-            }),
-            Err(_) => None,
-        });
-    }
-    if mask[3] {
-        out.push(leader_means_test(stats, alpha, scratch));
     }
 }
 
@@ -390,9 +230,9 @@ pub struct TrialPowerConfig {
     /// Always simulate employee rows (the general path), even when the leader statistics could be
     /// drawn directly; for checking the fast path and for peer comparisons.
     pub employee_level: bool,
-    /// The analyses to run ([`analysis_mask`]); the rows name them.
+    /// The analyses to run, in output order ([`select_analyses`]); the rows name them.
     #[serde(skip)]
-    pub mask: AnalysisMask,
+    pub analyses: Vec<PowerAnalysis>,
 }
 
 /// Why a power run cannot be made.
@@ -606,23 +446,10 @@ struct TrialReplication<'a> {
     design: &'a Design,
     v: usize,
     alpha: f64,
-    mask: AnalysisMask,
+    analyses: &'a [PowerAnalysis],
     fast: bool,
     /// The true value of each selected analysis, in order.
     truths: Vec<f64>,
-}
-
-/// Employee-level columns of one replication (the row-level analyses' input).
-#[derive(Debug, Default)]
-struct Rows {
-    leader: Vec<usize>,
-    arm: Vec<u8>,
-    treated: Vec<bool>,
-    pre: Vec<f64>,
-    post: Vec<f64>,
-    uptake: Vec<f64>,
-    moderator: Vec<f64>,
-    employee: Vec<usize>,
 }
 
 /// Per-thread buffers of a replication.
@@ -630,71 +457,8 @@ struct Workspace {
     stats: LeaderStats,
     gen: GenerateScratch,
     an: AnalysisScratch,
-    rows: Rows,
-    ancova: AncovaScratch,
+    rows: EmployeeRows,
     out: Vec<Option<TestResult>>,
-}
-
-/// The arm rows of the row-level analyses selected in `mask[4..]`, pushed onto `out`.
-fn row_analyses(
-    rows: &Rows,
-    leaders: usize,
-    alpha: f64,
-    mask: &AnalysisMask,
-    scratch: &mut AncovaScratch,
-    out: &mut Vec<Option<TestResult>>,
-) {
-    let data = WideData {
-        leader: &rows.leader,
-        n_leaders: leaders,
-        treated: &rows.treated,
-    };
-    let outcome = Outcome {
-        name: "y",
-        pre: &rows.pre,
-        post: &rows.post,
-    };
-    let pick = |rows: &[TidyRow], term: &str| {
-        rows.iter().find(|r| r.term == term).map(|r| TestResult {
-            estimate: r.estimate,
-            std_error: r.std_error,
-            p_value: r.p_value,
-            conf_low: r.conf_low,
-            conf_high: r.conf_high,
-            df: r.df,
-            singular: false,
-        })
-    };
-    if mask[4] {
-        let long = wide_to_long(&data, &outcome, &rows.employee);
-        out.push(
-            long_mixed(&long.as_data(leaders), "y", alpha)
-                .ok()
-                .and_then(|l| pick(&l.rows, "time:arm")),
-        );
-    }
-    if mask[5] {
-        out.push(
-            cace(
-                &data,
-                &outcome,
-                "uptake",
-                &rows.uptake,
-                alpha,
-                &mut scratch.cr2,
-            )
-            .ok()
-            .and_then(|c| pick(&c.rows, "uptake")),
-        );
-    }
-    if mask[6] || mask[7] {
-        let m = moderation(&data, &outcome, "m", &rows.moderator, alpha, scratch).ok();
-        for (k, term) in [(6, "arm|m=0"), (7, "arm|m=1")] {
-            if mask[k] {
-                out.push(m.as_ref().and_then(|(r, _)| pick(r, term)));
-            }
-        }
-    }
 }
 
 /// What one analysis counts over replications.
@@ -743,21 +507,17 @@ impl montecarlo::Replication for TrialReplication<'_> {
             stats: LeaderStats::default(),
             gen: GenerateScratch::default(),
             an: AnalysisScratch::default(),
-            rows: Rows::default(),
-            ancova: AncovaScratch::default(),
-            out: Vec::with_capacity(POWER_ANALYSES.len()),
+            rows: EmployeeRows::default(),
+            out: Vec::with_capacity(self.analyses.len()),
         }
     }
 
     fn tally(&self) -> Tallies {
-        Tallies(vec![
-            AnalysisTally::default();
-            self.mask.iter().filter(|m| **m).count()
-        ])
+        Tallies(vec![AnalysisTally::default(); self.analyses.len()])
     }
 
     fn generate(&self, ws: &mut Workspace, rng: &mut ReplicationRng) -> bool {
-        if needs_rows(&self.mask) {
+        if needs_rows(self.analyses) {
             fill_rows(self.design, self.v, rng, &mut ws.rows);
             let r = &ws.rows;
             ws.stats = leader_stats_from_rows(
@@ -777,17 +537,16 @@ impl montecarlo::Replication for TrialReplication<'_> {
 
     fn analyse(&self, ws: &mut Workspace, _rng: &mut ReplicationRng) -> bool {
         ws.out.clear();
-        analyse_replication(&ws.stats, self.alpha, &self.mask, &mut ws.an, &mut ws.out);
-        if needs_rows(&self.mask) {
-            row_analyses(
-                &ws.rows,
-                self.design.total_leaders(),
-                self.alpha,
-                &self.mask,
-                &mut ws.ancova,
-                &mut ws.out,
-            );
-        }
+        let rows = needs_rows(self.analyses).then_some(&ws.rows);
+        analyse_with_rows(
+            &ws.stats,
+            rows,
+            self.design.total_leaders(),
+            self.alpha,
+            self.analyses,
+            &mut ws.an,
+            &mut ws.out,
+        );
         true
     }
 
@@ -812,9 +571,9 @@ impl montecarlo::Replication for TrialReplication<'_> {
 
 /// Employee rows of outcome `v` simulated under the design (all employees; posts NaN after
 /// attrition), with uptake and moderator columns.
-fn fill_rows<R: Rng + ?Sized>(design: &Design, v: usize, rng: &mut R, rows: &mut Rows) {
+fn fill_rows<R: Rng + ?Sized>(design: &Design, v: usize, rng: &mut R, rows: &mut EmployeeRows) {
     let data = simulate(design, rng);
-    *rows = Rows::default();
+    *rows = EmployeeRows::default();
     for (i, e) in data.employees.iter().enumerate() {
         rows.leader.push(e.leader as usize - 1);
         rows.arm.push(e.arm);
@@ -837,21 +596,16 @@ fn run_condition(
     v: usize,
     config: &TrialPowerConfig,
     key: u64,
-    truths: &[f64; 8],
+    truths: Vec<f64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Tallies {
     let rep = TrialReplication {
         design,
         v,
         alpha: config.alpha,
-        mask: config.mask,
+        analyses: &config.analyses,
         fast: has_fast_path(design) && !config.employee_level,
-        truths: truths
-            .iter()
-            .zip(config.mask)
-            .filter(|(_, m)| *m)
-            .map(|(t, _)| *t)
-            .collect(),
+        truths,
     };
     montecarlo::run(
         &rep,
@@ -891,62 +645,61 @@ pub fn trial_power(
         for &n in team_sizes_grid {
             let d = design.with_size(j, n);
             let null = d.scaled_effect(0.0);
-            let truths = analysis_truths(&d, v);
-            let res = run_condition(&d, v, config, condition_key(j, n, false), &truths, progress);
-            let res0 = run_condition(
-                &null,
-                v,
-                config,
-                condition_key(j, n, true),
-                &[0.0; 8],
-                progress,
-            );
-            let selected: Vec<&'static str> = POWER_ANALYSES
-                .iter()
-                .zip(config.mask)
-                .filter(|(_, m)| *m)
-                .map(|(a, _)| *a)
-                .collect();
-            let selected_truths: Vec<f64> = truths
-                .iter()
-                .zip(config.mask)
-                .filter(|(_, m)| *m)
-                .map(|(t, _)| *t)
-                .collect();
-            for (a, analysis) in selected.into_iter().enumerate() {
-                let truth = selected_truths[a];
-                let (t, t0) = (&res.0[a], &res0.0[a]);
-                let reps = config.reps as f64;
-                let power = t.reject as f64 / reps;
-                let type1 = t0.reject as f64 / reps;
-                let fitted = t.fitted.max(1) as f64;
-                let mean = t.sum / fitted;
-                rows.push(TrialPowerRow {
-                    leaders: d.total_leaders(),
-                    team_size: n.map_or_else(|| mean_team_size(d.team_sizes()), |n| n as f64),
-                    analysis,
-                    outcome: config.outcome.clone(),
-                    effect: truth,
-                    reps: config.reps,
-                    power,
-                    mc_se: (power * (1.0 - power) / reps).sqrt(),
-                    mean_estimate: mean,
-                    bias: mean - truth,
-                    empirical_sd: ((t.sum2 / fitted - mean * mean) * fitted
-                        / (fitted - 1.0).max(1.0))
-                    .max(0.0)
-                    .sqrt(),
-                    mean_std_error: t.sum_se / fitted,
-                    coverage: t.cover as f64 / fitted,
-                    type1,
-                    type1_mc_se: (type1 * (1.0 - type1) / reps).sqrt(),
-                    singular: t.singular + t0.singular,
-                    failed: t.failed + t0.failed,
-                });
+            let truths: Vec<f64> = config.analyses.iter().map(|a| a.truth(&d, v)).collect();
+            let key = condition_key(j, n, false);
+            let res = run_condition(&d, v, config, key, truths.clone(), progress);
+            let zeros = vec![0.0; config.analyses.len()];
+            let key0 = condition_key(j, n, true);
+            let res0 = run_condition(&null, v, config, key0, zeros, progress);
+            let team_size = n.map_or_else(|| mean_team_size(d.team_sizes()), |n| n as f64);
+            for (a, analysis) in config.analyses.iter().enumerate() {
+                rows.push(power_row(
+                    config,
+                    (d.total_leaders(), team_size),
+                    analysis.name(),
+                    truths[a],
+                    (&res.0[a], &res0.0[a]),
+                ));
             }
         }
     }
     Ok(rows)
+}
+
+/// One analysis's row from its effect-run and null-run tallies.
+fn power_row(
+    config: &TrialPowerConfig,
+    (leaders, team_size): (usize, f64),
+    analysis: &'static str,
+    truth: f64,
+    (t, t0): (&AnalysisTally, &AnalysisTally),
+) -> TrialPowerRow {
+    let reps = config.reps as f64;
+    let power = t.reject as f64 / reps;
+    let type1 = t0.reject as f64 / reps;
+    let fitted = t.fitted.max(1) as f64;
+    let mean = t.sum / fitted;
+    TrialPowerRow {
+        leaders,
+        team_size,
+        analysis,
+        outcome: config.outcome.clone(),
+        effect: truth,
+        reps: config.reps,
+        power,
+        mc_se: (power * (1.0 - power) / reps).sqrt(),
+        mean_estimate: mean,
+        bias: mean - truth,
+        empirical_sd: ((t.sum2 / fitted - mean * mean) * fitted / (fitted - 1.0).max(1.0))
+            .max(0.0)
+            .sqrt(),
+        mean_std_error: t.sum_se / fitted,
+        coverage: t.cover as f64 / fitted,
+        type1,
+        type1_mc_se: (type1 * (1.0 - type1) / reps).sqrt(),
+        singular: t.singular + t0.singular,
+        failed: t.failed + t0.failed,
+    }
 }
 
 fn mean_team_size(sizes: &TeamSizes) -> f64 {
@@ -1020,11 +773,10 @@ pub fn search_leaders(
             expected: "strictly between 0 and 1",
         });
     }
-    let name = POWER_ANALYSES
+    let name = config
+        .analyses
         .iter()
-        .zip(config.mask)
-        .filter(|(_, m)| *m)
-        .map(|(a, _)| *a)
+        .map(|a| a.name())
         .find(|a| *a == analysis)
         .ok_or(TrialPowerError::Setting {
             setting: "analysis",
