@@ -364,20 +364,195 @@ fn item_exports_spelled_differently_are_scored_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("items.csv");
     let sim = common::balans(&[
-        "simulate", "--n", "200", "--seed", "3", "--missing", "mcar:0.1", "--level", "items",
-        "--out", csv.to_str().unwrap(),
+        "simulate",
+        "--n",
+        "200",
+        "--seed",
+        "3",
+        "--missing",
+        "mcar:0.1",
+        "--level",
+        "items",
+        "--out",
+        csv.to_str().unwrap(),
     ]);
     assert!(sim.status.success(), "{}", common::stderr(&sim));
     let text = std::fs::read_to_string(&csv).unwrap();
     let (head, rest) = text.split_once('\n').unwrap();
-    let head = head.replace("es1,", "ES_1,").replace("wfc2,", "WFC.2,").replace("eng3,", "Eng-3,");
+    let head = head
+        .replace("es1,", "ES_1,")
+        .replace("wfc2,", "WFC.2,")
+        .replace("eng3,", "Eng-3,");
     std::fs::write(&csv, format!("{head}\n{rest}")).unwrap();
     let out = common::balans(&["fit", "--data", csv.to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let table = common::stdout(&out);
-    assert!(table.contains("Scale scores (mean of the answered items):"), "{table}");
-    let es = table.lines().find(|l| l.trim_start().starts_with("es ")).expect("a row for es");
+    assert!(
+        table.contains("Scale scores (mean of the answered items):"),
+        "{table}"
+    );
+    let es = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("es "))
+        .expect("a row for es");
     let cells: Vec<&str> = es.split_whitespace().collect();
     assert_eq!(cells[1..3], ["4", "2"], "{es}");
-    assert!(cells[3].parse::<usize>().unwrap() > 0, "10% MCAR leaves some rows partly answered: {es}");
+    assert!(
+        cells[3].parse::<usize>().unwrap() > 0,
+        "10% MCAR leaves some rows partly answered: {es}"
+    );
+}
+
+/// `balans fit --cluster` on `tests/reference/cluster_teams.csv` (50 teams) with `extra` flags:
+/// the JSON result, and lavaan's numbers for `case` (`tests/reference/cluster_reference.json`,
+/// scripts/reference/cluster_reference.R, lavaan 0.6-14 `sem(..., cluster = "team")`).
+fn cluster_fit(case: &str, extra: &[&str]) -> (Value, Value) {
+    let all: Value = serde_json::from_str(
+        &std::fs::read_to_string(reference_dir().join("cluster_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let reference = all[case].clone();
+    let model = write_temp(reference["model"].as_str().unwrap(), ".lav");
+    let data = reference_dir().join("cluster_teams.csv");
+    let mut args = vec![
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.path().to_str().unwrap(),
+        "--cluster",
+        "team",
+    ];
+    args.extend_from_slice(extra);
+    let o = balans(&args);
+    assert!(o.status.success(), "{case}: {}", stderr(&o));
+    let out = if extra.contains(&"json") {
+        serde_json::from_slice(&o.stdout).unwrap()
+    } else {
+        Value::String(String::from_utf8(o.stdout).unwrap())
+    };
+    (out, reference)
+}
+
+/// The robust SEs and the scaled test of `fit` equal lavaan's `reference`.
+fn assert_cluster_fit_equals_lavaan(case: &str, fit: &Value, reference: &Value) {
+    assert_eq!(fit["se"], "robust.cluster", "{case}");
+    let mut compared = 0;
+    for want in reference["parameters"].as_array().unwrap() {
+        if want["op"] == ":=" {
+            continue;
+        }
+        let got = fit["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| same_row(p, want))
+            .unwrap_or_else(|| panic!("{case}: no row {want}"));
+        let (se, want_se) = (got["se"].as_f64().unwrap(), want["se"].as_f64().unwrap());
+        assert!(
+            close(se, want_se, EST_REL_TOL, 1e-3),
+            "{case} {}{}{}: se {se} vs lavaan {want_se}",
+            want["lhs"],
+            want["op"],
+            want["rhs"]
+        );
+        compared += 1;
+    }
+    assert!(compared >= 9, "{case}: {compared} rows");
+    for key in [
+        "chisq",
+        "chisq.scaled",
+        "chisq.scaling.factor",
+        "pvalue.scaled",
+        "baseline.chisq.scaled",
+        "baseline.chisq.scaling.factor",
+        "cfi.robust",
+        "tli.robust",
+        "rmsea.robust",
+    ] {
+        let got = fit["fit"][key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{case}: fit.{key} missing"));
+        let want = reference["measures"][key].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= FIT_TOL * want.abs().max(1.0),
+            "{case} {key}: {got} vs lavaan {want}"
+        );
+    }
+}
+
+#[test]
+fn fit_cluster_defaults_to_lavaans_observed_information_and_scaled_test() {
+    let (fit, reference) = cluster_fit("chain_observed", &["--format", "json"]);
+    assert_eq!(fit["information"], "Observed");
+    assert_cluster_fit_equals_lavaan("chain_observed", &fit, &reference);
+    let (fit, reference) = cluster_fit("sur_observed", &["--format", "json"]);
+    assert_cluster_fit_equals_lavaan("sur_observed", &fit, &reference);
+}
+
+#[test]
+fn fit_cluster_information_expected_equals_lavaans_expected() {
+    let (fit, reference) = cluster_fit(
+        "chain_expected",
+        &["--information", "expected", "--format", "json"],
+    );
+    assert_eq!(fit["information"], "Expected");
+    assert_cluster_fit_equals_lavaan("chain_expected", &fit, &reference);
+}
+
+#[test]
+fn fit_cluster_table_names_the_robust_standard_errors_and_the_scaled_test() {
+    let (text, _) = cluster_fit("chain_observed", &[]);
+    let text = text.as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let said = |label: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with(label))
+            .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+            .collect()
+    };
+    // Header and parameter block agree: robust.cluster with the observed information.
+    assert_eq!(
+        said("Standard errors"),
+        ["robust.cluster", "robust.cluster"],
+        "{text}"
+    );
+    assert!(
+        said("Information").iter().all(|i| i == "Observed"),
+        "{text}"
+    );
+    assert_eq!(said("Clusters (team)"), ["50"], "{text}");
+    assert_eq!(said("Test statistic (scaled)").len(), 2, "{text}");
+    assert_eq!(
+        said("Scaling correction factor"),
+        ["1.021", "1.065"],
+        "{text}"
+    );
+    assert_eq!(said("Robust RMSEA"), ["0.178"], "{text}");
+    assert!(
+        text.contains("Yuan-Bentler correction (Mplus variant)"),
+        "{text}"
+    );
+    // Without --cluster: no scaled lines, normal-theory standard errors.
+    let data = reference_dir().join("cluster_teams.csv");
+    let model = write_temp("m1 ~ x1 + x2\nm2 ~ x1\ny ~ m1 + m2 + x2\n", ".lav");
+    let o = balans(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.path().to_str().unwrap(),
+    ]);
+    let plain = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        !plain.contains("scaled") && !plain.contains("robust"),
+        "{plain}"
+    );
+    // The help shows how to choose the information.
+    let help = String::from_utf8(balans(&["fit", "--help"]).stdout).unwrap();
+    assert!(
+        help.contains("--cluster team --information expected"),
+        "{help}"
+    );
 }

@@ -360,3 +360,62 @@ fn teams_and_missing_items() {
     assert!(r["power"].as_f64().unwrap() > 0.5, "{r}");
     assert_eq!(v["settings"]["survey"]["teams"], 8.0);
 }
+
+/// `--cluster-robust` analyses the same simulated teams (same seed: same estimates) with lavaan's
+/// `cluster = "team"` standard errors instead of single-level ones, and says so.
+#[test]
+fn cluster_robust_teams_change_the_standard_errors_not_the_estimates() {
+    let args = |robust: bool| {
+        let mut a = vec![
+            "power",
+            "--builtin",
+            "seed",
+            "--teams",
+            "8",
+            "--n",
+            "160",
+            "--reps",
+            "40",
+            "--effects",
+            "perf~es,eng~cm",
+            "--seed",
+            "11",
+            "--format",
+            "json",
+        ];
+        if robust {
+            a.push("--cluster-robust");
+        }
+        json(&a)
+    };
+    let (naive, robust) = (args(false), args(true));
+    assert_eq!(robust["settings"]["survey"]["cluster_robust"], true);
+    assert_eq!(naive["settings"]["survey"]["cluster_robust"], false);
+    for (a, b) in naive["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(robust["rows"].as_array().unwrap())
+    {
+        assert_eq!(a["effect"], b["effect"]);
+        assert_eq!(a["mean_estimate"], b["mean_estimate"], "{a} {b}");
+        assert_eq!(b["convergence_rate"], 1.0, "{b}");
+        let (sa, sb) = (
+            a["mean_se"].as_f64().unwrap(),
+            b["mean_se"].as_f64().unwrap(),
+        );
+        assert!((sa - sb).abs() > 1e-4 * sa, "{} {sa} vs {sb}", a["effect"]);
+    }
+    let text = robust.to_string();
+    assert!(text.contains("cluster-robust by team"), "{text}");
+    // The switch needs teams.
+    let o = balans(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--n",
+        "100",
+        "--cluster-robust",
+    ]);
+    assert!(!o.status.success());
+}

@@ -17,7 +17,7 @@ Examples:
   balans diagram --fit fit.json --out fit.svg           estimates: stars, non-significant paths dashed
 
 Variables flow left to right in causal order; R² is shown in the boxes of endogenous variables,
-(residual) covariances as curved arrows.")]
+(residual) covariances as curved arrows (three or more exogenous correlations as a small table).")]
 pub struct DiagramArgs {
     #[command(flatten)]
     source: ModelSource,

@@ -5,6 +5,7 @@ use crate::output::Format;
 use crate::sizes;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
+use balans_estimate::sem::Information;
 use balans_estimate::{
     bootstrap, estimate_clustered, estimate_with, monte_carlo_ci, AnalysisSpec, BootstrapConfig,
     BootstrapCount, ClusterInfo, EstimateConfig, EvalError, Fit, FitContext, FitReport, Interval,
@@ -43,6 +44,8 @@ Examples:
   balans fit --data survey.csv                          the study's model (builtin seed) on your data
   balans fit --data survey.csv --model my.lav --ci bc --boot 2000 --seed 7
   balans fit --data export.csv --sep ';' --decimal , --na -99 --format json
+  balans fit --data teams.csv --model my.lav --cluster team     cluster-robust SEs, scaled test
+  balans fit --data teams.csv --model my.lav --cluster team --information expected
 
 Data: a CSV file with a header row. Each model variable is a column of that name, or else the mean
 of item columns named <variable>1, <variable>2, … (as written by `balans simulate`). Missing values:
@@ -51,7 +54,9 @@ deletion, reported), or with --missing ml every row enters the likelihood (FIML,
 missing = \"ml\"; rows missing a fixed covariate are dropped, as lavaan).
 
 Estimation: normal-theory ML with lavaan's sem() defaults (fixed.x = TRUE, N in the denominator,
-expected information). Numbers in the model text are population values and are ignored here: every
+expected information; with --cluster, lavaan's cluster = defaults: cluster-robust standard errors
+with the observed information as the sandwich's bread, and the Yuan-Bentler scaled test with robust
+CFI, TLI and RMSEA; --information expected for the expected information). Numbers in the model text are population values and are ignored here: every
 path is estimated. Latent variables (f =~ item1 + item2 + item3): the items are columns; the first
 loading is fixed to 1 (or, with --std-lv, the latent variances); negative variance estimates
 (Heywood cases) are reported.
@@ -136,10 +141,11 @@ pub struct FitArgs {
     /// (lavaan's std.lv = TRUE).
     #[arg(long)]
     pub(crate) std_lv: bool,
-    /// Information matrix of the standard errors for latent-variable and FIML fits (FIML always
-    /// uses the observed information, as lavaan).
-    #[arg(long, value_enum, default_value_t = crate::fit_latent::InformationArg::Expected)]
-    pub(crate) information: crate::fit_latent::InformationArg,
+    /// Information matrix of the standard errors (and, with --cluster, of the scaled test), as
+    /// lavaan's defaults: observed with --cluster (the sandwich's bread), expected otherwise (FIML
+    /// always uses the observed information).
+    #[arg(long, value_enum)]
+    pub(crate) information: Option<crate::fit_latent::InformationArg>,
 }
 
 pub(crate) fn ascii(c: Option<char>, flag: &str) -> Result<Option<u8>> {
@@ -254,6 +260,15 @@ fn fit_report(args: &FitArgs) -> Result<FitReport> {
     ))
 }
 
+/// The bread of a cluster-robust fit: `--information`, or lavaan's default with `cluster =`,
+/// observed information.
+fn cluster_information(args: &FitArgs) -> Information {
+    match args.information {
+        Some(crate::fit_latent::InformationArg::Expected) => Information::Expected,
+        Some(crate::fit_latent::InformationArg::Observed) | None => Information::Observed,
+    }
+}
+
 /// The ML fit of `data` (cluster-robust standard errors with `--cluster`).
 fn fit_data(args: &FitArgs, spec: &AnalysisSpec, data: &DataMatrix) -> Result<Fit> {
     let origin = args.data.display().to_string();
@@ -284,7 +299,7 @@ fn fit_data(args: &FitArgs, spec: &AnalysisSpec, data: &DataMatrix) -> Result<Fi
         warn_if_nested(&data.columns);
     }
     let fitted = match &data.clusters {
-        Some(c) => estimate_clustered(spec, &data.values, c, &config),
+        Some(c) => estimate_clustered(spec, &data.values, c, &config, cluster_information(args)),
         None => estimate_with(spec, &moments, &config),
     };
     fitted.map_err(anyhow::Error::new).with_context(|| {

@@ -34,7 +34,7 @@ pub fn applies(args: &FitArgs, model: &Model) -> bool {
     model.has_latent_variables()
         || args.missing == MissingArg::Ml
         || args.std_lv
-        || args.information == InformationArg::Observed
+        || (args.information == Some(InformationArg::Observed) && args.cluster.is_none())
 }
 
 /// Fits a latent-variable or FIML model and returns the report (the same JSON layout as path
@@ -74,7 +74,7 @@ pub fn fit_report(args: &FitArgs, model: &Model) -> Result<FitReport> {
     let origin = args.data.display().to_string();
     let config = SemConfig {
         missing: if fiml { Missing::Ml } else { Missing::Listwise },
-        information: Some(match args.information {
+        information: Some(match args.information.unwrap_or(InformationArg::Expected) {
             InformationArg::Expected => Information::Expected,
             InformationArg::Observed => Information::Observed,
         }),

@@ -99,9 +99,13 @@ pub struct PowerArgs {
     #[arg(long, value_enum, default_value_t = DataArg::Scores, alias = "data")]
     measurement: DataArg,
     /// Employees nested under supervisors: mean team size (the survey simulator, with the study's
-    /// ICCs); the analysis ignores the nesting, as the study did.
+    /// ICCs); the analysis ignores the nesting, as the study did, unless --cluster-robust.
     #[arg(long, value_name = "MEAN")]
     teams: Option<f64>,
+    /// With --teams: cluster-robust standard errors by team (lavaan's cluster = "team", observed
+    /// information) instead of single-level ones; with few teams its z tests are liberal.
+    #[arg(long, requires = "teams")]
+    cluster_robust: bool,
     /// Item missingness, mcar:RATE or mar:RATE (listwise deletion of respondents without a scale
     /// score; scale means use the answered items).
     #[arg(long, value_name = "KIND:RATE", alias = "missing")]
@@ -265,6 +269,7 @@ fn survey_options(args: &PowerArgs) -> Result<Option<SurveyOptions>> {
         (args.teams.is_some() || missing.is_some()).then_some(SurveyOptions {
             teams: args.teams,
             missing,
+            cluster_robust: args.cluster_robust,
         }),
     )
 }
@@ -520,8 +525,10 @@ pub fn run(args: &PowerArgs) -> Result<()> {
     if plan.config.data == DataMode::Items {
         notes.push("item data: paths are estimated on scale means (attenuated by unreliability, in scale units), so bias and coverage against the construct-level population values are not reported".to_string());
     }
-    if plan.config.survey.is_some_and(|s| s.teams.is_some()) {
-        notes.push("teams: data are nested under supervisors (the study's ICCs) but the analysis is single-level ML, as in the study, so standard errors ignore the nesting".to_string());
+    if plan.config.survey.is_some_and(|s| s.cluster_robust()) {
+        notes.push("teams: data are nested under supervisors (the study's ICCs); standard errors are cluster-robust by team (lavaan's cluster = \"team\", observed information), whose z tests are liberal with few teams; bootstrap intervals resample employees, not teams".to_string());
+    } else if plan.config.survey.is_some_and(|s| s.teams.is_some()) {
+        notes.push("teams: data are nested under supervisors (the study's ICCs) but the analysis is single-level ML, as in the study, so standard errors ignore the nesting (--cluster-robust for lavaan's cluster = \"team\" standard errors)".to_string());
     }
     if plan.config.survey.is_some_and(|s| s.missing.is_some()) {
         notes.push("missing items: scale means use the answered items; respondents without a score are deleted listwise, so N per replication can be smaller than the N shown".to_string());

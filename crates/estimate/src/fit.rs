@@ -5,6 +5,7 @@ use crate::effects;
 use crate::error::Convergence;
 use crate::estimator::{Estimator, EstimatorConfig, FitOutput};
 use crate::measures::{fit_measures, FitMeasures};
+use crate::robust::ClusterRobust;
 use crate::spec::{AnalysisSpec, EffectClass, EffectKind, ParameterKind};
 use crate::{EvalError, SampleMoments};
 use nalgebra::DMatrix;
@@ -110,6 +111,9 @@ pub struct Fit {
     pub convergence: Convergence,
     /// The raw numbers (`θ̂`, `V`, `B`, `Ψ`, `Σ̂`).
     pub output: FitOutput,
+    /// Cluster-robust fits ([`crate::estimate_clustered`]): clusters, information and the scaled
+    /// test; `None` for normal-theory fits.
+    pub robust: Option<ClusterRobust>,
 }
 
 /// Fits `spec` to `moments` with the default [`EstimateConfig`].
@@ -280,5 +284,6 @@ pub(crate) fn estimate_adjusted(
         measures,
         convergence,
         output: out,
+        robust: None,
     })
 }

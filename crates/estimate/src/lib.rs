@@ -77,7 +77,7 @@ pub use intervals::{
     BootstrapConfig, BootstrapInterval, Bootstrapper, Interval, MonteCarloConfig,
     MonteCarloSampler,
 };
-pub use measures::{noncentral_chisq_cdf, FitMeasures};
+pub use measures::{noncentral_chisq_cdf, FitMeasures, RobustMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
 };
@@ -89,7 +89,7 @@ pub use multigroup::{
     estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,
     GroupMoments, GroupParameter, LikelihoodRatioTest, MultiGroupConfig, MultiGroupFit,
 };
-pub use robust::estimate_clustered;
+pub use robust::{apply_cluster_robust, estimate_clustered, ClusterRobust};
 pub use spec::{
     AnalysisSpec, Effect, EffectClass, EffectKind, Parameter, ParameterKind, MAX_FREE_PARAMETERS,
 };

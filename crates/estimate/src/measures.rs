@@ -181,6 +181,79 @@ pub(crate) fn fit_measures(
     }
 }
 
+/// The Yuan–Bentler scaled test (lavaan's `test = "yuan.bentler.mplus"`, the default with
+/// `cluster =`) and the robust fit measures built on it.
+///
+/// # References
+/// lavaan 0.6-14: `lav_test_yuan_bentler` (`scaling.factor = tr(UΓ)/df`,
+/// `chisq.scaled = chisq / scaling.factor`; `NA` when df = 0); `lav_fit_cfi`, `lav_fit_tli` and
+/// `lav_fit_rmsea` with `c.hat` = the scaling factors of the user and baseline models (Brosseau-Liard
+/// & Savalei 2014; Brosseau-Liard, Savalei & Li 2012):
+/// * `cfi.robust = 1 − max(χ² − c·df, 0) / max(χ² − c·df, χ²_b − c_b·df_b, 0)` (1 when both are 0);
+/// * `tli.robust = 1 − (χ² − c·df)·df_b / ((χ²_b − c_b·df_b)·df)`;
+/// * `rmsea.robust = sqrt(max(χ²/(N·df) − c/N, 0))`,
+///
+/// with the unscaled χ² of the user (`χ²`) and baseline (`χ²_b`) models.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RobustMeasures {
+    /// `tr(UΓ)` of the user model (the sum of the eigenvalues the scaling averages).
+    pub trace_ugamma: f64,
+    /// Scaling correction factor `c = tr(UΓ)/df` (`None` when df = 0).
+    pub chisq_scaling_factor: Option<f64>,
+    /// `χ² / c` (`None` when df = 0).
+    pub chisq_scaled: Option<f64>,
+    /// p-value of the scaled χ² on df degrees of freedom.
+    pub pvalue_scaled: Option<f64>,
+    /// Scaling correction factor of the baseline model.
+    pub baseline_chisq_scaling_factor: Option<f64>,
+    /// Scaled χ² of the baseline model.
+    pub baseline_chisq_scaled: Option<f64>,
+    /// Robust comparative fit index.
+    pub cfi_robust: Option<f64>,
+    /// Robust Tucker–Lewis index.
+    pub tli_robust: Option<f64>,
+    /// Robust RMSEA.
+    pub rmsea_robust: Option<f64>,
+}
+
+/// The scaled test and robust fit measures of a fit with measures `m`, from `tr(UΓ)` of the user
+/// model (`trace`) and of the baseline model (`baseline_trace`); see [`RobustMeasures`].
+pub(crate) fn robust_measures(m: &FitMeasures, trace: f64, baseline_trace: f64) -> RobustMeasures {
+    let factor = |tr: f64, df: usize| (df > 0 && tr > 0.0).then(|| tr / df as f64);
+    let c = factor(trace, m.df);
+    let cb = factor(baseline_trace, m.baseline_df);
+    let chisq_scaled = c.map(|c| m.chisq / c);
+    let (df, dfb, n) = (m.df as f64, m.baseline_df as f64, m.ntotal as f64);
+    let (cfi_robust, tli_robust, rmsea_robust) = match (c, cb) {
+        (Some(c), Some(cb)) => {
+            let t1 = (m.chisq - c * df).max(0.0);
+            let t2 = (m.chisq - c * df).max(m.baseline_chisq - cb * dfb).max(0.0);
+            let cfi = if t1.abs() < 1e-8 && t2.abs() < 1e-8 {
+                1.0
+            } else {
+                1.0 - t1 / t2
+            };
+            let u1 = (m.chisq - c * df) * dfb;
+            let u2 = (m.baseline_chisq - cb * dfb) * df;
+            let tli = if u2.abs() > 0.0 { 1.0 - u1 / u2 } else { 1.0 };
+            let rmsea = (m.chisq / n / df - c / n).max(0.0).sqrt();
+            (Some(cfi), Some(tli), Some(rmsea))
+        }
+        _ => (None, None, None),
+    };
+    RobustMeasures {
+        trace_ugamma: trace,
+        chisq_scaling_factor: c,
+        chisq_scaled,
+        pvalue_scaled: chisq_scaled.map(|x| chisq_sf(x, df)),
+        baseline_chisq_scaling_factor: cb,
+        baseline_chisq_scaled: cb.map(|cb| m.baseline_chisq / cb),
+        cfi_robust,
+        tli_robust,
+        rmsea_robust,
+    }
+}
+
 /// Upper tail of the central χ² distribution.
 pub(crate) fn chisq_sf(x: f64, df: f64) -> f64 {
     if x <= 0.0 {

@@ -4,7 +4,7 @@
 //! keys are lavaan's names, in sorted order); rendered as a table or CSV by `balans-report`.
 
 use crate::sem::{Information, SemFit};
-use crate::{EffectClass, Fit, FitMeasures, Interval, Method};
+use crate::{ClusterRobust, EffectClass, Fit, FitMeasures, Interval, Method};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -154,6 +154,18 @@ pub struct MeasuresRow {
     /// χ² of the baseline model.
     #[serde(rename = "baseline.chisq")]
     pub baseline_chisq: f64,
+    /// Cluster-robust fits: the baseline model's Yuan–Bentler scaled χ².
+    #[serde(
+        rename = "baseline.chisq.scaled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub baseline_chisq_scaled: Option<f64>,
+    /// Cluster-robust fits: the baseline model's scaling correction factor.
+    #[serde(
+        rename = "baseline.chisq.scaling.factor",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub baseline_chisq_scaling_factor: Option<f64>,
     /// Its degrees of freedom.
     #[serde(rename = "baseline.df")]
     pub baseline_df: usize,
@@ -161,8 +173,20 @@ pub struct MeasuresRow {
     pub bic: f64,
     /// Comparative fit index.
     pub cfi: f64,
+    /// Cluster-robust fits: robust CFI (Brosseau-Liard & Savalei 2014, as lavaan's `cfi.robust`).
+    #[serde(rename = "cfi.robust", skip_serializing_if = "Option::is_none")]
+    pub cfi_robust: Option<f64>,
     /// χ² of the model.
     pub chisq: f64,
+    /// Cluster-robust fits: the Yuan–Bentler scaled χ² (lavaan's `test = "yuan.bentler.mplus"`).
+    #[serde(rename = "chisq.scaled", skip_serializing_if = "Option::is_none")]
+    pub chisq_scaled: Option<f64>,
+    /// Cluster-robust fits: its scaling correction factor (`χ² / chisq.scaled`).
+    #[serde(
+        rename = "chisq.scaling.factor",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub chisq_scaling_factor: Option<f64>,
     /// Its degrees of freedom.
     pub df: usize,
     /// Log-likelihood of the model.
@@ -171,6 +195,9 @@ pub struct MeasuresRow {
     pub npar: usize,
     /// p-value of χ² (`None` with df = 0).
     pub pvalue: Option<f64>,
+    /// Cluster-robust fits: p-value of the scaled χ².
+    #[serde(rename = "pvalue.scaled", skip_serializing_if = "Option::is_none")]
+    pub pvalue_scaled: Option<f64>,
     /// RMSEA.
     pub rmsea: f64,
     /// Lower end of its 90% interval.
@@ -182,10 +209,16 @@ pub struct MeasuresRow {
     /// p-value of H₀: RMSEA ≤ .05.
     #[serde(rename = "rmsea.pvalue")]
     pub rmsea_pvalue: Option<f64>,
+    /// Cluster-robust fits: robust RMSEA (lavaan's `rmsea.robust`).
+    #[serde(rename = "rmsea.robust", skip_serializing_if = "Option::is_none")]
+    pub rmsea_robust: Option<f64>,
     /// Standardized root mean square residual.
     pub srmr: f64,
     /// Tucker–Lewis index.
     pub tli: f64,
+    /// Cluster-robust fits: robust TLI (lavaan's `tli.robust`).
+    #[serde(rename = "tli.robust", skip_serializing_if = "Option::is_none")]
+    pub tli_robust: Option<f64>,
     /// Log-likelihood of the unrestricted model.
     #[serde(rename = "unrestricted.logl")]
     pub unrestricted_logl: f64,
@@ -373,9 +406,9 @@ impl FitReport {
             data: context.data,
             effects,
             estimator: EstimatorName::Ml,
-            fit: MeasuresRow::from(&fit.measures),
+            fit: MeasuresRow::from(&fit.measures).with_robust(fit.robust.as_ref()),
             improper: None,
-            information: None,
+            information: fit.robust.as_ref().map(|r| information_name(r.information)),
             iterations: fit.convergence.iterations,
             method: fit.convergence.method,
             missing: None,
@@ -438,10 +471,7 @@ impl FitReport {
                     })
                     .collect(),
             ),
-            information: Some(match fit.information {
-                Information::Expected => InformationName::Expected,
-                Information::Observed => InformationName::Observed,
-            }),
+            information: Some(information_name(fit.information)),
             iterations: fit.convergence.iterations,
             method: Method::FisherScoring,
             missing: Some(if fiml {
@@ -460,6 +490,13 @@ impl FitReport {
             std_lv: Some(std_lv),
             variables: context.variables,
         }
+    }
+}
+
+fn information_name(information: Information) -> InformationName {
+    match information {
+        Information::Expected => InformationName::Expected,
+        Information::Observed => InformationName::Observed,
     }
 }
 
@@ -529,21 +566,47 @@ impl From<&FitMeasures> for MeasuresRow {
         MeasuresRow {
             aic: m.aic,
             baseline_chisq: m.baseline_chisq,
+            baseline_chisq_scaled: None,
+            baseline_chisq_scaling_factor: None,
             baseline_df: m.baseline_df,
             bic: m.bic,
             cfi: m.cfi,
+            cfi_robust: None,
             chisq: m.chisq,
+            chisq_scaled: None,
+            chisq_scaling_factor: None,
             df: m.df,
             logl: m.logl,
             npar: m.npar,
             pvalue: m.pvalue,
+            pvalue_scaled: None,
             rmsea: m.rmsea,
             rmsea_ci_lower: m.rmsea_ci_lower,
             rmsea_ci_upper: m.rmsea_ci_upper,
             rmsea_pvalue: m.rmsea_pvalue,
+            rmsea_robust: None,
             srmr: m.srmr,
             tli: m.tli,
+            tli_robust: None,
             unrestricted_logl: m.unrestricted_logl,
         }
+    }
+}
+
+impl MeasuresRow {
+    /// The row with the scaled test and robust measures of a cluster-robust fit, when given.
+    fn with_robust(mut self, robust: Option<&ClusterRobust>) -> MeasuresRow {
+        if let Some(r) = robust {
+            let t = &r.test;
+            self.baseline_chisq_scaled = t.baseline_chisq_scaled;
+            self.baseline_chisq_scaling_factor = t.baseline_chisq_scaling_factor;
+            self.cfi_robust = t.cfi_robust;
+            self.chisq_scaled = t.chisq_scaled;
+            self.chisq_scaling_factor = t.chisq_scaling_factor;
+            self.pvalue_scaled = t.pvalue_scaled;
+            self.rmsea_robust = t.rmsea_robust;
+            self.tli_robust = t.tli_robust;
+        }
+        self
     }
 }

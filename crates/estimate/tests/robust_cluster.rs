@@ -5,7 +5,8 @@
 mod common;
 
 use balans_estimate::{
-    estimate_clustered, estimate_with, AnalysisSpec, EstimateConfig, SampleMoments,
+    estimate_clustered, estimate_with, sem::Information, AnalysisSpec, EstimateConfig,
+    SampleMoments,
 };
 use balans_model::parse_model;
 
@@ -36,8 +37,14 @@ fn robust_cluster_standard_errors_equal_lavaan() {
         let model = parse_model(case, r["model"].as_str().expect("model")).expect("model parses");
         let spec = AnalysisSpec::from_model(&model).expect("spec");
         let (rows, cluster) = rows_of(&spec);
-        let fit =
-            estimate_clustered(&spec, &rows, &cluster, &EstimateConfig::default()).expect("fit");
+        let fit = estimate_clustered(
+            &spec,
+            &rows,
+            &cluster,
+            &EstimateConfig::default(),
+            Information::Observed,
+        )
+        .expect("fit");
         let mut compared = 0;
         for want in r["parameters"].as_array().expect("rows") {
             let (lhs, op, rhs) = (
@@ -87,8 +94,14 @@ fn clustering_changes_standard_errors_not_estimates() {
         &EstimateConfig::default(),
     )
     .expect("fit");
-    let robust =
-        estimate_clustered(&spec, &rows, &cluster, &EstimateConfig::default()).expect("fit");
+    let robust = estimate_clustered(
+        &spec,
+        &rows,
+        &cluster,
+        &EstimateConfig::default(),
+        Information::Observed,
+    )
+    .expect("fit");
     for (a, b) in naive.parameters.iter().zip(&robust.parameters) {
         assert_eq!(a.est.to_bits(), b.est.to_bits());
     }
@@ -99,5 +112,12 @@ fn clustering_changes_standard_errors_not_estimates() {
         .any(|(a, b)| (a.std_err - b.std_err).abs() > 1e-4));
     // One cluster per row is the heteroscedasticity-robust (HC0·N/(N−1)) case; one cluster is refused.
     let one = vec![1u64; cluster.len()];
-    assert!(estimate_clustered(&spec, &rows, &one, &EstimateConfig::default()).is_err());
+    assert!(estimate_clustered(
+        &spec,
+        &rows,
+        &one,
+        &EstimateConfig::default(),
+        Information::Observed
+    )
+    .is_err());
 }

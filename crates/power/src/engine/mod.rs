@@ -20,8 +20,10 @@ use crate::montecarlo::{self, Replication, Streams};
 use crate::report::PowerRow;
 use crate::stream::ReplicationRng;
 use crate::study::{EffectKind, Study, Test};
+use balans_estimate::sem::Information;
 use balans_estimate::{
-    bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler,
+    apply_cluster_robust, bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval,
+    MonteCarloSampler,
 };
 use plan::{test_slot, Plan};
 use rand::{RngCore, SeedableRng};
@@ -137,6 +139,19 @@ impl Condition<'_> {
     /// factor where there is one).
     fn fit(&self, ws: &mut Workspace) -> bool {
         let Data { s, n_used, .. } = &ws.data;
+        if self.source.clustered() {
+            // lavaan's `cluster = "team"`: the full fit, then the sandwich with the observed
+            // information as its bread (allocates per replication).
+            return ws.estimator.fit_moments(s, *n_used, &mut ws.fit).is_ok()
+                && apply_cluster_robust(
+                    &self.study.spec,
+                    &mut ws.fit,
+                    &ws.data.rows,
+                    &ws.data.clusters,
+                    Information::Observed,
+                )
+                .is_ok();
+        }
         let fitted = if ws.mc.is_some() {
             ws.estimator.fit_moments(s, *n_used, &mut ws.fit)
         } else if self.source.has_factor() {

@@ -36,6 +36,8 @@ pub(crate) enum DataSource {
         simulator: Box<Simulator>,
         /// Per analysis variable, its column in the survey data.
         columns: Vec<usize>,
+        /// The team column, when the analysis is cluster-robust by team.
+        team: Option<usize>,
     },
 }
 
@@ -74,6 +76,12 @@ impl DataSource {
         )
     }
 
+    /// Whether each data set comes with the team of every row ([`Data::clusters`]) for a
+    /// cluster-robust analysis.
+    pub(crate) fn clustered(&self) -> bool {
+        matches!(self, DataSource::Survey { team: Some(_), .. })
+    }
+
     /// Whether the fit can reuse the draw's own Cholesky factor ([`Data::factor`]).
     pub(crate) fn has_factor(&self) -> bool {
         matches!(self, DataSource::Wishart(_))
@@ -99,6 +107,7 @@ impl DataSource {
                 _ => None,
             },
             survey: None,
+            clusters: Vec::with_capacity(if self.clustered() { n } else { 0 }),
         }
     }
 
@@ -141,8 +150,19 @@ impl DataSource {
                     &mut data.rows,
                 );
             }
-            DataSource::Survey { simulator, columns } => {
-                if !survey_rows(rng, simulator, columns, data, study.min_sample_size()) {
+            DataSource::Survey {
+                simulator,
+                columns,
+                team,
+            } => {
+                if !survey_rows(
+                    rng,
+                    simulator,
+                    columns,
+                    *team,
+                    data,
+                    study.min_sample_size(),
+                ) {
                     return false;
                 }
                 data.n_used = data.rows.len() / p;
@@ -172,6 +192,8 @@ pub(crate) struct Data {
     moments: Option<RowCovarianceScratch>,
     /// Reused buffers of the survey simulator (teams, missingness).
     survey: Option<SurveyScratch>,
+    /// The team of every row of `rows` (cluster-robust survey analyses only).
+    pub(crate) clusters: Vec<u64>,
 }
 
 /// Copies the analysis `columns` of row-major `draws` (`width` values a row) into `out`.
@@ -208,21 +230,28 @@ fn scale_scores<R: RngCore>(
 }
 
 /// Draws a survey and keeps its complete rows of the analysis columns (listwise deletion) in
-/// `data.rows`; `false` when fewer than `min_rows` remain.
+/// `data.rows`, with their teams (column `team`) in `data.clusters`; `false` when fewer than
+/// `min_rows` remain.
 fn survey_rows<R: RngCore>(
     rng: &mut R,
     simulator: &Simulator,
     columns: &[usize],
+    team: Option<usize>,
     data: &mut Data,
     min_rows: usize,
 ) -> bool {
     let scratch = data.survey.get_or_insert_with(|| simulator.new_scratch());
     let values = simulator.simulate_into(rng.next_u64(), scratch);
-    // The buffer has room for n rows, so this does not reallocate.
+    // The buffers have room for n rows, so this does not reallocate.
     data.rows.clear();
+    data.clusters.clear();
     for row in values.chunks_exact(simulator.columns().len()) {
         if columns.iter().all(|&c| row[c].is_finite()) {
             data.rows.extend(columns.iter().map(|&c| row[c]));
+            if let Some(t) = team {
+                // Team ids are whole numbers written as f64 by the simulator.
+                data.clusters.push(row[t] as u64);
+            }
         }
     }
     data.rows.len() / columns.len() >= min_rows
@@ -266,9 +295,26 @@ fn survey(study: &Study, config: &PowerConfig, n: usize) -> Result<DataSource, P
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let team = if options.cluster_robust() {
+        Some(
+            simulator
+                .columns()
+                .iter()
+                .position(|c| c.name == "team")
+                .ok_or_else(|| {
+                    PowerError::Incompatible(
+                        "the survey simulator has no 'team' column for a cluster-robust analysis"
+                            .into(),
+                    )
+                })?,
+        )
+    } else {
+        None
+    };
     Ok(DataSource::Survey {
         simulator: Box::new(simulator),
         columns,
+        team,
     })
 }
 

@@ -1,7 +1,9 @@
 //! lavaan `summary()`-like text of a [`FitReport`].
 
 use super::num;
-use balans_estimate::{method_label_text, FitReport, IntervalMethod, MissingRule, ParameterRow};
+use balans_estimate::{
+    method_label_text, FitReport, IntervalMethod, MissingRule, ParameterRow, StandardErrors,
+};
 use std::fmt::Write as _;
 
 /// A `label value` line: the value right-aligned at column 58 (long values after a shorter label).
@@ -65,12 +67,22 @@ fn header(o: &mut String, r: &FitReport) {
     }
     scale_scores(o, r);
     if let Some(c) = &r.cluster {
-        line(o, "Standard errors", "robust.cluster");
+        line(o, "Standard errors", standard_errors(r));
+        let information = r.information.map_or("Expected", |i| i.name());
+        line(o, "Information (sandwich bread)", information);
         line(
             o,
             &format!("Clusters ({})", c.column),
             &c.clusters.to_string(),
         );
+    }
+}
+
+/// `robust.cluster` for cluster-robust fits, else `Standard` (lavaan's `summary()` words).
+fn standard_errors(r: &FitReport) -> &'static str {
+    match r.se {
+        Some(StandardErrors::RobustCluster) => "robust.cluster",
+        None => "Standard",
     }
 }
 
@@ -103,12 +115,28 @@ fn measures(o: &mut String, r: &FitReport) {
     if let Some(p) = f.pvalue.filter(|p| p.is_finite()) {
         line(o, "P-value (Chi-square)", &n3(p));
     }
+    if let (Some(x), Some(c)) = (f.chisq_scaled, f.chisq_scaling_factor) {
+        line(o, "Test statistic (scaled)", &n3(x));
+        if let Some(p) = f.pvalue_scaled.filter(|p| p.is_finite()) {
+            line(o, "P-value (scaled)", &n3(p));
+        }
+        line(o, "Scaling correction factor", &n3(c));
+        o.push_str("    Yuan-Bentler correction (Mplus variant)\n");
+    }
     o.push_str("\nModel Test Baseline Model:\n");
     line(o, "Test statistic", &n3(f.baseline_chisq));
     line(o, "Degrees of freedom", &f.baseline_df.to_string());
+    if let (Some(x), Some(c)) = (f.baseline_chisq_scaled, f.baseline_chisq_scaling_factor) {
+        line(o, "Test statistic (scaled)", &n3(x));
+        line(o, "Scaling correction factor", &n3(c));
+    }
     o.push_str("\nUser Model versus Baseline Model:\n");
     line(o, "Comparative Fit Index (CFI)", &n3(f.cfi));
     line(o, "Tucker-Lewis Index (TLI)", &n3(f.tli));
+    if let (Some(cfi), Some(tli)) = (f.cfi_robust, f.tli_robust) {
+        line(o, "Robust Comparative Fit Index (CFI)", &n3(cfi));
+        line(o, "Robust Tucker-Lewis Index (TLI)", &n3(tli));
+    }
     o.push_str("\nLoglikelihood and Information Criteria:\n");
     line(o, "Loglikelihood user model (H0)", &n3(f.logl));
     line(
@@ -133,12 +161,18 @@ fn measures(o: &mut String, r: &FitReport) {
     if let Some(p) = f.rmsea_pvalue.filter(|p| p.is_finite()) {
         line(o, "P-value H_0: RMSEA <= 0.050", &n3(p));
     }
+    if let Some(r) = f.rmsea_robust {
+        line(o, "Robust RMSEA", &n3(r));
+    }
     o.push_str("\nStandardized Root Mean Square Residual:\n");
     line(o, "SRMR", &n3(f.srmr));
     o.push_str("\nParameter Estimates:\n");
-    line(o, "Standard errors", "Standard");
+    line(o, "Standard errors", standard_errors(r));
     let information = r.information.map_or("Expected", |i| i.name());
     line(o, "Information", information);
+    if r.se.is_some() && information == "Observed" {
+        line(o, "Observed information based on", "Hessian");
+    }
 }
 
 /// One parameter line.
