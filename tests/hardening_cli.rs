@@ -302,11 +302,11 @@ fn flag_values_that_would_allocate_gigabytes_are_refused_at_once() {
         ),
         (
             &["simulate", "--builtin", "seed", "--n", "10000000"],
-            "--n 10000000 would hold about",
+            "--n 10000000 (70 columns) would need about",
         ),
         (
             &["simulate", "--builtin", "seed", "--n", "5000000"],
-            "balans simulates at most 2 GB at once",
+            "the memory budget is 1.0 GB",
         ),
         (
             &[

@@ -4,7 +4,8 @@
 //! * 0 — success;
 //! * 1 — a user error (bad input, bad flag value, infeasible model) — the message says what to fix;
 //! * 2 — a command-line usage error (clap);
-//! * 3 — the estimator did not converge (`balans fit`).
+//! * 3 — the estimator did not converge (`balans fit`);
+//! * 141 — stdout was closed by its reader (`balans … | head`): nothing is printed (128 + SIGPIPE).
 
 mod data;
 mod diagram;
@@ -74,6 +75,10 @@ pub struct Cli {
     /// is not a terminal (then as a plain line every 5 s); on a terminal it is always shown.
     #[arg(long, global = true)]
     progress: bool,
+    /// Most memory a run may plan to use, e.g. `4GB`, `500MB` (default 1GB). Every command estimates
+    /// its allocations from its flags before it starts and refuses a run above this budget.
+    #[arg(long, global = true, value_name = "SIZE")]
+    memory_limit: Option<String>,
 }
 
 /// `balans merge`.
@@ -148,6 +153,9 @@ impl Command {
 /// Runs the command inside the one thread pool ([`threads::pool`]).
 fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
     signals::install();
+    if let Some(limit) = &cli.memory_limit {
+        sizes::set_memory_budget(limit)?;
+    }
     if let Command::Merge(m) = &cli.command {
         let argv = shard::prepare_merge(&m.parts, m.out.as_deref())?;
         let inner = Cli::try_parse_from(&argv)
@@ -155,6 +163,10 @@ fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
         return execute(inner);
     }
     let part = cli.part.clone();
+    if let Some(part) = &part {
+        paths::set_force(cli.force);
+        paths::check_part(part, argv)?;
+    }
     let sharded = match (&cli.shard, &part) {
         (Some(spec), _) => Some(shard::start_shard(argv, spec, part.as_deref())?),
         (None, Some(_)) => anyhow::bail!("--part FILE is only used with --shard k/K"),
@@ -187,8 +199,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Teach(args) => teach::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
-            Ok(())
+            // Into a buffer first: clap_complete panics when stdout fails (`| head -1`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "balans", &mut script);
+            output::emit(None, &script)
         }
         Command::Transport(args) => transport::run(&args),
         Command::Meta(args) => meta::run(&args),
@@ -229,6 +243,8 @@ fn main() -> ExitCode {
     }
     match run(cli, &argv) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`balans … | head`): end quietly, as the tools of a pipe do.
+        Err(error) if output::is_broken_pipe(&error) => ExitCode::from(141),
         Err(error) => {
             let advice = flags::advice(subcommand, &error);
             let message = match advice.flag {

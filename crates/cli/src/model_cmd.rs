@@ -79,3 +79,22 @@ pub fn run(args: &ModelArgs) -> Result<()> {
         }
     }
 }
+
+/// Refuses a study whose `:=` effects have no finite population value (`d := log(a - 1)` with
+/// a = 0.3): every replication would fail to estimate it, and a power of 0 or 1 for it would be
+/// meaningless. Names the `:=` and its value.
+pub fn refuse_undefined_effects(study: &balans_power::Study) -> Result<()> {
+    for e in study.effects() {
+        let defined = matches!(e.kind, balans_power::EffectKind::Function { defined: true, .. });
+        if defined && !e.population_value.is_some_and(f64::is_finite) {
+            {
+                let v = e.population_value.map_or_else(|| "undefined".to_string(), |v| v.to_string());
+                anyhow::bail!(
+                    "the ':=' effect '{}' is {v} at the population values (e.g. a log or square root of a negative number, or a division by zero); no analysis can estimate it\n = help: correct its expression or the population values it uses",
+                    e.name
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -126,10 +126,21 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
     match path {
         Some(p) if p.as_os_str() != "-" => write_atomic(p, bytes),
         _ => {
+            crate::signals::stdout_started();
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes).context("failed to write to stdout")?;
-            out.flush().ok();
+            out.write_all(bytes)
+                .and_then(|()| out.flush())
+                .context("failed to write to stdout")?;
+            crate::signals::stdout_finished();
             Ok(())
         }
     }
+}
+
+/// True when `error` comes from writing into a pipe whose reader has gone (`| head -1`).
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -6,7 +6,10 @@
 //! * a symbolic link's target (refused; with `--force` the link itself is replaced by a file),
 //! * an existing file that is not of the kind written (`power --plot data.csv` over a CSV file),
 //!
-//! unless `--force` is given. A device, FIFO or socket (`--out /dev/null`, `/dev/stdout`) is
+//! * an existing file that is read-only (mode 0444) or owned by another user,
+//!
+//! unless `--force` is given. A file name longer than the file system allows (255 bytes) is refused
+//! at once. A device, FIFO or socket (`--out /dev/null`, `/dev/stdout`) is
 //! written into, never replaced by a regular file. The folder must exist and be writable: a probe
 //! file is created and removed before the run, so that a bad path fails in a second instead of
 //! after the whole simulation.
@@ -69,6 +72,7 @@ pub fn check_outputs(outputs: &[(&str, Option<&Path>)], inputs: &[&Path]) -> Res
 pub fn check_output(flag: &str, path: &Path) -> Result<OutputKind> {
     let force = FORCE.load(Ordering::SeqCst);
     let shown = path.display();
+    check_name_length(flag, path)?;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return Ok(OutputKind::File);
     };
@@ -99,8 +103,47 @@ pub fn check_output(flag: &str, path: &Path) -> Result<OutputKind> {
                 input.display()
             );
         }
+        if meta.permissions().readonly() {
+            bail!("{flag} {shown} exists and is read-only; balans will not replace it\n = help: write the results to another file, or pass --force");
+        }
+        if let Some(owner) = foreign_owner(&meta) {
+            bail!("{flag} {shown} exists and belongs to another user (uid {owner}); balans will not replace it\n = help: write the results to another file, or pass --force");
+        }
     }
     Ok(OutputKind::File)
+}
+
+/// Longest file name (one path component) the common file systems accept (ext4, XFS, APFS, NTFS:
+/// 255 bytes), so that a long `--out` name fails before the run, not at the final rename.
+pub const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// Refuses a file name longer than [`MAX_FILE_NAME_BYTES`].
+fn check_name_length(flag: &str, path: &Path) -> Result<()> {
+    if let Some(name) = path.file_name() {
+        let bytes = name.as_encoded_bytes().len();
+        if bytes > MAX_FILE_NAME_BYTES {
+            bail!(
+                "{flag}: the file name has {bytes} bytes; file systems allow at most {MAX_FILE_NAME_BYTES}\n = help: choose a shorter name"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The owner of an existing file when it is not the user running balans (Unix; the running user
+/// is read from the owner of `/proc/self`, so no C library call is needed). Elsewhere `None`.
+fn foreign_owner(meta: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata("/proc/self").ok()?.uid();
+        (meta.uid() != me).then_some(meta.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
 }
 
 /// Refuses to replace an existing file that does not look like an SVG image (`--plot data.csv`).
@@ -174,4 +217,42 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
     }
+}
+
+/// Checks `--part FILE` before the run: as any output ([`check_outputs`]), not a file named
+/// elsewhere on the command line (an input such as `--data`), and an existing file only when it is
+/// a part file (JSON) — a part never replaces a CSV, a model or an image without `--force`.
+pub fn check_part(part: &Path, argv: &[String]) -> Result<()> {
+    let mut after_part = false;
+    for arg in argv.iter().skip(1) {
+        let is_part_flag = arg == "--part" || arg.starts_with("--part=");
+        let skip = after_part || is_part_flag;
+        after_part = arg == "--part";
+        if skip {
+            continue;
+        }
+        let value = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+        let path = Path::new(value);
+        if path.is_file() && same_file(path, part) && !FORCE.load(Ordering::SeqCst) {
+            bail!(
+                "--part {} is also named as {arg} on the command line (an input of this run); balans will not replace it\n = help: name a new part file, e.g. part-1.json",
+                part.display()
+            );
+        }
+    }
+    check_outputs(&[("--part", Some(part))], &[])?;
+    if !FORCE.load(Ordering::SeqCst) && std::fs::symlink_metadata(part).is_ok_and(|m| m.is_file()) {
+        let mut head = [0u8; 64];
+        let n = std::fs::File::open(part)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&head[..n]);
+        if n > 0 && !text.trim_start().starts_with('{') {
+            bail!(
+                "--part {} exists and is not a part file; balans will not replace it\n = help: name a new part file, or pass --force",
+                part.display()
+            );
+        }
+    }
+    Ok(())
 }

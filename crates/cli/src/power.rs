@@ -249,6 +249,9 @@ fn check_sizes(args: &PowerArgs) -> Result<()> {
         sizes::MAX_MC_DRAWS,
         "1000 per replication is usual",
     )?;
+    if args.tests.split(',').any(|t| t.trim().eq_ignore_ascii_case("mc")) {
+        sizes::power_mc_draws(args.mc_draws, args.threads.filter(|&t| t > 0).unwrap_or_else(rayon::current_num_threads))?;
+    }
     Ok(())
 }
 
@@ -364,7 +367,9 @@ fn study(args: &PowerArgs) -> Result<Study> {
                 .collect(),
         )
     };
-    Ok(Study::new(&model, analysis.as_ref(), &selection)?)
+    let study = Study::new(&model, analysis.as_ref(), &selection)?;
+    crate::model_cmd::refuse_undefined_effects(&study)?;
+    Ok(study)
 }
 
 /// A power curve over the given sample sizes, or a sample-size search.

@@ -38,6 +38,8 @@ pub struct ReportArgs {
 
 /// Runs `balans report`.
 pub fn run(args: &ReportArgs) -> Result<()> {
+    let input_paths: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    crate::paths::check_outputs(&[("--out", Some(&args.out))], &input_paths)?;
     let inputs = args
         .inputs
         .iter()

@@ -211,7 +211,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let model = args.source.load()?;
     let design = design(args)?;
     let simulator = Simulator::new(&model, &design)?;
-    check_memory(args.n, simulator.columns().len())?;
+    check_memory(args.n, simulator.columns().len(), args.format == DataFormat::Json)?;
     announce_run_time(&model, &design);
     let seed = args.seed;
     eprintln!("seed: {seed}");
@@ -226,10 +226,12 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             write_atomic_with(path, |w| balans_report::csv::write_data(w, &table))?;
         }
         (DataFormat::Csv, None) => {
+            crate::signals::stdout_started();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             balans_report::csv::write_data(&mut out, &table)
                 .and_then(|()| std::io::Write::flush(&mut out))
                 .context("failed to write to stdout")?;
+            crate::signals::stdout_finished();
         }
         (DataFormat::Json, path) => {
             let run = simulation_run(&data, seed, &args.source.origin(), &simulator);
@@ -255,20 +257,10 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-/// The data set is held in memory while it is drawn (measured: about 1.3 × 8 bytes per value at
-/// N = 5,000,000), so N is bounded by [`sizes::SIMULATION_BUDGET_BYTES`].
-fn check_memory(n: usize, columns: usize) -> Result<()> {
-    let per_row = columns as f64 * 8.0 * 1.5;
-    let bytes = n as f64 * per_row;
-    if bytes > sizes::SIMULATION_BUDGET_BYTES {
-        bail!(
-            "--n {n} would hold about {:.1} GB of simulated values ({columns} columns) in memory; balans simulates at most {:.0} GB at once: use --n {} or fewer, and simulate in parts with different --seed values",
-            bytes / 1e9,
-            sizes::SIMULATION_BUDGET_BYTES / 1e9,
-            (sizes::SIMULATION_BUDGET_BYTES / per_row) as u64
-        );
-    }
-    Ok(())
+/// The data set is held in memory while it is drawn, and a JSON document is built whole: the
+/// estimate is [`sizes::simulate`].
+fn check_memory(n: usize, columns: usize, json: bool) -> Result<()> {
+    sizes::simulate(n, columns, json)
 }
 
 /// For a large N, times a pilot of 10,000 respondents under the same design and announces a run

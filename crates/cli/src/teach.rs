@@ -128,6 +128,8 @@ fn class(args: &ClassArgs) -> Result<()> {
             args.variables
         ),
     };
+    crate::sizes::teach_class(args.students, args.n)?;
+    check_kit_folder(&args.out)?;
     let config = ClassConfig {
         students: args.students,
         n: args.n,
@@ -155,6 +157,44 @@ fn class(args: &ClassArgs) -> Result<()> {
     Ok(())
 }
 
+/// Checks the kit's folder and its fixed files before the kit is drawn: `--out` must be a folder
+/// (or not exist yet, under a writable folder), and no existing sheet or key may be a link, a
+/// read-only file or another user's file (see [`crate::paths::check_output`]).
+fn check_kit_folder(out: &std::path::Path) -> Result<()> {
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => bail!(
+            "--out {} is a file; the kit is a folder of files: name a new folder, e.g. kit",
+            out.display()
+        ),
+        Ok(_) => {
+            for name in ["student_sheet.html", "mediation.lav", "answer_key.csv", "answer_key.html"] {
+                crate::paths::check_outputs(&[("--out", Some(&out.join(name)))], &[])?;
+            }
+            Ok(())
+        }
+        Err(_) => {
+            for part in out.iter() {
+                let bytes = part.as_encoded_bytes().len();
+                if bytes > crate::paths::MAX_FILE_NAME_BYTES {
+                    bail!(
+                        "--out: a folder name has {bytes} bytes; file systems allow at most {}\n = help: choose a shorter name",
+                        crate::paths::MAX_FILE_NAME_BYTES
+                    );
+                }
+            }
+            // The folder is created: its nearest existing ancestor must take new entries.
+            let mut ancestor = out;
+            while !ancestor.exists() {
+                ancestor = crate::paths::folder_of(ancestor);
+                if ancestor == std::path::Path::new(".") {
+                    break;
+                }
+            }
+            crate::paths::check_outputs(&[("--out", Some(&ancestor.join("kit-probe")))], &[])
+        }
+    }
+}
+
 /// Library settings named as flags (`students = 0` → `--students 0`).
 fn flag_names(message: &str) -> String {
     for setting in ["students", "n", "a", "b", "c-prime"] {
@@ -166,6 +206,7 @@ fn flag_names(message: &str) -> String {
 }
 
 fn demo(args: &DemoArgs) -> Result<()> {
+    crate::paths::check_outputs(&[("--out", args.out.as_deref())], &[])?;
     if args.name == "list" {
         let mut out = String::new();
         for d in DEMOS {

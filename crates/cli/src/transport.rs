@@ -85,6 +85,7 @@ fn run_difference(args: &DifferenceArgs) -> Result<()> {
     use balans_transport::contrast::{difference_power, shifted_covariance};
     let model = args.source.load()?;
     let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    crate::model_cmd::refuse_undefined_effects(&study)?;
     let sigma_b = match &args.model_b {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -164,7 +165,13 @@ fn run_difference(args: &DifferenceArgs) -> Result<()> {
         rows.push(TidyRow::value(
             format!("{}.n.per.context", d.effect),
             d.n_per_context.map_or(f64::NAN, f64::ceil),
-            format!("equal N per context for power {}", args.target_power),
+            match d.n_per_context {
+                Some(_) => format!("equal N per context for power {}", args.target_power),
+                None => format!(
+                    "none: no N per context reaches power {} (the effect does not differ between the contexts, difference {:.4})",
+                    args.target_power, d.difference
+                ),
+            },
         ));
     }
     let header = format!(
@@ -227,6 +234,9 @@ fn parse_stratum(text: &str) -> Result<balans_transport::reweight::Stratum> {
         .split_once('=')
         .with_context(|| format!("--stratum expects NAME=EST,SE,TARGET[,SOURCE], got '{text}'"))?;
     let numbers: Result<Vec<f64>, _> = rest.split(',').map(|p| p.trim().parse::<f64>()).collect();
+    if let Ok([e, s, ..]) = numbers.as_deref() {
+        representable(&format!("--stratum {}", name.trim()), *e, *s)?;
+    }
     match numbers.as_deref() {
         Ok([e, s, t]) => Ok(balans_transport::reweight::Stratum {
             label: name.trim().into(),
@@ -352,6 +362,9 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
                 .trim()
                 .parse()
                 .with_context(|| format!("{flag} {name}: cannot read '{value}' as a number"))?;
+            if v.is_nan() || v.abs() > MAX_MAGNITUDE {
+                bail!("{flag} {}={value}: out of range: a finite number of at most {MAX_MAGNITUDE:e} in magnitude", name.trim());
+            }
             Ok((name.trim().to_string(), v))
         })
         .collect()
@@ -362,7 +375,16 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
         PathVariation, SiteDesign, SitesConfig,
     };
     let model = args.source.load()?;
+    crate::sizes::transport_sites(
+        args.sites,
+        args.n.iter().copied().max().unwrap_or(0),
+        model.variables().len(),
+        2 * model.variables().len(),
+        args.reps,
+        args.threads.filter(|&t| t > 0).unwrap_or_else(rayon::current_num_threads),
+    )?;
     let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
+    crate::model_cmd::refuse_undefined_effects(&study)?;
     let mut variation: Vec<PathVariation> = Vec::new();
     for (name, tau) in assignments("--tau", &args.tau)? {
         if tau < 0.0 {
@@ -540,12 +562,32 @@ pub struct ReplicateArgs {
 /// The Dutch study's sample size, the default original N for a model's population values.
 const DUTCH_N: usize = 278;
 
+/// Largest magnitude of an estimate, SE or τ the replication statistics take: their squares
+/// (variances, τ² + SE²) and ratios (z = estimate / SE) must stay finite doubles (≤ 1.8e308).
+pub const MAX_MAGNITUDE: f64 = 1e100;
+/// Smallest standard error: an estimate over a smaller SE overflows the z statistic.
+pub const MIN_STD_ERROR: f64 = 1e-100;
+
+/// Refuses an estimate or SE of `flag` outside what the statistics can represent.
+fn representable(flag: &str, estimate: f64, std_error: f64) -> Result<()> {
+    if estimate.is_nan() || estimate.abs() > MAX_MAGNITUDE {
+        bail!("{flag}: the estimate {estimate:e} is out of range: at most {MAX_MAGNITUDE:e} in magnitude (its square must stay a finite number)");
+    }
+    if std_error.is_finite() && std_error > 0.0 && !(MIN_STD_ERROR..=MAX_MAGNITUDE).contains(&std_error) {
+        bail!("{flag}: the standard error {std_error:e} is out of range: between {MIN_STD_ERROR:e} and {MAX_MAGNITUDE:e} (z = estimate / SE and SE² must stay finite numbers)");
+    }
+    Ok(())
+}
+
 /// Parses `EST,SE`.
 fn pair(flag: &str, text: &str) -> Result<(f64, f64)> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     let numbers: Option<Vec<f64>> = parts.iter().map(|p| p.parse::<f64>().ok()).collect();
     match numbers.as_deref() {
-        Some([e, s]) => Ok((*e, *s)),
+        Some([e, s]) => {
+            representable(flag, *e, *s)?;
+            Ok((*e, *s))
+        }
         _ => bail!("{flag} expects EST,SE (two numbers separated by a comma, e.g. 0.31,0.06), got '{text}'"),
     }
 }
@@ -641,6 +683,12 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
     }
     config.original_n = args.original_n.or(fit_n);
     config.replication_n = args.replication_n;
+    if args.tau.is_finite() && args.tau > MAX_MAGNITUDE {
+        bail!("--tau {:e}: out of range: at most {MAX_MAGNITUDE:e} (τ² must stay a finite number)", args.tau);
+    }
+    if let Some(d) = args.sesoi.filter(|d| d.is_finite() && d.abs() > MAX_MAGNITUDE) {
+        bail!("--sesoi {d}: out of range: at most {MAX_MAGNITUDE:e}");
+    }
     config.tau = args.tau;
     config.sesoi = args.sesoi;
     config.target_power = args.target_power;
@@ -690,6 +738,20 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
 
 /// Runs `balans transport …`.
 pub fn run(args: &TransportArgs) -> Result<()> {
+    // Every file a subcommand reads is an input that no output may replace, checked before the run.
+    let (output, inputs): (&OutputArgs, Vec<&std::path::Path>) = match &args.command {
+        TransportCommand::Replicate(a) => (
+            &a.output,
+            a.from.iter().chain(&a.source.model).map(PathBuf::as_path).collect(),
+        ),
+        TransportCommand::Sites(a) => (&a.output, a.source.model.iter().map(PathBuf::as_path).collect()),
+        TransportCommand::Reweight(a) => (&a.output, Vec::new()),
+        TransportCommand::Difference(a) => (
+            &a.output,
+            a.source.model.iter().chain(&a.model_b).map(PathBuf::as_path).collect(),
+        ),
+    };
+    crate::paths::check_outputs(&[("--out", output.out.as_deref())], &inputs)?;
     match &args.command {
         TransportCommand::Replicate(a) => run_replicate(a),
         TransportCommand::Sites(a) => run_sites(a),

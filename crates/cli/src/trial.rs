@@ -167,6 +167,10 @@ fn plan_error(e: balans_trial::plan::PlanError) -> anyhow::Error {
 
 fn plan(args: &PlanArgs) -> Result<()> {
     crate::paths::check_outputs(&[("--out", args.out.as_deref())], &[])?;
+    crate::sizes::trial_plan(
+        args.leaders,
+        args.budget.zip(args.cost_leader.zip(args.cost_employee)).map(|(b, (cl, ce))| b / (cl + ce).max(f64::MIN_POSITIVE)),
+    )?;
     let design = Cra2r2 {
         team_size: args.team_size,
         icc: args.icc,
@@ -727,7 +731,17 @@ fn table_json(t: &Table, seed: u64, spec: &DesignSpec) -> Result<String> {
 }
 
 fn simulate_cmd(args: &SimulateArgs) -> Result<()> {
+    let inputs = design_inputs(&args.design);
+    let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    crate::paths::check_outputs(
+        &[("--out", args.out.as_deref()), ("--save-design", args.save_design.as_deref())],
+        &inputs,
+    )?;
     let (design, spec) = load_design(&args.design, args.leaders)?;
+    crate::sizes::trial_simulate(
+        design.total_leaders() as f64,
+        crate::sizes::largest_team(design.team_sizes()),
+    )?;
     let mut rng = balans_power::replication_rng(args.seed, 0, 0);
     let data = simulate(&design, &mut rng);
     let table = match args.layout {
@@ -850,6 +864,19 @@ fn power(args: &PowerArgs) -> Result<()> {
         &inputs,
     )?;
     let (design, spec) = load_design(&args.design, None)?;
+    crate::sizes::trial_power(
+        match (&args.leaders, args.target_power) {
+            (_, Some(_)) => args.leaders_max as f64,
+            (Some(v), None) => v.iter().copied().max().unwrap_or(0) as f64,
+            (None, None) => design.total_leaders() as f64,
+        },
+        match &args.team_size_grid {
+            Some(v) => v.iter().copied().max().unwrap_or(1) as f64,
+            None => crate::sizes::largest_team(design.team_sizes()),
+        },
+        args.reps,
+        rayon::current_num_threads(),
+    )?;
     if args.reps < 2 {
         bail!(
             "--reps {} is out of range: at least 2 replications",

@@ -194,11 +194,26 @@ impl RawCsv {
                 if self.is_na(s) {
                     Ok(f64::NAN)
                 } else {
-                    number(&self.origin, *line, &self.headers[c], c, s, self.decimal)
+                    let v = number(&self.origin, *line, &self.headers[c], c, s, self.decimal)?;
+                    check_magnitude(&self.origin, *line, &self.headers[c], v)
                 }
             })
             .collect()
     }
+}
+
+/// Largest magnitude of a trial data value: the analyses square and sum the values (variances,
+/// cross-products over thousands of rows), which must stay finite doubles (≤ 1.8e308).
+const MAX_DATA_MAGNITUDE: f64 = 1e100;
+
+/// Refuses a value the analyses cannot represent, located by file, line and column.
+fn check_magnitude(origin: &str, line: u64, column: &str, v: f64) -> Result<f64> {
+    if v.is_nan() || v.abs() > MAX_DATA_MAGNITUDE {
+        bail!(
+            "{origin}:{line}: column '{column}': the value {v:e} is out of range: at most {MAX_DATA_MAGNITUDE:e} in magnitude (the analyses square and sum the values)"
+        );
+    }
+    Ok(v)
 }
 
 /// Validated columns of a wide data set: leader indices, arms and the outcomes' pre/post.

@@ -129,8 +129,12 @@ pub fn normal_pvalue(z: f64) -> f64 {
     erfc(z.abs() / std::f64::consts::SQRT_2)
 }
 
-/// The standard normal quantile `Φ⁻¹(prob)`.
+/// The standard normal quantile `Φ⁻¹(prob)`; NaN for `prob` outside [0, 1] or NaN (statrs'
+/// `inverse_cdf` panics there).
 pub fn normal_quantile(prob: f64) -> f64 {
+    if !(0.0..=1.0).contains(&prob) {
+        return f64::NAN;
+    }
     Normal::new(0.0, 1.0)
         .expect("standard normal")
         .inverse_cdf(prob)

@@ -9,6 +9,10 @@ const MAX_VARIANCE_RATIO: f64 = 1e12;
 /// Beyond this ratio (or at variance 0) the small variable is constant up to rounding; between the
 /// two ratios it is a real variable on a much smaller scale (e.g. another column multiplied by 10⁶).
 const CONSTANT_RATIO: f64 = 1e24;
+/// A variance must also be this small in absolute terms to be called rounding noise: a variable
+/// of variance 1.2 beside one of 10³⁰⁰ (another column multiplied by 10¹⁵⁰) is a real variable on
+/// another scale, not a constant.
+const CONSTANT_ABSOLUTE: f64 = 1e-12;
 
 /// Checks the sample variances `variance(i)` of the variables `names`.
 ///
@@ -26,7 +30,7 @@ pub(crate) fn check_variances(
     let scale = largest.map_or(0.0, |i| variance(i).abs());
     for i in 0..p {
         let v = variance(i);
-        if v.is_nan() || v <= 0.0 || v * CONSTANT_RATIO <= scale {
+        if v.is_nan() || v <= 0.0 || (v * CONSTANT_RATIO <= scale && v < CONSTANT_ABSOLUTE) {
             return Err(EvalError::ConstantVariable {
                 name: names[i].clone(),
                 variance: v,
@@ -72,5 +76,16 @@ mod tests {
             assert!(matches!(e, EvalError::ConstantVariable { .. }), "{e}");
         }
         assert!(check_variances(&names(), |i| [1.0, 1e-6][i]).is_ok());
+    }
+
+    /// Issue 23: a column multiplied by 10¹⁵⁰ made the other variables "constant".
+    #[test]
+    fn a_column_scaled_by_1e150_is_named_as_the_scale_problem() {
+        let v = [1.245e300, 1.245];
+        let e = check_variances(&names(), |i| v[i]).unwrap_err();
+        assert!(
+            matches!(e, EvalError::ScaleMismatch { ref name, ref largest, .. } if name == "y" && largest == "x"),
+            "{e}"
+        );
     }
 }

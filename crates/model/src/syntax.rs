@@ -479,6 +479,18 @@ fn lex(origin: &str, src: &str) -> Result<Lexed, ParseError> {
     })
 }
 
+/// Refuses `NaN`, `Inf`, `Infinity` (any case) where a number or a label goes: R reads them as
+/// numbers, so a model written for lavaan meant a value no population can have — not a label.
+fn refuse_non_finite_word(p: &Parser<'_>, word: &str, span: Span) -> Result<(), ParseError> {
+    let lower = word.to_ascii_lowercase();
+    if matches!(lower.as_str(), "nan" | "inf" | "infinity") {
+        return Err(p
+            .err(span, format!("'{word}' is not a finite number (nor a usable label)"))
+            .with_help("population values must be finite numbers, e.g. '0.3*x'; name labels with letters other than NaN/Inf, e.g. 'a*x'"));
+    }
+    Ok(())
+}
+
 /// Refuses a name (or quoted label) longer than [`MAX_NAME_CHARS`] characters.
 fn check_name_length(origin: &str, src: &str, span: Span) -> Result<(), ParseError> {
     let n = src[span.start..span.end].chars().count();
@@ -815,6 +827,9 @@ impl<'a> Parser<'a> {
                         let m = self.call_modifier(&name, span)?;
                         (m, false)
                     } else {
+                        if self.peek() == Some(&Tok::Star) {
+                            refuse_non_finite_word(self, &name, span)?;
+                        }
                         (Modifier::Label(name), true)
                     }
                 }
@@ -1060,6 +1075,7 @@ impl<'a> Parser<'a> {
                         depth + 1,
                     ));
                 }
+                refuse_non_finite_word(self, &name, span)?;
                 labels.push((name.clone(), span));
                 Ok((Expr::Label { name }, 1))
             }

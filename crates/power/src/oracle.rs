@@ -26,6 +26,9 @@ const QUADRATURE_POINTS: usize = 300;
 /// `n` (≥ 4), level `alpha`. With `beta = 0` it is the exact type I error rate of that test.
 pub fn single_path_power(beta: f64, sd_x: f64, sd_residual: f64, n: usize, alpha: f64) -> f64 {
     assert!(n >= 4, "the oracle needs n >= 4");
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return f64::NAN;
+    }
     let normal = Normal::new(0.0, 1.0).expect("standard normal");
     let nf = n as f64;
     let nu = nf - 2.0;
@@ -52,6 +55,9 @@ pub fn single_path_power(beta: f64, sd_x: f64, sd_residual: f64, n: usize, alpha
 /// Normal-approximation power of a two-sided z test with noncentrality `delta`:
 /// `Φ(δ − z) + Φ(−δ − z)`.
 pub fn z_test_power(delta: f64, alpha: f64) -> f64 {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return f64::NAN;
+    }
     let normal = Normal::new(0.0, 1.0).expect("standard normal");
     let z = normal.inverse_cdf(1.0 - alpha / 2.0);
     normal.cdf(delta - z) + normal.cdf(-delta - z)

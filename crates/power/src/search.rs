@@ -337,7 +337,7 @@ impl ProbitFit {
         // Start from the least-squares line through the probits of the observed proportions.
         let z: Vec<(f64, f64)> = data
             .iter()
-            .map(|&(x, k, m)| (x, normal.inverse_cdf(k / m)))
+            .map(|&(x, k, m)| (x, probit(&normal, k / m)))
             .collect();
         let mx = z.iter().map(|p| p.0).sum::<f64>() / z.len() as f64;
         let my = z.iter().map(|p| p.1).sum::<f64>() / z.len() as f64;
@@ -387,9 +387,7 @@ impl ProbitFit {
 
     /// The N where the fitted power equals `target`.
     pub fn crossing(&self, target: f64) -> f64 {
-        let q = Normal::new(0.0, 1.0)
-            .expect("standard normal")
-            .inverse_cdf(target);
+        let q = probit(&Normal::new(0.0, 1.0).expect("standard normal"), target);
         let x = ((q - self.a) / self.b).max(0.0);
         x * x
     }
@@ -403,9 +401,7 @@ impl ProbitFit {
     /// The 95% interval of the crossing: where `η ± 1.96·se(η)` reaches the target's probit, searched
     /// in `[n_min, n_max]`; the upper end is `None` when the lower band stays below the target.
     pub fn interval(&self, target: f64, n_min: f64, n_max: f64) -> (f64, Option<f64>) {
-        let q = Normal::new(0.0, 1.0)
-            .expect("standard normal")
-            .inverse_cdf(target);
+        let q = probit(&Normal::new(0.0, 1.0).expect("standard normal"), target);
         let x_star = self.crossing(target).sqrt();
         let upper_band = |x: f64| self.a + self.b * x + 1.96 * self.se_eta(x) - q;
         let lower_band = |x: f64| self.a + self.b * x - 1.96 * self.se_eta(x) - q;
@@ -432,6 +428,15 @@ fn bisect(f: &dyn Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
         }
     }
     0.5 * (lo + hi)
+}
+
+/// Φ⁻¹(p), NaN for p outside [0, 1] (statrs' `inverse_cdf` panics there; targets come from users).
+fn probit(normal: &Normal, p: f64) -> f64 {
+    if (0.0..=1.0).contains(&p) {
+        normal.inverse_cdf(p)
+    } else {
+        f64::NAN
+    }
 }
 
 #[cfg(test)]

@@ -187,12 +187,12 @@ pub fn difference_power(
     let (value_b, se_b) = value_and_se(study, sigma_b, n_b, effect)?;
     let difference = value_a - value_b;
     let se_difference = (se_a * se_a + se_b * se_b).sqrt();
-    let z = qnorm(1.0 - alpha / 2.0);
+    let z = quantile(1.0 - alpha / 2.0);
     let ratio = difference.abs() / se_difference;
     let power = pnorm(ratio - z) + pnorm(-ratio - z);
     let per_person = se_a * se_a * n_a as f64 + se_b * se_b * n_b as f64;
     let n_per_context = (difference.abs() > 1e-12)
-        .then(|| (z + qnorm(target_power)).powi(2) * per_person / (difference * difference));
+        .then(|| (z + quantile(target_power)).powi(2) * per_person / (difference * difference));
     Ok(DifferencePower {
         effect: effect.to_string(),
         value_a,
@@ -205,3 +205,14 @@ pub fn difference_power(
         n_per_context,
     })
 }
+
+/// Φ⁻¹(p), NaN for p outside [0, 1] (or NaN): statrs' `inverse_cdf` panics there, and these
+/// public functions take levels and powers from their callers.
+fn quantile(p: f64) -> f64 {
+    if (0.0..=1.0).contains(&p) {
+        qnorm(p)
+    } else {
+        f64::NAN
+    }
+}
+

@@ -127,8 +127,8 @@ impl Alternative {
     /// The critical z of `level` (ReplicationSuccess's `p2z(level, alternative)`).
     pub fn critical_z(self, level: f64) -> f64 {
         match self {
-            Alternative::OneSided => -qnorm(level),
-            Alternative::TwoSided => -qnorm(level / 2.0),
+            Alternative::OneSided => -quantile(level),
+            Alternative::TwoSided => -quantile(level / 2.0),
         }
     }
 }
@@ -211,7 +211,7 @@ pub fn relative_sample_size(
 ) -> Option<f64> {
     const UPPER: f64 = 1000.0;
     if prior == DesignPrior::Conditional {
-        let u = qnorm(power);
+        let u = quantile(power);
         let v = settings.alternative.critical_z(settings.level);
         let s = 1.0 - settings.shrinkage;
         let c = (u + v).powi(2) / (s * zo).powi(2);
@@ -340,7 +340,7 @@ pub fn prediction_interval(
             (s * thetao, (s * v + ser * ser + tau * tau).sqrt())
         }
     };
-    let z = qnorm((1.0 + level) / 2.0);
+    let z = quantile((1.0 + level) / 2.0);
     PredictionInterval {
         lower: mean - z * sd,
         mean,
@@ -375,7 +375,7 @@ pub fn q_test(original: &Estimate, replication: &Estimate, tau: f64) -> TestResu
 
 /// Two-sided power of a z-test of an effect `d` with standard error `se` at level `alpha`.
 fn two_sided_power(d: f64, se: f64, alpha: f64) -> f64 {
-    let z = qnorm(1.0 - alpha / 2.0);
+    let z = quantile(1.0 - alpha / 2.0);
     pnorm(d / se - z) + pnorm(-d / se - z)
 }
 
@@ -431,7 +431,7 @@ pub fn small_telescopes(
 /// replication with standard error `ser`: `Φ(d33/σ_r − z_{1−α})`. About 80% when `n_r ≈ 2.5 n_o`
 /// (Simonsohn 2015).
 pub fn small_telescopes_power(seo: f64, ser: f64, alpha: f64) -> f64 {
-    pnorm(d33(seo, alpha) / ser - qnorm(1.0 - alpha))
+    pnorm(d33(seo, alpha) / ser - quantile(1.0 - alpha))
 }
 
 /// The TOST equivalence test.
@@ -460,7 +460,7 @@ pub fn tost(estimate: &Estimate, sesoi: f64, alpha: f64) -> Tost {
     let (t, se) = (estimate.estimate, estimate.std_error);
     let z_lower = (t + sesoi) / se;
     let z_upper = (t - sesoi) / se;
-    let z = qnorm(1.0 - alpha);
+    let z = quantile(1.0 - alpha);
     Tost {
         sesoi,
         z_lower,
@@ -579,7 +579,7 @@ fn variance_ratio(config: &ReplicationConfig) -> Option<(f64, f64)> {
 }
 
 fn wald_row(term: &str, e: &Estimate, level: f64, note: &str) -> TidyRow {
-    let z = qnorm(0.5 + level / 2.0);
+    let z = quantile(0.5 + level / 2.0);
     TidyRow {
         term: term.into(),
         estimate: e.estimate,
@@ -779,6 +779,16 @@ pub fn analyse(config: &ReplicationConfig) -> Result<Vec<TidyRow>, TransportErro
         });
     }
     Ok(rows)
+}
+
+/// Φ⁻¹(p), NaN for p outside [0, 1] (or NaN): statrs' `inverse_cdf` panics there, and these
+/// public functions take levels and powers from their callers.
+fn quantile(p: f64) -> f64 {
+    if (0.0..=1.0).contains(&p) {
+        qnorm(p)
+    } else {
+        f64::NAN
+    }
 }
 
 #[cfg(test)]

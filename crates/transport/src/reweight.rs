@@ -220,7 +220,7 @@ pub fn transport_effect(
 }
 
 fn row(term: &str, w: &Weighted, level: f64, note: String) -> TidyRow {
-    let z = qnorm(0.5 + level / 2.0);
+    let z = quantile(0.5 + level / 2.0);
     let stat = w.estimate / w.std_error;
     TidyRow {
         term: term.into(),
@@ -287,6 +287,16 @@ pub fn reweight_rows(
         rows.push(row("ate.difference", d, level, "target − source".into()));
     }
     Ok(rows)
+}
+
+/// Φ⁻¹(p), NaN for p outside [0, 1] (or NaN): statrs' `inverse_cdf` panics there, and these
+/// public functions take levels and powers from their callers.
+fn quantile(p: f64) -> f64 {
+    if (0.0..=1.0).contains(&p) {
+        qnorm(p)
+    } else {
+        f64::NAN
+    }
 }
 
 #[cfg(test)]

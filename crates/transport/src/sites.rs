@@ -353,8 +353,8 @@ pub fn analyse_sites(
     fits: &[FitOutput],
     config: &SitesConfig,
 ) -> Result<Vec<TermOutcome>, TransportError> {
-    let z = qnorm(0.5 + config.meta.level / 2.0);
-    let z_alpha = qnorm(1.0 - config.alpha / 2.0);
+    let z = quantile(0.5 + config.meta.level / 2.0);
+    let z_alpha = quantile(1.0 - config.alpha / 2.0);
     let mut out: Vec<TermOutcome> = Vec::with_capacity(problem.terms.len());
     for t in &problem.terms {
         if let Source::Product(paths) = &t.source {
@@ -821,3 +821,14 @@ pub fn sites_table(report: &SitesReport) -> String {
     }
     o
 }
+
+/// Φ⁻¹(p), NaN for p outside [0, 1] (or NaN): statrs' `inverse_cdf` panics there, and these
+/// public functions take levels and powers from their callers.
+fn quantile(p: f64) -> f64 {
+    if (0.0..=1.0).contains(&p) {
+        qnorm(p)
+    } else {
+        f64::NAN
+    }
+}
+
