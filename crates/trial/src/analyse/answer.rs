@@ -148,6 +148,7 @@ mod tests {
             iccs: Vec::new(),
             balance: Vec::new(),
             failures: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
