@@ -132,6 +132,7 @@ impl Command {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
             Command::Trial(args) => args.threads(),
+            Command::Transport(args) => args.threads(),
             _ => None,
         }
     }

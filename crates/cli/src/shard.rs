@@ -1,7 +1,7 @@
 //! `--shard k/K --part FILE` and `balans merge`: any Monte Carlo command split into K disjoint
 //! shards (e.g. a Slurm job array) and merged into output byte-identical to the single run.
 //!
-//! A shard runs the command with the engine in shard mode ([`balans_power::shard`]): every
+//! A shard runs the command with the engine in shard mode ([`balans_montecarlo::shard`]): every
 //! condition runs only its share of blocks, and the block tallies are written to the part file
 //! with the command line, K and a fingerprint (FNV-1a of the balans version, the command line and
 //! the contents of every input file named on it). The command's own output is discarded.
@@ -10,7 +10,7 @@
 //! the output comes from the command's own rendering code (table, JSON or CSV as chosen).
 
 use anyhow::{bail, Context, Result};
-use balans_power::shard::{self, Entry, Mode};
+use balans_montecarlo::shard::{self, Entry, Mode};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

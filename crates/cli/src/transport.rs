@@ -15,6 +15,17 @@ pub struct TransportArgs {
     command: TransportCommand,
 }
 
+impl TransportArgs {
+    /// The command's `--threads` (only `transport sites` has the flag): the CLI's one pool
+    /// ([`crate::threads::pool`]) is built with it.
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            TransportCommand::Sites(a) => a.threads,
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum TransportCommand {
     /// Replication statistics for one effect: replication power and N, sceptical p-value,
@@ -405,7 +416,6 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
             ..balans_transport::MetaConfig::default()
         },
         alpha: args.alpha,
-        threads: args.threads,
     };
     let report = simulate_sites(&study, &design, &config).map_err(|e| {
         let flag = match &e {

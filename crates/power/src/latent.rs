@@ -12,8 +12,7 @@
 //! Runs on [`crate::montecarlo::run`]: replication r at sample size N draws from stream
 //! `(seed, N, r)`, so results are the same for any number of threads.
 
-use crate::montecarlo::{run, Replication, Streams, Tally};
-use crate::stream::ReplicationRng;
+use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 use crate::PowerError;
 use balans_estimate::sem::{fit_sem_lean, PatternData, SemConfig, SemKind, SemOptions, SemSpec};
 use balans_estimate::{covariance_into, normal_pvalue, EffectKind};

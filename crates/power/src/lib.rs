@@ -24,19 +24,16 @@
 //! `(seed, N, r)` ([`replication_rng`]) and results are reduced in replication order, so they are
 //! identical for any number of threads. The inner loop allocates nothing per replication. The
 //! replications run in the ambient rayon pool (a caller's `ThreadPool::install`, else the global
-//! pool): the library builds no thread pools. [`montecarlo`] is the engine, generic over what a
-//! replication generates, analyses and records, for other Monte Carlo studies to reuse.
+//! pool): the library builds no thread pools. The replications run on the generic engine of
+//! `balans-montecarlo` (its streams are re-exported here: [`replication_rng`]).
 
 mod config;
 mod engine;
 mod error;
 pub mod latent;
-pub mod montecarlo;
 mod oracle;
 mod report;
 mod search;
-pub mod shard;
-mod stream;
 mod study;
 
 pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
@@ -44,7 +41,7 @@ pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
 pub use report::{PowerReport, PowerRow, RowKind, Settings};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
-pub use stream::{replication_rng, splitmix64, stream_key, ReplicationRng, MAX_REPLICATIONS};
+pub use balans_montecarlo::{replication_rng, ReplicationRng, MAX_REPLICATIONS};
 pub use study::{
     Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
 };

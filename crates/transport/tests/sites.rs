@@ -136,14 +136,20 @@ fn moderator_adds_its_slope_squared_and_results_do_not_depend_on_threads() {
             moderator_slope: 0.1,
         }],
     };
-    let config = |threads| SitesConfig {
+    let config = SitesConfig {
         replications: 40,
         seed: 3,
-        threads: Some(threads),
         ..SitesConfig::default()
     };
-    let one = simulate_sites(&s, &design, &config(1)).unwrap();
-    let two = simulate_sites(&s, &design, &config(2)).unwrap();
+    // The library runs in the ambient pool: the caller chooses the threads.
+    let on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| simulate_sites(&s, &design, &config).unwrap())
+    };
+    let (one, two) = (on(1), on(2));
     // Same bytes (NaN-safe: the pooled-path rows have no τ²).
     assert_eq!(
         serde_json::to_string(&one.rows).unwrap(),

@@ -15,7 +15,7 @@
 //! * *tally* reduces the per-replication results in replication order.
 //!
 //! Replication `r` of condition (leaders J, team size n, effect or null) draws from the stream
-//! `balans_power::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
+//! `balans_montecarlo::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
 //! and reduced in order, so they are identical for any number of threads. The run uses the
 //! ambient rayon pool (the CLI builds it from `--threads`).
 
@@ -27,8 +27,8 @@ use crate::analyse::{
 };
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
-use balans_power::montecarlo;
-use balans_power::ReplicationRng;
+use balans_montecarlo as montecarlo;
+use balans_montecarlo::ReplicationRng;
 use rand::Rng;
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
 use serde::Serialize;
@@ -600,7 +600,7 @@ pub fn employee_leader_stats<R: Rng + ?Sized>(
     }
 }
 
-/// One condition of a power run as a [`balans_power::montecarlo::Replication`]: generate the
+/// One condition of a power run as a [`balans_montecarlo::Replication`]: generate the
 /// leader statistics, run the selected analyses, tally each analysis's outcome.
 struct TrialReplication<'a> {
     design: &'a Design,
@@ -831,7 +831,7 @@ fn fill_rows<R: Rng + ?Sized>(design: &Design, v: usize, rng: &mut R, rows: &mut
 }
 
 /// One condition's tallies, by the generic replication engine
-/// ([`balans_power::montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
+/// ([`balans_montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
 fn run_condition(
     design: &Design,
     v: usize,
@@ -958,7 +958,7 @@ fn mean_team_size(sizes: &TeamSizes) -> f64 {
 }
 
 fn validate(design: &Design, config: &TrialPowerConfig) -> Result<usize, TrialPowerError> {
-    if config.reps < 2 || config.reps as u64 > balans_power::MAX_REPLICATIONS {
+    if config.reps < 2 || config.reps as u64 > balans_montecarlo::MAX_REPLICATIONS {
         return Err(TrialPowerError::Setting {
             setting: "reps",
             value: config.reps.to_string(),

@@ -16,9 +16,8 @@ pub(crate) use plan::{cells, Cell};
 
 use crate::config::PowerConfig;
 use crate::error::PowerError;
-use crate::montecarlo::{self, Replication, Streams};
+use balans_montecarlo::{self as montecarlo, Replication, ReplicationRng, Streams};
 use crate::report::PowerRow;
-use crate::stream::ReplicationRng;
 use crate::study::{EffectKind, Study, Test};
 use balans_estimate::{
     bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval, MonteCarloSampler,

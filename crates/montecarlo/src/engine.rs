@@ -4,7 +4,7 @@
 //! A Monte Carlo study is split into a *problem* — what one replication generates, how it is
 //! analysed, and what is counted — given by implementing [`Replication`] (and [`Tally`] for what is
 //! counted), and the *algorithm* that runs it, [`run`], which is the same for every study: the
-//! power analysis of path models ([`crate::power_curve`]), trial power and many-sites transport
+//! power analysis of path models (`balans_power::power_curve`), trial power and many-sites transport
 //! simulations all implement the two traits and call [`run`]. Set-up (calibrating samplers,
 //! factoring matrices, deciding which tests apply) happens before [`run`], when the
 //! [`Replication`] value is built; the traits' methods are the per-replication steps only.
@@ -29,8 +29,7 @@
 //!
 //! # Implementing a study
 //! ```
-//! use balans_power::montecarlo::{run, Replication, Streams, Tally};
-//! use balans_power::ReplicationRng;
+//! use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 //! use rand::Rng;
 //!
 //! /// Power of a one-sample z test of a mean `delta` with `n` unit-variance observations.

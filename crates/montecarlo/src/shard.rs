@@ -1,7 +1,7 @@
 //! Shards and exact merges of Monte Carlo runs: one mechanism for every command built on
-//! [`crate::montecarlo::run`].
+//! [`crate::run`].
 //!
-//! A run of R replications is `B = ⌈R/64⌉` blocks ([`crate::montecarlo::BLOCK`]); the single run
+//! A run of R replications is `B = ⌈R/64⌉` blocks ([`crate::BLOCK`]); the single run
 //! tallies each block and merges the block tallies into the total in block order. Floating-point
 //! sums are not associative, so a shard cannot just return its own total: shard `k` of `K` runs
 //! the contiguous blocks `⌊(k−1)·B/K⌋ … ⌊k·B/K⌋−1` of every condition and keeps **each block's
@@ -10,13 +10,13 @@
 //! run's, and the command renders them with its own code path.
 //!
 //! The mode is *ambient* for the process, like rayon's global pool: the command-line program
-//! calls [`set_mode`] once before running a command, and [`crate::montecarlo::run`] consults it,
+//! calls [`set_mode`] once before running a command, and [`crate::run`] consults it,
 //! so that power, trial power and transport simulations need no extra parameters. The library
 //! never sets it itself. Every call of `run` is one *condition*, identified by its streams, its
 //! number of replications and how many calls with the same identity came before it (so a
 //! command that runs a condition twice still lines up).
 
-use crate::montecarlo::{blocks_of, run_blocks, Replication, Streams, Tally};
+use crate::engine::{blocks_of, run_blocks, Replication, Streams, Tally};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,7 +38,7 @@ pub struct Entry {
     pub blocks: Vec<serde_json::Value>,
 }
 
-/// What [`crate::montecarlo::run`] does.
+/// What [`crate::run`] does.
 #[derive(Debug, Clone)]
 pub enum Mode {
     /// Run shard `index` (1-based) of `count`, recording its block tallies.
@@ -146,7 +146,7 @@ pub fn combine(parts: &[Vec<Entry>]) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-/// Called by [`crate::montecarlo::run`]: `None` without an ambient mode (run normally), else the
+/// Called by [`crate::run`]: `None` without an ambient mode (run normally), else the
 /// tally of the shard's blocks (shard mode; its value is not meaningful, the command's output is
 /// discarded) or the replayed total (replay mode).
 pub(crate) fn ambient_run<R: Replication>(
