@@ -32,6 +32,7 @@ mod trial;
 mod trial_data;
 
 use balans_estimate::EvalError;
+use balans_montecarlo::{RunMode, Session};
 use clap::{Parser, Subcommand};
 use flags::CommandKind;
 use std::path::PathBuf;
@@ -142,10 +143,12 @@ impl Command {
 fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
     signals::install();
     if let Command::Merge(m) = &cli.command {
-        let argv = shard::prepare_merge(&m.parts, m.out.as_deref())?;
+        let (argv, mode) = shard::prepare_merge(&m.parts, m.out.as_deref())?;
         let inner = Cli::try_parse_from(&argv)
             .map_err(|e| anyhow::anyhow!("the parts' command line does not parse any more: {e}"))?;
-        return execute(inner);
+        let session = Session::new(mode).map_err(|e| anyhow::anyhow!("balans merge: {e}"))?;
+        execute(inner, &session)?;
+        return shard::check_replayed(&session);
     }
     let part = cli.part.clone();
     let sharded = match (&cli.shard, &part) {
@@ -153,36 +156,42 @@ fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
         (None, Some(_)) => anyhow::bail!("--part FILE is only used with --shard k/K"),
         (None, None) => None,
     };
-    execute(cli)?;
+    let mode = match sharded {
+        Some((index, count)) => RunMode::Shard { index, count },
+        None => RunMode::Whole,
+    };
+    let session = Session::new(mode).map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
+    execute(cli, &session)?;
     if let (Some(s), Some(part)) = (sharded, part) {
-        shard::finish_shard(argv, s, &part)?;
+        shard::finish_shard(argv, s, &session, &part)?;
     }
     Ok(())
 }
 
-/// Runs one command (not `merge`) inside the one thread pool.
-fn execute(cli: Cli) -> anyhow::Result<()> {
+/// Runs one command (not `merge`) inside the one thread pool, its Monte Carlo runs in the mode of
+/// `session`.
+fn execute(cli: Cli, session: &Session) -> anyhow::Result<()> {
     paths::set_force(cli.force);
     let pool = threads::pool(cli.command.threads())?;
-    pool.install(|| dispatch(cli.command))
+    pool.install(|| dispatch(cli.command, session))
 }
 
-fn dispatch(command: Command) -> anyhow::Result<()> {
+fn dispatch(command: Command, session: &Session) -> anyhow::Result<()> {
     match command {
         Command::Model(args) => model_cmd::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
-        Command::Power(args) => power::run(&args),
+        Command::Power(args) => power::run(&args, session),
         Command::Diagram(args) => diagram::run(&args),
         Command::Report(args) => report::run(&args),
-        Command::Trial(args) => trial::run(&args),
+        Command::Trial(args) => trial::run(&args, session),
         Command::Teach(args) => teach::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut std::io::stdout());
             Ok(())
         }
-        Command::Transport(args) => transport::run(&args),
+        Command::Transport(args) => transport::run(&args, session),
         Command::Meta(args) => meta::run(&args),
         Command::Merge(_) => Err(anyhow::anyhow!(
             "balans merge: part files cannot hold a merge"

@@ -10,7 +10,7 @@
 //! the output comes from the command's own rendering code (table, JSON or CSV as chosen).
 
 use anyhow::{bail, Context, Result};
-use balans_montecarlo::shard::{self, Entry, Mode};
+use balans_montecarlo::shard::{self, Entry, RunMode, Session};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -101,7 +101,8 @@ fn fingerprint(args: &[String]) -> String {
     format!("{h:016x}")
 }
 
-/// Shard mode: sets the engine's mode; returns what [`finish_shard`] needs.
+/// Shard mode: checks the request and discards the command's outputs; returns `(k, K)`, the
+/// engine's [`RunMode::Shard`].
 pub fn start_shard(argv: &[String], spec: &str, part: Option<&Path>) -> Result<(usize, usize)> {
     let (k, n) = parse_shard(spec).map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
     if part.is_none() {
@@ -114,15 +115,19 @@ pub fn start_shard(argv: &[String], spec: &str, part: Option<&Path>) -> Result<(
              read off the smallest N with the power you need"
         );
     }
-    shard::set_mode(Mode::Shard { index: k, count: n });
     crate::output::set_discard(true);
     Ok((k, n))
 }
 
 /// Writes the part file after the command ran in shard mode.
-pub fn finish_shard(argv: &[String], (k, n): (usize, usize), part: &Path) -> Result<()> {
+pub fn finish_shard(
+    argv: &[String],
+    (k, n): (usize, usize),
+    session: &Session,
+    part: &Path,
+) -> Result<()> {
     crate::output::set_discard(false);
-    let entries = shard::recorded();
+    let entries = session.recorded();
     if entries.is_empty() {
         bail!(
             "--shard: this command runs no Monte Carlo replications, so there is nothing to shard"
@@ -145,9 +150,9 @@ pub fn finish_shard(argv: &[String], (k, n): (usize, usize), part: &Path) -> Res
     Ok(())
 }
 
-/// `balans merge PARTS… [--out RESULT]`: checks the parts and returns the command line to run in
-/// replay mode (mode already set).
-pub fn prepare_merge(parts: &[PathBuf], out: Option<&Path>) -> Result<Vec<String>> {
+/// `balans merge PARTS… [--out RESULT]`: checks the parts and returns the command line to run and
+/// the engine's replay mode.
+pub fn prepare_merge(parts: &[PathBuf], out: Option<&Path>) -> Result<(Vec<String>, RunMode)> {
     if parts.is_empty() {
         bail!("balans merge: give the part files of all shards");
     }
@@ -221,14 +226,23 @@ pub fn prepare_merge(parts: &[PathBuf], out: Option<&Path>) -> Result<Vec<String
     ordered.sort_by_key(|p| p.shard);
     let entries: Vec<Vec<Entry>> = ordered.iter().map(|p| p.entries.clone()).collect();
     let combined = shard::combine(&entries).map_err(|e| anyhow::anyhow!("balans merge: {e}"))?;
-    shard::set_mode(Mode::Replay(combined));
+
     let mut argv = vec!["balans".to_string()];
     argv.extend(first.args.iter().cloned());
     if let Some(out) = out {
         argv.push("--out".into());
         argv.push(out.display().to_string());
     }
-    Ok(argv)
+    Ok((argv, RunMode::Replay(combined)))
+}
+
+/// After a merge's replay: every merged condition was asked for by the run (else the parts hold
+/// tallies of conditions this run does not have: they are not this run's parts).
+pub fn check_replayed(session: &Session) -> Result<()> {
+    match session.unreplayed() {
+        0 => Ok(()),
+        n => bail!("balans merge: the parts hold {n} condition(s) this run does not have: they are not the parts of this run"),
+    }
 }
 
 #[cfg(test)]

@@ -368,7 +368,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
         .collect()
 }
 
-fn run_sites(args: &SitesArgs) -> Result<()> {
+fn run_sites(args: &SitesArgs, session: &balans_montecarlo::Session) -> Result<()> {
     use balans_transport::sites::{
         simulate_sites, sites_csv, sites_table, PathVariation, SiteDesign, SitesConfig,
     };
@@ -417,7 +417,7 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
         },
         alpha: args.alpha,
     };
-    let report = simulate_sites(&study, &design, &config).map_err(|e| {
+    let report = simulate_sites(&study, &design, &config, &session.with_progress(&|_| {})).map_err(|e| {
         let flag = match &e {
             balans_transport::TransportError::UnknownEffect { .. } => "--tau/--moderator-slope",
             balans_transport::TransportError::TooFewStudies { .. } => "--sites",
@@ -705,10 +705,10 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
 }
 
 /// Runs `balans transport …`.
-pub fn run(args: &TransportArgs) -> Result<()> {
+pub fn run(args: &TransportArgs, session: &balans_montecarlo::Session) -> Result<()> {
     match &args.command {
         TransportCommand::Replicate(a) => run_replicate(a),
-        TransportCommand::Sites(a) => run_sites(a),
+        TransportCommand::Sites(a) => run_sites(a, session),
         TransportCommand::Reweight(a) => run_reweight(a),
         TransportCommand::Difference(a) => run_difference(a),
     }

@@ -305,7 +305,7 @@ pub fn latent_power_curve(
     study: &LatentStudy,
     config: &LatentPowerConfig,
     sample_sizes: &[usize],
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn balans_montecarlo::RunContext,
 ) -> Result<Vec<LatentPowerRow>, PowerError> {
     if config.replications == 0 {
         return Err(PowerError::Setting {
@@ -348,7 +348,7 @@ pub fn latent_power_curve(
             },
             config.replications,
             progress,
-        );
+        )?;
         let r = counts.converged.max(1) as f64;
         for (k, target) in study.targets.iter().enumerate() {
             let tests: &[(&'static str, usize)] = if target.kind == "path" {

@@ -96,7 +96,7 @@ pub(crate) fn search(
     config: &PowerConfig,
     cells: &[Cell],
     search: &SearchConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn balans_montecarlo::RunContext,
 ) -> Result<(Vec<PowerRow>, Vec<SampleSizeEstimate>), PowerError> {
     let targets: Vec<usize> = (0..cells.len())
         .filter(|&c| {
@@ -145,7 +145,7 @@ struct Search<'a> {
     study: &'a Study,
     config: &'a PowerConfig,
     cells: &'a [Cell],
-    progress: &'a (dyn Fn(u64) + Sync),
+    progress: &'a dyn balans_montecarlo::RunContext,
     /// The cells searched for (hypothesised effects and the joint row).
     targets: Vec<usize>,
     target: f64,

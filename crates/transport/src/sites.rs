@@ -28,7 +28,7 @@ use crate::meta::{meta_analyse, MetaConfig};
 use crate::TransportError;
 use balans_estimate::{AnalysisSpec, Estimator, FitOutput, ParameterKind};
 use balans_model::{Matrix, Population};
-use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
+use balans_montecarlo::{run, Replication, ReplicationRng, RunContext, Streams, Tally};
 use balans_power::{EffectKind, Study};
 use balans_sim::WishartSampler;
 use rand::Rng;
@@ -625,14 +625,18 @@ pub fn tally(problem: &SitesProblem, outcomes: &[Vec<TermOutcome>]) -> Vec<Sites
         .collect()
 }
 
-/// Simulates R replications of `design` under `study` and meta-analyses every term across sites.
+/// Simulates R replications of `design` under `study` and meta-analyses every term across sites,
+/// in the ambient rayon pool. `run` is the engine's run context (`&|_| {}` for a whole run
+/// without progress; a [`balans_montecarlo::RunConfig`] for a shard or a replay).
 ///
 /// # Errors
-/// Invalid design or settings, infeasible site populations, REML not converging.
+/// Invalid design or settings, infeasible site populations, REML not converging, a replay that
+/// does not match the run.
 pub fn simulate_sites(
     study: &Study,
     design: &SiteDesign,
     config: &SitesConfig,
+    run_context: &dyn RunContext,
 ) -> Result<SitesReport, TransportError> {
     if config.replications == 0 {
         return Err(TransportError::invalid(
@@ -659,7 +663,8 @@ pub fn simulate_sites(
         seed: config.seed,
         condition: design.sites as u64,
     };
-    let tallied = run(&replication, streams, config.replications, &|_| {});
+    let tallied = run(&replication, streams, config.replications, run_context)
+        .map_err(|e| TransportError::Model(e.to_string()))?;
     let (failed_replications, failed_site_fits) =
         (tallied.failed_replications, tallied.failed_site_fits);
     let outcomes = tallied.outcomes;

@@ -58,7 +58,7 @@ fn no_heterogeneity_gives_nominal_q_test_and_dl_point_mass() {
         },
         ..SitesConfig::default()
     };
-    let report = simulate_sites(&s, &design, &config).unwrap();
+    let report = simulate_sites(&s, &design, &config, &|_| {}).unwrap();
     assert_eq!(report.failed_replications, 0);
     for term in ["m~x", "y~m", "y~x"] {
         let r = row(&report.rows, term);
@@ -106,7 +106,7 @@ fn reml_tau2_is_unbiased_for_a_known_tau_with_20_sites() {
         seed: 5,
         ..SitesConfig::default()
     };
-    let report = simulate_sites(&s, &design, &config).unwrap();
+    let report = simulate_sites(&s, &design, &config, &|_| {}).unwrap();
     let r = row(&report.rows, "m~x");
     assert_eq!(r.true_tau2, Some(tau * tau));
     assert!(
@@ -147,7 +147,7 @@ fn moderator_adds_its_slope_squared_and_results_do_not_depend_on_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| simulate_sites(&s, &design, &config).unwrap())
+            .install(|| simulate_sites(&s, &design, &config, &|_| {}).unwrap())
     };
     let (one, two) = (on(1), on(2));
     // Same bytes (NaN-safe: the pooled-path rows have no τ²).
@@ -176,7 +176,7 @@ fn bad_designs_are_refused() {
         n: vec![100],
         variation: vec![],
     };
-    let e = simulate_sites(&s, &one_site, &config).unwrap_err();
+    let e = simulate_sites(&s, &one_site, &config, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("1 studies given but 2"), "{e}");
     let unknown = SiteDesign {
         sites: 5,
@@ -187,7 +187,7 @@ fn bad_designs_are_refused() {
             moderator_slope: 0.0,
         }],
     };
-    let e = simulate_sites(&s, &unknown, &config).unwrap_err();
+    let e = simulate_sites(&s, &unknown, &config, &|_| {}).unwrap_err();
     assert!(
         e.to_string().contains("unknown effect 'y~z'") && e.to_string().contains("m~x"),
         "{e}"
@@ -197,5 +197,5 @@ fn bad_designs_are_refused() {
         n: vec![3],
         variation: vec![],
     };
-    assert!(simulate_sites(&s, &small, &config).is_err());
+    assert!(simulate_sites(&s, &small, &config, &|_| {}).is_err());
 }

@@ -408,6 +408,9 @@ pub enum TrialPowerError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A replay of merged shards does not match this run.
+    #[error(transparent)]
+    Shard(balans_montecarlo::ShardError),
     /// The outcome is not a variable of the design's model.
     #[error("unknown outcome '{name}'; variables: {known}")]
     UnknownOutcome {
@@ -838,8 +841,8 @@ fn run_condition(
     config: &TrialPowerConfig,
     key: u64,
     truths: &[f64; 8],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Tallies {
+    progress: &dyn montecarlo::RunContext,
+) -> Result<Tallies, TrialPowerError> {
     let rep = TrialReplication {
         design,
         v,
@@ -862,6 +865,7 @@ fn run_condition(
         config.reps,
         progress,
     )
+    .map_err(TrialPowerError::Shard)
 }
 
 /// Power of every analysis at every (leaders, team size) of the grid. `progress(k)` is called
@@ -874,7 +878,7 @@ pub fn trial_power(
     config: &TrialPowerConfig,
     leaders: &[usize],
     team_sizes_grid: &[TeamSizeChoice],
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<Vec<TrialPowerRow>, TrialPowerError> {
     let v = validate(design, config)?;
     for &j in leaders {
@@ -892,7 +896,7 @@ pub fn trial_power(
             let d = design.with_size(j, n);
             let null = d.scaled_effect(0.0);
             let truths = analysis_truths(&d, v);
-            let res = run_condition(&d, v, config, condition_key(j, n, false), &truths, progress);
+            let res = run_condition(&d, v, config, condition_key(j, n, false), &truths, progress)?;
             let res0 = run_condition(
                 &null,
                 v,
@@ -900,7 +904,7 @@ pub fn trial_power(
                 condition_key(j, n, true),
                 &[0.0; 8],
                 progress,
-            );
+            )?;
             let selected: Vec<&'static str> = POWER_ANALYSES
                 .iter()
                 .zip(config.mask)
@@ -1011,7 +1015,7 @@ pub fn search_leaders(
     target: f64,
     team_size: TeamSizeChoice,
     max: usize,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<(LeadersSearch, Vec<TrialPowerRow>), TrialPowerError> {
     if !(target > 0.0 && target < 1.0) {
         return Err(TrialPowerError::Setting {

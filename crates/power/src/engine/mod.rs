@@ -284,7 +284,7 @@ pub(crate) fn run_condition(
     config: &PowerConfig,
     cells: &[Cell],
     n: usize,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<Vec<PowerRow>, PowerError> {
     let needed = study.min_sample_size();
     if n < needed {
@@ -311,6 +311,6 @@ pub(crate) fn run_condition(
         seed: config.seed,
         condition: n as u64,
     };
-    let tally = montecarlo::run(&cond, streams, config.replications, progress);
+    let tally = montecarlo::run(&cond, streams, config.replications, progress)?;
     Ok(tally::rows(&cond, &tally))
 }
