@@ -77,9 +77,13 @@ pub struct MergeArgs {
     /// The part files of shards 1/K … K/K of one run (any order).
     #[arg(required = true)]
     parts: Vec<PathBuf>,
-    /// Where the merged output goes (format as chosen in the run's command line); default stdout.
+    /// Where the merged output goes; default stdout. Never taken from a part.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// The merged output's format (as the run's `--format`); default: the command's default.
+    /// Never taken from a part.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,9 +147,9 @@ impl Command {
 fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
     signals::install();
     if let Command::Merge(m) = &cli.command {
-        let (argv, mode) = shard::prepare_merge(&m.parts, m.out.as_deref())?;
+        let (argv, mode) = shard::prepare_merge(&m.parts, m.out.as_deref(), m.format.as_deref())?;
         let inner = Cli::try_parse_from(&argv)
-            .map_err(|e| anyhow::anyhow!("the parts' command line does not parse any more: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("the parts' configuration is not a valid run: {e}"))?;
         let session = Session::new(mode).map_err(|e| anyhow::anyhow!("balans merge: {e}"))?;
         execute(inner, &session)?;
         return shard::check_replayed(&session);
