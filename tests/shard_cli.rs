@@ -317,3 +317,30 @@ fn damaged_edited_forged_and_special_parts_are_refused() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The many-sites simulation shards and merges through the same engine sessions.
+#[test]
+fn transport_sites_merges_byte_identically() {
+    shards_merge_to_the_single_run(
+        "sites",
+        &[
+            "transport",
+            "sites",
+            "--builtin",
+            "seed",
+            "--sites",
+            "5",
+            "--n",
+            "150",
+            "--tau",
+            "wfc~is=0.1",
+            "--reps",
+            "100",
+            "--seed",
+            "2",
+            "--format",
+            "csv",
+        ],
+        &[2],
+    );
+}

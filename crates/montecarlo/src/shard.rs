@@ -505,4 +505,88 @@ mod tests {
             .to_string()
             .contains("duplicated"));
     }
+
+    /// A study whose tally is the float sum of its draws and their order: merging is not
+    /// associative, so only the single run's block order reproduces it bit for bit.
+    struct Noise;
+    impl Replication for Noise {
+        type Workspace = f64;
+        type Tally = Sums;
+        fn workspace(&self) -> f64 {
+            0.0
+        }
+        fn tally(&self) -> Sums {
+            Sums::default()
+        }
+        fn generate(&self, ws: &mut f64, rng: &mut crate::ReplicationRng) -> bool {
+            use rand::Rng;
+            *ws = rng.gen::<f64>() * 1e6 - 0.5e6;
+            true
+        }
+        fn analyse(&self, _: &mut f64, _: &mut crate::ReplicationRng) -> bool {
+            true
+        }
+        fn record(&self, ws: &f64, _: bool, tally: &mut Sums) {
+            tally.n += 1;
+            if tally.s.is_empty() {
+                tally.s.push(0.0);
+            }
+            tally.s[0] += *ws;
+        }
+    }
+
+    /// Shards 1..K recorded through sessions, combined and replayed, give the whole run's tally
+    /// bit for bit (a condition run twice included); a replay of foreign or damaged entries is an
+    /// error value.
+    #[test]
+    fn shards_replay_to_the_whole_run_and_mismatches_are_errors() {
+        let streams = Streams {
+            seed: 4,
+            condition: 9,
+        };
+        let reps = 1000;
+        let whole = crate::run(&Noise, streams, reps, &|_| {}).unwrap();
+        for count in [1, 3, 7] {
+            let mut parts = Vec::new();
+            for index in 1..=count {
+                let session = Session::new(RunMode::Shard { index, count }).unwrap();
+                for _ in 0..2 {
+                    crate::run(&Noise, streams, reps, &session.with_progress(&|_| {})).unwrap();
+                }
+                parts.push(session.recorded());
+            }
+            let combined = combine(&parts).unwrap();
+            assert_eq!(combined.len(), 2, "two runs of one condition");
+            let replay = Session::new(RunMode::Replay(combined.clone())).unwrap();
+            for _ in 0..2 {
+                let back =
+                    crate::run(&Noise, streams, reps, &replay.with_progress(&|_| {})).unwrap();
+                assert_eq!(back.n, whole.n);
+                assert_eq!(back.s[0].to_bits(), whole.s[0].to_bits(), "K = {count}");
+            }
+            assert_eq!(replay.unreplayed(), 0);
+            // Another seed: not in the parts.
+            let other = Streams {
+                seed: 5,
+                condition: 9,
+            };
+            let e = crate::run(&Noise, other, reps, &replay.with_progress(&|_| {})).unwrap_err();
+            assert!(matches!(e, ShardError::NotInParts { .. }), "{e}");
+            // A damaged tally.
+            let mut bad = combined.clone();
+            bad[0].blocks[0] = "0g".into();
+            let damaged = Session::new(RunMode::Replay(bad)).unwrap();
+            let e = crate::run(&Noise, streams, reps, &damaged.with_progress(&|_| {})).unwrap_err();
+            assert!(e.to_string().contains("not hex"), "{e}");
+        }
+        assert!(Session::new(RunMode::Shard { index: 0, count: 2 }).is_err());
+        assert!(Session::new(RunMode::Shard { index: 3, count: 2 }).is_err());
+    }
+
+    #[test]
+    fn tallies_that_are_not_hex_cbor_are_refused() {
+        for bad in ["", "a", "zz", "ff", "é1", "0"] {
+            assert!(from_exact::<Sums>(bad).is_err(), "{bad:?}");
+        }
+    }
 }
