@@ -235,8 +235,21 @@ fn damaged_edited_forged_and_special_parts_are_refused() {
         ok(
             &dir,
             &[
-                "power", "--builtin", "seed", "--n", "100", "--reps", "130", "--seed", "5",
-                "--format", "json", "--shard", spec, "--part", part,
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--reps",
+                "130",
+                "--seed",
+                "5",
+                "--format",
+                "json",
+                "--shard",
+                spec,
+                "--part",
+                part,
             ],
         );
     }
@@ -249,7 +262,10 @@ fn damaged_edited_forged_and_special_parts_are_refused() {
         let o = balans(&dir, &["merge", "h1.json", bad, "--format", "json"]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{bad}: {err}");
-        assert!(err.contains(bad), "{bad}: the message should name the part: {err}");
+        assert!(
+            err.contains(bad),
+            "{bad}: the message should name the part: {err}"
+        );
         assert!(err.contains(says), "{bad}: expected '{says}' in {err}");
         assert!(!err.contains("panicked"), "{err}");
         assert!(o.stdout.is_empty(), "{bad}: output written");
@@ -266,7 +282,9 @@ fn damaged_edited_forged_and_special_parts_are_refused() {
     // Truncated.
     refused("truncated.json", Some(&text[..text.len() / 2]), "damaged");
     // An edited seed (in the configuration and in the tallies), digest not recomputed.
-    let edited = text.replace("\"seed\":5", "\"seed\":6").replace("[\"5\"]", "[\"6\"]");
+    let edited = text
+        .replace("\"seed\":5", "\"seed\":6")
+        .replace("[\"5\"]", "[\"6\"]");
     assert_ne!(edited, text);
     refused("edited.json", Some(&edited), "damaged");
     // A forged part claiming an output path, correctly sealed.
@@ -278,31 +296,47 @@ fn damaged_edited_forged_and_special_parts_are_refused() {
         .push(serde_json::json!({"id": "plot", "values": ["evil.svg"]}));
     let forged = reseal(&text, &serde_json::to_string(&body).unwrap());
     std::fs::write(dir.join("forged-plot.json"), &forged).unwrap();
-    let other: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("h1.json")).unwrap(),
-    )
-    .unwrap();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("h1.json")).unwrap()).unwrap();
     let mut body1 = other["body"].clone();
     body1["run"] = body["run"].clone();
     let forged1 = reseal(&text, &serde_json::to_string(&body1).unwrap());
     std::fs::write(dir.join("forged-plot-1.json"), &forged1).unwrap();
     let o = balans(
         &dir,
-        &["merge", "forged-plot-1.json", "forged-plot.json", "--format", "json"],
+        &[
+            "merge",
+            "forged-plot-1.json",
+            "forged-plot.json",
+            "--format",
+            "json",
+        ],
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("claims the output") && err.contains("forged-plot"), "{err}");
-    assert!(!dir.join("evil.svg").exists(), "a part chose an output path");
+    assert!(
+        err.contains("claims the output") && err.contains("forged-plot"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("evil.svg").exists(),
+        "a part chose an output path"
+    );
     // A sealed part whose tallies were edited: refused by the replay, not a panic.
     let mut garbage = other["body"].clone();
     garbage["entries"][0]["blocks"][0] = serde_json::json!("zz");
     let g = reseal(&text, &serde_json::to_string(&garbage).unwrap());
     std::fs::write(dir.join("garbage.json"), g).unwrap();
-    let o = balans(&dir, &["merge", "garbage.json", "h2.json", "--format", "json"]);
+    let o = balans(
+        &dir,
+        &["merge", "garbage.json", "h2.json", "--format", "json"],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("not hex") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("not hex") && !err.contains("panicked"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
     // A directory, and a FIFO (which would block a reader forever).
     std::fs::create_dir_all(dir.join("dir.json")).unwrap();

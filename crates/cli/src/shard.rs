@@ -463,11 +463,8 @@ pub fn prepare_merge(
             );
         }
         for e in &p.entries {
-            let range = shard::shard_blocks(
-                balans_montecarlo::blocks_of(e.replications),
-                p.shard,
-                k,
-            );
+            let range =
+                shard::shard_blocks(balans_montecarlo::blocks_of(e.replications), p.shard, k);
             if e.first_block != range.start || e.blocks.len() != range.len() {
                 bail!(
                     "{}: shard {}/{k} holds blocks {}..{} of condition {} where blocks {}..{} belong",

@@ -330,12 +330,13 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let seen = pool.install(|| {
-                run(&Draws, streams, reps, &|k| {
-                    done.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+            let seen = pool
+                .install(|| {
+                    run(&Draws, streams, reps, &|k| {
+                        done.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+                    })
                 })
-            })
-            .unwrap();
+                .unwrap();
             assert_eq!(done.into_inner(), reps as u64);
             seen.0
         };

@@ -43,7 +43,12 @@ pub struct Entry {
 impl Entry {
     /// The identity of the entry's condition: `(seed, condition, replications, occurrence)`.
     pub fn key(&self) -> (u64, u64, usize, usize) {
-        (self.seed, self.condition, self.replications, self.occurrence)
+        (
+            self.seed,
+            self.condition,
+            self.replications,
+            self.occurrence,
+        )
     }
 }
 
@@ -293,8 +298,11 @@ impl Session {
                     });
                 }
                 for (block, hex) in entry.blocks.iter().enumerate() {
-                    let t: R::Tally = from_exact(hex)
-                        .map_err(|reason| ShardError::BadTally { key, block, reason })?;
+                    let t: R::Tally = from_exact(hex).map_err(|reason| ShardError::BadTally {
+                        key,
+                        block,
+                        reason,
+                    })?;
                     total.merge(&t);
                 }
                 self.ledger().replayed += 1;
@@ -409,7 +417,7 @@ pub fn from_exact<T: Tally>(hex: &str) -> Result<T, String> {
     if hex.is_empty() {
         return Err("the block tally is empty".into());
     }
-    if hex.len() % 2 != 0 || hex.len() > MAX_TALLY_HEX {
+    if hex.len() & 1 == 1 || hex.len() > MAX_TALLY_HEX {
         return Err(format!(
             "the block tally has {} hex digits (expected an even number up to {MAX_TALLY_HEX})",
             hex.len()
