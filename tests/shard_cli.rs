@@ -1,5 +1,7 @@
 //! End-to-end tests of `--shard k/K --part FILE` and `balans merge`: the merged output is byte
-//! for byte the single run's; parts of other runs, missing and duplicated shards are refused.
+//! for byte the single run's; parts of other runs, missing and duplicated shards, damaged,
+//! truncated, edited and forged parts and non-regular files are refused with a message naming
+//! the part, never with a panic.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -49,6 +51,10 @@ fn shards_merge_to_the_single_run(name: &str, run: &[&str], ks: &[usize]) {
         let mut args = vec!["merge"];
         args.extend(parts.iter().map(String::as_str));
         args.extend(["--out", &merged]);
+        // The format comes from the merge's own flags, never from a part.
+        if let Some(i) = run.iter().position(|a| *a == "--format") {
+            args.extend(["--format", run[i + 1]]);
+        }
         ok(&dir, &args);
         let got = std::fs::read(dir.join(&merged)).unwrap();
         assert!(
@@ -145,6 +151,7 @@ fn missing_duplicate_and_foreign_parts_are_refused() {
     refused(&["a1.json"], "missing");
     refused(&["a1.json", "a1.json", "a2.json"], "given twice");
     refused(&["a1.json", "b2.json"], "different runs");
+    refused(&["a1.json", "nope.json"], "nope.json");
     let o = balans(
         &dir,
         &[
@@ -198,4 +205,176 @@ fn trial_power_merges_byte_identically_to_stdout() {
         "trial power: merged stdout differs"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// SHA-256 (hex) as the part files use it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Re-seals a part whose body text was changed (as a forger who knows the format would).
+fn reseal(part: &str, body: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(part).unwrap();
+    format!(
+        "{{\"format\":{},\"digest\":\"{}\",\"body\":{body}}}\n",
+        v["format"],
+        sha256_hex(body.as_bytes())
+    )
+}
+
+/// Damaged, truncated, edited, forged and non-regular parts: each refused with exit 1 and a
+/// message naming the part file; nothing is written where a part asks.
+#[test]
+fn damaged_edited_forged_and_special_parts_are_refused() {
+    let dir = temp_dir("hostile");
+    for (spec, part) in [("1/2", "h1.json"), ("2/2", "h2.json")] {
+        ok(
+            &dir,
+            &[
+                "power",
+                "--builtin",
+                "seed",
+                "--n",
+                "100",
+                "--reps",
+                "130",
+                "--seed",
+                "5",
+                "--format",
+                "json",
+                "--shard",
+                spec,
+                "--part",
+                part,
+            ],
+        );
+    }
+    ok(&dir, &["merge", "h1.json", "h2.json", "--format", "json"]);
+    let text = std::fs::read_to_string(dir.join("h2.json")).unwrap();
+    let refused = |bad: &str, content: Option<&str>, says: &str| {
+        if let Some(c) = content {
+            std::fs::write(dir.join(bad), c).unwrap();
+        }
+        let o = balans(&dir, &["merge", "h1.json", bad, "--format", "json"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.contains(bad),
+            "{bad}: the message should name the part: {err}"
+        );
+        assert!(err.contains(says), "{bad}: expected '{says}' in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(o.stdout.is_empty(), "{bad}: output written");
+    };
+    // One hex digit of a block tally flipped.
+    let at = text.find("\"blocks\":[\"").unwrap() + 11;
+    let mut flipped = text.clone().into_bytes();
+    flipped[at + 3] = if flipped[at + 3] == b'0' { b'1' } else { b'0' };
+    refused(
+        "flipped.json",
+        Some(std::str::from_utf8(&flipped).unwrap()),
+        "damaged",
+    );
+    // Truncated.
+    refused("truncated.json", Some(&text[..text.len() / 2]), "damaged");
+    // An edited seed (in the configuration and in the tallies), digest not recomputed.
+    let edited = text
+        .replace("\"seed\":5", "\"seed\":6")
+        .replace("[\"5\"]", "[\"6\"]");
+    assert_ne!(edited, text);
+    refused("edited.json", Some(&edited), "damaged");
+    // A forged part claiming an output path, correctly sealed.
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut body = v["body"].clone();
+    body["run"]["options"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"id": "plot", "values": ["evil.svg"]}));
+    let forged = reseal(&text, &serde_json::to_string(&body).unwrap());
+    std::fs::write(dir.join("forged-plot.json"), &forged).unwrap();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("h1.json")).unwrap()).unwrap();
+    let mut body1 = other["body"].clone();
+    body1["run"] = body["run"].clone();
+    let forged1 = reseal(&text, &serde_json::to_string(&body1).unwrap());
+    std::fs::write(dir.join("forged-plot-1.json"), &forged1).unwrap();
+    let o = balans(
+        &dir,
+        &[
+            "merge",
+            "forged-plot-1.json",
+            "forged-plot.json",
+            "--format",
+            "json",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("claims the output") && err.contains("forged-plot"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("evil.svg").exists(),
+        "a part chose an output path"
+    );
+    // A sealed part whose tallies were edited: refused by the replay, not a panic.
+    let mut garbage = other["body"].clone();
+    garbage["entries"][0]["blocks"][0] = serde_json::json!("zz");
+    let g = reseal(&text, &serde_json::to_string(&garbage).unwrap());
+    std::fs::write(dir.join("garbage.json"), g).unwrap();
+    let o = balans(
+        &dir,
+        &["merge", "garbage.json", "h2.json", "--format", "json"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not hex") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    // A directory, and a FIFO (which would block a reader forever).
+    std::fs::create_dir_all(dir.join("dir.json")).unwrap();
+    refused("dir.json", None, "not a regular file");
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("fifo.json");
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if made.map(|s| s.success()).unwrap_or(false) {
+            refused("fifo.json", None, "not a regular file");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The many-sites simulation shards and merges through the same engine sessions.
+#[test]
+fn transport_sites_merges_byte_identically() {
+    shards_merge_to_the_single_run(
+        "sites",
+        &[
+            "transport",
+            "sites",
+            "--builtin",
+            "seed",
+            "--sites",
+            "5",
+            "--n",
+            "150",
+            "--tau",
+            "wfc~is=0.1",
+            "--reps",
+            "100",
+            "--seed",
+            "2",
+            "--format",
+            "csv",
+        ],
+        &[2],
+    );
 }

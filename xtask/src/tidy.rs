@@ -15,9 +15,15 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("sim", &["model"]),
     ("study", &["model", "sim"]),
     ("estimate", &["model"]),
-    ("power", &["model", "sim", "estimate"]),
-    ("trial", &["model", "sim", "study", "estimate", "power"]),
-    ("transport", &["model", "sim", "study", "estimate", "power"]),
+    // montecarlo depends on no balans crate: the engine knows nothing of models or data.
+    ("montecarlo", &[]),
+    ("power", &["model", "sim", "estimate", "montecarlo"]),
+    // trial and transport run on the engine directly; transport also uses power's `Study`.
+    ("trial", &["model", "sim", "study", "estimate", "montecarlo"]),
+    (
+        "transport",
+        &["model", "sim", "study", "estimate", "montecarlo", "power"],
+    ),
     (
         "report",
         &["model", "estimate", "power", "trial", "transport"],
@@ -34,6 +40,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
             "sim",
             "study",
             "estimate",
+            "montecarlo",
             "power",
             "trial",
             "transport",

@@ -150,7 +150,6 @@ mod tests {
             ("teach class", "a folder of CSV and HTML files"),
             ("teach demo", "always an HTML page"),
             ("model print", "always lavaan syntax"),
-            ("merge", "the format the parts' run chose"),
         ];
         // completions and model list print fixed text; slurm writes a folder of scripts (--dir).
         const NO_RESULT: &[&str] = &["completions", "model list", "slurm"];

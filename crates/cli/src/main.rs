@@ -35,6 +35,7 @@ mod trial;
 mod trial_data;
 
 use balans_estimate::EvalError;
+use balans_montecarlo::{RunMode, Session};
 use clap::{Parser, Subcommand};
 use flags::CommandKind;
 use std::path::PathBuf;
@@ -87,9 +88,13 @@ pub struct MergeArgs {
     /// The part files of shards 1/K … K/K of one run (any order).
     #[arg(required = true)]
     parts: Vec<PathBuf>,
-    /// Where the merged output goes (format as chosen in the run's command line); default stdout.
+    /// Where the merged output goes; default stdout. Never taken from a part.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// The merged output's format (as the run's `--format`); default: the command's default.
+    /// Never taken from a part.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +150,7 @@ impl Command {
             Command::Simulate(args) => args.threads,
             Command::Power(args) => args.threads,
             Command::Trial(args) => args.threads(),
+            Command::Transport(args) => args.threads(),
             _ => None,
         }
     }
@@ -157,10 +163,12 @@ fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
         sizes::set_memory_budget(limit)?;
     }
     if let Command::Merge(m) = &cli.command {
-        let argv = shard::prepare_merge(&m.parts, m.out.as_deref())?;
+        let (argv, mode) = shard::prepare_merge(&m.parts, m.out.as_deref(), m.format.as_deref())?;
         let inner = Cli::try_parse_from(&argv)
-            .map_err(|e| anyhow::anyhow!("the parts' command line does not parse any more: {e}"))?;
-        return execute(inner);
+            .map_err(|e| anyhow::anyhow!("the parts' configuration is not a valid run: {e}"))?;
+        let session = Session::new(mode).map_err(|e| anyhow::anyhow!("balans merge: {e}"))?;
+        execute(inner, &session)?;
+        return shard::check_replayed(&session);
     }
     let part = cli.part.clone();
     if let Some(part) = &part {
@@ -172,30 +180,36 @@ fn run(cli: Cli, argv: &[String]) -> anyhow::Result<()> {
         (None, Some(_)) => anyhow::bail!("--part FILE is only used with --shard k/K"),
         (None, None) => None,
     };
-    execute(cli)?;
+    let mode = match sharded {
+        Some((index, count)) => RunMode::Shard { index, count },
+        None => RunMode::Whole,
+    };
+    let session = Session::new(mode).map_err(|e| anyhow::anyhow!("--shard: {e}"))?;
+    execute(cli, &session)?;
     if let (Some(s), Some(part)) = (sharded, part) {
-        shard::finish_shard(argv, s, &part)?;
+        shard::finish_shard(argv, s, &session, &part)?;
     }
     Ok(())
 }
 
-/// Runs one command (not `merge`) inside the one thread pool.
-fn execute(cli: Cli) -> anyhow::Result<()> {
+/// Runs one command (not `merge`) inside the one thread pool, its Monte Carlo runs in the mode of
+/// `session`.
+fn execute(cli: Cli, session: &Session) -> anyhow::Result<()> {
     paths::set_force(cli.force);
     progress::set_forced(cli.progress);
     let pool = threads::pool(cli.command.threads())?;
-    pool.install(|| dispatch(cli.command))
+    pool.install(|| dispatch(cli.command, session))
 }
 
-fn dispatch(command: Command) -> anyhow::Result<()> {
+fn dispatch(command: Command, session: &Session) -> anyhow::Result<()> {
     match command {
         Command::Model(args) => model_cmd::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Fit(args) => fit::run(&args),
-        Command::Power(args) => power::run(&args),
+        Command::Power(args) => power::run(&args, session),
         Command::Diagram(args) => diagram::run(&args),
         Command::Report(args) => report::run(&args),
-        Command::Trial(args) => trial::run(&args),
+        Command::Trial(args) => trial::run(&args, session),
         Command::Teach(args) => teach::run(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -204,7 +218,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "balans", &mut script);
             output::emit(None, &script)
         }
-        Command::Transport(args) => transport::run(&args),
+        Command::Transport(args) => transport::run(&args, session),
         Command::Meta(args) => meta::run(&args),
         Command::Slurm(args) => slurm::run(&args),
         Command::Merge(_) => Err(anyhow::anyhow!(

@@ -8,6 +8,7 @@
 use crate::output::{emit, write_atomic, Format};
 use crate::sizes;
 use crate::source::ModelSource;
+use balans_montecarlo::Session;
 use anyhow::{bail, Context, Result};
 use balans_power::{
     DataMode, EffectSelection, MissingData, PowerConfig, PowerReport, Sampling, SearchConfig,
@@ -444,7 +445,7 @@ impl PowerArgs {
 }
 
 /// Routes a run with a latent-variable analysis model to `power_latent`; `None` otherwise.
-fn run_latent_if_needed(args: &PowerArgs) -> Result<Option<()>> {
+fn run_latent_if_needed(args: &PowerArgs, session: &Session) -> Result<Option<()>> {
     let model = args.source.load()?;
     let analysis = match &args.analysis {
         Some(path) => Some(
@@ -473,12 +474,12 @@ fn run_latent_if_needed(args: &PowerArgs) -> Result<Option<()>> {
         (_, Some(range)) => parse_range(range)?,
         _ => bail!("say which sample sizes: --n 200,300 or --n-range 100:600:100 (--target-power is not available for latent-variable analysis models yet)"),
     };
-    crate::power_latent::run(args, &model, analysis.as_ref(), &ns)?;
+    crate::power_latent::run(args, &model, analysis.as_ref(), &ns, session)?;
     Ok(Some(()))
 }
 
-/// Runs `balans power`.
-pub fn run(args: &PowerArgs) -> Result<()> {
+/// Runs `balans power` in the run mode of `session` (whole, a shard, or a merge's replay).
+pub fn run(args: &PowerArgs, session: &Session) -> Result<()> {
     let inputs: Vec<&std::path::Path> = args
         .source
         .model
@@ -496,7 +497,7 @@ pub fn run(args: &PowerArgs) -> Result<()> {
     if let Some(plot) = &args.plot {
         crate::paths::check_svg_target("--plot", plot)?;
     }
-    if run_latent_if_needed(args)?.is_some() {
+    if run_latent_if_needed(args, session)?.is_some() {
         return Ok(());
     }
     let plan = plan(args)?;
@@ -513,10 +514,10 @@ pub fn run(args: &PowerArgs) -> Result<()> {
     );
     let tick = |k: u64| progress.tick(k);
     let result = match &plan.design {
-        Design::Curve(ns) => balans_power::power_curve(&plan.study, &plan.config, ns, &tick)
+        Design::Curve(ns) => balans_power::power_curve(&plan.study, &plan.config, ns, &session.with_progress(&tick))
             .map(|rows| (rows, None, None)),
         Design::Search(search) => {
-            balans_power::required_sample_size(&plan.study, &plan.config, search, &tick)
+            balans_power::required_sample_size(&plan.study, &plan.config, search, &session.with_progress(&tick))
                 .map(|(rows, found)| (rows, Some(found), Some(search.target)))
         }
     };

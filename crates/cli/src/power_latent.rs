@@ -16,7 +16,13 @@ pub fn applies(model: &Model, analysis: Option<&Model>) -> bool {
 
 /// Runs the latent-variable power analysis of `model` (population) with `analysis` (default: the
 /// population model's own structure) at the sample sizes `ns`.
-pub fn run(args: &PowerArgs, model: &Model, analysis: Option<&Model>, ns: &[usize]) -> Result<()> {
+pub fn run(
+    args: &PowerArgs,
+    model: &Model,
+    analysis: Option<&Model>,
+    ns: &[usize],
+    session: &balans_montecarlo::Session,
+) -> Result<()> {
     if let Some(flag) = args.unsupported_for_latent() {
         bail!("{flag} is not available with a latent-variable analysis model yet (items are simulated as multivariate normal, analysed by ML with Wald, Sobel and joint tests)");
     }
@@ -32,7 +38,7 @@ pub fn run(args: &PowerArgs, model: &Model, analysis: Option<&Model>, ns: &[usiz
         "replications",
         Some((ns.len() * config.replications) as u64),
     );
-    let rows = latent_power_curve(&study, &config, ns, &|k| progress.tick(k));
+    let rows = latent_power_curve(&study, &config, ns, &session.with_progress(&|k| progress.tick(k)));
     progress.finish();
     let mut rows = rows?;
     let wanted = args.effect_names();

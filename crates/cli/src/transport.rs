@@ -16,6 +16,17 @@ pub struct TransportArgs {
     command: TransportCommand,
 }
 
+impl TransportArgs {
+    /// The command's `--threads` (only `transport sites` has the flag): the CLI's one pool
+    /// ([`crate::threads::pool`]) is built with it.
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            TransportCommand::Sites(a) => a.threads,
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum TransportCommand {
     /// Replication statistics for one effect: replication power and N, sceptical p-value,
@@ -370,7 +381,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
         .collect()
 }
 
-fn run_sites(args: &SitesArgs) -> Result<()> {
+fn run_sites(args: &SitesArgs, session: &balans_montecarlo::Session) -> Result<()> {
     use balans_transport::sites::{
         PathVariation, SiteDesign, SitesConfig,
     };
@@ -427,19 +438,13 @@ fn run_sites(args: &SitesArgs) -> Result<()> {
             ..balans_transport::MetaConfig::default()
         },
         alpha: args.alpha,
-        threads: args.threads,
     };
     let progress = crate::progress::Progress::start(
         "the many-sites simulation",
         "replications",
         Some(config.replications as u64),
     );
-    let report = balans_transport::sites::simulate_sites_with_progress(
-        &study,
-        &design,
-        &config,
-        &|k| progress.tick(k),
-    );
+    let report = balans_transport::sites::simulate_sites(&study, &design, &config, &session.with_progress(&|k| progress.tick(k)));
     progress.finish();
     let report = report.map_err(|e| {
         let flag = match &e {
@@ -737,7 +742,7 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
 }
 
 /// Runs `balans transport …`.
-pub fn run(args: &TransportArgs) -> Result<()> {
+pub fn run(args: &TransportArgs, session: &balans_montecarlo::Session) -> Result<()> {
     // Every file a subcommand reads is an input that no output may replace, checked before the run.
     let (output, inputs): (&OutputArgs, Vec<&std::path::Path>) = match &args.command {
         TransportCommand::Replicate(a) => (
@@ -754,7 +759,7 @@ pub fn run(args: &TransportArgs) -> Result<()> {
     crate::paths::check_outputs(&[("--out", output.out.as_deref())], &inputs)?;
     match &args.command {
         TransportCommand::Replicate(a) => run_replicate(a),
-        TransportCommand::Sites(a) => run_sites(a),
+        TransportCommand::Sites(a) => run_sites(a, session),
         TransportCommand::Reweight(a) => run_reweight(a),
         TransportCommand::Difference(a) => run_difference(a),
     }

@@ -51,12 +51,12 @@ impl TrialArgs {
 }
 
 /// Runs `balans trial …`.
-pub fn run(args: &TrialArgs) -> Result<()> {
+pub fn run(args: &TrialArgs, session: &balans_montecarlo::Session) -> Result<()> {
     match &args.command {
         TrialCommand::Plan(a) => plan(a),
         TrialCommand::Simulate(a) => simulate_cmd(a),
         TrialCommand::Analyse(a) => analyse(a),
-        TrialCommand::Power(a) => power(a),
+        TrialCommand::Power(a) => power(a, session),
     }
 }
 
@@ -856,7 +856,7 @@ pub struct PowerArgs {
     threads: Option<usize>,
 }
 
-fn power(args: &PowerArgs) -> Result<()> {
+fn power(args: &PowerArgs, session: &balans_montecarlo::Session) -> Result<()> {
     let inputs = design_inputs(&args.design);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     crate::paths::check_outputs(
@@ -924,6 +924,7 @@ fn power(args: &PowerArgs) -> Result<()> {
         balans_trial::power::TrialPowerError::Setting { setting, .. } => {
             anyhow!("--{setting}: {e}")
         }
+        balans_trial::power::TrialPowerError::Shard(_) => anyhow!("{e}"),
     };
     let (rows, search) = match args.target_power {
         Some(target) => {
@@ -937,7 +938,7 @@ fn power(args: &PowerArgs) -> Result<()> {
                 target,
                 grid[0],
                 args.leaders_max,
-                &tick,
+                &session.with_progress(&tick),
             )
             .map_err(map)?;
             (rows, Some(s))
@@ -948,7 +949,14 @@ fn power(args: &PowerArgs) -> Result<()> {
                 .clone()
                 .unwrap_or_else(|| vec![design.total_leaders()]);
             (
-                trial_power(&design, &config, &leaders, &grid, &tick).map_err(map)?,
+                trial_power(
+                    &design,
+                    &config,
+                    &leaders,
+                    &grid,
+                    &session.with_progress(&tick),
+                )
+                .map_err(map)?,
                 None,
             )
         }

@@ -126,7 +126,7 @@ impl PowerConfig {
             value,
             expected: expected.into(),
         };
-        if self.replications < 1 || self.replications as u64 >= crate::stream::MAX_REPLICATIONS {
+        if self.replications < 1 || self.replications as u64 >= balans_montecarlo::MAX_REPLICATIONS {
             return Err(setting(
                 "reps",
                 self.replications.to_string(),

@@ -69,4 +69,7 @@ pub enum PowerError {
     /// The simulator refused the request (e.g. an infeasible reliability in `items` mode).
     #[error(transparent)]
     Sim(#[from] balans_sim::SimError),
+    /// A replay of merged shards does not match this run (`balans_montecarlo::shard`).
+    #[error(transparent)]
+    Shard(#[from] balans_montecarlo::ShardError),
 }

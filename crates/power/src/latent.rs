@@ -12,8 +12,7 @@
 //! Runs on [`crate::montecarlo::run`]: replication r at sample size N draws from stream
 //! `(seed, N, r)`, so results are the same for any number of threads.
 
-use crate::montecarlo::{run, Replication, Streams, Tally};
-use crate::stream::ReplicationRng;
+use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 use crate::PowerError;
 use balans_estimate::sem::{fit_sem_lean, PatternData, SemConfig, SemKind, SemOptions, SemSpec};
 use balans_estimate::{covariance_into, normal_pvalue, EffectKind};
@@ -306,7 +305,7 @@ pub fn latent_power_curve(
     study: &LatentStudy,
     config: &LatentPowerConfig,
     sample_sizes: &[usize],
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn balans_montecarlo::RunContext,
 ) -> Result<Vec<LatentPowerRow>, PowerError> {
     if config.replications == 0 {
         return Err(PowerError::Setting {
@@ -349,7 +348,7 @@ pub fn latent_power_curve(
             },
             config.replications,
             progress,
-        );
+        )?;
         let r = counts.converged.max(1) as f64;
         for (k, target) in study.targets.iter().enumerate() {
             let tests: &[(&'static str, usize)] = if target.kind == "path" {

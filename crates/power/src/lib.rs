@@ -24,19 +24,16 @@
 //! `(seed, N, r)` ([`replication_rng`]) and results are reduced in replication order, so they are
 //! identical for any number of threads. The inner loop allocates nothing per replication. The
 //! replications run in the ambient rayon pool (a caller's `ThreadPool::install`, else the global
-//! pool): the library builds no thread pools. [`montecarlo`] is the engine, generic over what a
-//! replication generates, analyses and records, for other Monte Carlo studies to reuse.
+//! pool): the library builds no thread pools. The replications run on the generic engine of
+//! `balans-montecarlo` (its streams are re-exported here: [`replication_rng`]).
 
 mod config;
 mod engine;
 mod error;
 pub mod latent;
-pub mod montecarlo;
 mod oracle;
 mod report;
 mod search;
-pub mod shard;
-mod stream;
 mod study;
 
 pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
@@ -44,13 +41,14 @@ pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
 pub use report::{PowerReport, PowerRow, RowKind, Settings};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
-pub use stream::{replication_rng, splitmix64, stream_key, ReplicationRng, MAX_REPLICATIONS};
+pub use balans_montecarlo::{replication_rng, ReplicationRng, RunContext, MAX_REPLICATIONS};
 pub use study::{
     Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
 };
 
-/// Power at each of `sample_sizes` (rows sorted by N, then effect, then test). `progress(k)` is
-/// called after every `k` finished replications.
+/// Power at each of `sample_sizes` (rows sorted by N, then effect, then test). `progress` is the
+/// run context of the engine: a closure called after every `k` finished replications, or a
+/// [`balans_montecarlo::RunConfig`] that also says which shard to run.
 ///
 /// # Errors
 /// Invalid settings, sample sizes too small for the analysis model, simulator refusals.
@@ -58,7 +56,7 @@ pub fn power_curve(
     study: &Study,
     config: &PowerConfig,
     sample_sizes: &[usize],
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn RunContext,
 ) -> Result<Vec<PowerRow>, PowerError> {
     config.validate()?;
     check_sample_sizes(study, sample_sizes)?;
@@ -82,7 +80,7 @@ pub fn required_sample_size(
     study: &Study,
     config: &PowerConfig,
     search: &SearchConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn RunContext,
 ) -> Result<(Vec<PowerRow>, Vec<SampleSizeEstimate>), PowerError> {
     config.validate()?;
     if !(search.target > 0.0 && search.target < 1.0) {

@@ -101,7 +101,7 @@ pub(crate) fn search(
     config: &PowerConfig,
     cells: &[Cell],
     search: &SearchConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn balans_montecarlo::RunContext,
 ) -> Result<(Vec<PowerRow>, Vec<SampleSizeEstimate>), PowerError> {
     let targets: Vec<usize> = (0..cells.len())
         .filter(|&c| {
@@ -148,7 +148,7 @@ struct Conditions<'a> {
     study: &'a Study,
     config: &'a PowerConfig,
     cells: &'a [Cell],
-    progress: &'a (dyn Fn(u64) + Sync),
+    progress: &'a dyn balans_montecarlo::RunContext,
     evaluated: BTreeMap<usize, Vec<PowerRow>>,
 }
 

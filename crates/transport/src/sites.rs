@@ -14,10 +14,10 @@
 //! prediction interval for a new context, the coverage of the CI of μ and the power to detect μ ≠ 0
 //! — each with its Monte Carlo standard error.
 //!
-//! The loop is power's generic replication engine ([`balans_power::montecarlo::run`]): generate
+//! The loop is power's generic replication engine ([`balans_montecarlo::run`]): generate
 //! ([`generate_site`] for each site: population → sample moments), analyse (fits →
 //! [`analyse_sites`]), record; [`tally`] turns the replications into rows. Replication r draws
-//! from the Xoshiro256++ stream `(seed, K, r)` ([`balans_power::replication_rng`]); sites are
+//! from the Xoshiro256++ stream `(seed, K, r)` ([`balans_montecarlo::replication_rng`]); sites are
 //! drawn in order within it and results are reduced in replication order, so the output is
 //! identical for any thread count. A site whose population is not positive definite or whose fit
 //! fails is left out of that replication's meta-analyses (counted); a replication with fewer than
@@ -28,8 +28,8 @@ use crate::meta::{meta_analyse, MetaConfig};
 use crate::TransportError;
 use balans_estimate::{AnalysisSpec, Estimator, FitOutput, ParameterKind};
 use balans_model::{Matrix, Population};
-use balans_power::montecarlo::{run, Replication, Streams, Tally};
-use balans_power::{EffectKind, ReplicationRng, Study};
+use balans_montecarlo::{run, Replication, ReplicationRng, RunContext, Streams, Tally};
+use balans_power::{EffectKind, Study};
 use balans_sim::WishartSampler;
 use rand::Rng;
 use rand_distr::StandardNormal;
@@ -79,8 +79,6 @@ pub struct SitesConfig {
     pub meta: MetaConfig,
     /// Significance level of the Q-test and of the test of μ.
     pub alpha: f64,
-    /// Worker threads (`None`: one per core); results do not depend on it.
-    pub threads: Option<usize>,
 }
 
 impl Default for SitesConfig {
@@ -90,7 +88,6 @@ impl Default for SitesConfig {
             seed: 1,
             meta: MetaConfig::default(),
             alpha: 0.05,
-            threads: None,
         }
     }
 }
@@ -413,7 +410,7 @@ pub fn analyse_sites(
 }
 
 /// The many-sites simulation as a problem for power's replication engine
-/// ([`balans_power::montecarlo`]): generate K site covariance matrices, fit and meta-analyse them,
+/// ([`balans_montecarlo`]): generate K site covariance matrices, fit and meta-analyse them,
 /// record the per-term outcomes.
 struct SitesReplication<'a> {
     problem: &'a SitesProblem,
@@ -628,16 +625,20 @@ pub fn tally(problem: &SitesProblem, outcomes: &[Vec<TermOutcome>]) -> Vec<Sites
         .collect()
 }
 
-/// Simulates R replications of `design` under `study` and meta-analyses every term across sites.
+/// Simulates R replications of `design` under `study` and meta-analyses every term across sites,
+/// in the ambient rayon pool. `run` is the engine's run context (`&|_| {}` for a whole run
+/// without progress; a [`balans_montecarlo::RunConfig`] for a shard or a replay).
 ///
 /// # Errors
-/// Invalid design or settings, infeasible site populations, REML not converging.
+/// Invalid design or settings, infeasible site populations, REML not converging, a replay that
+/// does not match the run.
 pub fn simulate_sites(
     study: &Study,
     design: &SiteDesign,
     config: &SitesConfig,
+    run_context: &dyn RunContext,
 ) -> Result<SitesReport, TransportError> {
-    simulate_sites_with_progress(study, design, config, &|_| {})
+    simulate_sites_impl(study, design, config, run_context)
 }
 
 /// [`simulate_sites`], calling `progress(k)` after every `k` finished replications, so that a
@@ -650,6 +651,16 @@ pub fn simulate_sites_with_progress(
     design: &SiteDesign,
     config: &SitesConfig,
     progress: &(dyn Fn(u64) + Sync),
+) -> Result<SitesReport, TransportError> {
+    simulate_sites(study, design, config, &|k| progress(k))
+}
+
+/// The body of [`simulate_sites`].
+fn simulate_sites_impl(
+    study: &Study,
+    design: &SiteDesign,
+    config: &SitesConfig,
+    run_context: &dyn RunContext,
 ) -> Result<SitesReport, TransportError> {
     if config.replications == 0 {
         return Err(TransportError::invalid(
@@ -666,13 +677,6 @@ pub fn simulate_sites_with_progress(
         ));
     }
     let problem = SitesProblem::new(study, design)?;
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = config.threads {
-        builder = builder.num_threads(t);
-    }
-    let pool = builder
-        .build()
-        .map_err(|e| TransportError::Model(format!("cannot start threads: {e}")))?;
     let replication = SitesReplication {
         problem: &problem,
         design,
@@ -683,7 +687,8 @@ pub fn simulate_sites_with_progress(
         seed: config.seed,
         condition: design.sites as u64,
     };
-    let tallied = pool.install(|| run(&replication, streams, config.replications, progress));
+    let tallied = run(&replication, streams, config.replications, run_context)
+        .map_err(|e| TransportError::Model(e.to_string()))?;
     let (failed_replications, failed_site_fits) =
         (tallied.failed_replications, tallied.failed_site_fits);
     let outcomes = tallied.outcomes;

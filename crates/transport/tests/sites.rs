@@ -58,7 +58,7 @@ fn no_heterogeneity_gives_nominal_q_test_and_dl_point_mass() {
         },
         ..SitesConfig::default()
     };
-    let report = simulate_sites(&s, &design, &config).unwrap();
+    let report = simulate_sites(&s, &design, &config, &|_| {}).unwrap();
     assert_eq!(report.failed_replications, 0);
     for term in ["m~x", "y~m", "y~x"] {
         let r = row(&report.rows, term);
@@ -106,7 +106,7 @@ fn reml_tau2_is_unbiased_for_a_known_tau_with_20_sites() {
         seed: 5,
         ..SitesConfig::default()
     };
-    let report = simulate_sites(&s, &design, &config).unwrap();
+    let report = simulate_sites(&s, &design, &config, &|_| {}).unwrap();
     let r = row(&report.rows, "m~x");
     assert_eq!(r.true_tau2, Some(tau * tau));
     assert!(
@@ -136,14 +136,20 @@ fn moderator_adds_its_slope_squared_and_results_do_not_depend_on_threads() {
             moderator_slope: 0.1,
         }],
     };
-    let config = |threads| SitesConfig {
+    let config = SitesConfig {
         replications: 40,
         seed: 3,
-        threads: Some(threads),
         ..SitesConfig::default()
     };
-    let one = simulate_sites(&s, &design, &config(1)).unwrap();
-    let two = simulate_sites(&s, &design, &config(2)).unwrap();
+    // The library runs in the ambient pool: the caller chooses the threads.
+    let on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| simulate_sites(&s, &design, &config, &|_| {}).unwrap())
+    };
+    let (one, two) = (on(1), on(2));
     // Same bytes (NaN-safe: the pooled-path rows have no τ²).
     assert_eq!(
         serde_json::to_string(&one.rows).unwrap(),
@@ -170,7 +176,7 @@ fn bad_designs_are_refused() {
         n: vec![100],
         variation: vec![],
     };
-    let e = simulate_sites(&s, &one_site, &config).unwrap_err();
+    let e = simulate_sites(&s, &one_site, &config, &|_| {}).unwrap_err();
     assert!(e.to_string().contains("1 studies given but 2"), "{e}");
     let unknown = SiteDesign {
         sites: 5,
@@ -181,7 +187,7 @@ fn bad_designs_are_refused() {
             moderator_slope: 0.0,
         }],
     };
-    let e = simulate_sites(&s, &unknown, &config).unwrap_err();
+    let e = simulate_sites(&s, &unknown, &config, &|_| {}).unwrap_err();
     assert!(
         e.to_string().contains("unknown effect 'y~z'") && e.to_string().contains("m~x"),
         "{e}"
@@ -191,5 +197,5 @@ fn bad_designs_are_refused() {
         n: vec![3],
         variation: vec![],
     };
-    assert!(simulate_sites(&s, &small, &config).is_err());
+    assert!(simulate_sites(&s, &small, &config, &|_| {}).is_err());
 }

@@ -16,9 +16,8 @@ pub(crate) use plan::{cells, Cell};
 
 use crate::config::PowerConfig;
 use crate::error::PowerError;
-use crate::montecarlo::{self, Replication, Streams};
+use balans_montecarlo::{self as montecarlo, Replication, ReplicationRng, Streams};
 use crate::report::PowerRow;
-use crate::stream::ReplicationRng;
 use crate::study::{EffectKind, Study, Test};
 use balans_estimate::sem::Information;
 use balans_estimate::{
@@ -303,7 +302,7 @@ pub(crate) fn run_condition(
     config: &PowerConfig,
     cells: &[Cell],
     n: usize,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<Vec<PowerRow>, PowerError> {
     let needed = study.min_sample_size();
     if n < needed {
@@ -330,6 +329,6 @@ pub(crate) fn run_condition(
         seed: config.seed,
         condition: n as u64,
     };
-    let tally = montecarlo::run(&cond, streams, config.replications, progress);
+    let tally = montecarlo::run(&cond, streams, config.replications, progress)?;
     Ok(tally::rows(&cond, &tally))
 }

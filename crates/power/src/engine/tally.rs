@@ -4,7 +4,7 @@
 use super::plan::Cell;
 use super::Condition;
 use crate::config::DataMode;
-use crate::montecarlo::Tally;
+use balans_montecarlo::Tally;
 use crate::report::{PowerRow, RowKind};
 use crate::study::EffectKind;
 

@@ -15,7 +15,7 @@
 //! * *tally* reduces the per-replication results in replication order.
 //!
 //! Replication `r` of condition (leaders J, team size n, effect or null) draws from the stream
-//! `balans_power::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
+//! `balans_montecarlo::replication_rng(seed, key(J, n, null), r)`; results are stored per replication
 //! and reduced in order, so they are identical for any number of threads. The run uses the
 //! ambient rayon pool (the CLI builds it from `--threads`).
 
@@ -29,8 +29,8 @@ pub use analyses::{
 use crate::analyse::ClusterStats;
 use crate::design::{Attrition, Design, TeamSizes};
 use crate::simulate::{simulate, team_sizes};
-use balans_power::montecarlo;
-use balans_power::ReplicationRng;
+use balans_montecarlo as montecarlo;
+use balans_montecarlo::ReplicationRng;
 use rand::Rng;
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
 use serde::Serialize;
@@ -248,6 +248,9 @@ pub enum TrialPowerError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A replay of merged shards does not match this run.
+    #[error(transparent)]
+    Shard(balans_montecarlo::ShardError),
     /// The outcome is not a variable of the design's model.
     #[error("unknown outcome '{name}'; variables: {known}")]
     UnknownOutcome {
@@ -440,7 +443,7 @@ pub fn employee_leader_stats<R: Rng + ?Sized>(
     }
 }
 
-/// One condition of a power run as a [`balans_power::montecarlo::Replication`]: generate the
+/// One condition of a power run as a [`balans_montecarlo::Replication`]: generate the
 /// leader statistics, run the selected analyses, tally each analysis's outcome.
 struct TrialReplication<'a> {
     design: &'a Design,
@@ -590,15 +593,15 @@ fn fill_rows<R: Rng + ?Sized>(design: &Design, v: usize, rng: &mut R, rows: &mut
 }
 
 /// One condition's tallies, by the generic replication engine
-/// ([`balans_power::montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
+/// ([`balans_montecarlo::run`]: streams `(seed, key, r)`, fixed blocks merged in order).
 fn run_condition(
     design: &Design,
     v: usize,
     config: &TrialPowerConfig,
     key: u64,
     truths: Vec<f64>,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Tallies {
+    progress: &dyn montecarlo::RunContext,
+) -> Result<Tallies, TrialPowerError> {
     let rep = TrialReplication {
         design,
         v,
@@ -616,6 +619,7 @@ fn run_condition(
         config.reps,
         progress,
     )
+    .map_err(TrialPowerError::Shard)
 }
 
 /// Power of every analysis at every (leaders, team size) of the grid. `progress(k)` is called
@@ -628,7 +632,7 @@ pub fn trial_power(
     config: &TrialPowerConfig,
     leaders: &[usize],
     team_sizes_grid: &[TeamSizeChoice],
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<Vec<TrialPowerRow>, TrialPowerError> {
     let v = validate(design, config)?;
     for &j in leaders {
@@ -647,10 +651,10 @@ pub fn trial_power(
             let null = d.scaled_effect(0.0);
             let truths: Vec<f64> = config.analyses.iter().map(|a| a.truth(&d, v)).collect();
             let key = condition_key(j, n, false);
-            let res = run_condition(&d, v, config, key, truths.clone(), progress);
+            let res = run_condition(&d, v, config, key, truths.clone(), progress)?;
             let zeros = vec![0.0; config.analyses.len()];
             let key0 = condition_key(j, n, true);
-            let res0 = run_condition(&null, v, config, key0, zeros, progress);
+            let res0 = run_condition(&null, v, config, key0, zeros, progress)?;
             let team_size = n.map_or_else(|| mean_team_size(d.team_sizes()), |n| n as f64);
             for (a, analysis) in config.analyses.iter().enumerate() {
                 rows.push(power_row(
@@ -711,7 +715,7 @@ fn mean_team_size(sizes: &TeamSizes) -> f64 {
 }
 
 fn validate(design: &Design, config: &TrialPowerConfig) -> Result<usize, TrialPowerError> {
-    if config.reps < 2 || config.reps as u64 > balans_power::MAX_REPLICATIONS {
+    if config.reps < 2 || config.reps as u64 > balans_montecarlo::MAX_REPLICATIONS {
         return Err(TrialPowerError::Setting {
             setting: "reps",
             value: config.reps.to_string(),
@@ -764,7 +768,7 @@ pub fn search_leaders(
     target: f64,
     team_size: TeamSizeChoice,
     max: usize,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn montecarlo::RunContext,
 ) -> Result<(LeadersSearch, Vec<TrialPowerRow>), TrialPowerError> {
     if !(target > 0.0 && target < 1.0) {
         return Err(TrialPowerError::Setting {

@@ -4,7 +4,7 @@
 //! A Monte Carlo study is split into a *problem* — what one replication generates, how it is
 //! analysed, and what is counted — given by implementing [`Replication`] (and [`Tally`] for what is
 //! counted), and the *algorithm* that runs it, [`run`], which is the same for every study: the
-//! power analysis of path models ([`crate::power_curve`]), trial power and many-sites transport
+//! power analysis of path models (`balans_power::power_curve`), trial power and many-sites transport
 //! simulations all implement the two traits and call [`run`]. Set-up (calibrating samplers,
 //! factoring matrices, deciding which tests apply) happens before [`run`], when the
 //! [`Replication`] value is built; the traits' methods are the per-replication steps only.
@@ -24,13 +24,14 @@
 //!   allocates nothing in `generate`, `analyse` and `record` makes the whole loop allocation-free.
 //! * **Threads**: [`run`] uses the ambient rayon pool (`ThreadPool::install` by the caller, else
 //!   the global pool); a library never builds pools.
-//! * **Progress**: `progress(k)` is called on the calling thread after every chunk of `k`
-//!   finished replications (at most [`CHUNK`] at a time); the `k` add up to R.
+//! * **Progress**: [`RunContext::progress`]`(k)` is called on the calling thread after every
+//!   chunk of `k` finished replications (at most [`CHUNK`] at a time); the `k` add up to R.
+//! * **Mode**: the caller's [`RunContext`] says whether the whole run, one shard of it, or a
+//!   replay of merged shards is done ([`crate::shard`]); the engine keeps no state between calls.
 //!
 //! # Implementing a study
 //! ```
-//! use balans_power::montecarlo::{run, Replication, Streams, Tally};
-//! use balans_power::ReplicationRng;
+//! use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 //! use rand::Rng;
 //!
 //! /// Power of a one-sample z test of a mean `delta` with `n` unit-variance observations.
@@ -73,7 +74,7 @@
 //!
 //! let study = ZTest { n: 50, delta: 0.4 };
 //! let streams = Streams { seed: 1, condition: 50 };
-//! let count = run(&study, streams, 2000, &|_| {});
+//! let count = run(&study, streams, 2000, &|_| {}).expect("a whole run cannot fail");
 //! assert_eq!(count.runs, 2000);
 //! let power = count.rejected as f64 / 2000.0; // about 0.81 (closed form 0.807)
 //! assert!((power - 0.807).abs() < 4.0 * (0.807f64 * 0.193 / 2000.0).sqrt());
@@ -156,17 +157,48 @@ pub trait Replication: Sync {
     fn record(&self, ws: &Self::Workspace, ok: bool, tally: &mut Self::Tally);
 }
 
+/// How a caller runs its conditions: where progress goes and which part of each run to do (the
+/// [`RunMode`](crate::shard::RunMode)). Passed down by the caller to every [`run`]; there is no
+/// ambient state.
+///
+/// A plain closure `Fn(u64)` is the context of a whole run that reports its progress to the
+/// closure (`&|_| {}` for none); a [`RunConfig`](crate::shard::RunConfig) carries a shard or
+/// replay [`Session`](crate::shard::Session).
+pub trait RunContext: Sync {
+    /// Called on the calling thread after every chunk of `done` finished replications (at most
+    /// [`CHUNK`] at a time); over a run the `done` add up to R.
+    fn progress(&self, done: u64);
+    /// The shard or replay session of this run; `None` for a whole run.
+    fn session(&self) -> Option<&crate::shard::Session> {
+        None
+    }
+}
+
+impl<F: Fn(u64) + Sync> RunContext for F {
+    fn progress(&self, done: u64) {
+        self(done);
+    }
+}
+
 /// Runs `replications` replications of `study` on the streams `streams` in the ambient rayon
-/// pool and returns their tally; calls `progress(k)` after every chunk of `k` replications. See
-/// the module documentation for the guarantees.
+/// pool and returns their tally; reports progress to `context` after every chunk. See the module
+/// documentation for the guarantees.
+///
+/// With a shard or replay session in `context` ([`crate::shard`]) only the shard's blocks run
+/// (the tally returned covers them alone) or nothing runs and the merged parts' block tallies are
+/// replayed.
+///
+/// # Errors
+/// Only in replay mode: [`ShardError`](crate::shard::ShardError) when the merged parts hold no
+/// tallies for this condition or a tally does not decode as `R::Tally`.
 pub fn run<R: Replication>(
     study: &R,
     streams: Streams,
     replications: usize,
-    progress: &(dyn Fn(u64) + Sync),
-) -> R::Tally {
-    if let Some(tally) = crate::shard::ambient_run(study, streams, replications, progress) {
-        return tally;
+    context: &dyn RunContext,
+) -> Result<R::Tally, crate::shard::ShardError> {
+    if let Some(session) = context.session() {
+        return session.run(study, streams, replications, context);
     }
     let mut total = study.tally();
     run_blocks(
@@ -174,10 +206,10 @@ pub fn run<R: Replication>(
         streams,
         replications,
         0..blocks_of(replications),
-        progress,
+        context,
         &mut |_, part| total.merge(part),
     );
-    total
+    Ok(total)
 }
 
 /// The number of blocks of [`BLOCK`] replications in a run of `replications` (the last may be
@@ -195,7 +227,7 @@ pub fn run_blocks<R: Replication>(
     streams: Streams,
     replications: usize,
     blocks: std::ops::Range<usize>,
-    progress: &(dyn Fn(u64) + Sync),
+    context: &dyn RunContext,
     sink: &mut dyn FnMut(usize, &R::Tally),
 ) {
     let threads = rayon::current_num_threads();
@@ -227,7 +259,7 @@ pub fn run_blocks<R: Replication>(
         }
         let done = ((block + count) * BLOCK).min(replications) - block * BLOCK;
         block += count;
-        progress(done as u64);
+        context.progress(done as u64);
     }
 }
 
@@ -298,11 +330,13 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let seen = pool.install(|| {
-                run(&Draws, streams, reps, &|k| {
-                    done.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+            let seen = pool
+                .install(|| {
+                    run(&Draws, streams, reps, &|k| {
+                        done.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+                    })
                 })
-            });
+                .unwrap();
             assert_eq!(done.into_inner(), reps as u64);
             seen.0
         };
