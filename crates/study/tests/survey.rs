@@ -433,7 +433,8 @@ fn missing_items_are_mcar_or_mar_and_scales_use_the_items_answered() {
             }
             _ => assert!((old - young).abs() < 0.01, "MCAR: old {old}, young {young}"),
         }
-        // Scale score = mean of the answered items; NA only when all are missing.
+        // Scale score = mean of the answered items when at least half are answered (the one
+        // scale-score rule, balans_sim::scale_score), NA otherwise.
         for c in sim.constructs() {
             let Measurement::Likert { items, .. } = &c.measurement else {
                 continue;
@@ -447,7 +448,11 @@ fn missing_items_are_mcar_or_mar_and_scales_use_the_items_answered() {
                 let row = data.row(i);
                 let answered: Vec<f64> =
                     ij.iter().map(|&j| row[j]).filter(|v| !v.is_nan()).collect();
-                if answered.is_empty() {
+                let need = balans_sim::scale_score::min_answered(
+                    ij.len(),
+                    balans_sim::scale_score::DEFAULT_MIN_ITEM_SHARE,
+                );
+                if answered.len() < need {
                     assert!(row[sj].is_nan());
                 } else {
                     assert!((row[sj] - mean(&answered)).abs() < 1e-12);
