@@ -54,7 +54,6 @@ pub const INVARIANTS: &[Invariant] = &[
 /// Files that break an invariant today, with the issue that removes them: (invariant, file).
 pub const KNOWN: &[(&str, &str)] = &[
     // issue 18 item 4: the Monte Carlo engine runs in the ambient pool.
-    ("thread pools are built only in cli", "crates/transport/src/sites.rs"),
     // issue 18 item 1: every result typed and rendered by report.
     ("json! only in report", "crates/cli/src/power_latent.rs"),
     ("json! only in report", "crates/cli/src/trial.rs"),
@@ -62,7 +61,6 @@ pub const KNOWN: &[(&str, &str)] = &[
     // issue 18 item 2 / issue 23 item 2: one bounded input path.
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/diagram.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/report.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/shard.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/transport.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/trial.rs"),
     ("the CLI reads user files only through its bounded readers", "crates/cli/src/trial_data.rs"),
