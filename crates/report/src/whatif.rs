@@ -9,7 +9,7 @@ pub fn answer(r: &WhatIfReport) -> String {
         .iter()
         .map(|s| {
             let verb = if s.sd < 0.0 { "reducing" } else { "raising" };
-            format!("{verb} {} by {} SD", s.lever, format!("{:.2}", s.sd.abs()))
+            format!("{verb} {} by {:.2} SD", s.lever, s.sd.abs())
         })
         .collect();
     let best = r.changes.iter().max_by(|a, b| {
@@ -21,18 +21,18 @@ pub fn answer(r: &WhatIfReport) -> String {
             first[..1].make_ascii_uppercase();
             let dir = if c.total < 0.0 { "lower" } else { "raise" };
             format!(
-                "{first} (reaching {:.0}% of employees) is expected to {dir} {} by {} SD (its largest change; population model, no uncertainty).",
+                "{first} (reaching {:.0}% of employees) is expected to {dir} {} by {:.2} SD (its largest change; population model, no uncertainty).",
                 r.share * 100.0,
                 c.outcome,
-                format!("{:.2}", c.total.abs())
+                c.total.abs()
             )
         }
         _ => match r.ranking.first() {
             Some(l) => format!(
-                "Per 1 SD, {} moves {} most: {} SD (population model).",
+                "Per 1 SD, {} moves {} most: {:.2} SD (population model).",
                 l.lever,
                 r.compare_outcome,
-                format!("{:.2}", l.per_sd)
+                l.per_sd
             ),
             None => "The model has no levers.".to_string(),
         },
