@@ -33,6 +33,7 @@ mod threads;
 mod transport;
 mod trial;
 mod trial_data;
+mod whatif;
 
 use balans_estimate::EvalError;
 use balans_montecarlo::{RunMode, Session};
@@ -130,6 +131,8 @@ enum Command {
     Merge(MergeArgs),
     /// Write a Slurm job array that runs a Monte Carlo command in K shards, and the merge job.
     Slurm(slurm::SlurmArgs),
+    /// What if the guide's levers are pulled: expected change of every outcome, levers ranked.
+    Whatif(whatif::WhatIfArgs),
 }
 
 impl Command {
@@ -220,6 +223,7 @@ fn dispatch(command: Command, session: &Session) -> anyhow::Result<()> {
         }
         Command::Transport(args) => transport::run(&args, session),
         Command::Meta(args) => meta::run(&args),
+        Command::Whatif(args) => whatif::run(&args),
         Command::Slurm(args) => slurm::run(&args),
         Command::Merge(_) => Err(anyhow::anyhow!(
             "balans merge: part files cannot hold a merge"

@@ -73,6 +73,11 @@ pub const BUILTINS: &[Builtin] = &[
         text: include_str!("../models/seed-composite.lav"),
     },
     Builtin {
+        name: "seed-levers",
+        description: "seed-composite plus the guide's levers workload, autonomy, recovery and support (load, auto, recov, supp -> wfc, wfe, eng), standardized",
+        text: include_str!("../models/seed-levers.lav"),
+    },
+    Builtin {
         name: "seed-latent",
         description: "the study's model with latent constructs: FSSB as four correlated factors of 14 items, each outcome a factor of its items (51 items), standardized",
         text: include_str!("../models/seed-latent.lav"),

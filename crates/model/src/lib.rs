@@ -25,6 +25,7 @@ mod semantics;
 mod spec;
 mod summary;
 mod syntax;
+pub mod whatif;
 
 pub use build::parse_model;
 pub use builtin::{builtin_text, study_legend, Builtin, BUILTINS, STUDY_VARIABLES};

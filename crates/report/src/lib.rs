@@ -33,6 +33,7 @@ pub mod power_svg;
 pub mod sentences;
 mod simulation;
 pub mod table;
+pub mod whatif;
 
 pub use simulation::{
     ConstructSummary, DataColumn, DataTable, DesignSummary, MissingItems, SimulationRun,

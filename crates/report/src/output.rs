@@ -100,6 +100,8 @@ pub enum Output {
     Tidy(Box<TidyResult>),
     /// `transport sites`, with the model's origin for the title.
     Sites(Box<SitesReport>, String),
+    /// `whatif`.
+    WhatIf(Box<balans_model::whatif::WhatIfReport>),
 }
 
 /// A result asked for in a format it has no rendering in.
@@ -126,6 +128,7 @@ impl Output {
             Output::TrialPower(_) => "trial power",
             Output::Tidy(_) => "transport",
             Output::Sites(..) => "many-sites",
+            Output::WhatIf(_) => "whatif",
         }
     }
 }
@@ -188,5 +191,8 @@ pub fn render(output: &Output, format: Format) -> Result<String, Unsupported> {
         ),
         (Output::Sites(s, _), Csv) => balans_transport::sites::sites_csv(&s.rows),
         (Output::Sites(s, _), Json) => crate::json::pretty(s.as_ref()),
+        (Output::WhatIf(w), Table) => crate::whatif::table(w),
+        (Output::WhatIf(w), Csv) => crate::whatif::csv(w),
+        (Output::WhatIf(w), Json) => crate::json::pretty(w.as_ref()),
     })
 }
