@@ -28,6 +28,10 @@ pub const STUDY_VARIABLES: &[(&str, &str)] = &[
     ("eng", "engagement"),
     ("perf", "performance"),
     ("amb", "ambition"),
+    ("load", "workload (lever, seed-levers)"),
+    ("auto", "autonomy (lever)"),
+    ("recov", "recovery between work periods (lever)"),
+    ("supp", "support and coaching (lever)"),
 ];
 
 /// The legend of the study's variable names used by `variables`, as one line per few names,
