@@ -612,7 +612,10 @@ fn intercepts_and_equality_constraints_match_lavaan() {
             let a = ours["fit"][key]
                 .as_f64()
                 .unwrap_or_else(|| panic!("{case}: fit.{key} missing"));
-            assert!((a - b).abs() <= FIT_TOL, "{case} fit.{key}: balans {a} lavaan {b}");
+            assert!(
+                (a - b).abs() <= FIT_TOL,
+                "{case} fit.{key}: balans {a} lavaan {b}"
+            );
         }
     }
 }

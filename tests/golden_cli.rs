@@ -104,7 +104,14 @@ const CASES: &[Case] = &[
     Case {
         name: "power_all.txt",
         args: &[
-            "power", "--builtin", "seed", "--n", "100,278", "--reps", "200", "--all",
+            "power",
+            "--builtin",
+            "seed",
+            "--n",
+            "100,278",
+            "--reps",
+            "200",
+            "--all",
         ],
     },
     Case {

@@ -54,8 +54,17 @@ fn power_json(dir: &Path) {
     let out = quick(
         dir,
         &[
-            "power", "--builtin", "seed", "--n", "200", "--reps", "10", "--format", "json",
-            "--out", "in.json",
+            "power",
+            "--builtin",
+            "seed",
+            "--n",
+            "200",
+            "--reps",
+            "10",
+            "--format",
+            "json",
+            "--out",
+            "in.json",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -81,7 +90,14 @@ fn trial_simulate_does_not_replace_its_design_or_write_two_outputs_to_one_file()
     let dir = tempfile::tempdir().expect("dir");
     let out = quick(
         dir.path(),
-        &["trial", "simulate", "--save-design", "d.json", "--out", "data.csv"],
+        &[
+            "trial",
+            "simulate",
+            "--save-design",
+            "d.json",
+            "--out",
+            "data.csv",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     refused_unchanged(
@@ -91,12 +107,21 @@ fn trial_simulate_does_not_replace_its_design_or_write_two_outputs_to_one_file()
     );
     refused_unchanged(
         dir.path(),
-        &["trial", "simulate", "--out", "x.json", "--save-design", "x.json"],
+        &[
+            "trial",
+            "simulate",
+            "--out",
+            "x.json",
+            "--save-design",
+            "x.json",
+        ],
         "--save-design x.json is also the path of --out",
     );
     refused_unchanged(
         dir.path(),
-        &["trial", "power", "--design", "d.json", "--plot", "d.json", "--reps", "5"],
+        &[
+            "trial", "power", "--design", "d.json", "--plot", "d.json", "--reps", "5",
+        ],
         "--plot d.json is an input of this run",
     );
 }
@@ -108,7 +133,13 @@ fn transport_replicate_does_not_replace_its_fit_file() {
     refused_unchanged(
         dir.path(),
         &[
-            "transport", "replicate", "--from", "in.json", "--effects", "wfc~is", "--out",
+            "transport",
+            "replicate",
+            "--from",
+            "in.json",
+            "--effects",
+            "wfc~is",
+            "--out",
             "in.json",
         ],
         "--out in.json is an input of this run",
@@ -129,7 +160,15 @@ fn read_only_and_foreign_targets_are_refused_without_force() {
     );
     let forced = quick(
         dir.path(),
-        &["model", "show", "--builtin", "seed", "--out", "ro.txt", "--force"],
+        &[
+            "model",
+            "show",
+            "--builtin",
+            "seed",
+            "--out",
+            "ro.txt",
+            "--force",
+        ],
     );
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert_ne!(std::fs::read(&ro).expect("read"), b"keep me\n");
@@ -153,7 +192,17 @@ fn a_300_byte_file_name_fails_before_the_work() {
     // A run of minutes (50,000 replications) must fail in well under the quick bound.
     refused_unchanged(
         dir.path(),
-        &["power", "--builtin", "seed", "--n", "300", "--reps", "50000", "--out", &long],
+        &[
+            "power",
+            "--builtin",
+            "seed",
+            "--n",
+            "300",
+            "--reps",
+            "50000",
+            "--out",
+            &long,
+        ],
         "the file name has 300 bytes; file systems allow at most 255",
     );
     refused_unchanged(
@@ -163,12 +212,24 @@ fn a_300_byte_file_name_fails_before_the_work() {
     );
     refused_unchanged(
         dir.path(),
-        &["transport", "replicate", "--original", "0.3,0.1", "--replication", "0.2,0.1", "--out", &long],
+        &[
+            "transport",
+            "replicate",
+            "--original",
+            "0.3,0.1",
+            "--replication",
+            "0.2,0.1",
+            "--out",
+            &long,
+        ],
         "the file name has 300 bytes",
     );
     // A 250-byte name is fine: its temporary name is shortened to fit.
     let fine = "b".repeat(250);
-    let out = quick(dir.path(), &["model", "show", "--builtin", "seed", "--out", &fine]);
+    let out = quick(
+        dir.path(),
+        &["model", "show", "--builtin", "seed", "--out", &fine],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.path().join(&fine).exists());
 }
@@ -182,16 +243,25 @@ fn a_part_file_is_checked_before_the_run() {
     refused_unchanged(
         dir.path(),
         &[
-            "power", "--model", "m.lav", "--n", "100", "--reps", "10", "--shard", "1/2",
-            "--part", "table.csv",
+            "power",
+            "--model",
+            "m.lav",
+            "--n",
+            "100",
+            "--reps",
+            "10",
+            "--shard",
+            "1/2",
+            "--part",
+            "table.csv",
         ],
         "--part table.csv exists and is not a part file",
     );
     refused_unchanged(
         dir.path(),
         &[
-            "power", "--model", "m.lav", "--n", "100", "--reps", "10", "--shard", "1/2",
-            "--part", "m.lav",
+            "power", "--model", "m.lav", "--n", "100", "--reps", "10", "--shard", "1/2", "--part",
+            "m.lav",
         ],
         "--part m.lav is also named as m.lav on the command line",
     );
@@ -214,14 +284,23 @@ fn an_interrupted_stream_to_stdout_says_it_is_incomplete() {
     let dir = tempfile::tempdir().expect("dir");
     let mut child = std::process::Command::new(common::bin())
         .current_dir(dir.path())
-        .args(["simulate", "--builtin", "seed", "--n", "200000", "--seed", "1"])
+        .args([
+            "simulate",
+            "--builtin",
+            "seed",
+            "--n",
+            "200000",
+            "--seed",
+            "1",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("balans runs");
     let mut out = child.stdout.take().expect("stdout");
     let mut first = [0u8; 4096];
-    out.read_exact(&mut first).expect("the CSV starts streaming");
+    out.read_exact(&mut first)
+        .expect("the CSV starts streaming");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -235,7 +314,12 @@ fn an_interrupted_stream_to_stdout_says_it_is_incomplete() {
     let status = child.wait().expect("wait");
     drain.join().ok();
     let mut err = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut err).ok();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .ok();
     if status.code() == Some(0) {
         eprintln!("the run finished before the signal; nothing to check");
         return;
@@ -281,7 +365,10 @@ fn a_closed_pipe_ends_quietly_not_with_a_panic() {
             out.status
         );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert!(!err.contains("error"), "{args:?}: a closed pipe is no error: {err}");
+        assert!(
+            !err.contains("error"),
+            "{args:?}: a closed pipe is no error: {err}"
+        );
     }
 }
 
@@ -383,14 +470,25 @@ fn runs_past_the_memory_budget_or_a_count_limit_are_refused_at_once() {
     for (args, message) in cases {
         refused_unchanged(dir.path(), args, message);
     }
-    assert!(!dir.path().join("kit").exists(), "no kit folder before the check");
+    assert!(
+        !dir.path().join("kit").exists(),
+        "no kit folder before the check"
+    );
 }
 
 #[test]
 fn the_memory_limit_raises_the_budget() {
     let dir = tempfile::tempdir().expect("dir");
     // 2,000 respondents fit 1 GB but not 1 MB; with 2MB the same run succeeds.
-    let args = ["simulate", "--builtin", "seed", "--n", "2000", "--out", "s.csv"];
+    let args = [
+        "simulate",
+        "--builtin",
+        "seed",
+        "--n",
+        "2000",
+        "--out",
+        "s.csv",
+    ];
     let mut small: Vec<&str> = args.to_vec();
     small.extend(["--memory-limit", "1MB"]);
     refused_unchanged(dir.path(), &small, "the memory budget is 1 MB");
@@ -407,35 +505,82 @@ fn transport_refuses_values_it_cannot_represent_with_the_flag_named() {
     let dir = tempfile::tempdir().expect("dir");
     let cases: &[(&[&str], &str)] = &[
         (
-            &["transport", "replicate", "--original", "1e308,1e-308", "--replication", "0.15,0.083"],
+            &[
+                "transport",
+                "replicate",
+                "--original",
+                "1e308,1e-308",
+                "--replication",
+                "0.15,0.083",
+            ],
             "--original: the estimate 1e308 is out of range",
         ),
         (
-            &["transport", "replicate", "--original", "0.3,1e-308", "--replication", "0.15,0.083"],
+            &[
+                "transport",
+                "replicate",
+                "--original",
+                "0.3,1e-308",
+                "--replication",
+                "0.15,0.083",
+            ],
             "--original: the standard error 1e-308 is out of range",
         ),
         (
             &[
-                "transport", "replicate", "--original", "0.31,0.06", "--replication", "0.15,0.083",
-                "--tau", "1e308",
+                "transport",
+                "replicate",
+                "--original",
+                "0.31,0.06",
+                "--replication",
+                "0.15,0.083",
+                "--tau",
+                "1e308",
             ],
             "--tau 1e308: out of range",
         ),
         (
-            &["transport", "reweight", "--stratum", "a=1e308,0.05,0.6", "--stratum", "b=0.05,0.08,0.4"],
+            &[
+                "transport",
+                "reweight",
+                "--stratum",
+                "a=1e308,0.05,0.6",
+                "--stratum",
+                "b=0.05,0.08,0.4",
+            ],
             "--stratum a: the estimate 1e308 is out of range",
         ),
         (
             &[
-                "transport", "sites", "--builtin", "seed", "--sites", "5", "--n", "100", "--reps",
-                "5", "--moderator-slope", "wfc~is=NaN",
+                "transport",
+                "sites",
+                "--builtin",
+                "seed",
+                "--sites",
+                "5",
+                "--n",
+                "100",
+                "--reps",
+                "5",
+                "--moderator-slope",
+                "wfc~is=NaN",
             ],
             "--moderator-slope wfc~is=NaN: out of range",
         ),
         (
             &[
-                "transport", "sites", "--builtin", "seed", "--sites", "5", "--n", "100", "--reps",
-                "5", "--tau", "wfc~is=inf",
+                "transport",
+                "sites",
+                "--builtin",
+                "seed",
+                "--sites",
+                "5",
+                "--n",
+                "100",
+                "--reps",
+                "5",
+                "--tau",
+                "wfc~is=inf",
             ],
             "--tau wfc~is=inf: out of range",
         ),
@@ -453,8 +598,18 @@ fn a_zero_shift_explains_why_there_is_no_sample_size() {
     let out = quick(
         dir.path(),
         &[
-            "transport", "difference", "--builtin", "seed", "--shift", "wfc~is=0", "--effects",
-            "wfc~is", "--n-a", "200", "--n-b", "200",
+            "transport",
+            "difference",
+            "--builtin",
+            "seed",
+            "--shift",
+            "wfc~is=0",
+            "--effects",
+            "wfc~is",
+            "--n-a",
+            "200",
+            "--n-b",
+            "200",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -470,7 +625,18 @@ fn a_defined_effect_that_is_nan_at_the_population_is_refused_by_name() {
     let dir = dir_with(&[("m.lav", "m ~ a*0.3*x\ny ~ b*0.3*m\nd := log(a - 1)\n")]);
     for args in [
         &["power", "--model", "m.lav", "--n", "100", "--reps", "10"][..],
-        &["transport", "sites", "--model", "m.lav", "--sites", "5", "--n", "100", "--reps", "5"],
+        &[
+            "transport",
+            "sites",
+            "--model",
+            "m.lav",
+            "--sites",
+            "5",
+            "--n",
+            "100",
+            "--reps",
+            "5",
+        ],
     ] {
         refused_unchanged(
             dir.path(),
@@ -487,7 +653,10 @@ fn trial_analyse_refuses_a_cell_of_1e308() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(dir.path().join("t.csv")).expect("read");
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let column = lines[0].split(',').position(|h| h == "fssb_pre").expect("fssb_pre");
+    let column = lines[0]
+        .split(',')
+        .position(|h| h == "fssb_pre")
+        .expect("fssb_pre");
     let mut cells: Vec<String> = lines[3].split(',').map(String::from).collect();
     cells[column] = "1e308".into();
     lines[3] = cells.join(",");
@@ -504,13 +673,26 @@ fn a_column_multiplied_by_1e150_is_named_not_another_called_constant() {
     let dir = tempfile::tempdir().expect("dir");
     let out = quick(
         dir.path(),
-        &["simulate", "--builtin", "seed", "--n", "300", "--seed", "2", "--out", "s.csv"],
+        &[
+            "simulate",
+            "--builtin",
+            "seed",
+            "--n",
+            "300",
+            "--seed",
+            "2",
+            "--out",
+            "s.csv",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(dir.path().join("s.csv")).expect("read");
     let mut lines = text.lines();
     let header = lines.next().expect("header");
-    let eng = header.split(',').position(|h| h == "eng").expect("eng column");
+    let eng = header
+        .split(',')
+        .position(|h| h == "eng")
+        .expect("eng column");
     let mut scaled = format!("{header}\n");
     for line in lines {
         let cells: Vec<String> = line
@@ -526,6 +708,10 @@ fn a_column_multiplied_by_1e150_is_named_not_another_called_constant() {
     }
     std::fs::write(dir.path().join("s.csv"), scaled).expect("write");
     let out = quick(dir.path(), &["fit", "--data", "s.csv", "--builtin", "seed"]);
-    assert_failure_code(&out, 1, "rescale the variables to similar units (e.g. divide 'eng'");
+    assert_failure_code(
+        &out,
+        1,
+        "rescale the variables to similar units (e.g. divide 'eng'",
+    );
     assert!(!stderr(&out).contains("is constant"), "{}", stderr(&out));
 }

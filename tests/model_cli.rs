@@ -159,7 +159,10 @@ fn shared_label_is_an_equality_constraint() {
 #[test]
 fn inequality_constraint_is_refused_with_a_location() {
     let o = show(b"m ~ a*x\ny ~ b*m\na > 0\n", &[]);
-    assert_clean_failure(&o, ":3:3: inequality constraints ('a > 0', 'a < b') are not supported");
+    assert_clean_failure(
+        &o,
+        ":3:3: inequality constraints ('a > 0', 'a < b') are not supported",
+    );
 }
 
 #[test]

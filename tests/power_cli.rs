@@ -425,7 +425,15 @@ fn cluster_robust_teams_change_the_standard_errors_not_the_estimates() {
 /// sentences; what the tests mean. `--all` adds the full grid with the joint row explained.
 #[test]
 fn the_main_job_answers_in_at_most_30_lines() {
-    let args = ["power", "--builtin", "seed", "--n", "100,200,278", "--reps", "400"];
+    let args = [
+        "power",
+        "--builtin",
+        "seed",
+        "--n",
+        "100,200,278",
+        "--reps",
+        "400",
+    ];
     let o = balans(&args);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let text = stdout(&o);
@@ -440,39 +448,95 @@ fn the_main_job_answers_in_at_most_30_lines() {
         .filter(|l| l.contains("cm->eng->perf"))
         .collect();
     assert_eq!(headline.len(), 1, "the headline effect once:\n{text}");
-    assert!(lines.iter().position(|l| l.contains("cm->eng->perf")).unwrap() > head);
+    assert!(
+        lines
+            .iter()
+            .position(|l| l.contains("cm->eng->perf"))
+            .unwrap()
+            > head
+    );
     let line = headline[0];
     assert!(line.contains("ind_cm_eng_perf = cm->eng->perf"), "{line}");
-    assert_eq!(line.matches('\u{b1}').count(), 3, "power ± SE at each N: {line}");
+    assert_eq!(
+        line.matches('\u{b1}').count(),
+        3,
+        "power ± SE at each N: {line}"
+    );
     // N for .80 of the joint test: between 200 and 278 with an interval (power .78 at 200 and
     // .89 at 278 with 1,000 replications; at 400 replications the crossing is still inside).
-    let cell = line.split("  ").filter(|c| !c.trim().is_empty()).last().unwrap().trim();
-    let n: usize = cell.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{cell}"));
-    assert!((150..=300).contains(&n) && cell.contains("95% MC"), "{cell}");
-    assert!(text.contains("Answer:") && text.contains("Tests: joint = "), "{text}");
+    let cell = line
+        .split("  ")
+        .filter(|c| !c.trim().is_empty())
+        .last()
+        .unwrap()
+        .trim();
+    let n: usize = cell
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{cell}"));
+    assert!(
+        (150..=300).contains(&n) && cell.contains("95% MC"),
+        "{cell}"
+    );
+    assert!(
+        text.contains("Answer:") && text.contains("Tests: joint = "),
+        "{text}"
+    );
     assert!(!text.contains("all_hypothesised"), "{text}");
 
     let mut all_args = args.to_vec();
     all_args.push("--all");
     let all = stdout(&balans(&all_args));
-    assert!(all.starts_with(&text[..text.find("Every N").unwrap()]), "{all}");
+    assert!(
+        all.starts_with(&text[..text.find("Every N").unwrap()]),
+        "{all}"
+    );
     assert!(all.contains("   278  all_hypothesised  joint"), "{all}");
-    assert!(all.contains("all_hypothesised: every selected effect"), "{all}");
+    assert!(
+        all.contains("all_hypothesised: every selected effect"),
+        "{all}"
+    );
 }
 
 /// The JSON carries the same answer as the table, and the headline table.
 #[test]
 fn json_has_the_answer() {
-    let v = json(&["power", "--builtin", "seed", "--n", "100,278", "--reps", "200", "--format", "json"]);
+    let v = json(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--n",
+        "100,278",
+        "--reps",
+        "200",
+        "--format",
+        "json",
+    ]);
     let answer = v["answer"].as_array().expect("answer field");
     assert!((1..=5).contains(&answer.len()), "{answer:?}");
-    let table = stdout(&balans(&["power", "--builtin", "seed", "--n", "100,278", "--reps", "200"]));
+    let table = stdout(&balans(&[
+        "power",
+        "--builtin",
+        "seed",
+        "--n",
+        "100,278",
+        "--reps",
+        "200",
+    ]));
     for s in answer {
         assert!(table.contains(s.as_str().unwrap()), "{s} not in\n{table}");
     }
-    let effects = v["headline"]["effects"].as_array().expect("headline effects");
+    let effects = v["headline"]["effects"]
+        .as_array()
+        .expect("headline effects");
     assert!(effects
         .iter()
         .any(|e| e["effect"] == "ind_cm_eng_perf" && e["route"] == "cm->eng->perf"));
-    assert!(v["rows"].as_array().unwrap().iter().any(|r| r["effect"] == "all_hypothesised"));
+    assert!(v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["effect"] == "all_hypothesised"));
 }

@@ -342,7 +342,15 @@ fn output_file_is_readable_by_others() {
 /// those rows got a score.
 #[test]
 fn simulated_scale_scores_follow_the_half_of_the_items_rule() {
-    let out = balans(&["simulate", "--n", "400", "--seed", "9", "--missing", "mcar:0.6"]);
+    let out = balans(&[
+        "simulate",
+        "--n",
+        "400",
+        "--seed",
+        "9",
+        "--missing",
+        "mcar:0.6",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (header, rows) = parse_csv(&stdout(&out));
     let mut too_few = 0usize;
@@ -360,7 +368,13 @@ fn simulated_scale_scores_follow_the_half_of_the_items_rule() {
                 .collect();
             if answered.len() < need {
                 too_few += 1;
-                assert_eq!(r[s], "NA", "{scale} scored from {} of {} items", answered.len(), items.len());
+                assert_eq!(
+                    r[s],
+                    "NA",
+                    "{scale} scored from {} of {} items",
+                    answered.len(),
+                    items.len()
+                );
             } else {
                 let mean = answered.iter().sum::<f64>() / answered.len() as f64;
                 let got: f64 = r[s].parse().unwrap();
@@ -368,5 +382,8 @@ fn simulated_scale_scores_follow_the_half_of_the_items_rule() {
             }
         }
     }
-    assert!(too_few > 100, "the case must occur for the test to mean anything ({too_few})");
+    assert!(
+        too_few > 100,
+        "the case must occur for the test to mean anything ({too_few})"
+    );
 }

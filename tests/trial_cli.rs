@@ -858,15 +858,30 @@ fn analyse_line_numbers_count_crlf_files_right() {
     let wide = "leader,arm,fssb_pre,fssb_post\n1,0,1.0,2.0\n2,0,abc,2.0\n3,1,1,1\n4,1,1,1\n";
     let long = "leader,arm,employee,time,fssb\n1,0,1,0,1\n1,0,1,1,1\n2,0,2,0,1\n2,0,2,1,1\n2,0,2,1,1\n3,1,3,0,1\n4,1,4,0,1\n";
     let cases = [
-        ("lf.csv", wide.to_string(), "wide", "lf.csv:3: column 'fssb_pre'"),
-        ("crlf.csv", wide.replace('\n', "\r\n"), "wide", "crlf.csv:3: column 'fssb_pre'"),
+        (
+            "lf.csv",
+            wide.to_string(),
+            "wide",
+            "lf.csv:3: column 'fssb_pre'",
+        ),
+        (
+            "crlf.csv",
+            wide.replace('\n', "\r\n"),
+            "wide",
+            "crlf.csv:3: column 'fssb_pre'",
+        ),
         (
             "blank.csv",
             wide.replacen('\n', "\n\n", 1),
             "wide",
             "blank.csv:4: column 'fssb_pre'",
         ),
-        ("long.csv", long.to_string(), "long", "long.csv:6: employee '2' has two rows"),
+        (
+            "long.csv",
+            long.to_string(),
+            "long",
+            "long.csv:6: employee '2' has two rows",
+        ),
         (
             "longcrlf.csv",
             long.replace('\n', "\r\n"),
@@ -879,7 +894,14 @@ fn analyse_line_numbers_count_crlf_files_right() {
         let o = balans_in(
             dir.path(),
             &[
-                "trial", "analyse", "--data", name, "--layout", layout, "--outcome", "fssb",
+                "trial",
+                "analyse",
+                "--data",
+                name,
+                "--layout",
+                layout,
+                "--outcome",
+                "fssb",
             ],
         );
         assert_clean_failure(&o, want);
@@ -891,17 +913,41 @@ fn analyse_line_numbers_count_crlf_files_right() {
 fn degenerate_settings_are_errors_not_panics() {
     for (flag, value) in [("--power", "1e-300"), ("--power", "1e-17")] {
         let o = balans(&[
-            "trial", "plan", "--leaders", "20", "--icc", "0.1", flag, value,
+            "trial",
+            "plan",
+            "--leaders",
+            "20",
+            "--icc",
+            "0.1",
+            flag,
+            value,
         ]);
         assert_clean_failure(&o, "out of range");
         assert_clean_failure(&o, flag);
     }
     let o = balans(&[
-        "trial", "plan", "--leaders", "20", "--icc", "0.1", "--power", "0.8", "--alpha", "1e-300",
+        "trial",
+        "plan",
+        "--leaders",
+        "20",
+        "--icc",
+        "0.1",
+        "--power",
+        "0.8",
+        "--alpha",
+        "1e-300",
     ]);
     assert_clean_failure(&o, "--alpha: alpha = 1e-300 is out of range");
     let o = balans(&[
-        "trial", "plan", "--leaders", "20", "--icc", "0.1", "--effect", "0.3", "--target-power",
+        "trial",
+        "plan",
+        "--leaders",
+        "20",
+        "--icc",
+        "0.1",
+        "--effect",
+        "0.3",
+        "--target-power",
         "1e-300",
     ]);
     assert_clean_failure(&o, "out of range");
@@ -961,7 +1007,10 @@ fn the_stable_leader_long_model_only_on_request_and_with_a_warning() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("long_mixed_kr"), "{text}");
-    assert!(!text.contains("long_stable_leader") && !text.contains("warning"), "{text}");
+    assert!(
+        !text.contains("long_stable_leader") && !text.contains("warning"),
+        "{text}"
+    );
     let mut with = args.to_vec();
     with.push("--long-stable-leader");
     let o = balans_in(&root, &with);

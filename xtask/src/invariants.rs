@@ -37,7 +37,14 @@ pub const INVARIANTS: &[Invariant] = &[
     Invariant {
         name: "libraries touch no files, terminal or environment",
         applies: |c| c != "cli",
-        patterns: &["std::fs::", "File::open", "File::create", "std::io::stdin", "std::io::stdout", "std::env::var"],
+        patterns: &[
+            "std::fs::",
+            "File::open",
+            "File::create",
+            "std::io::stdin",
+            "std::io::stdout",
+            "std::env::var",
+        ],
     },
     Invariant {
         name: "json! only in report",
@@ -59,16 +66,35 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("json! only in report", "crates/cli/src/trial.rs"),
     ("json! only in report", "crates/cli/src/trial_data.rs"),
     // issue 18 item 2 / issue 23 item 2: one bounded input path.
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/diagram.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/report.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/transport.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/trial.rs"),
-    ("the CLI reads user files only through its bounded readers", "crates/cli/src/trial_data.rs"),
+    (
+        "the CLI reads user files only through its bounded readers",
+        "crates/cli/src/diagram.rs",
+    ),
+    (
+        "the CLI reads user files only through its bounded readers",
+        "crates/cli/src/report.rs",
+    ),
+    (
+        "the CLI reads user files only through its bounded readers",
+        "crates/cli/src/transport.rs",
+    ),
+    (
+        "the CLI reads user files only through its bounded readers",
+        "crates/cli/src/trial.rs",
+    ),
+    (
+        "the CLI reads user files only through its bounded readers",
+        "crates/cli/src/trial_data.rs",
+    ),
 ];
 
 /// The bounded readers themselves may read files; `slurm.rs` reads `/proc/<pid>/status` of its
 /// own pilot run (no user file).
-const READERS: &[&str] = &["crates/cli/src/data.rs", "crates/cli/src/input", "crates/cli/src/slurm.rs"];
+const READERS: &[&str] = &[
+    "crates/cli/src/data.rs",
+    "crates/cli/src/input",
+    "crates/cli/src/slurm.rs",
+];
 
 /// Every `.rs` file under `dir`, sorted.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -102,11 +128,19 @@ pub fn offenders(root: &Path) -> Result<BTreeSet<(String, String)>> {
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(root.join("crates")).context("reading crates/")? {
         let dir = entry?.path();
-        let krate = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let krate = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let mut files = Vec::new();
         rust_files(&dir.join("src"), &mut files)?;
         for f in files {
-            let rel = f.strip_prefix(root).unwrap_or(&f).to_string_lossy().replace('\\', "/");
+            let rel = f
+                .strip_prefix(root)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .replace('\\', "/");
             let text = code(&std::fs::read_to_string(&f).with_context(|| rel.clone())?);
             for inv in INVARIANTS.iter().filter(|i| (i.applies)(&krate)) {
                 let reader = READERS.iter().any(|r| rel.starts_with(r));
@@ -125,16 +159,18 @@ pub fn offenders(root: &Path) -> Result<BTreeSet<(String, String)>> {
 /// The differences between the tree and [`KNOWN`]: new offenders and stale entries.
 pub fn check(root: &Path) -> Result<Vec<String>> {
     let found = offenders(root)?;
-    let known: BTreeSet<(String, String)> =
-        KNOWN.iter().map(|(i, f)| (i.to_string(), f.to_string())).collect();
+    let known: BTreeSet<(String, String)> = KNOWN
+        .iter()
+        .map(|(i, f)| (i.to_string(), f.to_string()))
+        .collect();
     let mut problems: Vec<String> = found
         .difference(&known)
         .map(|(i, f)| format!("{f}: breaks \"{i}\""))
         .collect();
     problems.extend(
-        known
-            .difference(&found)
-            .map(|(i, f)| format!("{f}: no longer breaks \"{i}\" — remove it from invariants::KNOWN")),
+        known.difference(&found).map(|(i, f)| {
+            format!("{f}: no longer breaks \"{i}\" — remove it from invariants::KNOWN")
+        }),
     );
     Ok(problems)
 }

@@ -19,10 +19,10 @@
 
 mod fuzz;
 mod fuzz_gen;
+mod invariants;
 mod peer_power;
 mod peer_trial;
 mod power_type1;
-mod invariants;
 mod slurm_check;
 mod tidy;
 mod validate;

@@ -47,8 +47,14 @@ NodeName={host} CPUs=2 RealMemory=2000 State=UNKNOWN\nPartitionName=check Nodes=
 /// Starts munge and the two Slurm daemons; waits until the node is idle.
 fn start(dir: &Path, conf: &Path) -> Result<()> {
     sh("command -v slurmctld >/dev/null && command -v munged >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y slurm-wlm munge)", &[])?;
-    sh("test -s /etc/munge/munge.key || mungekey --create --force", &[])?;
-    sh("mkdir -p /run/munge && (pgrep -x munged >/dev/null || munged --force --num-threads=10)", &[])?;
+    sh(
+        "test -s /etc/munge/munge.key || mungekey --create --force",
+        &[],
+    )?;
+    sh(
+        "mkdir -p /run/munge && (pgrep -x munged >/dev/null || munged --force --num-threads=10)",
+        &[],
+    )?;
     std::fs::create_dir_all(dir.join("state"))?;
     std::fs::create_dir_all(dir.join("spool"))?;
     sh("pkill -x slurmctld; pkill -x slurmd; sleep 1; slurmctld -f \"$SLURM_CONF\" && slurmd -f \"$SLURM_CONF\"", &[("SLURM_CONF", conf)])?;
@@ -59,13 +65,19 @@ fn start(dir: &Path, conf: &Path) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    bail!("the Slurm node did not become idle within 60 s (logs in {})", dir.display())
+    bail!(
+        "the Slurm node did not become idle within 60 s (logs in {})",
+        dir.display()
+    )
 }
 
 /// Runs the check.
 pub fn run(_args: &[String]) -> Result<()> {
     let root = crate::repo_root();
-    sh(&format!("cd {} && cargo build -q -p balans-cli", root.display()), &[])?;
+    sh(
+        &format!("cd {} && cargo build -q -p balans-cli", root.display()),
+        &[],
+    )?;
     let balans: PathBuf = root.join("target/debug/balans");
     let dir = root.join("target/slurm-check");
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,24 +88,45 @@ pub fn run(_args: &[String]) -> Result<()> {
     start(&dir, &conf)?;
     let power = "power --builtin seed --n 100,200 --reps 1000 --seed 7 --tests joint,sobel";
     let single = dir.join("single.txt");
-    sh(&format!("{} {power} --out {}", balans.display(), single.display()), &[])?;
+    sh(
+        &format!("{} {power} --out {}", balans.display(), single.display()),
+        &[],
+    )?;
     let job = dir.join("job");
     let merged = dir.join("merged.txt");
     sh(
-        &format!("{} slurm --shards 4 --dir {} -- {power} --out {}", balans.display(), job.display(), merged.display()),
+        &format!(
+            "{} slurm --shards 4 --dir {} -- {power} --out {}",
+            balans.display(),
+            job.display(),
+            merged.display()
+        ),
         &[],
     )?;
-    sh(&format!("sh {}/submit.sh", job.display()), &[("SLURM_CONF", &conf)])?;
+    sh(
+        &format!("sh {}/submit.sh", job.display()),
+        &[("SLURM_CONF", &conf)],
+    )?;
     let started = Instant::now();
     while !merged.exists() && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(500));
     }
-    let _ = sh("scancel -u root; pkill -x slurmd; pkill -x slurmctld", &[("SLURM_CONF", &conf)]);
+    let _ = sh(
+        "scancel -u root; pkill -x slurmd; pkill -x slurmctld",
+        &[("SLURM_CONF", &conf)],
+    );
     if !merged.exists() {
-        bail!("the merge job wrote nothing within 300 s (logs in {}/logs)", job.display());
+        bail!(
+            "the merge job wrote nothing within 300 s (logs in {}/logs)",
+            job.display()
+        );
     }
     if std::fs::read(&single)? != std::fs::read(&merged)? {
-        bail!("the merged output {} differs from the single run {}", merged.display(), single.display());
+        bail!(
+            "the merged output {} differs from the single run {}",
+            merged.display(),
+            single.display()
+        );
     }
     println!(
         "slurm-check: 4 array tasks and the dependent merge job ran through Slurm; {} equals the single run byte for byte",

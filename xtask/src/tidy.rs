@@ -19,7 +19,10 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     ("montecarlo", &[]),
     ("power", &["model", "sim", "estimate", "montecarlo"]),
     // trial and transport run on the engine directly; transport also uses power's `Study`.
-    ("trial", &["model", "sim", "study", "estimate", "montecarlo"]),
+    (
+        "trial",
+        &["model", "sim", "study", "estimate", "montecarlo"],
+    ),
     (
         "transport",
         &["model", "sim", "study", "estimate", "montecarlo", "power"],
@@ -125,7 +128,10 @@ pub fn run(_args: &[String]) -> Result<()> {
     println!("tidy: every crate depends only on the layers below it");
     let problems = crate::invariants::check(&crate::repo_root())?;
     if !problems.is_empty() {
-        bail!("architecture invariants broken:\n  {}", problems.join("\n  "));
+        bail!(
+            "architecture invariants broken:\n  {}",
+            problems.join("\n  ")
+        );
     }
     println!(
         "tidy: the source keeps the invariants of ARCHITECTURE.md ({} known debts listed in xtask/src/invariants.rs)",

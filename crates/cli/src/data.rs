@@ -180,9 +180,7 @@ fn is_item(header: &str, v: &str, k: usize) -> bool {
     let Some(rest) = h.strip_prefix(&v) else {
         return false;
     };
-    let rest = rest
-        .strip_prefix(['_', '.', '-'])
-        .unwrap_or(rest);
+    let rest = rest.strip_prefix(['_', '.', '-']).unwrap_or(rest);
     !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) && rest.parse::<usize>() == Ok(k)
 }
 
@@ -192,7 +190,9 @@ fn item_column(origin: &str, headers: &[String], v: &str, k: usize) -> Result<Op
     if let Some(c) = headers.iter().position(|h| *h == format!("{v}{k}")) {
         return Ok(Some(c));
     }
-    let found: Vec<usize> = (0..headers.len()).filter(|&c| is_item(&headers[c], v, k)).collect();
+    let found: Vec<usize> = (0..headers.len())
+        .filter(|&c| is_item(&headers[c], v, k))
+        .collect();
     match found[..] {
         [] => Ok(None),
         [c] => Ok(Some(c)),
@@ -214,7 +214,12 @@ fn item_columns(origin: &str, headers: &[String], v: &str) -> Result<Vec<usize>>
 }
 
 /// The columns named by `--items SCALE=COL,COL,…` for `v`, if given.
-fn explicit_items(origin: &str, headers: &[String], v: &str, opts: &CsvOptions) -> Result<Option<Vec<usize>>> {
+fn explicit_items(
+    origin: &str,
+    headers: &[String],
+    v: &str,
+    opts: &CsvOptions,
+) -> Result<Option<Vec<usize>>> {
     let Some((_, cols)) = opts.items.iter().find(|(s, _)| s == v) else {
         return Ok(None);
     };
@@ -238,9 +243,16 @@ pub fn parse_items(values: &[String]) -> Result<Vec<(String, Vec<String>)>> {
         let Some((scale, cols)) = v.split_once('=') else {
             bail!("--items {v}: expected SCALE=COL,COL,… (e.g. --items eng=UWES_1,UWES_2,UWES_3)");
         };
-        let (scale, cols) = (scale.trim(), cols.split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>());
+        let (scale, cols) = (
+            scale.trim(),
+            cols.split(',')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>(),
+        );
         if scale.is_empty() || cols.iter().any(String::is_empty) {
-            bail!("--items {v}: a scale name and at least one column are needed, without empty names");
+            bail!(
+                "--items {v}: a scale name and at least one column are needed, without empty names"
+            );
         }
         if out.iter().any(|(s, _)| s == scale) {
             bail!("--items names the scale '{scale}' twice");
@@ -271,7 +283,9 @@ fn map_sources(
         }
         let exact = headers.iter().position(|h| h == v);
         let any_case = || {
-            let found: Vec<usize> = (0..headers.len()).filter(|&c| headers[c].eq_ignore_ascii_case(v)).collect();
+            let found: Vec<usize> = (0..headers.len())
+                .filter(|&c| headers[c].eq_ignore_ascii_case(v))
+                .collect();
             (found.len() == 1).then(|| found[0])
         };
         if let Some(c) = exact.or_else(any_case) {
@@ -319,7 +333,9 @@ fn refuse_duplicate(origin: &str, headers: &[String], c: usize) -> Result<()> {
 fn refuse_item_gap(origin: &str, headers: &[String], v: &str, found: usize) -> Result<()> {
     let later: Vec<&str> = headers
         .iter()
-        .filter(|h| (found + 2..=found + 200).any(|k| is_item(h, v, k)) && !item_number_has_leading_zero(h))
+        .filter(|h| {
+            (found + 2..=found + 200).any(|k| is_item(h, v, k)) && !item_number_has_leading_zero(h)
+        })
         .map(String::as_str)
         .collect();
     if !later.is_empty() {
@@ -738,14 +754,29 @@ mod tests {
     #[test]
     fn item_columns_as_exports_spell_them() {
         let text = "ID;ES_1;ES_2;Es.3;es-4;X\n1;2;4;6;8;1\n2;1;1;1;1;2\n";
-        let d = parse_csv("export.csv", text, &vars(&["es", "x"]), &CsvOptions::default()).unwrap();
-        assert!((d.values[0] - 5.0).abs() < 1e-15, "es is the mean of four spelled items");
+        let d = parse_csv(
+            "export.csv",
+            text,
+            &vars(&["es", "x"]),
+            &CsvOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            (d.values[0] - 5.0).abs() < 1e-15,
+            "es is the mean of four spelled items"
+        );
         assert!(d.provenance[0].contains("ES_1..es-4"), "{:?}", d.provenance);
         let two = "es1,ES_1,x\n1,2,3\n";
         let e = parse_csv("t.csv", two, &vars(&["es", "x"]), &CsvOptions::default());
         assert!(e.is_ok(), "the exact spelling wins");
         let ambiguous = "ES_1,es.1,x\n1,2,3\n";
-        let e = parse_csv("t.csv", ambiguous, &vars(&["es", "x"]), &CsvOptions::default()).unwrap_err();
+        let e = parse_csv(
+            "t.csv",
+            ambiguous,
+            &vars(&["es", "x"]),
+            &CsvOptions::default(),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("spelled in 2 columns"), "{e:#}");
     }
 
@@ -759,9 +790,15 @@ mod tests {
         let d = parse_csv("t.csv", text, &vars(&["eng", "perf"]), &opts).unwrap();
         assert!((d.values[0] - 3.0).abs() < 1e-15);
         assert!(parse_items(&["eng".into()]).is_err());
-        let missing = CsvOptions { items: parse_items(&["eng=UWES_c".into()]).unwrap(), ..Default::default() };
+        let missing = CsvOptions {
+            items: parse_items(&["eng=UWES_c".into()]).unwrap(),
+            ..Default::default()
+        };
         let e = parse_csv("t.csv", text, &vars(&["eng", "perf"]), &missing).unwrap_err();
-        assert!(format!("{e:#}").contains("'UWES_c' is not in the data"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("'UWES_c' is not in the data"),
+            "{e:#}"
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub fn deprecation_notes(root: &Command, argv: &[String]) -> Vec<String> {
     let cmd = selected(root, argv);
     let mut notes = Vec::new();
     for (i, word) in argv.iter().enumerate() {
-        let Some(name) = word.strip_prefix("--") else { continue };
+        let Some(name) = word.strip_prefix("--") else {
+            continue;
+        };
         let name = name.split('=').next().unwrap_or(name);
         let value = word
             .split_once('=')
@@ -44,12 +46,17 @@ pub fn deprecation_notes(root: &Command, argv: &[String]) -> Vec<String> {
                     "note: --{name} is a deprecated spelling of --{long} here (kept for one release; see docs/CLI.md)"
                 ));
             }
-            if long == "measurement" && name == long || long == "measurement" && aliases.contains(&name) {
+            if long == "measurement" && name == long
+                || long == "measurement" && aliases.contains(&name)
+            {
                 if value == "normal" {
                     notes.push("note: --measurement normal is a deprecated spelling of --measurement scores".into());
                 }
             }
-            if long == "builtin" && name == "builtin" && cmd.get_arguments().any(|a| a.get_long() == Some("design")) {
+            if long == "builtin"
+                && name == "builtin"
+                && cmd.get_arguments().any(|a| a.get_long() == Some("design"))
+            {
                 if balans_trial::builtin::builtin_design(&value).is_ok() {
                     notes.push(format!(
                         "note: --builtin {value} is a deprecated spelling of --design {value} (--builtin names the population model in every command)"
@@ -70,12 +77,19 @@ mod tests {
 
     /// Every leaf subcommand with its path (`trial power`).
     fn leaves(cmd: &Command, path: String, out: &mut Vec<(String, Command)>) {
-        let subs: Vec<&Command> = cmd.get_subcommands().filter(|s| s.get_name() != "help").collect();
+        let subs: Vec<&Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
         if subs.is_empty() {
             out.push((path.clone(), cmd.clone()));
         }
         for s in subs {
-            let p = if path.is_empty() { s.get_name().to_string() } else { format!("{path} {}", s.get_name()) };
+            let p = if path.is_empty() {
+                s.get_name().to_string()
+            } else {
+                format!("{path} {}", s.get_name())
+            };
             leaves(s, p, out);
         }
     }
@@ -87,7 +101,11 @@ mod tests {
             return "—".into();
         }
         if let Some(names) = arg.get_value_names() {
-            return names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" ");
+            return names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
         }
         arg.get_id().as_str().to_uppercase()
     }
@@ -100,13 +118,22 @@ mod tests {
         for line in text.lines() {
             // `\|` is a bar inside a cell (a value kind such as `V|LOW:HIGH`).
             let line = line.replace("\\|", "\u{1}");
-            let cells: Vec<String> = line.split('|').map(|c| c.trim().replace('\u{1}', "|")).collect();
+            let cells: Vec<String> = line
+                .split('|')
+                .map(|c| c.trim().replace('\u{1}', "|"))
+                .collect();
             if cells.len() < 4 || !cells[1].starts_with("`--") {
                 continue;
             }
             let flag = cells[1].trim_matches('`').to_string();
-            let kinds = cells[2].split(" or ").map(|k| k.trim().trim_matches('`').to_string()).collect();
-            assert!(table.insert(flag.clone(), kinds).is_none(), "docs/CLI.md lists {flag} twice");
+            let kinds = cells[2]
+                .split(" or ")
+                .map(|k| k.trim().trim_matches('`').to_string())
+                .collect();
+            assert!(
+                table.insert(flag.clone(), kinds).is_none(),
+                "docs/CLI.md lists {flag} twice"
+            );
         }
         table
     }
@@ -136,7 +163,11 @@ mod tests {
                 }
             }
         }
-        assert!(problems.is_empty(), "flags off the grammar:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "flags off the grammar:\n{}",
+            problems.join("\n")
+        );
     }
 
     /// Every command that produces a result takes `--out` and `--format` (or writes a folder or a
@@ -177,10 +208,16 @@ mod tests {
         let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
         let notes = deprecation_notes(&root, &argv("balans power --data items --missing mcar:0.1"));
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("--data is a deprecated spelling of --measurement"), "{notes:?}");
+        assert!(
+            notes[0].contains("--data is a deprecated spelling of --measurement"),
+            "{notes:?}"
+        );
         let notes = deprecation_notes(&root, &argv("balans trial power --builtin dutch"));
         assert!(notes[0].contains("--design dutch"), "{notes:?}");
-        let notes = deprecation_notes(&root, &argv("balans trial power --design dutch --builtin seed"));
+        let notes = deprecation_notes(
+            &root,
+            &argv("balans trial power --design dutch --builtin seed"),
+        );
         assert!(notes.is_empty(), "{notes:?}");
         assert!(deprecation_notes(&root, &argv("balans fit --data x.csv --level 0.9")).is_empty());
     }

@@ -7,8 +7,7 @@ use crate::output::Format;
 use crate::source::ModelSource;
 use anyhow::{anyhow, bail, Context, Result};
 use balans_estimate::{
-    compare_groups, AnalysisSpec, GroupMoments, GroupReportContext, MultiGroupReport,
-    SampleMoments,
+    compare_groups, AnalysisSpec, GroupMoments, GroupReportContext, MultiGroupReport, SampleMoments,
 };
 use std::path::{Path, PathBuf};
 
@@ -105,7 +104,12 @@ fn report(req: &GroupRequest) -> Result<MultiGroupReport> {
     let (groups, dropped) = group_moments(req, &spec)?;
     let comparison = compare_groups(&spec, &groups, req.level, req.max_iter)
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("failed to fit the multi-group model to {}", req.data.display()))?;
+        .with_context(|| {
+            format!(
+                "failed to fit the multi-group model to {}",
+                req.data.display()
+            )
+        })?;
     let context = GroupReportContext {
         data: req.data.display().to_string(),
         model: req.source.origin(),

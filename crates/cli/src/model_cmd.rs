@@ -69,7 +69,11 @@ pub fn run(args: &ModelArgs) -> Result<()> {
             source.load()?;
             emit(out.as_deref(), text.as_bytes())
         }
-        ModelCommand::Show { source, format, out } => {
+        ModelCommand::Show {
+            source,
+            format,
+            out,
+        } => {
             check_out(source, out.as_deref())?;
             let model = source.load()?;
             let pop = model.population()?;
@@ -85,10 +89,15 @@ pub fn run(args: &ModelArgs) -> Result<()> {
 /// meaningless. Names the `:=` and its value.
 pub fn refuse_undefined_effects(study: &balans_power::Study) -> Result<()> {
     for e in study.effects() {
-        let defined = matches!(e.kind, balans_power::EffectKind::Function { defined: true, .. });
+        let defined = matches!(
+            e.kind,
+            balans_power::EffectKind::Function { defined: true, .. }
+        );
         if defined && !e.population_value.is_some_and(f64::is_finite) {
             {
-                let v = e.population_value.map_or_else(|| "undefined".to_string(), |v| v.to_string());
+                let v = e
+                    .population_value
+                    .map_or_else(|| "undefined".to_string(), |v| v.to_string());
                 anyhow::bail!(
                     "the ':=' effect '{}' is {v} at the population values (e.g. a log or square root of a negative number, or a division by zero); no analysis can estimate it\n = help: correct its expression or the population values it uses",
                     e.name

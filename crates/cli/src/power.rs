@@ -8,8 +8,8 @@
 use crate::output::{emit, write_atomic, Format};
 use crate::sizes;
 use crate::source::ModelSource;
-use balans_montecarlo::Session;
 use anyhow::{bail, Context, Result};
+use balans_montecarlo::Session;
 use balans_power::{
     DataMode, EffectSelection, MissingData, PowerConfig, PowerReport, Sampling, SearchConfig,
     Settings, Study, SurveyOptions, Test,
@@ -250,8 +250,17 @@ fn check_sizes(args: &PowerArgs) -> Result<()> {
         sizes::MAX_MC_DRAWS,
         "1000 per replication is usual",
     )?;
-    if args.tests.split(',').any(|t| t.trim().eq_ignore_ascii_case("mc")) {
-        sizes::power_mc_draws(args.mc_draws, args.threads.filter(|&t| t > 0).unwrap_or_else(rayon::current_num_threads))?;
+    if args
+        .tests
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case("mc"))
+    {
+        sizes::power_mc_draws(
+            args.mc_draws,
+            args.threads
+                .filter(|&t| t > 0)
+                .unwrap_or_else(rayon::current_num_threads),
+        )?;
     }
     Ok(())
 }
@@ -514,12 +523,17 @@ pub fn run(args: &PowerArgs, session: &Session) -> Result<()> {
     );
     let tick = |k: u64| progress.tick(k);
     let result = match &plan.design {
-        Design::Curve(ns) => balans_power::power_curve(&plan.study, &plan.config, ns, &session.with_progress(&tick))
-            .map(|rows| (rows, None, None)),
-        Design::Search(search) => {
-            balans_power::required_sample_size(&plan.study, &plan.config, search, &session.with_progress(&tick))
-                .map(|(rows, found)| (rows, Some(found), Some(search.target)))
+        Design::Curve(ns) => {
+            balans_power::power_curve(&plan.study, &plan.config, ns, &session.with_progress(&tick))
+                .map(|rows| (rows, None, None))
         }
+        Design::Search(search) => balans_power::required_sample_size(
+            &plan.study,
+            &plan.config,
+            search,
+            &session.with_progress(&tick),
+        )
+        .map(|(rows, found)| (rows, Some(found), Some(search.target))),
     };
     progress.finish();
     let (rows, sample_size, target) = result?;

@@ -38,7 +38,12 @@ pub fn run(
         "replications",
         Some((ns.len() * config.replications) as u64),
     );
-    let rows = latent_power_curve(&study, &config, ns, &session.with_progress(&|k| progress.tick(k)));
+    let rows = latent_power_curve(
+        &study,
+        &config,
+        ns,
+        &session.with_progress(&|k| progress.tick(k)),
+    );
     progress.finish();
     let mut rows = rows?;
     let wanted = args.effect_names();

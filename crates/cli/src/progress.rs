@@ -28,7 +28,10 @@ pub fn rate(per_sec: f64) -> String {
     if !per_sec.is_finite() || per_sec <= 0.0 {
         "–/s".to_string()
     } else if per_sec >= 100.0 {
-        format!("{}/s", balans_report::sentences::count(per_sec.round() as usize))
+        format!(
+            "{}/s",
+            balans_report::sentences::count(per_sec.round() as usize)
+        )
     } else if per_sec >= 10.0 {
         format!("{per_sec:.1}/s")
     } else {
@@ -132,7 +135,11 @@ impl Progress {
                     count(t),
                     self.unit,
                     rate(per_sec),
-                    left(remaining.is_finite().then(|| Duration::from_secs_f64(remaining)))
+                    left(
+                        remaining
+                            .is_finite()
+                            .then(|| Duration::from_secs_f64(remaining))
+                    )
                 )
             }
             None => format!("progress: {} {}, {}", count(done), self.unit, rate(per_sec)),

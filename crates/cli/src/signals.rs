@@ -68,7 +68,10 @@ pub fn temp_name(target: &Path, n: usize) -> String {
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let prefix = format!(".balans-tmp-{}-{n}-", std::process::id());
-    format!("{prefix}{}", shorten(&name, crate::paths::MAX_FILE_NAME_BYTES - prefix.len()))
+    format!(
+        "{prefix}{}",
+        shorten(&name, crate::paths::MAX_FILE_NAME_BYTES - prefix.len())
+    )
 }
 
 /// The longest prefix of `name` of at most `max` bytes that ends on a character boundary.
@@ -103,12 +106,10 @@ pub fn remove_stale(dir: &Path, target: &Path) {
         let stale = pid.parse::<u32>().is_ok_and(|pid| {
             pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
         });
-        let same_target = tail
-            .split_once('-')
-            .is_some_and(|(n, rest)| {
-                n.bytes().all(|b| b.is_ascii_digit())
-                    && (rest == name || (rest.len() >= 200 && name.starts_with(rest)))
-            });
+        let same_target = tail.split_once('-').is_some_and(|(n, rest)| {
+            n.bytes().all(|b| b.is_ascii_digit())
+                && (rest == name || (rest.len() >= 200 && name.starts_with(rest)))
+        });
         if stale && same_target {
             std::fs::remove_file(entry.path()).ok();
         }

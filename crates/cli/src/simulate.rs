@@ -110,7 +110,12 @@ pub struct SimulateArgs {
     pub inclusion: bool,
     /// Item missingness: none, mcar:P (completely at random) or mar:P (more among older
     /// respondents; P is the average rate).
-    #[arg(long, value_name = "KIND:RATE", default_value = "none", alias = "missing")]
+    #[arg(
+        long,
+        value_name = "KIND:RATE",
+        default_value = "none",
+        alias = "missing"
+    )]
     pub missingness: String,
     /// Also write each construct's true score (true_<name>).
     #[arg(long)]
@@ -211,7 +216,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     let model = args.source.load()?;
     let design = design(args)?;
     let simulator = Simulator::new(&model, &design)?;
-    check_memory(args.n, simulator.columns().len(), args.format == DataFormat::Json)?;
+    check_memory(
+        args.n,
+        simulator.columns().len(),
+        args.format == DataFormat::Json,
+    )?;
     announce_run_time(&model, &design);
     let seed = args.seed;
     eprintln!("seed: {seed}");

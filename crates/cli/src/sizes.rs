@@ -30,7 +30,8 @@ pub const MAX_INVITED: f64 = 1e8;
 /// Runs expected to take longer than this are announced with an estimate.
 pub const ANNOUNCE_AFTER: Duration = Duration::from_secs(10);
 
-static BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(MEMORY_BUDGET_BYTES as u64);
+static BUDGET: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(MEMORY_BUDGET_BYTES as u64);
 
 /// The memory budget of this run, in bytes.
 pub fn memory_budget() -> f64 {
@@ -60,7 +61,11 @@ pub fn set_memory_budget(text: &str) -> Result<()> {
         .ok()
         .map(|v| v * scale)
         .filter(|b| b.is_finite() && *b >= 1e6)
-        .ok_or_else(|| anyhow::anyhow!("--memory-limit '{text}' is not a size of at least 1MB; write e.g. 4GB or 500MB"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--memory-limit '{text}' is not a size of at least 1MB; write e.g. 4GB or 500MB"
+            )
+        })?;
     if bytes > MAX_MEMORY_LIMIT_BYTES {
         bail!("--memory-limit '{text}' is out of range: at most 1TB");
     }
@@ -91,7 +96,12 @@ const SIMULATE_JSON_BYTES_PER_VALUE: f64 = 48.0;
 
 /// `simulate --n N` with `columns` columns, in CSV (streamed) or JSON (built in memory).
 pub fn simulate(n: usize, columns: usize, json: bool) -> Result<()> {
-    let per_value = SIMULATE_BYTES_PER_VALUE + if json { SIMULATE_JSON_BYTES_PER_VALUE } else { 0.0 };
+    let per_value = SIMULATE_BYTES_PER_VALUE
+        + if json {
+            SIMULATE_JSON_BYTES_PER_VALUE
+        } else {
+            0.0
+        };
     let per_row = columns.max(1) as f64 * per_value;
     let fit = (memory_budget() / per_row) as u64;
     within_budget(
@@ -100,7 +110,14 @@ pub fn simulate(n: usize, columns: usize, json: bool) -> Result<()> {
             if json { ", JSON held in memory" } else { "" }
         ),
         n as f64 * per_row,
-        &format!("use --n {fit} or fewer (or simulate in parts with different --seed values{})", if json { ", or --format csv, which streams" } else { "" }),
+        &format!(
+            "use --n {fit} or fewer (or simulate in parts with different --seed values{})",
+            if json {
+                ", or --format csv, which streams"
+            } else {
+                ""
+            }
+        ),
     )
 }
 
@@ -114,7 +131,10 @@ pub fn power_mc_draws(draws: usize, threads: usize) -> Result<()> {
     within_budget(
         &format!("--mc-draws {draws} on {} threads", threads.max(1)),
         draws as f64 * per,
-        &format!("use --mc-draws {} or fewer (1000 per replication is usual), or fewer --threads", (memory_budget() / per) as u64),
+        &format!(
+            "use --mc-draws {} or fewer (1000 per replication is usual), or fewer --threads",
+            (memory_budget() / per) as u64
+        ),
     )
 }
 
@@ -142,7 +162,10 @@ pub fn trial_simulate(leaders: f64, team_size: f64) -> Result<()> {
     within_budget(
         &format!("{leaders} leaders × {team_size} employees per leader ({employees:.0} employees)"),
         employees * TRIAL_BYTES_PER_EMPLOYEE,
-        &format!("simulate at most {:.0} employees (lower --leaders or --team-size)", memory_budget() / TRIAL_BYTES_PER_EMPLOYEE),
+        &format!(
+            "simulate at most {:.0} employees (lower --leaders or --team-size)",
+            memory_budget() / TRIAL_BYTES_PER_EMPLOYEE
+        ),
     )
 }
 
@@ -157,7 +180,12 @@ pub fn largest_team(sizes: &balans_trial::design::TeamSizes) -> f64 {
 
 /// `trial power`: each worker thread holds one replication of the largest condition (leaders ×
 /// team size employees); `reps` is bounded by [`MAX_REPS`].
-pub fn trial_power(max_leaders: f64, max_team_size: f64, reps: usize, threads: usize) -> Result<()> {
+pub fn trial_power(
+    max_leaders: f64,
+    max_team_size: f64,
+    reps: usize,
+    threads: usize,
+) -> Result<()> {
     if reps > MAX_REPS as usize {
         bail!("--reps {reps} is out of range: at most {MAX_REPS} (the Monte Carlo SE of a power estimate is then below .0005)");
     }
@@ -202,12 +230,25 @@ const SITES_BYTES_PER_SITE_PER_THREAD: f64 = 12_000.0;
 /// `transport sites`: each worker thread holds one replication (K sites' fits and N × variables of
 /// data), and the results of all R replications are kept for the summaries (about 16 numbers per
 /// path and replication).
-pub fn transport_sites(sites: usize, max_n: usize, variables: usize, paths: usize, reps: usize, threads: usize) -> Result<()> {
-    at_most("--sites", sites, MAX_SITES, "a multi-site study has tens to hundreds of sites")?;
+pub fn transport_sites(
+    sites: usize,
+    max_n: usize,
+    variables: usize,
+    paths: usize,
+    reps: usize,
+    threads: usize,
+) -> Result<()> {
+    at_most(
+        "--sites",
+        sites,
+        MAX_SITES,
+        "a multi-site study has tens to hundreds of sites",
+    )?;
     if reps > MAX_REPS as usize {
         bail!("--reps {reps} is out of range: at most {MAX_REPS} (the Monte Carlo SE of a power estimate is then below .0005)");
     }
-    let per_thread = max_n as f64 * variables as f64 * 8.0 * 2.0 + sites as f64 * SITES_BYTES_PER_SITE_PER_THREAD;
+    let per_thread = max_n as f64 * variables as f64 * 8.0 * 2.0
+        + sites as f64 * SITES_BYTES_PER_SITE_PER_THREAD;
     let kept = reps as f64 * paths as f64 * 16.0 * 8.0;
     within_budget(
         &format!("--sites {sites} × --n {max_n} × --reps {reps} ({paths} paths and effects)"),
@@ -224,7 +265,10 @@ pub fn teach_class(students: usize, n: usize) -> Result<()> {
     within_budget(
         &format!("--students {students} × --n {n} ({rows:.0} rows of data)"),
         rows * 64.0,
-        &format!("a class needs a few hundred respondents per student; use at most {:.0} rows in all", memory_budget() / 64.0),
+        &format!(
+            "a class needs a few hundred respondents per student; use at most {:.0} rows in all",
+            memory_budget() / 64.0
+        ),
     )
 }
 
@@ -285,4 +329,3 @@ pub fn human(d: Duration) -> String {
         format!("{:.1} h", s / 3600.0)
     }
 }
-

@@ -98,10 +98,13 @@ fn check_command(words: &[String]) -> Result<Option<PathBuf>> {
             bail!("the command must not have {f}: balans slurm adds the shards itself (a --target-power search is sequential and cannot be sharded; shard a power curve instead)");
         }
     }
-    let argv: Vec<String> = std::iter::once("balans".to_string()).chain(words.iter().cloned()).collect();
+    let argv: Vec<String> = std::iter::once("balans".to_string())
+        .chain(words.iter().cloned())
+        .collect();
     {
         use clap::Parser;
-        crate::Cli::try_parse_from(&argv).map_err(|e| anyhow::anyhow!("the command does not parse: {e}"))?;
+        crate::Cli::try_parse_from(&argv)
+            .map_err(|e| anyhow::anyhow!("the command does not parse: {e}"))?;
     }
     Ok(flag_value(words, "--out").map(PathBuf::from))
 }
@@ -109,7 +112,8 @@ fn check_command(words: &[String]) -> Result<Option<PathBuf>> {
 /// A shell word, single-quoted unless it needs no quoting.
 fn quote(w: &str) -> String {
     let plain = !w.is_empty()
-        && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
     if plain {
         w.to_string()
     } else {
@@ -181,17 +185,30 @@ fn shard_mem(peak: u64) -> String {
 }
 
 /// The three files, as (name, contents).
-fn scripts(words: &[String], args: &SlurmArgs, out: &Path, time: &str, mem: &str) -> Vec<(String, String)> {
+fn scripts(
+    words: &[String],
+    args: &SlurmArgs,
+    out: &Path,
+    time: &str,
+    mem: &str,
+) -> Vec<(String, String)> {
     let dir = args.dir.display().to_string();
     let k = args.shards;
-    let verbs: Vec<&str> = words.iter().take_while(|w| !w.starts_with('-')).map(String::as_str).collect();
+    let verbs: Vec<&str> = words
+        .iter()
+        .take_while(|w| !w.starts_with('-'))
+        .map(String::as_str)
+        .collect();
     let name = format!("balans-{}", verbs.join("-"));
-    let partition = args
-        .partition
-        .as_ref()
-        .map_or_else(String::new, |p| format!("#SBATCH --partition={}\n", quote(p)));
-    let command: Vec<String> = without_flag(words, "--out").iter().map(|w| quote(w)).collect();
-    let exe = std::env::current_exe().map_or_else(|_| "balans".to_string(), |p| p.display().to_string());
+    let partition = args.partition.as_ref().map_or_else(String::new, |p| {
+        format!("#SBATCH --partition={}\n", quote(p))
+    });
+    let command: Vec<String> = without_flag(words, "--out")
+        .iter()
+        .map(|w| quote(w))
+        .collect();
+    let exe =
+        std::env::current_exe().map_or_else(|_| "balans".to_string(), |p| p.display().to_string());
     let balans = format!("\"${{BALANS:-{exe}}}\"");
     let mut array = String::from("#!/bin/bash\n");
     let _ = write!(
@@ -199,7 +216,9 @@ fn scripts(words: &[String], args: &SlurmArgs, out: &Path, time: &str, mem: &str
         "# Written by balans slurm: shard k of {k} of the command below (docs/cluster.md).\n#SBATCH --job-name={name}\n#SBATCH --array=1-{k}\n#SBATCH --time={time}\n#SBATCH --mem={mem}\n#SBATCH --cpus-per-task=1\n#SBATCH --output={dir}/logs/shard-%a.log\n{partition}set -euo pipefail\n{balans} {} --threads 1 \\\n    --shard \"${{SLURM_ARRAY_TASK_ID}}/{k}\" --part \"{dir}/parts/part-${{SLURM_ARRAY_TASK_ID}}.part\"\n",
         command.join(" ")
     );
-    let parts: Vec<String> = (1..=k).map(|i| format!("{dir}/parts/part-{i}.part")).collect();
+    let parts: Vec<String> = (1..=k)
+        .map(|i| format!("{dir}/parts/part-{i}.part"))
+        .collect();
     let mut merge = String::from("#!/bin/bash\n");
     let _ = write!(
         merge,
@@ -220,18 +239,25 @@ fn scripts(words: &[String], args: &SlurmArgs, out: &Path, time: &str, mem: &str
 /// Runs `balans slurm`.
 pub fn run(args: &SlurmArgs) -> Result<()> {
     if args.shards < 1 || args.shards > MAX_SHARDS {
-        bail!("--shards {}: between 1 and {MAX_SHARDS} (Slurm's default MaxArraySize is 1001)", args.shards);
+        bail!(
+            "--shards {}: between 1 and {MAX_SHARDS} (Slurm's default MaxArraySize is 1001)",
+            args.shards
+        );
     }
     let words = &args.command;
     let Some(out) = check_command(words)? else {
         bail!("the command needs --out FILE: the merge job writes the result there");
     };
-    let reps: usize = flag_value(words, "--reps").map_or(Ok(1000), str::parse).context("--reps")?;
+    let reps: usize = flag_value(words, "--reps")
+        .map_or(Ok(1000), str::parse)
+        .context("--reps")?;
     let (time, mem) = match (&args.time_limit, &args.mem) {
         (Some(t), Some(m)) => (t.clone(), m.clone()),
         _ => {
             let pilot_reps = args.pilot_reps.clamp(2, reps.max(2));
-            eprintln!("pilot: running the command with {pilot_reps} replications to size the shards …");
+            eprintln!(
+                "pilot: running the command with {pilot_reps} replications to size the shards …"
+            );
             let (per_rep, peak) = pilot(words, pilot_reps)?;
             eprintln!(
                 "pilot: {:.2} ms per replication, peak memory {} MB",
@@ -239,16 +265,27 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
                 peak / (1 << 20)
             );
             (
-                args.time_limit.clone().unwrap_or_else(|| shard_time(per_rep, reps, args.shards)),
+                args.time_limit
+                    .clone()
+                    .unwrap_or_else(|| shard_time(per_rep, reps, args.shards)),
                 args.mem.clone().unwrap_or_else(|| shard_mem(peak)),
             )
         }
     };
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     // Absolute paths: the jobs may start in another folder than this command.
-    let dir = std::fs::canonicalize(&args.dir).with_context(|| format!("resolving {}", args.dir.display()))?;
-    let out = if out.is_absolute() { out } else { std::env::current_dir()?.join(out) };
-    let args = &SlurmArgs { dir, ..args.clone() };
+    let dir = std::fs::canonicalize(&args.dir)
+        .with_context(|| format!("resolving {}", args.dir.display()))?;
+    let out = if out.is_absolute() {
+        out
+    } else {
+        std::env::current_dir()?.join(out)
+    };
+    let args = &SlurmArgs {
+        dir,
+        ..args.clone()
+    };
     for (name, text) in scripts(words, args, &out, &time, &mem) {
         let path = args.dir.join(&name);
         crate::output::write_atomic(&path, text.as_bytes())?;
@@ -292,11 +329,22 @@ mod tests {
         };
         let files = scripts(&w, &args, Path::new("power.txt"), "00:05:00", "256M");
         let array = &files[0].1;
-        assert!(array.contains("#SBATCH --array=1-4\n") && array.contains("#SBATCH --partition=short"));
-        assert!(array.contains("\" power --builtin seed --n 100 --reps 640 --threads 1"), "{array}");
+        assert!(
+            array.contains("#SBATCH --array=1-4\n") && array.contains("#SBATCH --partition=short")
+        );
+        assert!(
+            array.contains("\" power --builtin seed --n 100 --reps 640 --threads 1"),
+            "{array}"
+        );
         let run = array.lines().find(|l| l.contains("BALANS:-")).unwrap();
-        assert!(!run.contains("--out"), "shards write parts, not the output: {run}");
-        assert!(array.contains("#SBATCH --job-name=balans-power\n"), "{array}");
+        assert!(
+            !run.contains("--out"),
+            "shards write parts, not the output: {run}"
+        );
+        assert!(
+            array.contains("#SBATCH --job-name=balans-power\n"),
+            "{array}"
+        );
         assert!(files[1].1.contains("\" merge job/parts/part-1.part job/parts/part-2.part job/parts/part-3.part job/parts/part-4.part --out power.txt"));
         assert!(files[2].1.contains("--dependency=afterok:"));
     }

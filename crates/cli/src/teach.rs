@@ -167,7 +167,12 @@ fn check_kit_folder(out: &std::path::Path) -> Result<()> {
             out.display()
         ),
         Ok(_) => {
-            for name in ["student_sheet.html", "mediation.lav", "answer_key.csv", "answer_key.html"] {
+            for name in [
+                "student_sheet.html",
+                "mediation.lav",
+                "answer_key.csv",
+                "answer_key.html",
+            ] {
                 crate::paths::check_outputs(&[("--out", Some(&out.join(name)))], &[])?;
             }
             Ok(())

@@ -3,8 +3,8 @@
 
 use crate::output::Format;
 use anyhow::{bail, Context, Result};
-use balans_transport::replication::{analyse, Estimate, ReplicationConfig};
 use balans_report::output::{Output, TidyResult, TidySettings};
+use balans_transport::replication::{analyse, Estimate, ReplicationConfig};
 use balans_transport::TidyRow;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -74,7 +74,13 @@ pub struct DifferenceArgs {
     shift: Vec<String>,
     /// Effects to compare: paths (`wfc~is`), routes (`is->wfc->perf`) or `:=` names, comma
     /// separated.
-    #[arg(long = "effects", alias = "effect", value_name = "NAME,…", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "effects",
+        alias = "effect",
+        value_name = "NAME,…",
+        value_delimiter = ',',
+        required = true
+    )]
     effect: Vec<String>,
     /// Respondents in context A.
     #[arg(long, value_name = "N")]
@@ -382,9 +388,7 @@ fn assignments(flag: &str, items: &[String]) -> Result<Vec<(String, f64)>> {
 }
 
 fn run_sites(args: &SitesArgs, session: &balans_montecarlo::Session) -> Result<()> {
-    use balans_transport::sites::{
-        PathVariation, SiteDesign, SitesConfig,
-    };
+    use balans_transport::sites::{PathVariation, SiteDesign, SitesConfig};
     let model = args.source.load()?;
     crate::sizes::transport_sites(
         args.sites,
@@ -392,7 +396,9 @@ fn run_sites(args: &SitesArgs, session: &balans_montecarlo::Session) -> Result<(
         model.variables().len(),
         2 * model.variables().len(),
         args.reps,
-        args.threads.filter(|&t| t > 0).unwrap_or_else(rayon::current_num_threads),
+        args.threads
+            .filter(|&t| t > 0)
+            .unwrap_or_else(rayon::current_num_threads),
     )?;
     let study = balans_power::Study::new(&model, None, &balans_power::EffectSelection::All)?;
     crate::model_cmd::refuse_undefined_effects(&study)?;
@@ -444,7 +450,12 @@ fn run_sites(args: &SitesArgs, session: &balans_montecarlo::Session) -> Result<(
         "replications",
         Some(config.replications as u64),
     );
-    let report = balans_transport::sites::simulate_sites(&study, &design, &config, &session.with_progress(&|k| progress.tick(k)));
+    let report = balans_transport::sites::simulate_sites(
+        &study,
+        &design,
+        &config,
+        &session.with_progress(&|k| progress.tick(k)),
+    );
     progress.finish();
     let report = report.map_err(|e| {
         let flag = match &e {
@@ -578,7 +589,10 @@ fn representable(flag: &str, estimate: f64, std_error: f64) -> Result<()> {
     if estimate.is_nan() || estimate.abs() > MAX_MAGNITUDE {
         bail!("{flag}: the estimate {estimate:e} is out of range: at most {MAX_MAGNITUDE:e} in magnitude (its square must stay a finite number)");
     }
-    if std_error.is_finite() && std_error > 0.0 && !(MIN_STD_ERROR..=MAX_MAGNITUDE).contains(&std_error) {
+    if std_error.is_finite()
+        && std_error > 0.0
+        && !(MIN_STD_ERROR..=MAX_MAGNITUDE).contains(&std_error)
+    {
         bail!("{flag}: the standard error {std_error:e} is out of range: between {MIN_STD_ERROR:e} and {MAX_MAGNITUDE:e} (z = estimate / SE and SE² must stay finite numbers)");
     }
     Ok(())
@@ -689,9 +703,15 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
     config.original_n = args.original_n.or(fit_n);
     config.replication_n = args.replication_n;
     if args.tau.is_finite() && args.tau > MAX_MAGNITUDE {
-        bail!("--tau {:e}: out of range: at most {MAX_MAGNITUDE:e} (τ² must stay a finite number)", args.tau);
+        bail!(
+            "--tau {:e}: out of range: at most {MAX_MAGNITUDE:e} (τ² must stay a finite number)",
+            args.tau
+        );
     }
-    if let Some(d) = args.sesoi.filter(|d| d.is_finite() && d.abs() > MAX_MAGNITUDE) {
+    if let Some(d) = args
+        .sesoi
+        .filter(|d| d.is_finite() && d.abs() > MAX_MAGNITUDE)
+    {
         bail!("--sesoi {d}: out of range: at most {MAX_MAGNITUDE:e}");
     }
     config.tau = args.tau;
@@ -703,8 +723,18 @@ fn replication_config(args: &ReplicateArgs) -> Result<ReplicationConfig> {
 }
 
 /// Writes tidy rows as the chosen output, with `title` above the table and the settings in the JSON.
-fn write_tidy(output: &OutputArgs, title: String, settings: TidySettings, rows: Vec<TidyRow>) -> Result<()> {
-    let result = Output::Tidy(Box::new(TidyResult { title, answer: Vec::new(), settings, rows }));
+fn write_tidy(
+    output: &OutputArgs,
+    title: String,
+    settings: TidySettings,
+    rows: Vec<TidyRow>,
+) -> Result<()> {
+    let result = Output::Tidy(Box::new(TidyResult {
+        title,
+        answer: Vec::new(),
+        settings,
+        rows,
+    }));
     crate::output::write_output(output.out.as_deref(), &result, output.format)
 }
 
@@ -737,7 +767,12 @@ fn run_replicate(args: &ReplicateArgs) -> Result<()> {
     );
     let answer = balans_transport::replication::replication_answer(&config, &rows);
     let settings = TidySettings::Replicate(serde_json::to_value(&config)?);
-    let result = Output::Tidy(Box::new(TidyResult { title: header, answer, settings, rows }));
+    let result = Output::Tidy(Box::new(TidyResult {
+        title: header,
+        answer,
+        settings,
+        rows,
+    }));
     crate::output::write_output(args.output.out.as_deref(), &result, args.output.format)
 }
 
@@ -747,13 +782,25 @@ pub fn run(args: &TransportArgs, session: &balans_montecarlo::Session) -> Result
     let (output, inputs): (&OutputArgs, Vec<&std::path::Path>) = match &args.command {
         TransportCommand::Replicate(a) => (
             &a.output,
-            a.from.iter().chain(&a.source.model).map(PathBuf::as_path).collect(),
+            a.from
+                .iter()
+                .chain(&a.source.model)
+                .map(PathBuf::as_path)
+                .collect(),
         ),
-        TransportCommand::Sites(a) => (&a.output, a.source.model.iter().map(PathBuf::as_path).collect()),
+        TransportCommand::Sites(a) => (
+            &a.output,
+            a.source.model.iter().map(PathBuf::as_path).collect(),
+        ),
         TransportCommand::Reweight(a) => (&a.output, Vec::new()),
         TransportCommand::Difference(a) => (
             &a.output,
-            a.source.model.iter().chain(&a.model_b).map(PathBuf::as_path).collect(),
+            a.source
+                .model
+                .iter()
+                .chain(&a.model_b)
+                .map(PathBuf::as_path)
+                .collect(),
         ),
     };
     crate::paths::check_outputs(&[("--out", output.out.as_deref())], &inputs)?;

@@ -14,7 +14,7 @@ use balans_trial::design::{
 };
 use balans_trial::plan::{Cra2r2, PlanReport};
 use balans_trial::power::{
-    has_fast_path, select_analyses, search_leaders, trial_power, TrialPowerConfig,
+    has_fast_path, search_leaders, select_analyses, trial_power, TrialPowerConfig,
 };
 use balans_trial::power_report::TrialPowerReport;
 use balans_trial::simulate::{simulate, Table};
@@ -169,7 +169,9 @@ fn plan(args: &PlanArgs) -> Result<()> {
     crate::paths::check_outputs(&[("--out", args.out.as_deref())], &[])?;
     crate::sizes::trial_plan(
         args.leaders,
-        args.budget.zip(args.cost_leader.zip(args.cost_employee)).map(|(b, (cl, ce))| b / (cl + ce).max(f64::MIN_POSITIVE)),
+        args.budget
+            .zip(args.cost_leader.zip(args.cost_employee))
+            .map(|(b, (cl, ce))| b / (cl + ce).max(f64::MIN_POSITIVE)),
     )?;
     let design = Cra2r2 {
         team_size: args.team_size,
@@ -370,7 +372,10 @@ fn design_source(args: &DesignArgs) -> DesignSource {
     match (&args.design, &args.builtin) {
         // A name without an extension that is no file is meant as a built-in design (so that a
         // misspelt name gets "unknown built-in design", not "no such file").
-        (Some(d), _) if !Path::new(d).exists() && (is_builtin_design(d) || Path::new(d).extension().is_none()) => {
+        (Some(d), _)
+            if !Path::new(d).exists()
+                && (is_builtin_design(d) || Path::new(d).extension().is_none()) =>
+        {
             DesignSource::Builtin(d.clone())
         }
         (Some(d), _) => DesignSource::File(PathBuf::from(d)),
@@ -389,7 +394,10 @@ fn design_inputs(args: &DesignArgs) -> Vec<PathBuf> {
 
 /// The population model named by `--builtin` (not when it is the deprecated design spelling).
 fn population_model(args: &DesignArgs) -> Option<String> {
-    let builtin = args.builtin.clone().filter(|b| !(args.design.is_none() && is_builtin_design(b)));
+    let builtin = args
+        .builtin
+        .clone()
+        .filter(|b| !(args.design.is_none() && is_builtin_design(b)));
     builtin.or_else(|| args.legacy_model.clone())
 }
 
@@ -734,7 +742,10 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<()> {
     let inputs = design_inputs(&args.design);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     crate::paths::check_outputs(
-        &[("--out", args.out.as_deref()), ("--save-design", args.save_design.as_deref())],
+        &[
+            ("--out", args.out.as_deref()),
+            ("--save-design", args.save_design.as_deref()),
+        ],
         &inputs,
     )?;
     let (design, spec) = load_design(&args.design, args.leaders)?;
@@ -860,7 +871,10 @@ fn power(args: &PowerArgs, session: &balans_montecarlo::Session) -> Result<()> {
     let inputs = design_inputs(&args.design);
     let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     crate::paths::check_outputs(
-        &[("--out", args.out.as_deref()), ("--plot", args.plot.as_deref())],
+        &[
+            ("--out", args.out.as_deref()),
+            ("--plot", args.plot.as_deref()),
+        ],
         &inputs,
     )?;
     let (design, spec) = load_design(&args.design, None)?;

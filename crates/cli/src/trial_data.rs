@@ -38,12 +38,7 @@ pub struct AnalyseArgs {
     #[arg(long, value_enum, default_value_t = Layout::Wide)]
     layout: Layout,
     /// Outcome variables, comma separated.
-    #[arg(
-        long,
-        value_name = "NAME,…",
-        value_delimiter = ',',
-        required = true
-    )]
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',', required = true)]
     outcome: Vec<String>,
     /// Leader (cluster) column.
     #[arg(long, value_name = "COL", default_value = "leader")]

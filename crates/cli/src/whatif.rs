@@ -45,7 +45,10 @@ fn parse_shifts(text: &str) -> Result<Vec<Shift>> {
                 .trim()
                 .parse()
                 .map_err(|_| anyhow!("--shift: '{value}' in '{item}' is not a number"))?;
-            Ok(Shift { lever: name.trim().to_string(), sd })
+            Ok(Shift {
+                lever: name.trim().to_string(),
+                sd,
+            })
         })
         .collect()
 }
@@ -61,7 +64,13 @@ pub fn run(args: &WhatIfArgs) -> Result<()> {
     };
     let model = args.source.load()?;
     let pop = model.population()?;
-    let report = what_if(&args.source.origin(), &pop, &shifts, args.share, &args.outcome)?;
+    let report = what_if(
+        &args.source.origin(),
+        &pop,
+        &shifts,
+        args.share,
+        &args.outcome,
+    )?;
     let output = balans_report::output::Output::WhatIf(Box::new(report));
     crate::output::write_output(args.out.as_deref(), &output, args.format)
 }

@@ -207,7 +207,11 @@ impl MultiGroupReport {
                 .collect(),
             n_dropped: ctx.n_dropped,
             estimator: "ML",
-            equal: if ctx.equal_regressions { "regressions" } else { "none" },
+            equal: if ctx.equal_regressions {
+                "regressions"
+            } else {
+                "none"
+            },
             level: ctx.level,
             fit: chosen.into(),
             parameters: chosen.parameters.clone(),

@@ -54,11 +54,11 @@ mod effects;
 mod error;
 mod estimator;
 mod fit;
+mod group_report;
 mod intervals;
 mod linalg;
 mod measures;
 mod moments;
-mod group_report;
 mod multigroup;
 mod robust;
 pub mod sem;
@@ -72,18 +72,18 @@ pub use fit::{
     estimate, estimate_with, normal_pvalue, normal_quantile, EffectEstimate, EstimateConfig, Fit,
     ParameterEstimate, RSquared,
 };
+pub use group_report::{
+    compare_groups, GroupComparison, GroupComparisonSummary, GroupFitSummary, GroupReportContext,
+    GroupSize, LrtRow, MultiGroupReport, WaldRow,
+};
 pub use intervals::{
-    bootstrap, bootstrap_with_progress, bootstrap_interval_values, monte_carlo_ci, percentile_type7, Bootstrap,
-    BootstrapConfig, BootstrapInterval, Bootstrapper, Interval, MonteCarloConfig,
-    MonteCarloSampler,
+    bootstrap, bootstrap_interval_values, bootstrap_with_progress, monte_carlo_ci,
+    percentile_type7, Bootstrap, BootstrapConfig, BootstrapInterval, Bootstrapper, Interval,
+    MonteCarloConfig, MonteCarloSampler,
 };
 pub use measures::{noncentral_chisq_cdf, FitMeasures, RobustMeasures};
 pub use moments::{
     covariance_into, covariance_of_columns_into, covariance_of_rows_into, SampleMoments,
-};
-pub use group_report::{
-    compare_groups, GroupComparison, GroupComparisonSummary, GroupFitSummary, GroupReportContext,
-    GroupSize, LrtRow, MultiGroupReport, WaldRow,
 };
 pub use multigroup::{
     estimate_multigroup, likelihood_ratio_test, path_equality_tests, EqualityTest, GroupEquality,

@@ -181,10 +181,10 @@ fn constraints_change_the_fit() {
         .filter(|l| !l.contains("=="))
         .collect::<Vec<_>>()
         .join("\n");
-    let spec_c = SemSpec::from_model(&parse_model("c", text).unwrap(), SemOptions::default())
-        .unwrap();
-    let spec_f = SemSpec::from_model(&parse_model("f", &free).unwrap(), SemOptions::default())
-        .unwrap();
+    let spec_c =
+        SemSpec::from_model(&parse_model("c", text).unwrap(), SemOptions::default()).unwrap();
+    let spec_f =
+        SemSpec::from_model(&parse_model("f", &free).unwrap(), SemOptions::default()).unwrap();
     assert_eq!(spec_c.df(), spec_f.df() + 2);
     assert_eq!(spec_c.npar() + 2, spec_f.npar());
     assert_eq!(spec_c.n_free(), spec_f.n_free());

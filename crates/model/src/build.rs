@@ -1,11 +1,11 @@
 //! From statements to a validated [`Model`]: variables, topological order, labels, defined
 //! parameters, and the checks that give located errors (cycles, duplicate labels, unknown labels).
 
-use crate::spec::{
-    Covariance, DefinedParameter, Equality, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
-    Regression, Semantics,
-};
 use crate::expr::Expr;
+use crate::spec::{
+    Covariance, DefinedParameter, Equality, Indicator, Intercept, ItemCovariance, LatentVariable,
+    Model, Regression, Semantics,
+};
 use crate::syntax::{self, Modifier, Op, ParseError, Rhs, Span, Statement, Term};
 use crate::{suggest, ModelError};
 use std::collections::HashMap;
@@ -448,14 +448,18 @@ impl Parts<'_> {
                 };
                 let mut e = self.at.err(
                     span,
-                    format!("unknown label '{label}' in '==' (the labels in this model are: {listed})"),
+                    format!(
+                        "unknown label '{label}' in '==' (the labels in this model are: {listed})"
+                    ),
                 );
                 if self.variables.contains(label) || self.item_names.contains(label) {
                     e = e.with_help("'==' constrains parameter labels, not variables: label the parameters, e.g. 'y ~ a*x1 + b*x2', and write 'a == b'");
                 } else if let Some(s) = suggest(label, known.iter().map(String::as_str)) {
                     e = e.with_help(format!("did you mean '{s}'?"));
                 } else {
-                    e = e.with_help("label the parameters first, e.g. 'y ~ a*x1 + b*x2', then write 'a == b'");
+                    e = e.with_help(
+                        "label the parameters first, e.g. 'y ~ a*x1 + b*x2', then write 'a == b'",
+                    );
                 }
                 return Err(e.into());
             }

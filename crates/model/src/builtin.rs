@@ -37,7 +37,10 @@ pub const STUDY_VARIABLES: &[(&str, &str)] = &[
 /// The legend of the study's variable names used by `variables`, as one line per few names,
 /// when `model` (a result's model label, e.g. `builtin:seed`) is a built-in model; `None` for a
 /// user's model (whose names are the user's own).
-pub fn study_legend<'a>(model: &str, variables: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn study_legend<'a>(
+    model: &str,
+    variables: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     if !model.starts_with("builtin:") {
         return None;
     }
@@ -53,7 +56,11 @@ pub fn study_legend<'a>(model: &str, variables: impl IntoIterator<Item = &'a str
     let mut text = String::from("Variables:");
     let mut width = text.len();
     for (i, item) in items.iter().enumerate() {
-        let piece = if i + 1 < items.len() { format!(" {item};") } else { format!(" {item}.") };
+        let piece = if i + 1 < items.len() {
+            format!(" {item};")
+        } else {
+            format!(" {item}.")
+        };
         if width + piece.chars().count() > 98 {
             text.push_str("\n ");
             width = 1;

@@ -40,8 +40,8 @@ pub use print::number as format_number;
 /// The dense matrix type used throughout (nalgebra `DMatrix<f64>`).
 pub type Matrix = nalgebra::DMatrix<f64>;
 pub use spec::{
-    Covariance, DefinedParameter, Equality, Indicator, Intercept, ItemCovariance, LatentVariable, Model,
-    Regression, Semantics, Source,
+    Covariance, DefinedParameter, Equality, Indicator, Intercept, ItemCovariance, LatentVariable,
+    Model, Regression, Semantics, Source,
 };
 pub use summary::{
     CovarianceKind, DefinedValue, EffectPair, MeasurementRow, ModelSummary, NamedMatrix, Operator,

@@ -241,7 +241,11 @@ impl Model {
                 out.extend(i.residual_label.as_deref());
             }
         }
-        out.extend(self.item_covariances.iter().filter_map(|c| c.label.as_deref()));
+        out.extend(
+            self.item_covariances
+                .iter()
+                .filter_map(|c| c.label.as_deref()),
+        );
         out.extend(self.intercepts.iter().filter_map(|i| i.label.as_deref()));
         out
     }

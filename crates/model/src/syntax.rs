@@ -706,12 +706,17 @@ impl<'a> Parser<'a> {
         };
         self.pos += 1;
         if lhs.len() > 1 && op == Op::Equal {
-            return Err(self.constraint_error(start).expect("the statement has '=='"));
+            return Err(self
+                .constraint_error(start)
+                .expect("the statement has '=='"));
         }
         if let Op::Unsupported(sym) = op {
             if sym == "<" || sym == ">" {
                 return Err(self
-                    .err(op_span, "inequality constraints ('a > 0', 'a < b') are not supported by balans")
+                    .err(
+                        op_span,
+                        "inequality constraints ('a > 0', 'a < b') are not supported by balans",
+                    )
                     .with_help(CONSTRAINT_HELP));
             }
             let what = match sym {

@@ -114,16 +114,27 @@ pub fn what_if(
     let exo = pop.exogenous();
     let levers: Vec<usize> = (0..names.len()).filter(|&i| exo[i]).collect();
     let outcomes: Vec<usize> = (0..names.len()).filter(|&i| !exo[i]).collect();
-    let list = |idx: &[usize]| idx.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>().join(", ");
+    let list = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| names[i].as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut shift_at = vec![0.0; names.len()];
     for s in shifts {
         if !s.sd.is_finite() {
-            return Err(WhatIfError::Invalid(format!("the shift of '{}' must be finite", s.lever)));
+            return Err(WhatIfError::Invalid(format!(
+                "the shift of '{}' must be finite",
+                s.lever
+            )));
         }
         match names.iter().position(|n| *n == s.lever) {
             Some(i) if exo[i] => shift_at[i] += s.sd,
             _ => {
-                return Err(WhatIfError::NotALever { name: s.lever.clone(), levers: list(&levers) })
+                return Err(WhatIfError::NotALever {
+                    name: s.lever.clone(),
+                    levers: list(&levers),
+                })
             }
         }
     }
@@ -153,15 +164,26 @@ pub fn what_if(
                         * share,
                 })
                 .collect();
-            OutcomeChange { outcome: names[y].clone(), total, direct, via }
+            OutcomeChange {
+                outcome: names[y].clone(),
+                total,
+                direct,
+                via,
+            }
         })
         .collect();
     let mut ranking: Vec<LeverEffect> = levers
         .iter()
-        .map(|&x| LeverEffect { lever: names[x].clone(), per_sd: t[(target, x)] })
+        .map(|&x| LeverEffect {
+            lever: names[x].clone(),
+            per_sd: t[(target, x)],
+        })
         .collect();
     ranking.sort_by(|a, b| {
-        b.per_sd.abs().total_cmp(&a.per_sd.abs()).then_with(|| a.lever.cmp(&b.lever))
+        b.per_sd
+            .abs()
+            .total_cmp(&a.per_sd.abs())
+            .then_with(|| a.lever.cmp(&b.lever))
     });
     Ok(WhatIfReport {
         model: model.to_string(),
@@ -179,18 +201,27 @@ mod tests {
     use crate::builtin_text;
 
     fn levers() -> Population {
-        crate::parse_model("builtin:seed-levers", builtin_text("seed-levers").unwrap().text)
-            .unwrap()
-            .population()
-            .unwrap()
+        crate::parse_model(
+            "builtin:seed-levers",
+            builtin_text("seed-levers").unwrap().text,
+        )
+        .unwrap()
+        .population()
+        .unwrap()
     }
 
     #[test]
     fn change_is_total_effect_times_shift_times_share() {
         let pop = levers();
         let shifts = [
-            Shift { lever: "load".into(), sd: -0.5 },
-            Shift { lever: "supp".into(), sd: 0.3 },
+            Shift {
+                lever: "load".into(),
+                sd: -0.5,
+            },
+            Shift {
+                lever: "supp".into(),
+                sd: 0.3,
+            },
         ];
         let r = what_if("builtin:seed-levers", &pop, &shifts, 0.6, "eng").unwrap();
         let std = pop.standardized().unwrap();
@@ -199,9 +230,21 @@ mod tests {
         for c in &r.changes {
             let y = at(&c.outcome);
             let want = 0.6 * (t[(y, at("load"))] * -0.5 + t[(y, at("supp"))] * 0.3);
-            assert!((c.total - want).abs() < 1e-12, "{}: {} vs {}", c.outcome, c.total, want);
+            assert!(
+                (c.total - want).abs() < 1e-12,
+                "{}: {} vs {}",
+                c.outcome,
+                c.total,
+                want
+            );
             let parts: f64 = c.direct + c.via.iter().map(|v| v.change).sum::<f64>();
-            assert!((parts - c.total).abs() < 1e-12, "{}: parts {} total {}", c.outcome, parts, c.total);
+            assert!(
+                (parts - c.total).abs() < 1e-12,
+                "{}: parts {} total {}",
+                c.outcome,
+                parts,
+                c.total
+            );
         }
         // A hand check on the model's values: eng = 0.6·(0·(−0.5) + 0.15·0.3), no route into eng.
         let eng = r.changes.iter().find(|c| c.outcome == "eng").unwrap();
@@ -212,7 +255,11 @@ mod tests {
         let wfe = -0.05 * -0.5 + 0.10 * 0.3;
         let e = 0.15 * 0.3;
         let want = 0.6 * (-0.15 * wfc + 0.05 * wfe + 0.35 * e);
-        assert!((perf.total - want).abs() < 1e-12, "{} vs {want}", perf.total);
+        assert!(
+            (perf.total - want).abs() < 1e-12,
+            "{} vs {want}",
+            perf.total
+        );
     }
 
     #[test]
@@ -233,11 +280,31 @@ mod tests {
     #[test]
     fn bad_inputs_are_refused() {
         let pop = levers();
-        let s = |n: &str| vec![Shift { lever: n.into(), sd: 1.0 }];
-        assert!(matches!(what_if("m", &pop, &s("eng"), 1.0, "eng"), Err(WhatIfError::NotALever { .. })));
-        assert!(matches!(what_if("m", &pop, &s("nope"), 1.0, "eng"), Err(WhatIfError::NotALever { .. })));
-        assert!(matches!(what_if("m", &pop, &[], 1.0, "load"), Err(WhatIfError::NotAnOutcome { .. })));
-        assert!(matches!(what_if("m", &pop, &[], 0.0, "eng"), Err(WhatIfError::Invalid(_))));
-        assert!(matches!(what_if("m", &pop, &[], 1.5, "eng"), Err(WhatIfError::Invalid(_))));
+        let s = |n: &str| {
+            vec![Shift {
+                lever: n.into(),
+                sd: 1.0,
+            }]
+        };
+        assert!(matches!(
+            what_if("m", &pop, &s("eng"), 1.0, "eng"),
+            Err(WhatIfError::NotALever { .. })
+        ));
+        assert!(matches!(
+            what_if("m", &pop, &s("nope"), 1.0, "eng"),
+            Err(WhatIfError::NotALever { .. })
+        ));
+        assert!(matches!(
+            what_if("m", &pop, &[], 1.0, "load"),
+            Err(WhatIfError::NotAnOutcome { .. })
+        ));
+        assert!(matches!(
+            what_if("m", &pop, &[], 0.0, "eng"),
+            Err(WhatIfError::Invalid(_))
+        ));
+        assert!(matches!(
+            what_if("m", &pop, &[], 1.5, "eng"),
+            Err(WhatIfError::Invalid(_))
+        ));
     }
 }

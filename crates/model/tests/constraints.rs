@@ -6,11 +6,21 @@ use balans_model::parse_model;
 
 #[test]
 fn shared_labels_and_explicit_equalities_are_read() {
-    let m = parse_model("t", "m ~ a*x1 + a*x2\ny ~ b*m + c*x1\ny ~ i*1\nm ~ i*1\nb == c").unwrap();
+    let m = parse_model(
+        "t",
+        "m ~ a*x1 + a*x2\ny ~ b*m + c*x1\ny ~ i*1\nm ~ i*1\nb == c",
+    )
+    .unwrap();
     assert!(m.has_equality_constraints());
     assert_eq!(m.parameter_labels(), vec!["a", "a", "b", "c", "i", "i"]);
     assert_eq!(m.equalities().len(), 1);
-    assert_eq!((m.equalities()[0].lhs.as_str(), m.equalities()[0].rhs.as_str()), ("b", "c"));
+    assert_eq!(
+        (
+            m.equalities()[0].lhs.as_str(),
+            m.equalities()[0].rhs.as_str()
+        ),
+        ("b", "c")
+    );
     // Print then parse keeps the constraints.
     let printed = m.to_string();
     assert!(printed.contains("b == c"), "{printed}");
@@ -50,7 +60,10 @@ fn nonlinear_and_inequality_constraints_are_refused_with_a_location() {
         let located = format!("model.lav:3:{col}:");
         assert!(e.contains(&located), "{line}: {e}");
         assert!(e.contains(what), "{line}: {e}");
-        assert!(e.contains("('a == b')"), "{line}: says what is supported: {e}");
+        assert!(
+            e.contains("('a == b')"),
+            "{line}: says what is supported: {e}"
+        );
         assert!(e.contains('^'), "{line}: has a caret: {e}");
     }
 }
@@ -58,9 +71,15 @@ fn nonlinear_and_inequality_constraints_are_refused_with_a_location() {
 #[test]
 fn unknown_label_in_an_equality_is_located() {
     let e = error_of("m ~ a*x\ny ~ b*m\na == bb\n");
-    assert!(e.contains("model.lav:3:6: unknown label 'bb' in '=='"), "{e}");
+    assert!(
+        e.contains("model.lav:3:6: unknown label 'bb' in '=='"),
+        "{e}"
+    );
     assert!(e.contains("did you mean 'b'?"), "{e}");
     let e = error_of("m ~ a*x\ny ~ b*m\nx == b\n");
-    assert!(e.contains("model.lav:3:1: unknown label 'x' in '=='"), "{e}");
+    assert!(
+        e.contains("model.lav:3:1: unknown label 'x' in '=='"),
+        "{e}"
+    );
     assert!(e.contains("not variables"), "{e}");
 }

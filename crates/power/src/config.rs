@@ -126,7 +126,8 @@ impl PowerConfig {
             value,
             expected: expected.into(),
         };
-        if self.replications < 1 || self.replications as u64 >= balans_montecarlo::MAX_REPLICATIONS {
+        if self.replications < 1 || self.replications as u64 >= balans_montecarlo::MAX_REPLICATIONS
+        {
             return Err(setting(
                 "reps",
                 self.replications.to_string(),

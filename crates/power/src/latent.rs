@@ -12,11 +12,11 @@
 //! Runs on [`crate::montecarlo::run`]: replication r at sample size N draws from stream
 //! `(seed, N, r)`, so results are the same for any number of threads.
 
-use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 use crate::PowerError;
 use balans_estimate::sem::{fit_sem_lean, PatternData, SemConfig, SemKind, SemOptions, SemSpec};
 use balans_estimate::{covariance_into, normal_pvalue, EffectKind};
 use balans_model::Model;
+use balans_montecarlo::{run, Replication, ReplicationRng, Streams, Tally};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 

@@ -36,12 +36,12 @@ mod report;
 mod search;
 mod study;
 
+pub use balans_montecarlo::{replication_rng, ReplicationRng, RunContext, MAX_REPLICATIONS};
 pub use config::{DataMode, MissingData, PowerConfig, Sampling, SurveyOptions};
 pub use error::PowerError;
 pub use oracle::{single_path_power, z_test_power};
 pub use report::{PowerReport, PowerRow, RowKind, Settings};
 pub use search::{ProbitFit, SampleSizeEstimate, SearchConfig, SearchStatus};
-pub use balans_montecarlo::{replication_rng, ReplicationRng, RunContext, MAX_REPLICATIONS};
 pub use study::{
     Effect, EffectKind, EffectSelection, Study, Test, ALL_JOINTLY, NULL_EFFECT, TEST_NAMES,
 };

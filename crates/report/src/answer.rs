@@ -240,10 +240,7 @@ fn spread(ns: &[usize], k: usize) -> Vec<usize> {
 /// curve through the first bracket of the target (see the module documentation).
 fn needed_from_grid(points: &[PowerAt], target: f64, replications: usize) -> NeededN {
     let Some(last) = points.last() else {
-        return NeededN::Above {
-            n: 0,
-            power: None,
-        };
+        return NeededN::Above { n: 0, power: None };
     };
     match points.iter().position(|p| p.power >= target) {
         None => NeededN::Above {
@@ -313,7 +310,11 @@ pub fn power(report: &PowerReport) -> PowerAnswer {
     let merged_away = |name: &str| routes.iter().any(|(_, i)| *i == name);
     let named = report.settings.effects.trim() != "all";
     let chosen: Vec<(&str, RowKind)> = if named {
-        names.iter().copied().filter(|(n, _)| !merged_away(n)).collect()
+        names
+            .iter()
+            .copied()
+            .filter(|(n, _)| !merged_away(n))
+            .collect()
     } else {
         [RowKind::Defined, RowKind::Indirect, RowKind::Path]
             .iter()
@@ -355,7 +356,9 @@ pub fn power(report: &PowerReport) -> PowerAnswer {
                     })
                     .collect();
                 let needed = match &report.sample_size {
-                    Some(found) => from_search(found, name, test, &points, routes_of(&routes, name)),
+                    Some(found) => {
+                        from_search(found, name, test, &points, routes_of(&routes, name))
+                    }
                     None => needed_from_grid(
                         &points,
                         target,
@@ -499,8 +502,10 @@ fn power_sentences(a: &PowerAnswer, named: bool) -> Vec<String> {
             .iter()
             .filter_map(|e| e.tests.iter().find(|x| x.test == *test).map(|x| (e, x)))
             .collect();
-        let missing: Vec<&(&HeadlineEffect, &TestAnswer)> =
-            per.iter().filter(|(_, x)| x.needed.planned().is_none()).collect();
+        let missing: Vec<&(&HeadlineEffect, &TestAnswer)> = per
+            .iter()
+            .filter(|(_, x)| x.needed.planned().is_none())
+            .collect();
         let sentence = if missing.is_empty() {
             let (e, x) = per
                 .iter()
@@ -570,7 +575,9 @@ fn power_sentences(a: &PowerAnswer, named: bool) -> Vec<String> {
                     .iter()
                     .filter_map(|(_, x)| x.needed.planned())
                     .max()
-                    .map_or(String::new(), |n| format!(" (about {} employees suffice for those)", count(n)));
+                    .map_or(String::new(), |n| {
+                        format!(" (about {} employees suffice for those)", count(n))
+                    });
                 format!(
                     "By N = {largest}, {} reaches power {t} for {} of the {} effects{plan}; {}{at}{others}, so a larger sample is needed.",
                     test_name(test.name()),
@@ -665,7 +672,9 @@ pub fn fit(report: &FitReport) -> FitAnswer {
             (false, Some(false)) => {
                 "not significant (the interval contains 0 and the joint test agrees)"
             }
-            (false, Some(true)) => "the interval contains 0, but the joint test calls it significant",
+            (false, Some(true)) => {
+                "the interval contains 0, but the joint test calls it significant"
+            }
             (true, Some(false)) => {
                 "the interval excludes 0, but the joint test does not call it significant"
             }
@@ -702,7 +711,10 @@ pub fn fit(report: &FitReport) -> FitAnswer {
     if !disagree.is_empty() {
         let which = match disagree.len() {
             1 => format!("For {} the two verdicts differ", disagree[0]),
-            2 => format!("For {} and {} the two verdicts differ", disagree[0], disagree[1]),
+            2 => format!(
+                "For {} and {} the two verdicts differ",
+                disagree[0], disagree[1]
+            ),
             k => format!("For {} effects the two verdicts differ", how_many(k)),
         };
         let why = if report.ci.method == IntervalMethod::Delta {
@@ -750,7 +762,11 @@ mod tests {
     #[test]
     fn grid_needed_n_falls_inside_its_bracket_and_interval() {
         // Power .781 at 200 and .888 at 278 (R = 1000): the crossing of .80 lies between them.
-        let pts = [at(100, 0.469, 1000), at(200, 0.781, 1000), at(278, 0.888, 1000)];
+        let pts = [
+            at(100, 0.469, 1000),
+            at(200, 0.781, 1000),
+            at(278, 0.888, 1000),
+        ];
         match needed_from_grid(&pts, 0.8, 1000) {
             NeededN::Estimated {
                 n,
@@ -772,12 +788,26 @@ mod tests {
         // normal CDF values, Abramowitz & Stegun Table 26.1); with no Monte Carlo noise (R very
         // large) the two grid points recover the crossing √N = (Φ⁻¹(.8) + 2) / .25.
         let r = 100_000_000;
-        let pts = [at(100, 0.691_462_461_274_013, r), at(196, 0.933_192_798_731_142, r)];
+        let pts = [
+            at(100, 0.691_462_461_274_013, r),
+            at(196, 0.933_192_798_731_142, r),
+        ];
         let exact = ((0.841_621_233_572_914_3 + 2.0) / 0.25_f64).powi(2);
         match needed_from_grid(&pts, 0.8, r) {
-            NeededN::Estimated { n, n_lower, n_upper, .. } => {
-                assert!((n as f64 - exact.ceil()).abs() <= 1.0, "n = {n}, exact {exact}");
-                assert!(n_lower as f64 >= exact - 2.0 && n_upper.is_some_and(|u| u as f64 <= exact + 2.0));
+            NeededN::Estimated {
+                n,
+                n_lower,
+                n_upper,
+                ..
+            } => {
+                assert!(
+                    (n as f64 - exact.ceil()).abs() <= 1.0,
+                    "n = {n}, exact {exact}"
+                );
+                assert!(
+                    n_lower as f64 >= exact - 2.0
+                        && n_upper.is_some_and(|u| u as f64 <= exact + 2.0)
+                );
             }
             other => panic!("expected an estimate, got {other:?}"),
         }
@@ -786,7 +816,10 @@ mod tests {
     #[test]
     fn grid_edges_say_at_most_or_above() {
         let pts = [at(100, 0.85, 1000), at(200, 0.95, 1000)];
-        assert_eq!(needed_from_grid(&pts, 0.8, 1000), NeededN::AtMost { n: 100 });
+        assert_eq!(
+            needed_from_grid(&pts, 0.8, 1000),
+            NeededN::AtMost { n: 100 }
+        );
         let pts = [at(100, 0.2, 1000), at(200, 0.4, 1000)];
         assert_eq!(
             needed_from_grid(&pts, 0.8, 1000),
@@ -802,8 +835,7 @@ mod tests {
         use balans_estimate::{
             estimate, AnalysisSpec, FitContext, Interval, IntervalSettings, SampleMoments,
         };
-        let model =
-            balans_model::parse_model("t", "m ~ a*x\ny ~ b*m + x\nind := a*b").unwrap();
+        let model = balans_model::parse_model("t", "m ~ a*x\ny ~ b*m + x\nind := a*b").unwrap();
         let spec = AnalysisSpec::from_model(&model).unwrap();
         let rows: Vec<f64> = (0..40)
             .flat_map(|i| {
@@ -858,10 +890,15 @@ mod tests {
     fn fit_answer_names_the_defined_effect_with_its_route_and_both_verdicts() {
         let a = fit(&with_verdicts(small_fit(), (0.05, 0.4), true));
         assert_eq!(a.sentences.len(), 1, "{:?}", a.sentences);
-        assert!(a.sentences[0].starts_with("ind (x\u{2192}m\u{2192}y) = "), "{}", a.sentences[0]);
+        assert!(
+            a.sentences[0].starts_with("ind (x\u{2192}m\u{2192}y) = "),
+            "{}",
+            a.sentences[0]
+        );
         assert!(
             a.sentences[0].contains("95% delta-method CI [0.050, 0.400]")
-                && a.sentences[0].contains("significant (the interval excludes 0 and the joint test agrees)"),
+                && a.sentences[0]
+                    .contains("significant (the interval excludes 0 and the joint test agrees)"),
             "{}",
             a.sentences[0]
         );
@@ -870,12 +907,20 @@ mod tests {
     #[test]
     fn fit_answer_explains_a_disagreement_only_when_there_is_one() {
         let agree = fit(&with_verdicts(small_fit(), (-0.01, 0.4), false));
-        assert!(!agree.sentences.iter().any(|s| s.contains("verdicts differ")), "{agree:?}");
+        assert!(
+            !agree
+                .sentences
+                .iter()
+                .any(|s| s.contains("verdicts differ")),
+            "{agree:?}"
+        );
         let disagree = fit(&with_verdicts(small_fit(), (-0.01, 0.4), true));
         assert_eq!(disagree.sentences.len(), 2, "{disagree:?}");
-        assert!(disagree.sentences[0].contains("the interval contains 0, but the joint test calls it significant"));
+        assert!(disagree.sentences[0]
+            .contains("the interval contains 0, but the joint test calls it significant"));
         assert!(
-            disagree.sentences[1].starts_with("For ind the two verdicts differ: the joint test asks")
+            disagree.sentences[1]
+                .starts_with("For ind the two verdicts differ: the joint test asks")
                 && disagree.sentences[1].contains("delta-method interval"),
             "{}",
             disagree.sentences[1]
@@ -885,7 +930,14 @@ mod tests {
         assert_eq!(v["answer"].as_array().map(Vec::len), Some(2));
     }
 
-    fn row(n: usize, effect: &str, kind: RowKind, test: Test, power: f64, pop: Option<f64>) -> PowerRow {
+    fn row(
+        n: usize,
+        effect: &str,
+        kind: RowKind,
+        test: Test,
+        power: f64,
+        pop: Option<f64>,
+    ) -> PowerRow {
         let r = 1000;
         PowerRow {
             n,
@@ -918,7 +970,14 @@ mod tests {
                 rows.push(row(n, name, kind, Test::Joint, p, Some(0.1)));
                 rows.push(row(n, name, kind, Test::Sobel, p - 0.1, Some(0.1)));
             }
-            rows.push(row(n, "all_hypothesised", RowKind::All, Test::Joint, 0.4, None));
+            rows.push(row(
+                n,
+                "all_hypothesised",
+                RowKind::All,
+                Test::Joint,
+                0.4,
+                None,
+            ));
         }
         PowerReport {
             settings: balans_power::Settings {
@@ -940,7 +999,10 @@ mod tests {
         let a = power(&small_power());
         assert_eq!(a.effects.len(), 1, "{a:?}");
         let e = &a.effects[0];
-        assert_eq!((e.effect.as_str(), e.route.as_deref()), ("ind", Some("x->m->y")));
+        assert_eq!(
+            (e.effect.as_str(), e.route.as_deref()),
+            ("ind", Some("x->m->y"))
+        );
         assert_eq!(e.label(), "ind = x->m->y");
         assert_eq!(e.tests.len(), 2);
         // Joint: .75 at 200, .90 at 300 → between them; Sobel: .65 at 200, .80 at 300 → between.
@@ -963,8 +1025,12 @@ mod tests {
         let table = crate::table::power(&small_power());
         assert!(table.contains("ind = x->m->y"), "{table}");
         assert!(!table.contains("all_hypothesised"), "{table}");
-        let v: serde_json::Value = serde_json::from_str(&crate::json::power(&small_power())).unwrap();
-        assert_eq!(v["answer"].as_array().map(Vec::len), Some(a.sentences.len()));
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::json::power(&small_power())).unwrap();
+        assert_eq!(
+            v["answer"].as_array().map(Vec::len),
+            Some(a.sentences.len())
+        );
         assert_eq!(v["headline"]["effects"][0]["route"], "x->m->y");
         // The HTML report shows the same sentences first.
         let html = crate::html::render_report(
@@ -981,7 +1047,10 @@ mod tests {
         .unwrap();
         let first = crate::markup::escape(&a.sentences[0]);
         let answer_at = html.find("<h3>Answer</h3>").expect("an Answer section");
-        assert!(html[answer_at..].contains(&first), "the answer sentence in the HTML");
+        assert!(
+            html[answer_at..].contains(&first),
+            "the answer sentence in the HTML"
+        );
         assert!(answer_at < html.find("<h3>Settings</h3>").unwrap());
     }
 }

@@ -18,7 +18,11 @@ pub fn pretty<T: Serialize>(value: &T) -> String {
 /// each N and the N for the target power).
 pub fn power(report: &balans_power::PowerReport) -> String {
     let a = crate::answer::power(report);
-    with_answer(report, &a.sentences, Some(("headline", serde_json::to_value(&a))))
+    with_answer(
+        report,
+        &a.sentences,
+        Some(("headline", serde_json::to_value(&a))),
+    )
 }
 
 /// A fit as JSON: the report's fields plus `answer` (the sentences of [`crate::answer::fit`]).
@@ -53,7 +57,9 @@ pub fn clean_number(x: f64) -> f64 {
     if !x.is_finite() || x == 0.0 {
         return if x == 0.0 { 0.0 } else { x };
     }
-    let rounded: f64 = format!("{:.*e}", SIGNIFICANT_DIGITS - 1, x).parse().unwrap_or(x);
+    let rounded: f64 = format!("{:.*e}", SIGNIFICANT_DIGITS - 1, x)
+        .parse()
+        .unwrap_or(x);
     if rounded == 0.0 {
         0.0
     } else {
@@ -65,7 +71,10 @@ pub fn clean_number(x: f64) -> f64 {
 fn clean(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Number(n) if n.is_f64() => {
-            if let Some(x) = n.as_f64().and_then(|x| serde_json::Number::from_f64(clean_number(x))) {
+            if let Some(x) = n
+                .as_f64()
+                .and_then(|x| serde_json::Number::from_f64(clean_number(x)))
+            {
                 *n = x;
             }
         }
@@ -129,7 +138,10 @@ mod tests {
         assert_eq!(clean_number(1.0 / 3.0), 0.333333333333333);
         assert_eq!(clean_number(-2.5e-300), -2.5e-300);
         let text = pretty(&serde_json::json!({"a": [0.1 + 0.2, -0.0, 3, 1e308]}));
-        assert_eq!(text, "{\n  \"a\": [\n    0.3,\n    0.0,\n    3,\n    1e+308\n  ]\n}\n");
+        assert_eq!(
+            text,
+            "{\n  \"a\": [\n    0.3,\n    0.0,\n    3,\n    1e+308\n  ]\n}\n"
+        );
     }
     use balans_estimate::{
         estimate, AnalysisSpec, FitContext, FitReport, Interval, IntervalMethod, IntervalSettings,

@@ -13,7 +13,10 @@ pub fn answer(r: &WhatIfReport) -> String {
         })
         .collect();
     let best = r.changes.iter().max_by(|a, b| {
-        a.total.abs().total_cmp(&b.total.abs()).then_with(|| b.outcome.cmp(&a.outcome))
+        a.total
+            .abs()
+            .total_cmp(&b.total.abs())
+            .then_with(|| b.outcome.cmp(&a.outcome))
     });
     match (shifts.is_empty(), best) {
         (false, Some(c)) => {
@@ -30,9 +33,7 @@ pub fn answer(r: &WhatIfReport) -> String {
         _ => match r.ranking.first() {
             Some(l) => format!(
                 "Per 1 SD, {} moves {} most: {:.2} SD (population model).",
-                l.lever,
-                r.compare_outcome,
-                l.per_sd
+                l.lever, r.compare_outcome, l.per_sd
             ),
             None => "The model has no levers.".to_string(),
         },
@@ -41,19 +42,44 @@ pub fn answer(r: &WhatIfReport) -> String {
 
 /// The table: the answer, every outcome's change (total, direct, via each mediator), the ranking.
 pub fn table(r: &WhatIfReport) -> String {
-    let mut t = format!("Answer:\n  {}\n\nWhat if ({}), share reached {}\n", answer(r), r.model, r.share);
+    let mut t = format!(
+        "Answer:\n  {}\n\nWhat if ({}), share reached {}\n",
+        answer(r),
+        r.model,
+        r.share
+    );
     if !r.shifts.is_empty() {
-        t.push_str(&format!("  {:<8} {:>9} {:>9}  via\n", "outcome", "total", "direct"));
+        t.push_str(&format!(
+            "  {:<8} {:>9} {:>9}  via\n",
+            "outcome", "total", "direct"
+        ));
         for c in &r.changes {
-            let via: Vec<String> =
-                c.via.iter().map(|v| format!("{} {:.4}", v.mediator, v.change)).collect();
-            t.push_str(&format!("  {:<8} {:>9.4} {:>9.4}  {}\n", c.outcome, c.total, c.direct, via.join(", ")));
+            let via: Vec<String> = c
+                .via
+                .iter()
+                .map(|v| format!("{} {:.4}", v.mediator, v.change))
+                .collect();
+            t.push_str(&format!(
+                "  {:<8} {:>9.4} {:>9.4}  {}\n",
+                c.outcome,
+                c.total,
+                c.direct,
+                via.join(", ")
+            ));
         }
         t.push('\n');
     }
-    t.push_str(&format!("Levers ranked by their effect on {} per +1 SD:\n", r.compare_outcome));
+    t.push_str(&format!(
+        "Levers ranked by their effect on {} per +1 SD:\n",
+        r.compare_outcome
+    ));
     for (i, l) in r.ranking.iter().enumerate() {
-        t.push_str(&format!("  {:>2}. {:<8} {:>9.4}\n", i + 1, l.lever, l.per_sd));
+        t.push_str(&format!(
+            "  {:>2}. {:<8} {:>9.4}\n",
+            i + 1,
+            l.lever,
+            l.per_sd
+        ));
     }
     t
 }
@@ -69,7 +95,10 @@ pub fn csv(r: &WhatIfReport) -> String {
         }
     }
     for l in &r.ranking {
-        t.push_str(&format!("per_sd,{},{},{}\n", r.compare_outcome, l.lever, l.per_sd));
+        t.push_str(&format!(
+            "per_sd,{},{},{}\n",
+            r.compare_outcome, l.lever, l.per_sd
+        ));
     }
     t
 }

@@ -215,4 +215,3 @@ fn quantile(p: f64) -> f64 {
         f64::NAN
     }
 }
-

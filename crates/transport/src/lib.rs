@@ -39,7 +39,7 @@ pub use metareg::{
     meta_regress, Coefficient, Design, MetaRegression, Moderator, Prediction, RegressionConfig,
 };
 pub use metareg_rows::{
-    regression_csv, regression_text, CorrelationPrediction, CorrelationScale, MetaDocument, MetaInput,
-    ModeratorInfo, RegressionDocument, RegressionStudy,
+    regression_csv, regression_text, CorrelationPrediction, CorrelationScale, MetaDocument,
+    MetaInput, ModeratorInfo, RegressionDocument, RegressionStudy,
 };
 pub use rows::{csv_field, format_number, format_p, tidy_csv, tidy_table, TidyRow};

@@ -806,9 +806,18 @@ mod answer_tests {
         let rows = analyse(&config).unwrap();
         let answer = replication_answer(&config, &rows);
         assert_eq!(answer.len(), 3, "{answer:?}");
-        assert!(answer[0].starts_with("Replication success: the golden sceptical p-value is .0122 (< .0250"), "{}", answer[0]);
+        assert!(
+            answer[0]
+                .starts_with("Replication success: the golden sceptical p-value is .0122 (< .0250"),
+            "{}",
+            answer[0]
+        );
         assert!(answer[1].starts_with("Definition: "));
-        assert!(answer[2].contains("p = .0670), not significant"), "{}", answer[2]);
+        assert!(
+            answer[2].contains("p = .0670), not significant"),
+            "{}",
+            answer[2]
+        );
         // A replication estimate of the opposite sign fails.
         config.replication = Some(Estimate::new(-0.05, 0.0825, "replication").unwrap());
         let rows = analyse(&config).unwrap();

@@ -119,7 +119,9 @@ pub fn tidy_table(rows: &[TidyRow]) -> String {
         "{:<width$} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10}  note\n",
         "term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"
     );
-    let num = |x: Option<f64>| x.map_or_else(|| format!("{:>10}", ""), |v| format!("{:>10}", fixed(v, 4)));
+    let num = |x: Option<f64>| {
+        x.map_or_else(|| format!("{:>10}", ""), |v| format!("{:>10}", fixed(v, 4)))
+    };
     for r in rows {
         o.push_str(&format!(
             "{:<width$} {:>10} {} {} {:>8} {} {}  {}\n",

@@ -836,4 +836,3 @@ fn quantile(p: f64) -> f64 {
         f64::NAN
     }
 }
-

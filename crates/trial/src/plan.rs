@@ -484,7 +484,9 @@ impl PlanReport {
         let target = self.target_power.unwrap_or(self.mdes_power);
         let design = format!(
             "{} leaders ({:.0}% trained) \u{d7} {} employees",
-            self.leaders, d.share_trained * 100.0, d.team_size
+            self.leaders,
+            d.share_trained * 100.0,
+            d.team_size
         );
         let mut out = Vec::new();
         match (self.target_power, self.effect) {
@@ -733,7 +735,9 @@ mod tests {
         assert!(a.power < 0.8, "{a:?}");
         let answer = small.answer();
         assert!(
-            answer.iter().any(|s| s.starts_with("Warning: the budget cannot reach power 0.8")),
+            answer
+                .iter()
+                .any(|s| s.starts_with("Warning: the budget cannot reach power 0.8")),
             "{answer:?}"
         );
         assert!(small.to_table().starts_with("Answer:\n"));
@@ -741,7 +745,11 @@ mod tests {
         assert_eq!(v["answer"].as_array().map(Vec::len), Some(answer.len()));
         let large = budget_report(200_000.0);
         assert!(large.allocation.unwrap().power >= 0.8);
-        assert!(!large.answer().iter().any(|s| s.contains("Warning")), "{:?}", large.answer());
+        assert!(
+            !large.answer().iter().any(|s| s.contains("Warning")),
+            "{:?}",
+            large.answer()
+        );
     }
 
     #[test]

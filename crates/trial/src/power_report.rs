@@ -78,7 +78,14 @@ impl TrialPowerReport {
             .collect();
         let points: Vec<String> = rows
             .iter()
-            .map(|r| format!("{} \u{b1} {} with {} leaders", apa(r.power, 2), apa(r.mc_se, 3), r.leaders))
+            .map(|r| {
+                format!(
+                    "{} \u{b1} {} with {} leaders",
+                    apa(r.power, 2),
+                    apa(r.mc_se, 3),
+                    r.leaders
+                )
+            })
             .collect();
         let name = if primary == "mixed_ancova" {
             "the pre-registered mixed ANCOVA".to_string()

@@ -219,13 +219,13 @@ fn long_layout_equals_lmertest() {
             &format!("{what} REML"),
         );
         // the dense engine, an independent implementation, agrees with R too
-        let (dense_rows, dense) =
-            balans_trial::analyse::long_mixed_dense(
-                &long,
-                "fssb",
-                0.05,
-                balans_trial::analyse::Components::stable_leader(),
-            ).expect("dense fit");
+        let (dense_rows, dense) = balans_trial::analyse::long_mixed_dense(
+            &long,
+            "fssb",
+            0.05,
+            balans_trial::analyse::Components::stable_leader(),
+        )
+        .expect("dense fit");
         compare_rows(
             &dense_rows,
             &r["rows"],
@@ -493,8 +493,8 @@ fn long_layout_with_the_leader_variance_on_its_boundary_equals_lmertest() {
         &outcome(&d, "fssb", "fssb_pre", "fssb_post"),
         &employee,
     );
-    let out =
-        balans_trial::analyse::long_stable_leader(&cols.as_data(d.n_leaders()), "fssb", 0.05).expect("fit");
+    let out = balans_trial::analyse::long_stable_leader(&cols.as_data(d.n_leaders()), "fssb", 0.05)
+        .expect("fit");
     assert!(
         out.fit.singular && out.fit.psi[0] <= 0.0,
         "leader variance {:?}",

@@ -12,8 +12,8 @@
 mod common;
 
 use balans_trial::analyse::{
-    long_mixed, long_mixed_dense, long_stable_leader, wide_to_long, Components, LongData,
-    TidyRow, WideData,
+    long_mixed, long_mixed_dense, long_stable_leader, wide_to_long, Components, LongData, TidyRow,
+    WideData,
 };
 use common::{assert_rel, data, num, reference_dir, rows, Data};
 use serde_json::Value;
@@ -110,7 +110,12 @@ fn compare(got: &[TidyRow], want: &Value, what: &str) {
             "{what} {term} estimate: got {:.12e}, R {est:.12e}",
             row.estimate
         );
-        assert_rel(row.std_error, se, LONG_REL_TOL, &format!("{what} {term} SE"));
+        assert_rel(
+            row.std_error,
+            se,
+            LONG_REL_TOL,
+            &format!("{what} {term} SE"),
+        );
         assert_rel(row.df, df, LONG_REL_TOL, &format!("{what} {term} df"));
     }
 }
@@ -119,7 +124,11 @@ fn compare_fit(psi: [f64; 4], crit: f64, r: &Value, with_time: bool, what: &str)
     let vc = &r["varcomp"];
     let want = [
         num(&vc["leader"]),
-        if with_time { num(&vc["leader:time"]) } else { 0.0 },
+        if with_time {
+            num(&vc["leader:time"])
+        } else {
+            0.0
+        },
         num(&vc["leader:employee"]),
         num(&vc["Residual"]),
     ];
@@ -135,7 +144,10 @@ fn compare_fit(psi: [f64; 4], crit: f64, r: &Value, with_time: bool, what: &str)
     }
     let rc = num(&r["reml_criterion"]);
     assert_rel(crit, rc, 1e-9, &format!("{what} REML criterion"));
-    assert!(crit <= rc + 1e-9 * rc.abs(), "{what}: {crit} above R's {rc}");
+    assert!(
+        crit <= rc + 1e-9 * rc.abs(),
+        "{what}: {crit} above R's {rc}"
+    );
 }
 
 #[test]
@@ -151,8 +163,16 @@ fn leader_time_model_equals_lmertest_and_pbkrtest() {
             "{set}"
         );
         let what = format!("{set} leader×time");
-        compare(&fit.rows, &r["satterthwaite"], &format!("{what} Satterthwaite"));
-        compare(&fit.kr_rows, &r["kenward_roger"], &format!("{what} Kenward-Roger"));
+        compare(
+            &fit.rows,
+            &r["satterthwaite"],
+            &format!("{what} Satterthwaite"),
+        );
+        compare(
+            &fit.kr_rows,
+            &r["kenward_roger"],
+            &format!("{what} Kenward-Roger"),
+        );
         compare_fit(fit.fit.psi, fit.fit.reml_criterion, r, true, &what);
     }
 }
@@ -165,8 +185,16 @@ fn stable_leader_model_equals_lmertest_and_pbkrtest() {
         let r = &reference[set]["stable_leader"];
         let fit = long_stable_leader(&long.view(), "y", 0.05).unwrap_or_else(|e| panic!("{e}"));
         let what = format!("{set} stable leader");
-        compare(&fit.rows, &r["satterthwaite"], &format!("{what} Satterthwaite"));
-        compare(&fit.kr_rows, &r["kenward_roger"], &format!("{what} Kenward-Roger"));
+        compare(
+            &fit.rows,
+            &r["satterthwaite"],
+            &format!("{what} Satterthwaite"),
+        );
+        compare(
+            &fit.kr_rows,
+            &r["kenward_roger"],
+            &format!("{what} Kenward-Roger"),
+        );
         compare_fit(fit.fit.psi, fit.fit.reml_criterion, r, false, &what);
     }
 }

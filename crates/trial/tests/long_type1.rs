@@ -14,7 +14,12 @@ use balans_trial::power::{trial_power, PowerAnalysis, TrialPowerConfig, TrialPow
 
 const ALPHA: f64 = 0.05;
 
-fn null_rows(name: &str, reps: usize, seed: u64, analyses: Vec<PowerAnalysis>) -> Vec<TrialPowerRow> {
+fn null_rows(
+    name: &str,
+    reps: usize,
+    seed: u64,
+    analyses: Vec<PowerAnalysis>,
+) -> Vec<TrialPowerRow> {
     let d = builtin_design(name)
         .expect("builtin")
         .resolve()
@@ -58,7 +63,10 @@ fn check(reps: usize) {
                 r.analysis, r.failed, r.singular, r.reps, 900 + k
             );
         }
-        let long = rows.iter().find(|r| r.analysis == "long_mixed").expect("row");
+        let long = rows
+            .iter()
+            .find(|r| r.analysis == "long_mixed")
+            .expect("row");
         let (rate, se, cover, cse) = rates(long);
         assert!(
             (rate - ALPHA).abs() <= 4.0 * se,
@@ -70,7 +78,11 @@ fn check(reps: usize) {
             "{name} long_mixed: coverage {cover} vs .95 (4 MC SE = {})",
             4.0 * cse
         );
-        assert!(long.failed * 100 <= 2 * reps, "{name}: {} failed fits", long.failed);
+        assert!(
+            long.failed * 100 <= 2 * reps,
+            "{name}: {} failed fits",
+            long.failed
+        );
         // what long_stable_leader's warning says: too liberal when leader means change
         let stable = rows
             .iter()

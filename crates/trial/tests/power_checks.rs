@@ -205,9 +205,7 @@ fn leader_sums_give_the_row_level_analyses() {
     use balans_trial::analyse::{
         cr2_ancova, leader_means_ancova, mixed_ancova, Analysis, AncovaScratch, Outcome, WideData,
     };
-    use balans_trial::power::{
-        analyse_replication, leader_stats_from_rows, AnalysisScratch,
-    };
+    use balans_trial::power::{analyse_replication, leader_stats_from_rows, AnalysisScratch};
     use rand::SeedableRng;
     let d = DesignSpec {
         leaders: Some(14),

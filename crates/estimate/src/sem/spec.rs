@@ -500,15 +500,26 @@ fn equality_classes(
     let constrained: Vec<&str> = model
         .parameter_labels()
         .into_iter()
-        .chain(model.equalities().iter().flat_map(|e| [e.lhs.as_str(), e.rhs.as_str()]))
+        .chain(
+            model
+                .equalities()
+                .iter()
+                .flat_map(|e| [e.lhs.as_str(), e.rhs.as_str()]),
+        )
         .collect();
     for l in &constrained {
         let shared = model.parameter_labels().iter().filter(|x| *x == l).count() > 1
-            || model.equalities().iter().any(|e| e.lhs == *l || e.rhs == *l);
+            || model
+                .equalities()
+                .iter()
+                .any(|e| e.lhs == *l || e.rhs == *l);
         if !shared {
             continue;
         }
-        if let Some(q) = rows.iter().find(|q| !q.free && q.label.as_deref() == Some(*l)) {
+        if let Some(q) = rows
+            .iter()
+            .find(|q| !q.free && q.label.as_deref() == Some(*l))
+        {
             return Err(EvalError::EqualityConstraints {
                 reason: format!(
                     "label '{l}' is constrained but on the fixed parameter '{} {} {}'; balans \

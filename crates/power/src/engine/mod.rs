@@ -16,7 +16,6 @@ pub(crate) use plan::{cells, Cell};
 
 use crate::config::PowerConfig;
 use crate::error::PowerError;
-use balans_montecarlo::{self as montecarlo, Replication, ReplicationRng, Streams};
 use crate::report::PowerRow;
 use crate::study::{EffectKind, Study, Test};
 use balans_estimate::sem::Information;
@@ -24,6 +23,7 @@ use balans_estimate::{
     apply_cluster_robust, bootstrap_interval_values, Bootstrapper, Estimator, FitOutput, Interval,
     MonteCarloSampler,
 };
+use balans_montecarlo::{self as montecarlo, Replication, ReplicationRng, Streams};
 use plan::{test_slot, Plan};
 use rand::{RngCore, SeedableRng};
 use source::{Data, DataSource};

@@ -4,9 +4,9 @@
 use super::plan::Cell;
 use super::Condition;
 use crate::config::DataMode;
-use balans_montecarlo::Tally;
 use crate::report::{PowerRow, RowKind};
 use crate::study::EffectKind;
+use balans_montecarlo::Tally;
 
 /// Outcome bits of one (effect, test) cell in one replication.
 pub(crate) const REJECT: u8 = 1;

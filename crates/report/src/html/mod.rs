@@ -169,7 +169,12 @@ pub(crate) fn answer_section(json: &Value, page: &mut Page) {
     let sentences: Vec<String> = json
         .get("answer")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if !sentences.is_empty() {
         page.heading("Answer");

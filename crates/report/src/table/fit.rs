@@ -39,7 +39,9 @@ pub fn fit(r: &FitReport) -> String {
         let _ = writeln!(o, "    {k:<20}{}", num(Some(*v), 10, 3));
     }
     effects(&mut o, r);
-    if let Some(legend) = balans_model::study_legend(&r.model, r.variables.iter().map(|v| v.name.as_str())) {
+    if let Some(legend) =
+        balans_model::study_legend(&r.model, r.variables.iter().map(|v| v.name.as_str()))
+    {
         o.push('\n');
         o.push_str(&legend);
     }

@@ -43,7 +43,15 @@ fn parameters(o: &mut String, r: &MultiGroupReport) {
             let _ = write!(
                 o,
                 "\nGroup {} [{}]:\n  {:<24}{:>10}{:>9}{:>9}{:>9}{:>9}{:>9}\n",
-                p.group, p.group_label, "", "Estimate", "Std.Err", "z-value", "P(>|z|)", "ci.lower", "ci.upper"
+                p.group,
+                p.group_label,
+                "",
+                "Estimate",
+                "Std.Err",
+                "z-value",
+                "P(>|z|)",
+                "ci.lower",
+                "ci.upper"
             );
         }
         let name = format!(

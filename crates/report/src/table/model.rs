@@ -34,7 +34,9 @@ pub fn model(r: &ModelSummary) -> String {
     }
     correlations(&mut out, r);
     effects(&mut out, r);
-    if let Some(legend) = balans_model::study_legend(&r.model, r.variables.iter().map(|v| v.name.as_str())) {
+    if let Some(legend) =
+        balans_model::study_legend(&r.model, r.variables.iter().map(|v| v.name.as_str()))
+    {
         out.push('\n');
         out.push_str(&legend);
     }

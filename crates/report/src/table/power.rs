@@ -112,7 +112,11 @@ fn answer_table(out: &mut String, a: &PowerAnswer) {
     for e in &a.effects {
         for (i, t) in e.tests.iter().enumerate() {
             let label = if i == 0 { e.label() } else { String::new() };
-            let mut line = format!("  {}  {}", left(&label, label_w), left(t.test.name(), test_w));
+            let mut line = format!(
+                "  {}  {}",
+                left(&label, label_w),
+                left(t.test.name(), test_w)
+            );
             for n in &a.columns {
                 let c = t
                     .power

@@ -77,7 +77,10 @@ pub(crate) fn pairs(seed: u64) -> Result<Vec<Pair>, TeachError> {
             let (ci, cj) = (&constructs[i].name, &constructs[j].name);
             out.push(Pair {
                 names: (ci.clone(), cj.clone()),
-                true_r: correlation(&column(&format!("true_{ci}")), &column(&format!("true_{cj}"))),
+                true_r: correlation(
+                    &column(&format!("true_{ci}")),
+                    &column(&format!("true_{cj}")),
+                ),
                 alphas: (alpha[i], alpha[j]),
                 observed_r: correlation(&column(ci), &column(cj)),
             });
@@ -198,7 +201,10 @@ mod tests {
         for p in &pairs {
             for (name, alpha) in [(&p.names.0, p.alphas.0), (&p.names.1, p.alphas.1)] {
                 let target = balans_study::scale(name).unwrap().reliability;
-                assert!((alpha - target).abs() < 0.02, "{name}: α {alpha:.3} vs target {target}");
+                assert!(
+                    (alpha - target).abs() < 0.02,
+                    "{name}: α {alpha:.3} vs target {target}"
+                );
             }
             let expected = p.true_r * (p.alphas.0 * p.alphas.1).sqrt();
             let tol = 4.0 * (1.0 - expected * expected) / (N as f64).sqrt();
@@ -209,7 +215,13 @@ mod tests {
                 p.observed_r
             );
         }
-        let ep = pairs.iter().find(|p| p.names.0 == "eng" && p.names.1 == "perf").unwrap();
-        assert!(ep.observed_r < ep.true_r - 0.02, "attenuation shows: {ep:?}");
+        let ep = pairs
+            .iter()
+            .find(|p| p.names.0 == "eng" && p.names.1 == "perf")
+            .unwrap();
+        assert!(
+            ep.observed_r < ep.true_r - 0.02,
+            "attenuation shows: {ep:?}"
+        );
     }
 }

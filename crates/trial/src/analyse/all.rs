@@ -86,7 +86,14 @@ pub fn analyse_all(
         .collect();
     let employee: Vec<usize> = (0..data.leader.len()).collect();
     for o in &plan.outcomes {
-        analyse_outcome(plan, o, config, (&employee, &baseline), &mut scratch, &mut report);
+        analyse_outcome(
+            plan,
+            o,
+            config,
+            (&employee, &baseline),
+            &mut scratch,
+            &mut report,
+        );
     }
     if config.long_stable_leader {
         report.warnings.push(STABLE_LEADER_WARNING.to_string());

@@ -14,10 +14,13 @@ const MAX_OUTCOMES: usize = 3;
 /// questions (moderation, mediation, the effect size).
 fn effect_term(analysis: Analysis) -> Option<&'static str> {
     match analysis {
-        Analysis::MixedAncova | Analysis::MixedAncovaKr | Analysis::OlsCr2 | Analysis::LeaderMeans => {
-            Some("arm")
+        Analysis::MixedAncova
+        | Analysis::MixedAncovaKr
+        | Analysis::OlsCr2
+        | Analysis::LeaderMeans => Some("arm"),
+        Analysis::LongMixed | Analysis::LongMixedKr | Analysis::LongStableLeader => {
+            Some("time:arm")
         }
-        Analysis::LongMixed | Analysis::LongMixedKr | Analysis::LongStableLeader => Some("time:arm"),
         Analysis::Cace => Some("uptake"),
         Analysis::Moderation | Analysis::Mediation | Analysis::EffectSize => None,
     }
@@ -59,7 +62,12 @@ impl AnalysisReport {
             if out.len() < MAX_OUTCOMES {
                 let d = find(Analysis::EffectSize, outcome, "d(mixed_ancova)").map_or_else(
                     String::new,
-                    |d| format!(", d = {:.3} [{:.3}, {:.3}]", d.estimate, d.conf_low, d.conf_high),
+                    |d| {
+                        format!(
+                            ", d = {:.3} [{:.3}, {:.3}]",
+                            d.estimate, d.conf_low, d.conf_high
+                        )
+                    },
                 );
                 let lead = if out.is_empty() {
                     "the pre-registered primary analysis, the mixed ANCOVA (post on pre, random intercept per leader), estimates the training effect at"
@@ -72,7 +80,11 @@ impl AnalysisReport {
                     primary.conf_low,
                     primary.conf_high,
                     p_text(primary.p_value),
-                    if significant { "significant" } else { "not significant" }
+                    if significant {
+                        "significant"
+                    } else {
+                        "not significant"
+                    }
                 ));
             }
             for r in &self.rows {
@@ -86,7 +98,11 @@ impl AnalysisReport {
                     compared.push(r.analysis.name());
                 }
                 if (r.p_value < alpha) != significant {
-                    disagree.push(format!("{} on {outcome} ({})", r.analysis.name(), p_text(r.p_value)));
+                    disagree.push(format!(
+                        "{} on {outcome} ({})",
+                        r.analysis.name(),
+                        p_text(r.p_value)
+                    ));
                 }
             }
         }
@@ -139,7 +155,13 @@ mod tests {
                 row(Analysis::MixedAncova, "fssb", "(Intercept)", -0.1, 0.2),
                 row(Analysis::MixedAncova, "fssb", "arm", 0.394, 0.0045),
                 row(Analysis::MixedAncova, "fssb", "pre", 0.58, 0.0),
-                row(Analysis::EffectSize, "fssb", "d(mixed_ancova)", 0.415, 0.0045),
+                row(
+                    Analysis::EffectSize,
+                    "fssb",
+                    "d(mixed_ancova)",
+                    0.415,
+                    0.0045,
+                ),
                 row(Analysis::OlsCr2, "fssb", "arm", 0.40, 0.0038),
                 row(Analysis::LeaderMeans, "fssb", "arm", 0.34, leader_means_p),
                 row(Analysis::LongMixed, "fssb", "time:arm", 0.44, 0.0003),
@@ -157,7 +179,11 @@ mod tests {
         let agree = report(0.02).answer(0.05);
         assert_eq!(agree.len(), 2, "{agree:?}");
         assert!(agree[0].starts_with("fssb: the pre-registered primary analysis, the mixed ANCOVA"));
-        assert!(agree[0].contains("0.394 (95% CI [0.194, 0.594], p = .0045), d = 0.415"), "{}", agree[0]);
+        assert!(
+            agree[0].contains("0.394 (95% CI [0.194, 0.594], p = .0045), d = 0.415"),
+            "{}",
+            agree[0]
+        );
         assert!(agree[0].ends_with(": significant."));
         assert_eq!(
             agree[1],

@@ -491,66 +491,69 @@ fn leader_corrections(
     let fa: f64 = fc[..t].iter().sum();
     let rk1 = t_vec(&rk, &ones, t);
     let ork1: f64 = rk1[..t].iter().sum();
-        let mpu = t_rows(m, pu, t, p);
-        let puqpu = cross(pu, &mpu, t, p);
-        let ms = t_mul(m, sm, t);
-        let msms = t_mul(&ms, &ms, t);
-        let mnf = t_vec(m, nf, t);
-        for a in 0..p {
-            for b in 0..p {
-                f.q[2][2][a][b] -= puqpu[a][b];
-            }
+    let mpu = t_rows(m, pu, t, p);
+    let puqpu = cross(pu, &mpu, t, p);
+    let ms = t_mul(m, sm, t);
+    let msms = t_mul(&ms, &ms, t);
+    let mnf = t_vec(m, nf, t);
+    for a in 0..p {
+        for b in 0..p {
+            f.q[2][2][a][b] -= puqpu[a][b];
         }
-        f.eqe[2][2] -= (0..t).map(|i| nf[i] * mnf[i]).sum::<f64>();
-        f.trv[2] -= (0..t).map(|i| ms[i][i]).sum::<f64>();
-        f.ktrace[2][2] += (0..t).map(|i| msms[i][i]).sum::<f64>();
-        // leader × time (c) and leader (a)
-        let rkrfx = t_rows(&rk, rfx, t, p);
-        let rpu = t_rows(r, pu, t, p);
-        let rnf = t_vec(r, nf, t);
-        let rs = t_mul(r, sm, t);
-        let mut rsr = ZERO_T;
-        for i in 0..t {
-            for j in 0..t {
-                rsr[i][j] = (0..t).map(|l| rs[i][l] * r[j][l]).sum();
-            }
+    }
+    f.eqe[2][2] -= (0..t).map(|i| nf[i] * mnf[i]).sum::<f64>();
+    f.trv[2] -= (0..t).map(|i| ms[i][i]).sum::<f64>();
+    f.ktrace[2][2] += (0..t).map(|i| msms[i][i]).sum::<f64>();
+    // leader × time (c) and leader (a)
+    let rkrfx = t_rows(&rk, rfx, t, p);
+    let rpu = t_rows(r, pu, t, p);
+    let rnf = t_vec(r, nf, t);
+    let rs = t_mul(r, sm, t);
+    let mut rsr = ZERO_T;
+    for i in 0..t {
+        for j in 0..t {
+            rsr[i][j] = (0..t).map(|l| rs[i][l] * r[j][l]).sum();
         }
-        let g_c = cross(rfx, rfx, t, p);
-        let q_cc = cross(rfx, &rkrfx, t, p);
-        let q_cu = cross(rfx, &rpu, t, p);
-        let orpu = combine(&ones, &rpu, t, p);
-        let v_ac = combine(&rk1, rfx, t, p);
-        for a in 0..p {
-            f.h[1][a] += (0..t).map(|i| rfx[i][a] * fc[i]).sum::<f64>();
-            f.h[0][a] += orfx[a] * fa;
-            for b in 0..p {
-                f.g[1][a][b] += g_c[a][b];
-                f.q[1][1][a][b] += q_cc[a][b];
-                f.q[1][2][a][b] += q_cu[a][b];
-                f.g[0][a][b] += orfx[a] * orfx[b];
-                f.q[0][0][a][b] += ork1 * orfx[a] * orfx[b];
-                f.q[0][1][a][b] += orfx[a] * v_ac[b];
-                f.q[0][2][a][b] += orfx[a] * orpu[b];
-            }
+    }
+    let g_c = cross(rfx, rfx, t, p);
+    let q_cc = cross(rfx, &rkrfx, t, p);
+    let q_cu = cross(rfx, &rpu, t, p);
+    let orpu = combine(&ones, &rpu, t, p);
+    let v_ac = combine(&rk1, rfx, t, p);
+    for a in 0..p {
+        f.h[1][a] += (0..t).map(|i| rfx[i][a] * fc[i]).sum::<f64>();
+        f.h[0][a] += orfx[a] * fa;
+        for b in 0..p {
+            f.g[1][a][b] += g_c[a][b];
+            f.q[1][1][a][b] += q_cc[a][b];
+            f.q[1][2][a][b] += q_cu[a][b];
+            f.g[0][a][b] += orfx[a] * orfx[b];
+            f.q[0][0][a][b] += ork1 * orfx[a] * orfx[b];
+            f.q[0][1][a][b] += orfx[a] * v_ac[b];
+            f.q[0][2][a][b] += orfx[a] * orpu[b];
         }
-        f.trv[1] += (0..t).map(|i| rk[i][i]).sum::<f64>();
-        f.trv[0] += ork1;
-        f.ktrace[1][1] += (0..t)
-            .flat_map(|i| (0..t).map(move |j| (i, j)))
-            .map(|(i, j)| rk[i][j] * rk[i][j])
-            .sum::<f64>();
-        f.ktrace[0][0] += ork1 * ork1;
-        f.ktrace[0][1] += rk1[..t].iter().map(|v| v * v).sum::<f64>();
-        f.ktrace[1][2] += (0..t).map(|i| rsr[i][i]).sum::<f64>();
-        f.ktrace[0][2] += rsr[..t].iter().map(|row| row[..t].iter().sum::<f64>()).sum::<f64>();
-        f.ewe[1] += fc[..t].iter().map(|v| v * v).sum::<f64>();
-        f.ewe[0] += fa * fa;
-        let rkfc = t_vec(&rk, fc, t);
-        f.eqe[1][1] += (0..t).map(|i| fc[i] * rkfc[i]).sum::<f64>();
-        f.eqe[0][0] += ork1 * fa * fa;
-        f.eqe[0][1] += fa * (0..t).map(|i| rk1[i] * fc[i]).sum::<f64>();
-        f.eqe[1][2] += (0..t).map(|i| fc[i] * rnf[i]).sum::<f64>();
-        f.eqe[0][2] += fa * rnf[..t].iter().sum::<f64>();
+    }
+    f.trv[1] += (0..t).map(|i| rk[i][i]).sum::<f64>();
+    f.trv[0] += ork1;
+    f.ktrace[1][1] += (0..t)
+        .flat_map(|i| (0..t).map(move |j| (i, j)))
+        .map(|(i, j)| rk[i][j] * rk[i][j])
+        .sum::<f64>();
+    f.ktrace[0][0] += ork1 * ork1;
+    f.ktrace[0][1] += rk1[..t].iter().map(|v| v * v).sum::<f64>();
+    f.ktrace[1][2] += (0..t).map(|i| rsr[i][i]).sum::<f64>();
+    f.ktrace[0][2] += rsr[..t]
+        .iter()
+        .map(|row| row[..t].iter().sum::<f64>())
+        .sum::<f64>();
+    f.ewe[1] += fc[..t].iter().map(|v| v * v).sum::<f64>();
+    f.ewe[0] += fa * fa;
+    let rkfc = t_vec(&rk, fc, t);
+    f.eqe[1][1] += (0..t).map(|i| fc[i] * rkfc[i]).sum::<f64>();
+    f.eqe[0][0] += ork1 * fa * fa;
+    f.eqe[0][1] += fa * (0..t).map(|i| rk1[i] * fc[i]).sum::<f64>();
+    f.eqe[1][2] += (0..t).map(|i| fc[i] * rnf[i]).sum::<f64>();
+    f.eqe[0][2] += fa * rnf[..t].iter().sum::<f64>();
 }
 
 /// The derivative pass: the forms of [`Forms`] at ψ with β̂.
@@ -847,7 +850,9 @@ mod tests {
     fn stats() -> LeaderTimeStats {
         let mut state = 12345u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
         };
         let mut rows: Vec<(usize, usize, usize, [f64; 4], f64)> = Vec::new();
@@ -909,7 +914,12 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let (eu, ed) = (eval(&s, up), eval(&s, down));
-            close(at.grad[i], (eu.crit - ed.crit) / (2.0 * h), 1e-6, &format!("gradient {i}"));
+            close(
+                at.grad[i],
+                (eu.crit - ed.crit) / (2.0 * h),
+                1e-6,
+                &format!("gradient {i}"),
+            );
             for j in 0..4 {
                 close(
                     at.inference.hessian[j][i],
@@ -918,7 +928,11 @@ mod tests {
                     &format!("Hessian {j},{i}"),
                 );
             }
-            let cgc = mul(&mul(&at.inference.c, &at.inference.g[i], p), &at.inference.c, p);
+            let cgc = mul(
+                &mul(&at.inference.c, &at.inference.g[i], p),
+                &at.inference.c,
+                p,
+            );
             for a in 0..p {
                 for b in 0..p {
                     close(

@@ -21,13 +21,13 @@
 // Index loops mirror the formulas they implement; `!(x > 0.0)` deliberately also catches NaN.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
-mod answer;
 pub mod all;
 pub mod ancova;
+mod answer;
 pub mod dense;
 pub mod inference;
-pub mod linalg;
 pub mod leader_time;
+pub mod linalg;
 pub mod long;
 pub mod mediation;
 pub mod ols;
