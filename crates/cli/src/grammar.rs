@@ -46,22 +46,22 @@ pub fn deprecation_notes(root: &Command, argv: &[String]) -> Vec<String> {
                     "note: --{name} is a deprecated spelling of --{long} here (kept for one release; see docs/CLI.md)"
                 ));
             }
-            if long == "measurement" && name == long
-                || long == "measurement" && aliases.contains(&name)
-            {
-                if value == "normal" {
-                    notes.push("note: --measurement normal is a deprecated spelling of --measurement scores".into());
-                }
+            let given = name == long || aliases.contains(&name);
+            if long == "measurement" && given && value == "normal" {
+                notes.push(
+                    "note: --measurement normal is a deprecated spelling of --measurement scores"
+                        .into(),
+                );
             }
+            let trial = cmd.get_arguments().any(|a| a.get_long() == Some("design"));
             if long == "builtin"
                 && name == "builtin"
-                && cmd.get_arguments().any(|a| a.get_long() == Some("design"))
+                && trial
+                && balans_trial::builtin::builtin_design(&value).is_ok()
             {
-                if balans_trial::builtin::builtin_design(&value).is_ok() {
-                    notes.push(format!(
-                        "note: --builtin {value} is a deprecated spelling of --design {value} (--builtin names the population model in every command)"
-                    ));
-                }
+                notes.push(format!(
+                    "note: --builtin {value} is a deprecated spelling of --design {value} (--builtin names the population model in every command)"
+                ));
             }
         }
     }

@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn rates_are_rounded_as_a_reader_says_them() {
-        assert_eq!(rate(61_356.1423), "61,356/s");
+        assert_eq!(rate(61_356.142_3), "61,356/s");
         assert_eq!(rate(45.26), "45.3/s");
         assert_eq!(rate(0.8249), "0.82/s");
         assert_eq!(rate(0.0), "–/s");

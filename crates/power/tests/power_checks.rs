@@ -295,8 +295,11 @@ fn answers_do_not_depend_on_the_other_effects_and_tests() {
         row(&b, 120, "ind", "percentile"),
     );
     assert_eq!(
-        ra.power, rb.power,
-        "percentile power alone vs beside mc and sobel"
+        ra.power.to_bits(),
+        rb.power.to_bits(),
+        "percentile power alone ({}) vs beside mc and sobel ({}): the same draws must give the same power",
+        ra.power,
+        rb.power
     );
 
     let search = SearchConfig {

@@ -132,11 +132,15 @@ mod tests {
 
     #[test]
     fn numbers_lose_binary_noise_and_negative_zero() {
-        assert_eq!(clean_number(0.4 * 0.28), 0.112);
-        assert_eq!(clean_number(0.1 + 0.2), 0.3);
+        // Bit-exact: the cleaned value must be the very double the short decimal denotes.
+        assert_eq!(clean_number(0.4 * 0.28).to_bits(), 0.112f64.to_bits());
+        assert_eq!(clean_number(0.1 + 0.2).to_bits(), 0.3f64.to_bits());
         assert!(clean_number(-0.0).is_sign_positive());
-        assert_eq!(clean_number(1.0 / 3.0), 0.333333333333333);
-        assert_eq!(clean_number(-2.5e-300), -2.5e-300);
+        assert_eq!(
+            clean_number(1.0 / 3.0).to_bits(),
+            0.333333333333333f64.to_bits()
+        );
+        assert_eq!(clean_number(-2.5e-300).to_bits(), (-2.5e-300f64).to_bits());
         let text = pretty(&serde_json::json!({"a": [0.1 + 0.2, -0.0, 3, 1e308]}));
         assert_eq!(
             text,
