@@ -118,7 +118,10 @@ impl Replication for Condition<'_> {
         if !self.fit(ws) {
             return false;
         }
-        let mc_ok = self.monte_carlo_intervals(ws, &mut ReplicationRng::seed_from_u64(mc_seed));
+        // The stream is only built when Monte Carlo intervals are asked for (none in the lean
+        // default loop).
+        let mc_ok = ws.mc.is_some()
+            && self.monte_carlo_intervals(ws, &mut ReplicationRng::seed_from_u64(mc_seed));
         let boot_ok = self.bootstrap_intervals(ws, boot_seed);
         self.decide(ws, mc_ok, boot_ok);
         true
